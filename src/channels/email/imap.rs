@@ -1,0 +1,184 @@
+//! IMAP polling of an existing mailbox (Gmail/Exchange style), with IDLE where offered. Each
+//! unseen message is stored raw, processed, and only then flagged \Seen; a message that keeps
+//! failing is quarantined (and flagged) so it never blocks the rest of the mailbox.
+
+use super::{receive, store};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use futures_util::TryStreamExt;
+use sqlx::Row;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Polls until aborted; reconnects after errors with a pause.
+pub async fn run_poller(state: AppState) {
+    loop {
+        if let Err(e) = connect_and_poll(&state, false).await {
+            tracing::warn!(error = %e, "imap polling failed; reconnecting");
+        }
+        tokio::time::sleep(Duration::from_secs(
+            state.config.imap_poll_secs.clamp(1, 60),
+        ))
+        .await;
+    }
+}
+
+/// One pass over the mailbox (used by tests and by `run_poller` with `forever = false`
+/// running IDLE/poll cycles until the connection drops). Returns how many messages were taken.
+pub async fn poll_once(state: &AppState) -> AppResult<usize> {
+    connect_and_poll(state, true).await
+}
+
+async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
+    let c = &state.config;
+    let tcp = TcpStream::connect((c.imap_host.as_str(), c.imap_port))
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("imap connect: {e}")))?;
+    if c.imap_tls {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(AppError::internal)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(c.imap_host.clone())
+            .map_err(AppError::internal)?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("imap tls: {e}")))?;
+        session_loop(state, tls, once).await
+    } else {
+        session_loop(state, tcp, once).await
+    }
+}
+
+fn imap_err(e: async_imap::error::Error) -> AppError {
+    AppError::internal(anyhow::anyhow!("imap: {e}"))
+}
+
+async fn session_loop<T>(state: &AppState, stream: T, once: bool) -> AppResult<usize>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send + 'static,
+{
+    let c = &state.config;
+    let mut client = async_imap::Client::new(stream);
+    client
+        .read_response()
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("imap greeting: {e}")))?;
+    let mut session = client
+        .login(&c.imap_user, c.imap_password.expose())
+        .await
+        .map_err(|(e, _)| imap_err(e))?;
+    let idle = session
+        .capabilities()
+        .await
+        .map_err(imap_err)?
+        .has_str("IDLE");
+    let mut total = 0;
+    loop {
+        let mailbox = session.select(&c.imap_folder).await.map_err(imap_err)?;
+        let validity = mailbox.uid_validity.unwrap_or(0);
+        let mut uids: Vec<u32> = session
+            .uid_search("UNSEEN")
+            .await
+            .map_err(imap_err)?
+            .into_iter()
+            .collect();
+        uids.sort_unstable();
+        for uid in uids {
+            total += take_message(state, &mut session, validity, uid).await?;
+        }
+        if once {
+            let _ = session.logout().await;
+            return Ok(total);
+        }
+        let wait = Duration::from_secs(c.imap_poll_secs.max(1));
+        if idle {
+            let mut handle = session.idle();
+            handle.init().await.map_err(imap_err)?;
+            let (fut, _stop) = handle.wait_with_timeout(wait);
+            fut.await.map_err(imap_err)?;
+            session = handle.done().await.map_err(imap_err)?;
+        } else {
+            tokio::time::sleep(wait).await;
+            session.noop().await.map_err(imap_err)?;
+        }
+    }
+}
+
+/// Fetches, stores and processes one message; flags it \Seen once its ticket is committed (or
+/// it was quarantined). Returns 1 when the message was settled.
+async fn take_message<T>(
+    state: &AppState,
+    session: &mut async_imap::Session<T>,
+    validity: u32,
+    uid: u32,
+) -> AppResult<usize>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    let key = format!("imap:{}:{validity}:{uid}", state.config.imap_folder);
+    let id = match find_by_key(state, &key).await? {
+        Some(id) => id,
+        None => {
+            let raw = {
+                let fetches: Vec<_> = session
+                    .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                    .await
+                    .map_err(imap_err)?
+                    .try_collect()
+                    .await
+                    .map_err(imap_err)?;
+                fetches
+                    .iter()
+                    .find_map(|f| f.body().map(<[u8]>::to_vec))
+                    .unwrap_or_default()
+            };
+            if raw.is_empty() {
+                return Ok(0);
+            }
+            state
+                .mail_store
+                .store(store::NewRaw {
+                    source: "imap",
+                    raw,
+                    envelope_from: String::new(),
+                    envelope_to: key.clone(),
+                })
+                .await?
+        }
+    };
+    if let Err(e) = receive::process(state, id).await {
+        tracing::warn!(uid, error = %e, "imap message processing failed");
+    }
+    let status = store::find_inbound(&state.db, id).await?.status;
+    if status == "received" {
+        // Not committed yet: leave it unseen; the next pass tries again.
+        return Ok(0);
+    }
+    let _: Vec<_> = session
+        .uid_store(uid.to_string(), "+FLAGS (\\Seen)")
+        .await
+        .map_err(imap_err)?
+        .try_collect()
+        .await
+        .map_err(imap_err)?;
+    Ok(1)
+}
+
+async fn find_by_key(state: &AppState, key: &str) -> AppResult<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT id FROM inbound_mail WHERE source = 'imap' AND envelope_to = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}

@@ -1,0 +1,325 @@
+//! Turning one stored raw message into a ticket interaction: parse, identify the sender, thread,
+//! keep the attachments, call intake, queue the acknowledgement, mark the raw row processed.
+//! Safe to run twice on the same row (intake is idempotent on the Message-ID).
+
+use super::mime::{self, ParsedMail};
+use super::{store, threading};
+use crate::app::AppState;
+use crate::customers::Identity;
+use crate::customers::identity::IdentityKind;
+use crate::db::now_ms;
+use crate::error::{AppError, AppResult};
+use crate::intake::{self, Inbound, Outcome};
+use crate::tickets::Channel;
+use serde_json::json;
+use std::time::Duration;
+
+/// Attempts before a message that keeps failing is quarantined.
+const MAX_ATTEMPTS: i64 = 3;
+
+/// Processes stored message `id`. On error the row stays `received` (retried by the background
+/// task) until it is quarantined; the error is returned for logging.
+pub async fn process(state: &AppState, id: i64) -> AppResult<Option<Outcome>> {
+    let row = store::find_inbound(&state.db, id).await?;
+    if row.status != "received" {
+        return Ok(None);
+    }
+    let _turn = state.mail_store.turn().await;
+    match process_row(state, &row).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            let status = store::update_failed(&state.db, id, &e.to_string(), MAX_ATTEMPTS)
+                .await
+                .unwrap_or_default();
+            if status == "quarantined" {
+                tracing::warn!(id, error = %e, "inbound mail quarantined");
+                metrics::counter!("hotline_email_quarantined_total").increment(1);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn process_row(state: &AppState, row: &store::InboundMail) -> AppResult<Option<Outcome>> {
+    let parsed = mime::parse(&row.raw);
+    let sender = sender_of(state, &parsed, &row.envelope_from);
+    let thread = threading::decide(&state.db, &parsed, sender.as_deref()).await?;
+    let attachments = keep_attachments(state, &parsed).await?;
+    let body = if parsed.new_text.trim().is_empty() {
+        parsed.text.clone()
+    } else {
+        parsed.new_text.clone()
+    };
+    let to_addr = parsed
+        .to
+        .iter()
+        .find(|a| state.config.support_addresses().contains(a))
+        .cloned()
+        .or_else(|| {
+            row.envelope_to
+                .split(',')
+                .next()
+                .filter(|a| a.contains('@'))
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let mut msg = Inbound::new(
+        Channel::Email,
+        sender.clone().map(|value| Identity {
+            kind: IdentityKind::Email,
+            value,
+        }),
+        body,
+    );
+    msg.display_name = parsed.from_name.clone();
+    msg.to_addr = to_addr;
+    msg.subject = parsed.subject.chars().take(500).collect();
+    msg.external_id = Some(parsed.dedup_key.clone());
+    msg.thread = thread;
+    msg.meta = json!({
+        "message_id": parsed.message_id,
+        "in_reply_to": parsed.in_reply_to,
+        "references": parsed.references,
+        "html": parsed.html,
+        "quoted": parsed.quoted,
+        "cc": parsed.cc,
+        "attachments": attachments,
+        "automated": parsed.automated,
+        "problems": parsed.problems,
+        "malformed": !parsed.problems.is_empty(),
+        "inbound_mail_id": row.id,
+        "source": row.source,
+    });
+    let outcome = intake::receive(&state.db, &msg).await?;
+
+    let mut tx = state.db.begin().await?;
+    let note = outcome.duplicate.then_some("duplicate");
+    let marked = store::update_processed(
+        &mut tx,
+        row.id,
+        &parsed.dedup_key,
+        outcome.ticket.id,
+        outcome.interaction.id,
+        note,
+    )
+    .await?;
+    // Two workers may process one row (the SMTP session and the re-processor). Intake lets
+    // exactly one of them store the interaction: that one keeps the attachments and sends the
+    // acknowledgement, whichever of them marked the row processed.
+    if !marked && outcome.duplicate {
+        tx.rollback().await?;
+        return Ok(Some(outcome));
+    }
+    if !outcome.duplicate {
+        let kept: Vec<mime::Attachment> = parsed
+            .attachments
+            .iter()
+            .filter(|a| (a.size as u64) <= state.config.attachment_max_size)
+            .cloned()
+            .collect();
+        store::insert_attachments(&mut tx, outcome.interaction.id, &kept).await?;
+        if outcome.ticket_created {
+            queue_ack(
+                state,
+                &mut tx,
+                &parsed,
+                &row.envelope_from,
+                sender.as_deref(),
+                &outcome,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    metrics::counter!("hotline_email_received_total", "source" => row.source.clone()).increment(1);
+    Ok(Some(outcome))
+}
+
+/// The customer's address: From, else the envelope sender. Our own addresses never become
+/// customers (a loop), and neither does an empty or invalid one.
+fn sender_of(state: &AppState, parsed: &ParsedMail, envelope_from: &str) -> Option<String> {
+    let candidate = parsed
+        .from
+        .clone()
+        .or_else(|| Some(envelope_from.trim().to_ascii_lowercase()))?;
+    crate::customers::identity::normalize(IdentityKind::Email, &candidate, &state.phones).ok()
+}
+
+/// Writes attachment bytes under `data_dir/attachments/<sha256>` (content-addressed, so a
+/// retry rewrites nothing) and returns their descriptions for the interaction's meta.
+async fn keep_attachments(state: &AppState, parsed: &ParsedMail) -> AppResult<serde_json::Value> {
+    let dir = state.config.data_dir.join("attachments");
+    let mut list = Vec::new();
+    for a in &parsed.attachments {
+        let stored = (a.size as u64) <= state.config.attachment_max_size;
+        if stored {
+            let path = dir.join(&a.sha256);
+            if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(AppError::internal)?;
+                let tmp = dir.join(format!("{}.tmp{}", a.sha256, rand::random::<u32>()));
+                tokio::fs::write(&tmp, &a.data)
+                    .await
+                    .map_err(AppError::internal)?;
+                tokio::fs::rename(&tmp, &path)
+                    .await
+                    .map_err(AppError::internal)?;
+            }
+        }
+        list.push(json!({
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "inline": a.inline,
+            "content_id": a.content_id,
+            "stored": stored,
+        }));
+    }
+    Ok(serde_json::Value::Array(list))
+}
+
+/// Acknowledges a new ticket, except to automated mail, null senders, our own addresses, and
+/// senders over the hourly limit.
+async fn queue_ack(
+    state: &AppState,
+    tx: &mut crate::db::Tx<'_>,
+    parsed: &ParsedMail,
+    envelope_from: &str,
+    sender: Option<&str>,
+    outcome: &Outcome,
+) -> AppResult<()> {
+    let Some(to) = sender else { return Ok(()) };
+    let ours = state.config.support_addresses();
+    if !state.config.mail_ack
+        || parsed.automated.is_some()
+        || envelope_from.trim().is_empty()
+        || ours.iter().any(|a| a == to)
+        || to == state.config.mail_from().to_ascii_lowercase()
+    {
+        return Ok(());
+    }
+    let since = now_ms() - 3_600_000;
+    if store::count_acks_since(tx, to, since).await? >= state.config.mail_ack_per_hour as i64 {
+        metrics::counter!("hotline_email_ack_rate_limited_total").increment(1);
+        return Ok(());
+    }
+    let language = super::ack_language(&format!("{} {}", parsed.subject, parsed.text));
+    let (subject_t, body_t) =
+        match store::find_ack_template(tx, outcome.ticket.queue_id, language).await? {
+            Some(t) => t,
+            None => {
+                let (s, b) = super::default_ack_template(language);
+                (s.to_string(), b.to_string())
+            }
+        };
+    let name = parsed.from_name.clone().unwrap_or_else(|| to.to_string());
+    let ticket = outcome.ticket.id;
+    let payload = json!({
+        "kind": "ack",
+        "subject": super::fill_template(&subject_t, ticket, &parsed.subject, &name),
+        "body": super::fill_template(&body_t, ticket, &parsed.subject, &name),
+        "html": null,
+        "in_reply_to": parsed.message_id,
+    });
+    store::insert_ack(tx, ticket, to, &payload).await
+}
+
+/// Re-processes rows left `received` (a crash between the 250 and processing, or a failure):
+/// at start all of them, then every few seconds those older than a grace period.
+pub async fn run_recovery(state: AppState) {
+    let mut first = true;
+    loop {
+        let cutoff = if first { i64::MAX } else { now_ms() - 10_000 };
+        first = false;
+        match store::list_unprocessed(&state.db, cutoff, 500).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = process(&state, id).await {
+                        tracing::warn!(id, error = %e, "inbound mail processing failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "listing unprocessed mail failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+/// Commits raw messages from concurrent sessions in shared transactions (group commit): one
+/// fsync for many mails instead of one each. Each caller still learns its own row id only
+/// after the commit.
+#[derive(Clone)]
+pub struct RawCommitter {
+    queue: tokio::sync::mpsc::Sender<(store::NewRaw, tokio::sync::oneshot::Sender<AppResult<i64>>)>,
+    /// On SQLite, mail writers take turns here instead of in SQLite's busy handler, which
+    /// sleeps in growing steps and wastes most of the time under contention.
+    gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// Most messages committed in one transaction.
+const GROUP_MAX: usize = 128;
+
+impl RawCommitter {
+    pub fn start(db: crate::db::Db) -> RawCommitter {
+        let gate = (db.backend == crate::db::Backend::Sqlite)
+            .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let task_gate = gate.clone();
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<(
+            store::NewRaw,
+            tokio::sync::oneshot::Sender<AppResult<i64>>,
+        )>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let turn = match &task_gate {
+                    Some(g) => Some(g.lock().await),
+                    None => None,
+                };
+                let stored = store::insert_raw_batch(&db, &rows).await;
+                drop(turn);
+                match stored {
+                    Ok(ids) => {
+                        for (reply, id) in replies.into_iter().zip(ids) {
+                            let _ = reply.send(Ok(id));
+                        }
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        for reply in replies {
+                            let _ =
+                                reply.send(Err(AppError::Internal(anyhow::anyhow!(text.clone()))));
+                        }
+                    }
+                }
+            }
+        });
+        RawCommitter { queue, gate }
+    }
+
+    /// Waits for this node's turn to write mail on SQLite (no-op on PostgreSQL).
+    pub async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.gate {
+            Some(g) => Some(g.lock().await),
+            None => None,
+        }
+    }
+
+    /// Stores one raw message durably and returns its row id.
+    pub async fn store(&self, raw: store::NewRaw) -> AppResult<i64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((raw, tx))
+            .await
+            .map_err(|_| AppError::Unavailable)?;
+        rx.await.map_err(|_| AppError::Unavailable)?
+    }
+}

@@ -1,0 +1,179 @@
+//! HTTP of the email channel: attachment downloads for agents who can see the ticket, the inbound
+//! mail list for admins (quarantined messages with their error, re-processing), ack templates.
+
+use super::{receive, store};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, required_text};
+use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::{Access, Routes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(
+        "GET",
+        "/api/attachments/{id}",
+        "email",
+        Access::Agent,
+        "Download an email attachment (agents who can see its ticket)",
+        get(get_attachment),
+    )
+    .add(
+        "GET",
+        "/api/email/inbound",
+        "email",
+        Access::Admin,
+        "Raw inbound mail by status (e.g. quarantined, with its error)",
+        get(list_inbound),
+    )
+    .add(
+        "GET",
+        "/api/email/inbound/{id}/raw",
+        "email",
+        Access::Admin,
+        "The raw message exactly as received",
+        get(get_inbound_raw),
+    )
+    .add(
+        "POST",
+        "/api/email/inbound/{id}/retry",
+        "email",
+        Access::Admin,
+        "Process a quarantined or failed message again",
+        post(retry_inbound),
+    )
+    .add(
+        "PUT",
+        "/api/email/ack-templates",
+        "email",
+        Access::Admin,
+        "Set the acknowledgement template of a queue (0: default) and language",
+        put(put_ack_template),
+    )
+}
+
+async fn get_attachment(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let a = store::find_attachment(&state.db, id).await?;
+    let interaction = crate::tickets::store::find_interaction(&state.db, a.interaction_id).await?;
+    let ticket = crate::tickets::store::find_ticket(&state.db.pool, interaction.ticket_id).await?;
+    if !crate::tickets::routes::can_see(&state, &user, &ticket).await? {
+        return Err(AppError::NotFound("attachment"));
+    }
+    let path = state.config.data_dir.join("attachments").join(&a.sha256);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| AppError::NotFound("attachment"))?;
+    let name: String = a
+        .filename
+        .chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(a.filename.as_bytes()).collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, a.content_type.clone()),
+            // Never rendered inline by the browser: an attached HTML file must not run as ours.
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\"; filename*=UTF-8''{encoded}"),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct InboundQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_inbound(
+    State(state): State<AppState>,
+    Query(q): Query<InboundQuery>,
+) -> AppResult<axum::Json<Vec<store::InboundMail>>> {
+    if let Some(s) = &q.status
+        && !["received", "processed", "failed", "quarantined"].contains(&s.as_str())
+    {
+        return Err(AppError::validation(
+            "status",
+            "status must be received, processed, failed or quarantined",
+        ));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    Ok(axum::Json(
+        store::list_inbound(&state.db, q.status.as_deref(), limit).await?,
+    ))
+}
+
+async fn get_inbound_raw(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let m = store::find_inbound(&state.db, id).await?;
+    Ok(([(header::CONTENT_TYPE, "message/rfc822")], m.raw).into_response())
+}
+
+async fn retry_inbound(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    let m = store::find_inbound(&state.db, id).await?;
+    if m.status == "processed" {
+        return Err(AppError::Conflict(
+            "this message was already processed".into(),
+        ));
+    }
+    sqlx::query("UPDATE inbound_mail SET status = 'received', attempts = 0 WHERE id = $1")
+        .bind(id)
+        .execute(&state.db.pool)
+        .await?;
+    let outcome = receive::process(&state, id).await?;
+    Ok(axum::Json(serde_json::json!({
+        "id": id,
+        "ticket_id": outcome.as_ref().map(|o| o.ticket.id),
+        "interaction_id": outcome.as_ref().map(|o| o.interaction.id),
+    })))
+}
+
+#[derive(Deserialize)]
+struct AckTemplateBody {
+    #[serde(default)]
+    queue_id: i64,
+    language: String,
+    subject: String,
+    body: String,
+}
+
+async fn put_ack_template(
+    State(state): State<AppState>,
+    Json(b): Json<AckTemplateBody>,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    let language = required_text("language", &b.language, 10)?;
+    let subject = required_text("subject", &b.subject, 500)?;
+    let body = required_text("body", &b.body, 20_000)?;
+    if b.queue_id != 0 {
+        crate::routing::store::find_queue(&state.db, b.queue_id)
+            .await
+            .map_err(|_| AppError::validation("queue_id", "queue_id is not a queue"))?;
+    }
+    store::upsert_ack_template(&state.db, b.queue_id, &language, &subject, &body).await?;
+    Ok(axum::Json(
+        serde_json::json!({"queue_id": b.queue_id, "language": language}),
+    ))
+}

@@ -1,0 +1,363 @@
+//! SQL of the email channel: the raw inbound store, Message-ID lookups for threading, attachment
+//! rows, acknowledgement templates and rate counts. Tickets are written only through intake.
+
+use crate::db::{Db, Tx, now_ms};
+use crate::error::{AppError, AppResult};
+use serde::Serialize;
+use sqlx::Row;
+
+/// A raw message as received, waiting to be (or already) turned into a ticket.
+#[derive(Clone, Debug, Serialize)]
+pub struct InboundMail {
+    pub id: i64,
+    pub source: String,
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+    pub size: usize,
+    pub envelope_from: String,
+    pub envelope_to: String,
+    pub message_id: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub ticket_id: Option<i64>,
+    pub interaction_id: Option<i64>,
+    pub created_at: i64,
+}
+
+const INBOUND_COLUMNS: &str = "id, source, raw, envelope_from, envelope_to, message_id, status, \
+     error, attempts, ticket_id, interaction_id, created_at";
+
+fn inbound_from_row(r: &sqlx::any::AnyRow) -> Result<InboundMail, sqlx::Error> {
+    let raw: Vec<u8> = r.try_get("raw")?;
+    Ok(InboundMail {
+        id: r.try_get("id")?,
+        source: r.try_get("source")?,
+        size: raw.len(),
+        raw,
+        envelope_from: r.try_get("envelope_from")?,
+        envelope_to: r.try_get("envelope_to")?,
+        message_id: r.try_get("message_id")?,
+        status: r.try_get("status")?,
+        error: r.try_get("error")?,
+        attempts: r.try_get("attempts")?,
+        ticket_id: r.try_get("ticket_id")?,
+        interaction_id: r.try_get("interaction_id")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// One raw message to store durably.
+pub struct NewRaw {
+    pub source: &'static str,
+    pub raw: Vec<u8>,
+    pub envelope_from: String,
+    pub envelope_to: String,
+}
+
+/// Stores raw messages in one transaction (group commit) and returns their ids in order. Only
+/// after this returns may the sender be told the mail is accepted.
+pub async fn insert_raw_batch(db: &Db, batch: &[NewRaw]) -> AppResult<Vec<i64>> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    let mut ids = Vec::with_capacity(batch.len());
+    for m in batch {
+        let row = sqlx::query(
+            "INSERT INTO inbound_mail (source, raw, envelope_from, envelope_to, status, attempts, \
+             created_at) VALUES ($1, $2, $3, $4, 'received', 0, $5) RETURNING id",
+        )
+        .bind(m.source)
+        .bind(m.raw.clone())
+        .bind(&m.envelope_from)
+        .bind(&m.envelope_to)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        ids.push(row.try_get("id")?);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+pub async fn find_inbound(db: &Db, id: i64) -> AppResult<InboundMail> {
+    let sql = format!("SELECT {INBOUND_COLUMNS} FROM inbound_mail WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(AppError::NotFound("inbound mail"))?;
+    Ok(inbound_from_row(&row)?)
+}
+
+/// Raw messages still waiting (after a crash, or a failed attempt), oldest first.
+pub async fn list_unprocessed(db: &Db, older_than: i64, limit: i64) -> AppResult<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM inbound_mail WHERE status = 'received' AND created_at <= $1 \
+         ORDER BY id LIMIT $2",
+    )
+    .bind(older_than)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Messages of one status for the admin view (quarantined ones with their error), newest first.
+pub async fn list_inbound(
+    db: &Db,
+    status: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<InboundMail>> {
+    let sql = format!(
+        "SELECT {INBOUND_COLUMNS} FROM inbound_mail WHERE ($1 = '' OR status = $1) \
+         ORDER BY id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(inbound_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Marks a message processed, unless another worker already did (returns false then).
+pub async fn update_processed(
+    tx: &mut Tx<'_>,
+    id: i64,
+    message_id: &str,
+    ticket_id: i64,
+    interaction_id: i64,
+    note: Option<&str>,
+) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE inbound_mail SET status = 'processed', message_id = $2, ticket_id = $3, \
+         interaction_id = $4, error = $5, processed_at = $6, attempts = attempts + 1 \
+         WHERE id = $1 AND status = 'received'",
+    )
+    .bind(id)
+    .bind(message_id)
+    .bind(ticket_id)
+    .bind(interaction_id)
+    .bind(note)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a failed attempt; after `max_attempts` the message is quarantined with its error so
+/// that it never blocks the others (admins see it in the list).
+pub async fn update_failed(db: &Db, id: i64, error: &str, max_attempts: i64) -> AppResult<String> {
+    let row = sqlx::query(
+        "UPDATE inbound_mail SET attempts = attempts + 1, error = $2, \
+         status = CASE WHEN attempts + 1 >= $3 THEN 'quarantined' ELSE status END \
+         WHERE id = $1 RETURNING status",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(max_attempts)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(row.try_get("status")?)
+}
+
+/// Tickets that sent or received one of these Message-IDs, most recent id first.
+pub async fn find_ticket_by_message_ids(db: &Db, ids: &[String]) -> AppResult<Option<i64>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let ids = &ids[ids.len().saturating_sub(50)..];
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 1)).collect();
+    let sql = format!(
+        "SELECT ticket_id, external_id FROM interactions WHERE channel = 'email' \
+         AND external_id IN ({})",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id);
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    // The latest reference wins: References lists the thread oldest first.
+    for id in ids.iter().rev() {
+        for r in &rows {
+            if r.try_get::<String, _>("external_id")? == *id {
+                return Ok(Some(r.try_get("ticket_id")?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// True when `email` is the ticket's customer or took part in its thread.
+pub async fn is_participant(db: &Db, ticket_id: i64, email: &str) -> AppResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS hit FROM tickets t JOIN customer_identities ci ON ci.customer_id = t.customer_id \
+         WHERE t.id = $1 AND ci.kind = 'email' AND ci.value = $2 \
+         UNION ALL SELECT 1 AS hit FROM interactions WHERE ticket_id = $1 AND channel = 'email' \
+         AND (lower(from_addr) = $2 OR lower(to_addr) = $2) LIMIT 1",
+    )
+    .bind(ticket_id)
+    .bind(email)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The Message-IDs of a ticket's email thread, oldest first (for References of a reply).
+pub async fn list_thread_message_ids(db: &Db, ticket_id: i64) -> AppResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT external_id, direction FROM interactions WHERE ticket_id = $1 \
+         AND channel = 'email' AND external_id IS NOT NULL ORDER BY created_at, id",
+    )
+    .bind(ticket_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("external_id")?, r.try_get("direction")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub interaction_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+pub async fn insert_attachments(
+    tx: &mut Tx<'_>,
+    interaction_id: i64,
+    items: &[super::mime::Attachment],
+) -> AppResult<()> {
+    let existing: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM email_attachments WHERE interaction_id = $1")
+            .bind(interaction_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("n")?;
+    if existing > 0 {
+        return Ok(());
+    }
+    for a in items {
+        sqlx::query(
+            "INSERT INTO email_attachments (interaction_id, filename, content_type, size, sha256, \
+             inline, content_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(interaction_id)
+        .bind(&a.filename)
+        .bind(&a.content_type)
+        .bind(a.size as i64)
+        .bind(&a.sha256)
+        .bind(a.inline as i64)
+        .bind(&a.content_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn find_attachment(db: &Db, id: i64) -> AppResult<AttachmentRow> {
+    let r = sqlx::query(
+        "SELECT id, interaction_id, filename, content_type, size, sha256, inline, content_id \
+         FROM email_attachments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(AppError::NotFound("attachment"))?;
+    Ok(AttachmentRow {
+        id: r.try_get("id")?,
+        interaction_id: r.try_get("interaction_id")?,
+        filename: r.try_get("filename")?,
+        content_type: r.try_get("content_type")?,
+        size: r.try_get("size")?,
+        sha256: r.try_get("sha256")?,
+        inline: r.try_get::<i64, _>("inline")? != 0,
+        content_id: r.try_get("content_id")?,
+    })
+}
+
+/// Acknowledgements queued for `recipient` since `since` (rate limit per sender).
+pub async fn count_acks_since(tx: &mut Tx<'_>, recipient: &str, since: i64) -> AppResult<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM outbox WHERE channel = 'email' AND recipient = $1 \
+         AND interaction_id IS NULL AND created_at >= $2",
+    )
+    .bind(recipient)
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// The acknowledgement template for a queue and language, falling back to the default queue (0).
+pub async fn find_ack_template(
+    tx: &mut Tx<'_>,
+    queue_id: Option<i64>,
+    language: &str,
+) -> AppResult<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT subject, body FROM email_ack_templates WHERE language = $2 \
+         AND (queue_id = $1 OR queue_id = 0) ORDER BY queue_id DESC LIMIT 1",
+    )
+    .bind(queue_id.unwrap_or(0))
+    .bind(language)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get("subject")?, r.try_get("body")?)))
+        .transpose()?)
+}
+
+/// Sets (inserts or replaces) an acknowledgement template.
+pub async fn upsert_ack_template(
+    db: &Db,
+    queue_id: i64,
+    language: &str,
+    subject: &str,
+    body: &str,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO email_ack_templates (queue_id, language, subject, body) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (queue_id, language) DO UPDATE SET subject = excluded.subject, body = excluded.body",
+    )
+    .bind(queue_id)
+    .bind(language)
+    .bind(subject)
+    .bind(body)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Queues an acknowledgement (no interaction: it is not an agent's reply).
+pub async fn insert_ack(
+    tx: &mut Tx<'_>,
+    ticket_id: i64,
+    recipient: &str,
+    payload: &serde_json::Value,
+) -> AppResult<()> {
+    crate::tickets::store::insert_outbox(
+        tx,
+        crate::tickets::Channel::Email,
+        ticket_id,
+        None,
+        recipient,
+        payload,
+    )
+    .await
+}

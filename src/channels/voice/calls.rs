@@ -1,0 +1,592 @@
+//! The call lifecycle shared by the CTI and Twilio adapters: start (ticket, interaction, call
+//! row, screen pops), answer, end (durations, cause, missed call → callback), and the hooks
+//! routing uses (`pop_screen`, `connect_call_to_agent`).
+
+use super::store::{self, Call, NewCall};
+use super::{CallState, is_missed};
+use crate::app::AppState;
+use crate::auth::User;
+use crate::customers::identity::IdentityKind;
+use crate::customers::{Identity, MatchQuality};
+use crate::db::{Tx, now_ms};
+use crate::error::{AppError, AppResult};
+use crate::intake::{self, Inbound, Thread};
+use crate::realtime::events::{self, Scope};
+use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
+use crate::tickets::{Channel, Direction, Kind, Priority, Status};
+use serde_json::{Value, json};
+
+pub struct StartCall<'a> {
+    pub source: &'a str,
+    pub call_id: &'a str,
+    /// `in` or `out`.
+    pub direction: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub queue_id: Option<i64>,
+    pub state: CallState,
+    /// Agents whose phone rings now: their screens pop.
+    pub ringing: &'a [User],
+    /// The agent placing an outbound call.
+    pub agent_id: Option<i64>,
+}
+
+/// The 360 view of the customer on a number as the screen pop shows it: an unknown or
+/// unparseable number gives the "new customer" form prefilled with the number.
+pub async fn view_for_number(state: &AppState, number: &str) -> AppResult<Value> {
+    let view = match state.phones.normalize(number) {
+        Some(e164) => crate::customers::routes::lookup_view(state, &e164).await?,
+        None => crate::customers::routes::lookup_view(state, "").await?,
+    };
+    let articles = suggested_articles(state, &view);
+    let mut value = serde_json::to_value(view).map_err(AppError::internal)?;
+    value["suggested_articles"] = serde_json::to_value(articles).map_err(AppError::internal)?;
+    Ok(value)
+}
+
+/// The knowledge-base articles that answer what the caller's open tickets are about (their
+/// subjects and the latest inbound message), so the agent has the answer before saying hello.
+fn suggested_articles(
+    state: &AppState,
+    view: &crate::customers::routes::View360,
+) -> Vec<crate::knowledge::Hit> {
+    let mut text: Vec<&str> = view
+        .open_tickets
+        .iter()
+        .map(|t| t.subject.as_str())
+        .collect();
+    if let Some(latest) = view.history.iter().find(|h| h.direction == "in") {
+        text.push(&latest.preview);
+    }
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let lang = view
+        .customer
+        .as_ref()
+        .and_then(|c| c.language.as_deref())
+        .filter(|l| matches!(*l, "zh" | "en"));
+    crate::knowledge::suggest::suggest_for_text(&state.kb, &text.join("\n"), lang).unwrap_or_else(
+        |e| {
+            tracing::warn!(error = %e, "screen pop suggestions failed");
+            Vec::new()
+        },
+    )
+}
+
+fn pop_payload(call: &Call, view: &Value) -> Value {
+    json!({
+        "call_id": call.call_id,
+        "id": call.id,
+        "source": call.source,
+        "direction": call.direction,
+        "from": call.from_number,
+        "to": call.to_number,
+        "queue_id": call.queue_id,
+        "ticket_id": call.ticket_id,
+        "view": view,
+    })
+}
+
+fn call_payload(call: &Call) -> Value {
+    json!({
+        "call_id": call.call_id,
+        "id": call.id,
+        "source": call.source,
+        "state": call.state,
+        "direction": call.direction,
+        "from": call.from_number,
+        "to": call.to_number,
+        "queue_id": call.queue_id,
+        "agent_id": call.agent_id,
+        "ticket_id": call.ticket_id,
+        "callback_ticket_id": call.callback_ticket_id,
+        "cause": call.cause,
+        "wait_ms": call.wait_ms(),
+        "talk_ms": call.talk_ms(),
+    })
+}
+
+fn call_scope(call: &Call) -> Scope {
+    Scope {
+        queue_id: call.queue_id,
+        user_id: call.agent_id,
+        ticket_id: call.ticket_id,
+        customer_id: call.customer_id,
+    }
+}
+
+/// Appends `screen_pop` for one agent (scope: that agent only).
+async fn append_pop(
+    tx: &mut Tx<'_>,
+    state: &AppState,
+    call: &Call,
+    user_id: i64,
+    view: &Value,
+) -> AppResult<()> {
+    let scope = Scope {
+        user_id: Some(user_id),
+        ..Scope::default()
+    };
+    events::append(
+        tx,
+        state.db.backend,
+        "screen_pop",
+        scope,
+        &pop_payload(call, view),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the call row's changes, mirrors them on the interaction's meta and appends
+/// `call.updated`. Returns false (and writes nothing) when the call ended meanwhile.
+async fn save(
+    tx: &mut Tx<'_>,
+    state: &AppState,
+    call: &Call,
+    allow_ended: bool,
+) -> AppResult<bool> {
+    if !store::update_call(tx, call, allow_ended).await? {
+        return Ok(false);
+    }
+    if let Some(iid) = call.interaction_id {
+        let meta = json!({
+            "state": call.state,
+            "agent_id": call.agent_id,
+            "wait_ms": call.wait_ms(),
+            "talk_ms": call.talk_ms(),
+            "cause": call.cause,
+            "answered_at": call.answered_at,
+            "ended_at": call.ended_at,
+            "recording_url": call.recording_url,
+            "callback_ticket_id": call.callback_ticket_id,
+        });
+        tickets::update_interaction_meta(tx, iid, &meta).await?;
+    }
+    events::append(
+        tx,
+        state.db.backend,
+        "call.updated",
+        call_scope(call),
+        &call_payload(call),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Starts a call: files it on the customer's ticket (their open voice ticket in the same queue,
+/// or a new one; an outbound call to a number with a pending callback goes on that callback),
+/// stores the call row and pops the screens of the ringing agents. Idempotent on
+/// (source, call_id): a repeated start returns the existing call and pops nothing.
+pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call, bool)> {
+    if let Some(existing) = store::find_call(&state.db.pool, s.source, s.call_id).await? {
+        return Ok((existing, false));
+    }
+    let number = if s.direction == "in" { s.from } else { s.to };
+    let normalized = state.phones.normalize(number);
+    let view = view_for_number(state, number).await?;
+    let known = view["match"] == json!(MatchQuality::Exact) && view["matched_by"] == "phone";
+    // An unknown caller is not made a customer behind the agent's back: the pop offers the
+    // new-customer form, and the ticket waits without customer until it is filed.
+    let identity = match (&normalized, known) {
+        (Some(value), true) => Some(Identity {
+            kind: IdentityKind::Phone,
+            value: value.clone(),
+        }),
+        _ => None,
+    };
+    let external_id = format!("{}:{}", s.source, s.call_id);
+    let shown = normalized.clone().unwrap_or_else(|| number.to_string());
+    let (ticket_id, interaction_id, customer_id) = if s.direction == "in" {
+        let mut msg = Inbound::new(
+            Channel::Voice,
+            identity,
+            format!("Incoming call from {shown}"),
+        );
+        msg.from_addr = shown.clone();
+        msg.to_addr = s.to.to_string();
+        msg.subject = String::new();
+        msg.external_id = Some(external_id);
+        msg.queue_id = s.queue_id;
+        msg.thread = Thread::OpenOnChannel;
+        msg.meta = json!({"call_id": s.call_id, "source": s.source, "state": s.state});
+        let o = intake::receive(&state.db, &msg).await?;
+        (o.ticket.id, o.interaction.id, o.customer_id)
+    } else {
+        start_outbound(state, s, &shown, identity.as_ref(), &external_id).await?
+    };
+    let popped: Vec<i64> = s.ringing.iter().map(|u| u.id).collect();
+    let mut tx = state.db.begin().await?;
+    let inserted = store::insert_call(
+        &mut tx,
+        &NewCall {
+            source: s.source,
+            call_id: s.call_id,
+            direction: s.direction,
+            from_number: if s.direction == "in" { &shown } else { s.from },
+            to_number: if s.direction == "in" { s.to } else { &shown },
+            queue_id: s.queue_id,
+            state: s.state,
+            agent_id: s.agent_id,
+            customer_id,
+            ticket_id: Some(ticket_id),
+            interaction_id: Some(interaction_id),
+            popped: &popped,
+        },
+    )
+    .await?;
+    let Some(call) = inserted else {
+        // A concurrent repeat of the same event won.
+        tx.rollback().await?;
+        let existing = store::find_call(&state.db.pool, s.source, s.call_id).await?;
+        return Ok((existing.ok_or(AppError::NotFound("call"))?, false));
+    };
+    events::append(
+        &mut tx,
+        state.db.backend,
+        "call.updated",
+        call_scope(&call),
+        &call_payload(&call),
+    )
+    .await?;
+    for u in s.ringing {
+        append_pop(&mut tx, state, &call, u.id, &view).await?;
+    }
+    events::commit(tx).await?;
+    metrics::counter!("hotline_calls_total", "source" => s.source.to_string(), "direction" => s.direction.to_string()).increment(1);
+    Ok((call, true))
+}
+
+async fn start_outbound(
+    state: &AppState,
+    s: &StartCall<'_>,
+    shown: &str,
+    identity: Option<&Identity>,
+    external_id: &str,
+) -> AppResult<(i64, i64, Option<i64>)> {
+    let mut tx = state.db.begin().await?;
+    let customer_id = match identity {
+        Some(i) => crate::customers::store::find_by_identity(&mut *tx, i).await?,
+        None => None,
+    };
+    let callback = store::find_open_callback(&mut *tx, shown).await?;
+    let ticket = match callback {
+        Some(id) => tickets::find_ticket(&mut *tx, id).await?,
+        None => {
+            let open = match customer_id {
+                Some(cid) => {
+                    tickets::find_open_ticket_on(&mut *tx, cid, Channel::Voice, s.queue_id).await?
+                }
+                None => None,
+            };
+            match open {
+                Some(t) => t,
+                None => {
+                    tickets::insert_ticket(
+                        &mut tx,
+                        &state.db,
+                        &NewTicket {
+                            subject: format!("Call to {shown}"),
+                            priority: Priority::Normal,
+                            kind: Kind::Inquiry,
+                            channel: Channel::Voice,
+                            queue_id: s.queue_id,
+                            assignee_id: s.agent_id,
+                            customer_id,
+                            tags: Vec::new(),
+                        },
+                    )
+                    .await?
+                }
+            }
+        }
+    };
+    let (interaction, _) = tickets::insert_interaction(
+        &mut tx,
+        &state.db,
+        &NewInteraction {
+            ticket_id: ticket.id,
+            customer_id: ticket.customer_id.or(customer_id),
+            channel: Channel::Voice,
+            direction: Direction::Out,
+            from_addr: s.from.to_string(),
+            to_addr: shown.to_string(),
+            subject: String::new(),
+            body: format!("Outgoing call to {shown}"),
+            external_id: Some(external_id.to_string()),
+            author_id: s.agent_id,
+            meta: json!({"call_id": s.call_id, "source": s.source, "state": s.state,
+                "callback_for": callback}),
+        },
+    )
+    .await?;
+    events::commit(tx).await?;
+    Ok((
+        ticket.id,
+        interaction.id,
+        ticket.customer_id.or(customer_id),
+    ))
+}
+
+/// Pops `user`'s screen for `call` unless it popped already (routing calls this when it offers
+/// a call; the adapters when a PBX says who rings or who answered).
+pub async fn pop_screen(state: &AppState, call: &Call, user_id: i64) -> AppResult<bool> {
+    if call.popped.contains(&user_id) {
+        return Ok(false);
+    }
+    let view = view_for_number(state, call.customer_number()).await?;
+    let mut tx = state.db.begin().await?;
+    let mut current = store::find_call_by_id(&mut *tx, call.id).await?;
+    if current.popped.contains(&user_id) || current.state.is_final() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    current.popped.push(user_id);
+    store::update_call(&mut tx, &current, false).await?;
+    append_pop(&mut tx, state, &current, user_id, &view).await?;
+    events::commit(tx).await?;
+    Ok(true)
+}
+
+/// Sets an unfinished call's state (e.g. queued, offered) with its event.
+pub async fn set_state(state: &AppState, call_id: i64, to: CallState) -> AppResult<Call> {
+    let mut tx = state.db.begin().await?;
+    let mut call = store::find_call_by_id(&mut *tx, call_id).await?;
+    if call.state.is_final() || call.state == to {
+        tx.rollback().await?;
+        return Ok(call);
+    }
+    call.state = to;
+    if to == CallState::Queued && call.queued_at.is_none() {
+        call.queued_at = Some(now_ms());
+    }
+    save(&mut tx, state, &call, false).await?;
+    events::commit(tx).await?;
+    Ok(call)
+}
+
+/// The call was answered by `agent`. Ignored (returns the call unchanged, `false`) when the
+/// call is already over or answered: a late answer after a hangup changes nothing.
+pub async fn answer(
+    state: &AppState,
+    call_id: i64,
+    agent: Option<&User>,
+) -> AppResult<(Call, bool)> {
+    let mut tx = state.db.begin().await?;
+    let mut call = store::find_call_by_id(&mut *tx, call_id).await?;
+    if call.state.is_final() || call.answered_at.is_some() {
+        tx.rollback().await?;
+        return Ok((call, false));
+    }
+    call.state = CallState::Talking;
+    call.answered_at = Some(now_ms());
+    if let Some(a) = agent {
+        call.agent_id = Some(a.id);
+    }
+    if !save(&mut tx, state, &call, false).await? {
+        tx.rollback().await?;
+        return Ok((call, false));
+    }
+    // The agent who talks to the customer owns the ticket unless someone already does.
+    if let (Some(tid), Some(a)) = (call.ticket_id, agent) {
+        let t = tickets::find_ticket(&mut *tx, tid).await?;
+        if t.assignee_id.is_none() {
+            let change = TicketChanges {
+                assignee_id: Some(Some(a.id)),
+                status: (t.status == Status::New).then_some(Status::Open),
+                ..TicketChanges::default()
+            };
+            tickets::update_ticket(&mut tx, &state.db, tid, &change, None).await?;
+        }
+    }
+    events::commit(tx).await?;
+    if let Some(a) = agent {
+        // PBXs that announce nobody before the answer still get the pop, now.
+        pop_screen(state, &call, a.id).await?;
+    }
+    Ok((store::find_call_by_id(&state.db.pool, call_id).await?, true))
+}
+
+/// The call ended with `cause`. Computes durations; an unanswered, not forwarded inbound call
+/// becomes a callback ticket in its queue. Ignored when the call already ended.
+pub async fn end(state: &AppState, call_id: i64, cause: &str) -> AppResult<(Call, bool)> {
+    let mut tx = state.db.begin().await?;
+    let mut call = store::find_call_by_id(&mut *tx, call_id).await?;
+    if call.state.is_final() {
+        tx.rollback().await?;
+        return Ok((call, false));
+    }
+    let now = now_ms();
+    let answered = call.answered_at.is_some();
+    call.ended_at = Some(now);
+    call.cause = Some(cause.to_string());
+    call.state = if answered {
+        CallState::Ended
+    } else {
+        CallState::Abandoned
+    };
+    if is_missed(&call.direction, answered, cause) {
+        call.callback_ticket_id = Some(create_callback(&mut tx, state, &call).await?);
+    }
+    if !save(&mut tx, state, &call, false).await? {
+        tx.rollback().await?;
+        let current = store::find_call_by_id(&state.db.pool, call_id).await?;
+        return Ok((current, false));
+    }
+    if call.direction == "out" {
+        log_callback_attempt(&mut tx, state, &call, answered).await?;
+    }
+    events::commit(tx).await?;
+    metrics::counter!("hotline_calls_ended_total", "state" => call.state.as_str()).increment(1);
+    Ok((call, true))
+}
+
+/// A missed call becomes a callback ticket: status new, in the call's queue, the caller as
+/// customer, with its due time (the callback SLA) in the first note's meta.
+async fn create_callback(tx: &mut Tx<'_>, state: &AppState, call: &Call) -> AppResult<i64> {
+    let number = call.customer_number().to_string();
+    let due = now_ms() + state.config.callback_sla_minutes.max(1) * 60_000;
+    let ticket = tickets::insert_ticket(
+        tx,
+        &state.db,
+        &NewTicket {
+            subject: format!("Call back {number}"),
+            priority: Priority::High,
+            kind: Kind::Callback,
+            channel: Channel::Voice,
+            queue_id: call.queue_id,
+            assignee_id: None,
+            customer_id: call.customer_id,
+            tags: vec!["missed_call".into()],
+        },
+    )
+    .await?;
+    tickets::insert_interaction(
+        tx,
+        &state.db,
+        &NewInteraction {
+            ticket_id: ticket.id,
+            customer_id: call.customer_id,
+            channel: Channel::Note,
+            direction: Direction::Internal,
+            from_addr: String::new(),
+            to_addr: String::new(),
+            subject: String::new(),
+            body: format!(
+                "Missed call from {number} ({}); call back within {} minutes.",
+                call.cause.as_deref().unwrap_or("noAnswer"),
+                state.config.callback_sla_minutes
+            ),
+            external_id: None,
+            author_id: None,
+            meta: json!({"missed_call": call.id, "call_id": call.call_id, "callback_due_ms": due,
+                "number": number, "ticket_of_call": call.ticket_id}),
+        },
+    )
+    .await?;
+    // The callback waits in the queue as work of its own kind, with the queue's callback SLA.
+    let note = format!("Missed call from {number}");
+    crate::routing::offers::insert_callback(
+        tx,
+        &state.db,
+        ticket.id,
+        call.queue_id,
+        &number,
+        &note,
+    )
+    .await?;
+    Ok(ticket.id)
+}
+
+/// An outbound call on a callback ticket logs its result there; a reached customer resolves it.
+async fn log_callback_attempt(
+    tx: &mut Tx<'_>,
+    state: &AppState,
+    call: &Call,
+    answered: bool,
+) -> AppResult<()> {
+    let Some(tid) = call.ticket_id else {
+        return Ok(());
+    };
+    let t = tickets::find_ticket(&mut **tx, tid).await?;
+    if t.kind != Kind::Callback || !t.status.is_open() {
+        return Ok(());
+    }
+    let result = if answered {
+        "reached"
+    } else {
+        call.cause.as_deref().unwrap_or("noAnswer")
+    };
+    tickets::insert_interaction(
+        tx,
+        &state.db,
+        &NewInteraction {
+            ticket_id: tid,
+            customer_id: t.customer_id,
+            channel: Channel::Note,
+            direction: Direction::Internal,
+            from_addr: String::new(),
+            to_addr: String::new(),
+            subject: String::new(),
+            body: format!("Call back attempt to {}: {result}", call.to_number),
+            external_id: None,
+            author_id: call.agent_id,
+            meta: json!({"callback_attempt": call.id, "result": result, "talk_ms": call.talk_ms()}),
+        },
+    )
+    .await?;
+    if answered {
+        let change = TicketChanges {
+            status: Some(Status::Resolved),
+            assignee_id: call.agent_id.map(Some),
+            ..TicketChanges::default()
+        };
+        tickets::update_ticket(tx, &state.db, tid, &change, call.agent_id).await?;
+    }
+    Ok(())
+}
+
+/// Connects a waiting Twilio call to `user` (their phone number, else their Twilio Client
+/// identity = login) by redirecting the call through the REST API; the routing accept path and
+/// `POST /api/calls/{id}/connect` call this.
+pub async fn connect_call_to_agent(state: &AppState, call: &Call, user: &User) -> AppResult<Call> {
+    if call.source != "twilio" {
+        return Err(AppError::Unprocessable(
+            "only Twilio calls can be connected by Hotline; a PBX connects its own calls".into(),
+        ));
+    }
+    if call.state.is_final() || call.answered_at.is_some() {
+        return Err(AppError::Conflict(format!(
+            "call {} is {} and cannot be connected",
+            call.id,
+            call.state.as_str()
+        )));
+    }
+    let offered = set_state(state, call.id, CallState::Offered).await?;
+    pop_screen(state, &offered, user.id).await?;
+    let target = match user.phone.as_deref().filter(|p| !p.is_empty()) {
+        Some(phone) => format!(
+            "<Number>{}</Number>",
+            super::super::twilio::xml_escape(phone)
+        ),
+        None => format!(
+            "<Client>{}</Client>",
+            super::super::twilio::xml_escape(&user.login)
+        ),
+    };
+    let twiml = format!("<Response><Dial>{target}</Dial></Response>");
+    let resource = format!("Calls/{}.json", call.call_id);
+    match super::super::twilio::post(&state.config, &resource, &[("Twiml", twiml.as_str())]).await {
+        Ok(_) => {
+            let (call, _) = answer(state, call.id, Some(user)).await?;
+            Ok(call)
+        }
+        Err(e) => {
+            set_state(state, call.id, CallState::Queued).await?;
+            Err(AppError::Unprocessable(format!(
+                "twilio did not connect the call: {e}"
+            )))
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The generic CTI webhook (`POST /api/v1/cti/{token}`) in the format PBX integrators speak for
+//! Zammad and sipgate.io: JSON or form fields `event`, `from`, `to`, `direction`, `callId`,
+//! `user` / `user[]`, `queue`, `answeringNumber`, `cause`. Replies `{}`, reject or dial.
+
+use super::calls::{self, StartCall};
+use super::{CAUSES, CallState, store};
+use crate::app::AppState;
+use crate::auth::User;
+use crate::channels::twilio::parse_form;
+use crate::error::{AppError, AppResult};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+/// One CTI event as the PBX sent it, whatever the encoding.
+#[derive(Debug, Default, PartialEq)]
+pub struct CtiEvent {
+    pub event: String,
+    pub from: String,
+    pub to: String,
+    pub direction: String,
+    pub call_id: String,
+    pub users: Vec<String>,
+    pub queue: String,
+    pub answering_number: String,
+    pub cause: String,
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Reads a JSON object or a form body (`user[]` and `user` may repeat).
+pub fn parse_event(body: &[u8], is_json: bool) -> AppResult<CtiEvent> {
+    let mut e = CtiEvent::default();
+    if is_json {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|err| AppError::BadRequest(format!("body is not JSON: {err}")))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| AppError::BadRequest("body must be a JSON object".into()))?;
+        let get = |k: &str| obj.get(k).map(text).unwrap_or_default();
+        e.event = get("event");
+        e.from = get("from");
+        e.to = get("to");
+        e.direction = get("direction");
+        e.call_id = obj
+            .get("callId")
+            .or_else(|| obj.get("call_id"))
+            .map(text)
+            .unwrap_or_default();
+        e.queue = get("queue");
+        e.answering_number = get("answeringNumber");
+        e.cause = get("cause");
+        for key in ["user", "user[]"] {
+            match obj.get(key) {
+                Some(Value::Array(items)) => e.users.extend(items.iter().map(text)),
+                Some(v) => e.users.push(text(v)),
+                None => {}
+            }
+        }
+    } else {
+        for (k, v) in parse_form(body) {
+            match k.as_str() {
+                "event" => e.event = v,
+                "from" => e.from = v,
+                "to" => e.to = v,
+                "direction" => e.direction = v,
+                "callId" | "call_id" => e.call_id = v,
+                "user" | "user[]" => e.users.push(v),
+                "queue" => e.queue = v,
+                "answeringNumber" => e.answering_number = v,
+                "cause" => e.cause = v,
+                _ => {}
+            }
+        }
+    }
+    e.users.retain(|u| !u.trim().is_empty());
+    Ok(e)
+}
+
+fn check_token(state: &AppState, token: &str) -> AppResult<()> {
+    let expected = state.config.cti_token.expose();
+    if expected.is_empty() {
+        // CTI is off until a token is configured.
+        return Err(AppError::Forbidden);
+    }
+    if bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(AppError::Unauthenticated)
+    }
+}
+
+async fn agents(state: &AppState, keys: &[String]) -> AppResult<Vec<User>> {
+    let mut out: Vec<User> = Vec::new();
+    for k in keys {
+        if let Some(u) = store::find_agent(&state.db, k).await?
+            && !out.iter().any(|o| o.id == u.id)
+        {
+            out.push(u);
+        }
+    }
+    Ok(out)
+}
+
+async fn queue_id(state: &AppState, queue: &str) -> AppResult<Option<i64>> {
+    let q = queue.trim();
+    if q.is_empty() {
+        return Ok(None);
+    }
+    if let Some(found) = crate::routing::store::find_queue_by_name(&state.db, q).await? {
+        return Ok(Some(found.id));
+    }
+    match q.parse::<i64>() {
+        Ok(id) => Ok(crate::routing::store::find_queue(&state.db, id)
+            .await
+            .ok()
+            .map(|q| q.id)),
+        Err(_) => Ok(None),
+    }
+}
+
+pub async fn receive_cti(
+    State(state): State<AppState>,
+    crate::http::extract::Path(token): crate::http::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<axum::Json<Value>> {
+    check_token(&state, &token)?;
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("json"));
+    let e = parse_event(&body, is_json)?;
+    if e.call_id.trim().is_empty() {
+        return Err(AppError::Unprocessable("callId is required".into()));
+    }
+    if e.call_id.len() > 200 {
+        return Err(AppError::Unprocessable(
+            "callId is longer than 200 characters".into(),
+        ));
+    }
+    if (e.event == "newCall" || !e.direction.is_empty())
+        && !matches!(e.direction.as_str(), "in" | "out")
+    {
+        return Err(AppError::Unprocessable(format!(
+            "direction must be in or out, not {:?}",
+            e.direction
+        )));
+    }
+    match e.event.as_str() {
+        "newCall" => new_call(&state, &e).await,
+        "answer" => answer(&state, &e).await,
+        "hangup" => hangup(&state, &e).await,
+        other => Err(AppError::Unprocessable(format!(
+            "event must be newCall, answer or hangup, not {other:?}"
+        ))),
+    }
+}
+
+async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> {
+    let customer_number = if e.direction == "in" { &e.from } else { &e.to };
+    let normalized = state.phones.normalize(customer_number);
+    if e.direction == "in"
+        && let Some(n) = &normalized
+        && store::is_blocked(&state.db, n).await?
+    {
+        // Recorded, so that a repeated event and the later hangup are recognised and ignored.
+        let mut tx = state.db.begin().await?;
+        store::insert_call(
+            &mut tx,
+            &store::NewCall {
+                source: "cti",
+                call_id: &e.call_id,
+                direction: "in",
+                from_number: n,
+                to_number: &e.to,
+                queue_id: None,
+                state: CallState::Rejected,
+                agent_id: None,
+                customer_id: None,
+                ticket_id: None,
+                interaction_id: None,
+                popped: &[],
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(axum::Json(json!({"action": "reject", "reason": "busy"})));
+    }
+    let ringing = agents(state, &e.users).await?;
+    let queue_id = queue_id(state, &e.queue).await?;
+    let agent_id = (e.direction == "out")
+        .then(|| ringing.first().map(|u| u.id))
+        .flatten();
+    let start = StartCall {
+        source: "cti",
+        call_id: &e.call_id,
+        direction: &e.direction,
+        from: &e.from,
+        to: &e.to,
+        queue_id,
+        state: if e.direction == "in" {
+            CallState::Ringing
+        } else {
+            CallState::Offered
+        },
+        // Outbound: the agent dialling sees the 360 of whom they call.
+        ringing: &ringing,
+        agent_id,
+    };
+    calls::start_call(state, &start).await?;
+    if e.direction == "out"
+        && let Some(n) = &normalized
+        && let Some(caller_id) = store::caller_id_for(&state.db, n).await?
+    {
+        return Ok(axum::Json(
+            json!({"action": "dial", "caller_id": caller_id, "number": n}),
+        ));
+    }
+    Ok(axum::Json(json!({})))
+}
+
+async fn find(state: &AppState, e: &CtiEvent) -> AppResult<store::Call> {
+    store::find_call(&state.db.pool, "cti", &e.call_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::Unprocessable(format!(
+                "unknown callId {:?}: no newCall was received for it",
+                e.call_id
+            ))
+        })
+}
+
+async fn answer(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> {
+    let call = find(state, e).await?;
+    let mut keys = e.users.clone();
+    keys.push(e.answering_number.clone());
+    let agent = agents(state, &keys).await?.into_iter().next();
+    calls::answer(state, call.id, agent.as_ref()).await?;
+    Ok(axum::Json(json!({})))
+}
+
+async fn hangup(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> {
+    let cause = if e.cause.is_empty() {
+        "normalClearing"
+    } else {
+        e.cause.as_str()
+    };
+    if !CAUSES.contains(&cause) {
+        return Err(AppError::Unprocessable(format!(
+            "cause must be one of {}, not {cause:?}",
+            CAUSES.join(", ")
+        )));
+    }
+    let call = find(state, e).await?;
+    calls::end(state, call.id, cause).await?;
+    Ok(axum::Json(json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_with_user_array() {
+        let body = b"event=newCall&from=%2B8613800138000&to=4001&direction=in&callId=c1&user%5B%5D=101&user%5B%5D=102&queue=sales";
+        let e = parse_event(body, false).unwrap();
+        assert_eq!(e.users, vec!["101", "102"]);
+        assert_eq!(
+            (e.from.as_str(), e.call_id.as_str(), e.queue.as_str()),
+            ("+8613800138000", "c1", "sales")
+        );
+    }
+
+    #[test]
+    fn json_with_call_id_alias_and_user_string() {
+        let e = parse_event(
+            br#"{"event":"hangup","call_id":"c2","user":"101","cause":"busy"}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!((e.call_id.as_str(), e.cause.as_str()), ("c2", "busy"));
+        assert_eq!(e.users, vec!["101"]);
+        assert!(parse_event(b"[1]", true).is_err());
+    }
+}

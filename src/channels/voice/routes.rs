@@ -1,0 +1,344 @@
+//! HTTP for voice: the CTI and Twilio webhooks, calls for agents (list, connect, click-to-call)
+//! and the admin lists (blocked numbers, caller-id rules, dialled-number settings).
+
+use super::CallState;
+use super::calls::{self, StartCall};
+use super::store::{self, AdminTable, BlockedNumber, Call, CallerIdRule, MenuChoice, VoiceNumber};
+use crate::app::AppState;
+use crate::channels::twilio;
+use crate::error::{AppError, AppResult, optional_text, required_text};
+use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::{Access, Routes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn routes(r: Routes) -> Routes {
+    r.add("POST", "/api/v1/cti/{token}", "voice", Access::Webhook,
+        "Generic CTI (Zammad/sipgate.io format): newCall, answer, hangup; JSON or form", post(super::cti::receive_cti))
+        .add("POST", "/webhooks/twilio/voice", "voice", Access::Webhook,
+            "Twilio incoming call: TwiML greeting, optional menu, enqueue", post(super::twilio::receive_voice))
+        .add("POST", "/webhooks/twilio/voice/status", "voice", Access::Webhook,
+            "Twilio call status callback (SequenceNumber ordered, RecordingUrl kept)", post(super::twilio::receive_voice_status))
+        .add("GET", "/api/calls", "voice", Access::Agent,
+            "Calls, newest first (agents: their own; `active=true` for calls not over)", get(list_calls))
+        .add("GET", "/api/calls/{id}", "voice", Access::Agent, "One call", get(get_call))
+        .add("POST", "/api/calls/{id}/connect", "voice", Access::Agent,
+            "Connect a waiting Twilio call to an agent (yourself; supervisors: anyone)", post(connect_call))
+        .add("POST", "/api/calls/dial", "voice", Access::Agent,
+            "Click-to-call (e.g. a callback): places the call through Twilio, or returns the dial action for the PBX", post(dial))
+        .add("GET", "/api/voice/blocked-numbers", "voice", Access::Admin, "Blocked numbers", get(list_blocked))
+        .add("POST", "/api/voice/blocked-numbers", "voice", Access::Admin, "Block a number", post(create_blocked))
+        .add("DELETE", "/api/voice/blocked-numbers/{id}", "voice", Access::Admin, "Unblock a number", delete(delete_blocked))
+        .add("GET", "/api/voice/caller-id-rules", "voice", Access::Admin, "Caller-id rules for outbound calls", get(list_rules))
+        .add("POST", "/api/voice/caller-id-rules", "voice", Access::Admin, "Add a caller-id rule", post(create_rule))
+        .add("DELETE", "/api/voice/caller-id-rules/{id}", "voice", Access::Admin, "Remove a caller-id rule", delete(delete_rule))
+        .add("GET", "/api/voice/numbers", "voice", Access::Admin, "Settings of dialled numbers", get(list_numbers))
+        .add("POST", "/api/voice/numbers", "voice", Access::Admin,
+            "Set a dialled number's greeting, language, queue and menu", post(upsert_number))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    active: Option<bool>,
+    limit: Option<i64>,
+}
+
+async fn list_calls(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Vec<Call>>> {
+    let agent = (!user.is_supervisor()).then_some(user.id);
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    Ok(axum::Json(
+        store::list_calls(&state.db, agent, q.active.unwrap_or(false), limit).await?,
+    ))
+}
+
+async fn visible_call(state: &AppState, user: &crate::auth::User, id: i64) -> AppResult<Call> {
+    let call = store::find_call_by_id(&state.db.pool, id).await?;
+    let mine = call.agent_id == Some(user.id) || call.popped.contains(&user.id);
+    let in_queue = match call.queue_id {
+        Some(q) => crate::routing::store::queues_of_user(&state.db, user.id)
+            .await?
+            .contains(&q),
+        None => true,
+    };
+    if user.is_supervisor() || mine || in_queue {
+        Ok(call)
+    } else {
+        Err(AppError::NotFound("call"))
+    }
+}
+
+async fn get_call(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Call>> {
+    Ok(axum::Json(visible_call(&state, &user, id).await?))
+}
+
+#[derive(Deserialize)]
+struct ConnectBody {
+    user_id: Option<i64>,
+}
+
+async fn connect_call(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<ConnectBody>,
+) -> AppResult<axum::Json<Call>> {
+    let call = visible_call(&state, &user, id).await?;
+    let target = match b.user_id {
+        Some(uid) if uid != user.id => {
+            if !user.is_supervisor() {
+                return Err(AppError::Forbidden);
+            }
+            crate::auth::store::find_user(&state.db, uid)
+                .await
+                .map_err(|_| AppError::validation("user_id", "user_id is not a user"))?
+        }
+        _ => user,
+    };
+    if !target.active {
+        return Err(AppError::validation(
+            "user_id",
+            "user_id is not an active user",
+        ));
+    }
+    Ok(axum::Json(
+        calls::connect_call_to_agent(&state, &call, &target).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct DialBody {
+    number: String,
+}
+
+/// Click-to-call. With Twilio configured, Twilio rings the agent first and then dials the
+/// customer; otherwise the answer is the dial action for the agent's softphone or PBX, whose
+/// CTI events then file the call (on the open callback ticket of that number, if any).
+async fn dial(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<DialBody>,
+) -> AppResult<axum::Json<Value>> {
+    let number = state
+        .phones
+        .normalize(&b.number)
+        .ok_or_else(|| AppError::validation("number", "number is not a phone number"))?;
+    let caller_id = store::caller_id_for(&state.db, &number)
+        .await?
+        .or_else(|| Some(state.config.twilio_caller_id.clone()).filter(|c| !c.is_empty()));
+    let callback = store::find_open_callback(&state.db.pool, &number).await?;
+    let twilio_ready = !state.config.twilio_account_sid.is_empty()
+        && !state.config.twilio_auth_token.is_empty()
+        && caller_id.is_some();
+    if !twilio_ready {
+        return Ok(axum::Json(json!({
+            "action": "dial", "via": "pbx", "number": number, "caller_id": caller_id,
+            "callback_ticket_id": callback, "uri": format!("tel:{number}"),
+        })));
+    }
+    let caller_id = caller_id.unwrap_or_default();
+    let agent_leg = match user.phone.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => p.to_string(),
+        None => format!("client:{}", user.login),
+    };
+    let twiml = format!(
+        "<Response><Dial callerId=\"{}\"><Number>{}</Number></Dial></Response>",
+        twilio::xml_escape(&caller_id),
+        twilio::xml_escape(&number)
+    );
+    let status_url = format!("{}/webhooks/twilio/voice/status", state.config.public_url());
+    let answer = twilio::post(
+        &state.config,
+        "Calls.json",
+        &[
+            ("To", agent_leg.as_str()),
+            ("From", caller_id.as_str()),
+            ("Twiml", twiml.as_str()),
+            ("StatusCallback", status_url.as_str()),
+            ("StatusCallbackEvent", "initiated"),
+            ("StatusCallbackEvent", "ringing"),
+            ("StatusCallbackEvent", "answered"),
+            ("StatusCallbackEvent", "completed"),
+        ],
+    )
+    .await
+    .map_err(|e| AppError::Unprocessable(format!("twilio did not place the call: {e}")))?;
+    let sid = answer["sid"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AppError::Unprocessable("twilio answered without a call sid".into()))?;
+    let (call, _) = calls::start_call(
+        &state,
+        &StartCall {
+            source: "twilio",
+            call_id: sid,
+            direction: "out",
+            from: &caller_id,
+            to: &number,
+            queue_id: None,
+            state: CallState::Ringing,
+            ringing: std::slice::from_ref(&user),
+            agent_id: Some(user.id),
+        },
+    )
+    .await?;
+    Ok(axum::Json(json!({
+        "action": "dial", "via": "twilio", "number": number, "caller_id": caller_id,
+        "callback_ticket_id": callback, "call": call,
+    })))
+}
+
+fn phone(state: &AppState, field: &str, value: &str) -> AppResult<String> {
+    state
+        .phones
+        .normalize(value)
+        .ok_or_else(|| AppError::validation(field, format!("{field} is not a phone number")))
+}
+
+async fn list_blocked(State(state): State<AppState>) -> AppResult<axum::Json<Vec<BlockedNumber>>> {
+    Ok(axum::Json(store::list_blocked(&state.db).await?))
+}
+
+#[derive(Deserialize)]
+struct BlockBody {
+    number: String,
+    reason: Option<String>,
+}
+
+async fn create_blocked(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<BlockBody>,
+) -> AppResult<(StatusCode, axum::Json<BlockedNumber>)> {
+    let number = phone(&state, "number", &b.number)?;
+    let reason = optional_text("reason", b.reason.as_deref().unwrap_or(""), 500)?;
+    let row = store::insert_blocked(&state.db, &number, &reason, user.id).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.block",
+        &format!("number:{number}"),
+        json!({"reason": reason}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(row)))
+}
+
+async fn delete_blocked(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    store::delete_by_id(&state.db, AdminTable::Blocked, id).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.unblock",
+        &format!("blocked_number:{id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_rules(State(state): State<AppState>) -> AppResult<axum::Json<Vec<CallerIdRule>>> {
+    Ok(axum::Json(store::list_caller_id_rules(&state.db).await?))
+}
+
+#[derive(Deserialize)]
+struct RuleBody {
+    /// Start of the dialled number in E.164 (`+86`, `+8610`); `+` alone matches all.
+    prefix: String,
+    caller_id: String,
+    note: Option<String>,
+}
+
+async fn create_rule(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<RuleBody>,
+) -> AppResult<(StatusCode, axum::Json<CallerIdRule>)> {
+    let prefix = required_text("prefix", &b.prefix, 20)?;
+    if !prefix.starts_with('+') || !prefix[1..].chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::validation(
+            "prefix",
+            "prefix must be + followed by digits",
+        ));
+    }
+    let caller_id = phone(&state, "caller_id", &b.caller_id)?;
+    let note = optional_text("note", b.note.as_deref().unwrap_or(""), 500)?;
+    let rule = store::insert_caller_id_rule(&state.db, &prefix, &caller_id, &note).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.caller_id_rule",
+        &format!("caller_id_rule:{}", rule.id),
+        json!({"prefix": prefix, "caller_id": caller_id}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(rule)))
+}
+
+async fn delete_rule(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<StatusCode> {
+    store::delete_by_id(&state.db, AdminTable::CallerId, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_numbers(State(state): State<AppState>) -> AppResult<axum::Json<Vec<VoiceNumber>>> {
+    Ok(axum::Json(store::list_voice_numbers(&state.db).await?))
+}
+
+#[derive(Deserialize)]
+struct NumberBody {
+    number: String,
+    language: Option<String>,
+    greeting: Option<String>,
+    queue_id: Option<i64>,
+    #[serde(default)]
+    menu: Vec<MenuChoice>,
+}
+
+async fn upsert_number(
+    State(state): State<AppState>,
+    Json(b): Json<NumberBody>,
+) -> AppResult<axum::Json<VoiceNumber>> {
+    let number = phone(&state, "number", &b.number)?;
+    let mut queues: Vec<i64> = b.menu.iter().map(|c| c.queue_id).collect();
+    queues.extend(b.queue_id);
+    for q in queues {
+        crate::routing::store::find_queue(&state.db, q)
+            .await
+            .map_err(|_| AppError::validation("queue_id", format!("queue {q} does not exist")))?;
+    }
+    if b.menu.iter().any(|c| {
+        c.digit.len() != 1
+            || !c
+                .digit
+                .chars()
+                .all(|d| d.is_ascii_digit() || d == '*' || d == '#')
+    }) {
+        return Err(AppError::validation(
+            "menu",
+            "each menu digit must be one key: 0-9, * or #",
+        ));
+    }
+    let n = VoiceNumber {
+        number,
+        language: required_text("language", b.language.as_deref().unwrap_or("en-US"), 20)?,
+        greeting: optional_text("greeting", b.greeting.as_deref().unwrap_or(""), 1000)?,
+        queue_id: b.queue_id,
+        menu: b.menu,
+    };
+    store::upsert_voice_number(&state.db, &n).await?;
+    Ok(axum::Json(n))
+}

@@ -1,0 +1,478 @@
+//! SQL for calls, blocked numbers, caller-id rules and the settings of dialled numbers.
+
+use super::CallState;
+use crate::db::{Db, Tx, now_ms};
+use crate::error::{AppError, AppResult};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Call {
+    pub id: i64,
+    /// `cti` or `twilio`.
+    pub source: String,
+    pub call_id: String,
+    pub direction: String,
+    pub from_number: String,
+    pub to_number: String,
+    pub queue_id: Option<i64>,
+    pub state: CallState,
+    pub agent_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub interaction_id: Option<i64>,
+    pub callback_ticket_id: Option<i64>,
+    pub started_at: i64,
+    pub queued_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub cause: Option<String>,
+    pub last_sequence: i64,
+    /// Agents whose screen popped for this call.
+    pub popped: Vec<i64>,
+    pub recording_url: Option<String>,
+}
+
+impl Call {
+    /// The customer's side of the call.
+    pub fn customer_number(&self) -> &str {
+        if self.direction == "in" {
+            &self.from_number
+        } else {
+            &self.to_number
+        }
+    }
+
+    pub fn wait_ms(&self) -> Option<i64> {
+        let until = self.answered_at.or(self.ended_at)?;
+        Some(until - self.started_at)
+    }
+
+    pub fn talk_ms(&self) -> Option<i64> {
+        Some(self.ended_at? - self.answered_at?)
+    }
+}
+
+const CALL_COLUMNS: &str = "id, source, call_id, direction, from_number, to_number, queue_id, \
+     state, agent_id, customer_id, ticket_id, interaction_id, callback_ticket_id, started_at, \
+     queued_at, answered_at, ended_at, cause, last_sequence, popped, recording_url";
+
+fn call_from_row(r: &AnyRow) -> Result<Call, sqlx::Error> {
+    let popped: Vec<i64> =
+        serde_json::from_str(&r.try_get::<String, _>("popped")?).unwrap_or_default();
+    Ok(Call {
+        id: r.try_get("id")?,
+        source: r.try_get("source")?,
+        call_id: r.try_get("call_id")?,
+        direction: r.try_get("direction")?,
+        from_number: r.try_get("from_number")?,
+        to_number: r.try_get("to_number")?,
+        queue_id: r.try_get("queue_id")?,
+        state: CallState::parse(&r.try_get::<String, _>("state")?).unwrap_or(CallState::Ended),
+        agent_id: r.try_get("agent_id")?,
+        customer_id: r.try_get("customer_id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        interaction_id: r.try_get("interaction_id")?,
+        callback_ticket_id: r.try_get("callback_ticket_id")?,
+        started_at: r.try_get("started_at")?,
+        queued_at: r.try_get("queued_at")?,
+        answered_at: r.try_get("answered_at")?,
+        ended_at: r.try_get("ended_at")?,
+        cause: r.try_get("cause")?,
+        last_sequence: r.try_get("last_sequence")?,
+        popped,
+        recording_url: r.try_get("recording_url")?,
+    })
+}
+
+pub struct NewCall<'a> {
+    pub source: &'a str,
+    pub call_id: &'a str,
+    pub direction: &'a str,
+    pub from_number: &'a str,
+    pub to_number: &'a str,
+    pub queue_id: Option<i64>,
+    pub state: CallState,
+    pub agent_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub interaction_id: Option<i64>,
+    pub popped: &'a [i64],
+}
+
+/// Inserts a call; `None` when one with the same (source, call_id) exists already.
+pub async fn insert_call(tx: &mut Tx<'_>, c: &NewCall<'_>) -> AppResult<Option<Call>> {
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO calls (source, call_id, direction, from_number, to_number, queue_id, state, \
+         agent_id, customer_id, ticket_id, interaction_id, started_at, queued_at, popped) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (source, call_id) DO NOTHING RETURNING {CALL_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(c.source)
+        .bind(c.call_id)
+        .bind(c.direction)
+        .bind(c.from_number)
+        .bind(c.to_number)
+        .bind(c.queue_id)
+        .bind(c.state.as_str())
+        .bind(c.agent_id)
+        .bind(c.customer_id)
+        .bind(c.ticket_id)
+        .bind(c.interaction_id)
+        .bind(now)
+        .bind((c.state == CallState::Queued).then_some(now))
+        .bind(serde_json::to_string(c.popped).unwrap_or_else(|_| "[]".into()))
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| call_from_row(&r)).transpose()?)
+}
+
+pub async fn find_call<'e, E>(exec: E, source: &str, call_id: &str) -> AppResult<Option<Call>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE source = $1 AND call_id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(source)
+        .bind(call_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|r| call_from_row(&r)).transpose()?)
+}
+
+pub async fn find_call_by_id<'e, E>(exec: E, id: i64) -> AppResult<Call>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(exec)
+        .await?
+        .ok_or(AppError::NotFound("call"))?;
+    Ok(call_from_row(&row)?)
+}
+
+/// Calls, newest first; `active` keeps the ones not yet over.
+pub async fn list_calls(
+    db: &Db,
+    agent_id: Option<i64>,
+    active: bool,
+    limit: i64,
+) -> AppResult<Vec<Call>> {
+    let sql = format!(
+        "SELECT {CALL_COLUMNS} FROM calls WHERE ($1 < 0 OR agent_id = $1) \
+         AND ($2 = 0 OR ended_at IS NULL) ORDER BY id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(agent_id.unwrap_or(-1))
+        .bind(active as i64)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Writes a call's changing fields, only while it is not over yet (`ended_at IS NULL`) unless
+/// `allow_ended`; returns false when another request got there first.
+pub async fn update_call(tx: &mut Tx<'_>, c: &Call, allow_ended: bool) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE calls SET state = $2, agent_id = $3, queue_id = $4, queued_at = $5, \
+         answered_at = $6, ended_at = $7, cause = $8, last_sequence = $9, popped = $10, \
+         recording_url = $11, callback_ticket_id = $12 \
+         WHERE id = $1 AND ($13 = 1 OR ended_at IS NULL)",
+    )
+    .bind(c.id)
+    .bind(c.state.as_str())
+    .bind(c.agent_id)
+    .bind(c.queue_id)
+    .bind(c.queued_at)
+    .bind(c.answered_at)
+    .bind(c.ended_at)
+    .bind(&c.cause)
+    .bind(c.last_sequence)
+    .bind(serde_json::to_string(&c.popped).unwrap_or_else(|_| "[]".into()))
+    .bind(&c.recording_url)
+    .bind(c.callback_ticket_id)
+    .bind(allow_ended as i64)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+/// The open callback ticket left by an earlier missed call from `number`, if any.
+pub async fn find_open_callback<'e, E>(exec: E, number: &str) -> AppResult<Option<i64>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "SELECT c.callback_ticket_id AS id FROM calls c JOIN tickets t ON t.id = c.callback_ticket_id \
+         WHERE c.from_number = $1 AND t.status IN ('new', 'open', 'pending') \
+         ORDER BY c.id DESC LIMIT 1",
+    )
+    .bind(number)
+    .fetch_optional(exec)
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// An active user by extension, then login, then phone number (what PBXs send in `user`).
+pub async fn find_agent(db: &Db, key: &str) -> AppResult<Option<crate::auth::User>> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    for column in ["extension", "login", "phone"] {
+        let sql = format!("SELECT id FROM users WHERE {column} = $1 AND active = 1 LIMIT 1");
+        if let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&db.pool)
+            .await?
+        {
+            return Ok(Some(
+                crate::auth::store::find_user(db, r.try_get("id")?).await?,
+            ));
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BlockedNumber {
+    pub id: i64,
+    pub number: String,
+    pub reason: String,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn is_blocked(db: &Db, number: &str) -> AppResult<bool> {
+    Ok(
+        sqlx::query("SELECT 1 AS x FROM blocked_numbers WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some(),
+    )
+}
+
+pub async fn insert_blocked(
+    db: &Db,
+    number: &str,
+    reason: &str,
+    by: i64,
+) -> AppResult<BlockedNumber> {
+    let row = sqlx::query(
+        "INSERT INTO blocked_numbers (number, reason, created_by, created_at) \
+         VALUES ($1, $2, $3, $4) RETURNING id, number, reason, created_by, created_at",
+    )
+    .bind(number)
+    .bind(reason)
+    .bind(by)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(blocked_from_row(&row)?)
+}
+
+fn blocked_from_row(r: &AnyRow) -> Result<BlockedNumber, sqlx::Error> {
+    Ok(BlockedNumber {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        reason: r.try_get("reason")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn list_blocked(db: &Db) -> AppResult<Vec<BlockedNumber>> {
+    let rows = sqlx::query(
+        "SELECT id, number, reason, created_by, created_at FROM blocked_numbers ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(blocked_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Deletes a row of one of this module's admin tables by id.
+pub async fn delete_by_id(db: &Db, table: AdminTable, id: i64) -> AppResult<()> {
+    let sql = format!("DELETE FROM {} WHERE id = $1", table.name());
+    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(AppError::NotFound(table.what()));
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+pub enum AdminTable {
+    Blocked,
+    CallerId,
+}
+
+impl AdminTable {
+    fn name(self) -> &'static str {
+        match self {
+            AdminTable::Blocked => "blocked_numbers",
+            AdminTable::CallerId => "caller_id_rules",
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            AdminTable::Blocked => "blocked number",
+            AdminTable::CallerId => "caller id rule",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CallerIdRule {
+    pub id: i64,
+    pub prefix: String,
+    pub caller_id: String,
+    pub note: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_caller_id_rule(
+    db: &Db,
+    prefix: &str,
+    caller_id: &str,
+    note: &str,
+) -> AppResult<CallerIdRule> {
+    let row = sqlx::query(
+        "INSERT INTO caller_id_rules (prefix, caller_id, note, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING id, prefix, caller_id, note, created_at",
+    )
+    .bind(prefix)
+    .bind(caller_id)
+    .bind(note)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(rule_from_row(&row)?)
+}
+
+fn rule_from_row(r: &AnyRow) -> Result<CallerIdRule, sqlx::Error> {
+    Ok(CallerIdRule {
+        id: r.try_get("id")?,
+        prefix: r.try_get("prefix")?,
+        caller_id: r.try_get("caller_id")?,
+        note: r.try_get("note")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn list_caller_id_rules(db: &Db) -> AppResult<Vec<CallerIdRule>> {
+    let rows = sqlx::query(
+        "SELECT id, prefix, caller_id, note, created_at FROM caller_id_rules ORDER BY prefix",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.iter().map(rule_from_row).collect::<Result<_, _>>()?)
+}
+
+/// The caller id to show when dialling `number`, by the longest matching prefix.
+pub async fn caller_id_for(db: &Db, number: &str) -> AppResult<Option<String>> {
+    let rules: Vec<(String, String)> = list_caller_id_rules(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.prefix, r.caller_id))
+        .collect();
+    Ok(super::pick_caller_id(&rules, number).map(str::to_string))
+}
+
+/// What callers of one dialled number hear: greeting in a language, optionally a menu of
+/// `{digit, queue_id, label}` choices; `queue_id` when no menu is used.
+#[derive(Clone, Debug, Serialize)]
+pub struct VoiceNumber {
+    pub number: String,
+    pub language: String,
+    pub greeting: String,
+    pub queue_id: Option<i64>,
+    pub menu: Vec<MenuChoice>,
+}
+
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct MenuChoice {
+    pub digit: String,
+    pub queue_id: i64,
+    pub label: String,
+}
+
+pub async fn upsert_voice_number(db: &Db, n: &VoiceNumber) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO voice_numbers (number, language, greeting, queue_id, menu, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (number) DO UPDATE SET \
+         language = excluded.language, greeting = excluded.greeting, \
+         queue_id = excluded.queue_id, menu = excluded.menu",
+    )
+    .bind(&n.number)
+    .bind(&n.language)
+    .bind(&n.greeting)
+    .bind(n.queue_id)
+    .bind(serde_json::to_string(&n.menu).unwrap_or_else(|_| "[]".into()))
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+fn voice_number_from_row(r: &AnyRow) -> Result<VoiceNumber, sqlx::Error> {
+    Ok(VoiceNumber {
+        number: r.try_get("number")?,
+        language: r.try_get("language")?,
+        greeting: r.try_get("greeting")?,
+        queue_id: r.try_get("queue_id")?,
+        menu: serde_json::from_str(&r.try_get::<String, _>("menu")?).unwrap_or_default(),
+    })
+}
+
+pub async fn find_voice_number(db: &Db, number: &str) -> AppResult<Option<VoiceNumber>> {
+    let row = sqlx::query(
+        "SELECT number, language, greeting, queue_id, menu FROM voice_numbers WHERE number = $1",
+    )
+    .bind(number)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|r| voice_number_from_row(&r)).transpose()?)
+}
+
+pub async fn list_voice_numbers(db: &Db) -> AppResult<Vec<VoiceNumber>> {
+    let rows = sqlx::query(
+        "SELECT number, language, greeting, queue_id, menu FROM voice_numbers ORDER BY number",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(voice_number_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The Twilio call still waiting in Hotline's queue for `ticket_id`, if any.
+pub async fn find_waiting_twilio_call<'e, E>(exec: E, ticket_id: i64) -> AppResult<Option<Call>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {CALL_COLUMNS} FROM calls WHERE ticket_id = $1 AND source = 'twilio' \
+         AND state IN ('queued', 'offered') ORDER BY id DESC LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ticket_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|r| call_from_row(&r)).transpose()?)
+}

@@ -1,0 +1,589 @@
+//! The customer portal's server side: the public complaint/request form (honeypot, signed form
+//! token, per-address limit) into intake, the acknowledgement through the outbox, and the status
+//! look-up by ticket number and contact. Knows nothing of routing or sockets.
+
+use crate::app::AppState;
+use crate::auth::LoginLimiter;
+use crate::customers::Identity;
+use crate::customers::identity::{self, IdentityKind};
+use crate::db::{Db, now_ms};
+use crate::error::{AppError, AppResult, optional_text, required_text};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::{Access, Routes};
+use crate::intake::{self, Inbound, Thread};
+use crate::tickets::store::{self as tickets, NewInteraction};
+use crate::tickets::{Channel, Direction, Kind, Status};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::Sha256;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A form older than this is refused (the page is reloaded for a fresh token).
+pub const FORM_MAX_AGE_MS: i64 = 2 * 3_600_000;
+/// At most this many attachments, each at most `ATTACHMENT_MAX_BYTES`.
+pub const MAX_ATTACHMENTS: usize = 3;
+pub const ATTACHMENT_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(
+        "GET",
+        "/api/portal/form-token",
+        "portal",
+        Access::Public,
+        "A signed token for the public complaint form (valid from 3 s to 2 h after issue)",
+        get(get_form_token),
+    )
+    .add(
+        "POST",
+        "/api/portal/complaints",
+        "portal",
+        Access::Public,
+        "Submit a complaint, request or inquiry from the public portal; returns the ticket number",
+        // Attachments travel base64 in the JSON: room for all of them, and no more.
+        post(create_complaint).layer(DefaultBodyLimit::max(
+            MAX_ATTACHMENTS * ATTACHMENT_MAX_BYTES * 4 / 3 + 256 * 1024,
+        )),
+    )
+    .add(
+        "GET",
+        "/api/portal/tickets/{number}",
+        "portal",
+        Access::Public,
+        "Status and public replies of a ticket, given its number and the customer's email or phone",
+        get(get_ticket_status),
+    )
+}
+
+/// The per-address limiter of one server (keyed by its data folder, so that test servers in one
+/// process do not share counts).
+fn limiter(state: &AppState) -> Arc<LoginLimiter> {
+    static LIMITERS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<LoginLimiter>>>> =
+        OnceLock::new();
+    let mut map = LIMITERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry(state.config.data_dir.clone())
+        .or_insert_with(|| Arc::new(LoginLimiter::new(state.config.portal_per_minute)))
+        .clone()
+}
+
+/// The signing key, created on first use and shared by every node through the database.
+pub async fn form_secret(db: &Db) -> AppResult<Vec<u8>> {
+    let fresh: [u8; 32] = rand::random();
+    sqlx::query(
+        "INSERT INTO portal_secrets (id, secret, created_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(hex::encode(fresh))
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    let row = sqlx::query("SELECT secret FROM portal_secrets WHERE id = 1")
+        .fetch_one(&db.pool)
+        .await?;
+    let secret: String = row.try_get("secret")?;
+    hex::decode(secret).map_err(AppError::internal)
+}
+
+fn signature(secret: &[u8], issued_ms: i64, nonce: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
+    mac.update(format!("portal-form:{issued_ms}.{nonce}").as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// `issued_ms.nonce.signature`, all URL-safe.
+pub fn sign_form_token(secret: &[u8], issued_ms: i64) -> String {
+    let nonce = hex::encode(rand::random::<[u8; 8]>());
+    let sig = signature(secret, issued_ms, &nonce);
+    format!("{issued_ms}.{nonce}.{}", hex::encode(sig))
+}
+
+/// Why a form token was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenProblem {
+    Malformed,
+    Forged,
+    TooFresh,
+    Expired,
+}
+
+pub fn check_form_token(
+    secret: &[u8],
+    token: &str,
+    now: i64,
+    min_age_ms: i64,
+) -> Result<(), TokenProblem> {
+    let mut parts = token.split('.');
+    let (Some(issued), Some(nonce), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenProblem::Malformed);
+    };
+    let issued: i64 = issued.parse().map_err(|_| TokenProblem::Malformed)?;
+    let sig = hex::decode(sig).map_err(|_| TokenProblem::Malformed)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
+    mac.update(format!("portal-form:{issued}.{nonce}").as_bytes());
+    mac.verify_slice(&sig).map_err(|_| TokenProblem::Forged)?;
+    let age = now - issued;
+    if age < min_age_ms {
+        return Err(TokenProblem::TooFresh);
+    }
+    if age > FORM_MAX_AGE_MS {
+        return Err(TokenProblem::Expired);
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct FormToken {
+    token: String,
+    /// Submitting earlier than this is refused as a bot.
+    min_age_ms: u64,
+    max_age_ms: i64,
+}
+
+async fn get_form_token(State(state): State<AppState>) -> AppResult<axum::Json<FormToken>> {
+    let secret = form_secret(&state.db).await?;
+    Ok(axum::Json(FormToken {
+        token: sign_form_token(&secret, now_ms()),
+        min_age_ms: state.config.portal_form_min_age_ms,
+        max_age_ms: FORM_MAX_AGE_MS,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Attachment {
+    name: String,
+    #[serde(default)]
+    content_type: String,
+    /// The file's bytes, base64.
+    data: String,
+}
+
+#[derive(Deserialize)]
+struct ComplaintBody {
+    #[serde(default)]
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    kind: Option<String>,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    attachments: Vec<Attachment>,
+    #[serde(default)]
+    form_token: String,
+    /// The honeypot: hidden from people, filled by bots.
+    #[serde(default)]
+    website: String,
+    /// Language of the acknowledgement: `en` or `zh-CN`.
+    locale: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ComplaintReceipt {
+    ticket_number: i64,
+    /// Channels the acknowledgement was queued on (`email`, `sms`).
+    acknowledged_by: Vec<&'static str>,
+}
+
+fn contact(
+    state: &AppState,
+    field: &str,
+    kind: IdentityKind,
+    v: Option<&str>,
+) -> AppResult<Option<Identity>> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => identity::normalize(kind, v, &state.phones)
+            .map(|value| Some(Identity { kind, value }))
+            .map_err(|why| AppError::validation(field, format!("{field} {why}"))),
+    }
+}
+
+/// A file name safe to put on disk: no folders, no dots first, printable.
+fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
+        .take(100)
+        .collect();
+    let cleaned = cleaned.trim_start_matches('.').trim().to_string();
+    if cleaned.is_empty() {
+        "attachment".into()
+    } else {
+        cleaned
+    }
+}
+
+/// Decodes and size-checks the attachments, then writes them under the data folder; returns
+/// their descriptions for the interaction's meta.
+async fn store_attachments(
+    state: &AppState,
+    files: &[Attachment],
+) -> AppResult<Vec<serde_json::Value>> {
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(AppError::validation(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} attachments"),
+        ));
+    }
+    let mut decoded = Vec::new();
+    for f in files {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(f.data.trim())
+            .map_err(|_| AppError::validation("attachments", "attachment data is not base64"))?;
+        if bytes.len() > ATTACHMENT_MAX_BYTES {
+            return Err(AppError::validation(
+                "attachments",
+                format!(
+                    "each attachment must be at most {} MiB",
+                    ATTACHMENT_MAX_BYTES / 1024 / 1024
+                ),
+            ));
+        }
+        decoded.push((safe_file_name(&f.name), f.content_type.clone(), bytes));
+    }
+    if decoded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let folder_name = format!("{}-{}", now_ms(), hex::encode(rand::random::<[u8; 4]>()));
+    let dir = state
+        .config
+        .data_dir
+        .join("attachments")
+        .join("portal")
+        .join(&folder_name);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(AppError::internal)?;
+    let mut described = Vec::new();
+    for (i, (name, content_type, bytes)) in decoded.into_iter().enumerate() {
+        let stored = format!("{i}-{name}");
+        tokio::fs::write(dir.join(&stored), &bytes)
+            .await
+            .map_err(AppError::internal)?;
+        let content_type = if content_type.trim().is_empty() {
+            mime_guess::from_path(&name)
+                .first_or_octet_stream()
+                .to_string()
+        } else {
+            optional_text("content_type", content_type.trim(), 100)?
+        };
+        described.push(json!({
+            "name": name,
+            "content_type": content_type,
+            "size": bytes.len(),
+            "path": format!("attachments/portal/{folder_name}/{stored}"),
+        }));
+    }
+    Ok(described)
+}
+
+fn acknowledgement(locale: &str, kind: Kind, number: i64) -> (String, String, String) {
+    if locale == "zh-CN" {
+        let what = match kind {
+            Kind::Complaint => "投诉",
+            Kind::Request => "请求",
+            _ => "咨询",
+        };
+        (
+            format!("我们已收到您的{what} [#{number}]"),
+            format!(
+                "您好，\n\n我们已收到您的{what}，工单号为 #{number}。我们会尽快处理并通过邮件或短信告知进展。\n您可以在客户服务页面用工单号和联系方式查询处理状态。\n\n客服中心"
+            ),
+            format!("【客服中心】已收到您的{what}，工单号 #{number}。我们会尽快处理。"),
+        )
+    } else {
+        let what = match kind {
+            Kind::Complaint => "complaint",
+            Kind::Request => "request",
+            _ => "message",
+        };
+        (
+            format!("We received your {what} [#{number}]"),
+            format!(
+                "Hello,\n\nWe received your {what}; its ticket number is #{number}. We will keep you informed by email or SMS.\nYou can look up its status on our service page with the ticket number and your contact.\n\nCustomer service"
+            ),
+            format!(
+                "Customer service: we received your {what}, ticket #{number}. We will get back to you soon."
+            ),
+        )
+    }
+}
+
+async fn create_complaint(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(b): Json<ComplaintBody>,
+) -> AppResult<(StatusCode, axum::Json<ComplaintReceipt>)> {
+    let by_addr = format!("portal:{}", peer.ip());
+    let limiter = limiter(&state);
+    if limiter.is_blocked(&by_addr) {
+        return Err(AppError::RateLimited);
+    }
+    limiter.record_failure(&by_addr);
+    if !b.website.trim().is_empty() {
+        metrics::counter!("hotline_portal_spam_total", "why" => "honeypot").increment(1);
+        return Err(AppError::validation(
+            "website",
+            "this field must be left empty",
+        ));
+    }
+    let secret = form_secret(&state.db).await?;
+    let min_age = state.config.portal_form_min_age_ms as i64;
+    if let Err(problem) = check_form_token(&secret, b.form_token.trim(), now_ms(), min_age) {
+        metrics::counter!("hotline_portal_spam_total", "why" => "token").increment(1);
+        return Err(match problem {
+            TokenProblem::Malformed | TokenProblem::Forged => AppError::BadSignature,
+            TokenProblem::TooFresh => AppError::validation(
+                "form_token",
+                "the form was sent too quickly; wait a moment and send it again",
+            ),
+            TokenProblem::Expired => {
+                AppError::validation("form_token", "the form has expired; reload the page")
+            }
+        });
+    }
+    let name = required_text("name", &b.name, 200)?;
+    let description = required_text("description", &b.description, 20_000)?;
+    let subject = optional_text("subject", b.subject.trim(), 200)?;
+    let email = contact(&state, "email", IdentityKind::Email, b.email.as_deref())?;
+    let phone = contact(&state, "phone", IdentityKind::Phone, b.phone.as_deref())?;
+    let kind = match b.kind.as_deref().unwrap_or("complaint") {
+        "complaint" => Kind::Complaint,
+        "request" => Kind::Request,
+        "inquiry" => Kind::Inquiry,
+        _ => {
+            return Err(AppError::validation(
+                "kind",
+                "kind must be complaint, request or inquiry",
+            ));
+        }
+    };
+    let locale = match b.locale.as_deref() {
+        Some("zh-CN") => "zh-CN",
+        _ => "en",
+    };
+    let identity = email
+        .clone()
+        .or_else(|| phone.clone())
+        .ok_or_else(|| AppError::validation("email", "give an email address or a phone number"))?;
+    let attachments = store_attachments(&state, &b.attachments).await?;
+
+    let mut msg = Inbound::new(Channel::Web, Some(identity.clone()), description);
+    msg.display_name = Some(name);
+    msg.extra_identities = [email.clone(), phone.clone()]
+        .into_iter()
+        .flatten()
+        .filter(|i| *i != identity)
+        .collect();
+    msg.subject = subject;
+    msg.kind = kind;
+    msg.thread = Thread::New;
+    msg.to_addr = "portal".into();
+    msg.meta = json!({"source": "portal", "locale": locale, "attachments": attachments});
+    let outcome = intake::receive(&state.db, &msg).await?;
+    let ticket = outcome.ticket;
+
+    // The acknowledgement goes where the customer can read it: email first, else SMS.
+    let (ack_subject, ack_mail, ack_sms) = acknowledgement(locale, kind, ticket.id);
+    let (channel, to, subject, body) = match (&email, &phone) {
+        (Some(e), _) => (Channel::Email, e.value.clone(), ack_subject, ack_mail),
+        (None, Some(p)) => (Channel::Sms, p.value.clone(), String::new(), ack_sms),
+        (None, None) => unreachable!("an identity was required above"),
+    };
+    let from = match channel {
+        Channel::Email => state.config.mail_from(),
+        _ => String::new(),
+    };
+    let mut tx = state.db.begin().await?;
+    let (interaction, _) = tickets::insert_interaction(
+        &mut tx,
+        &state.db,
+        &NewInteraction {
+            ticket_id: ticket.id,
+            customer_id: ticket.customer_id,
+            channel,
+            direction: Direction::Out,
+            from_addr: from,
+            to_addr: to.clone(),
+            subject: subject.clone(),
+            body: body.clone(),
+            external_id: None,
+            author_id: None,
+            meta: json!({"delivery": "queued", "automatic": "portal_ack"}),
+        },
+    )
+    .await?;
+    let payload = json!({"subject": subject, "body": body, "html": null});
+    tickets::insert_outbox(
+        &mut tx,
+        channel,
+        ticket.id,
+        Some(interaction.id),
+        &to,
+        &payload,
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    metrics::counter!("hotline_portal_submissions_total", "kind" => kind.as_str()).increment(1);
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ComplaintReceipt {
+            ticket_number: ticket.id,
+            acknowledged_by: vec![channel.as_str()],
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    #[serde(default)]
+    contact: String,
+}
+
+#[derive(Serialize)]
+struct PublicReply {
+    channel: Channel,
+    subject: String,
+    body: String,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct TicketStatus {
+    ticket_number: i64,
+    subject: String,
+    status: Status,
+    kind: Kind,
+    created_at: i64,
+    updated_at: i64,
+    /// What the service desk sent the customer (never internal notes).
+    replies: Vec<PublicReply>,
+}
+
+/// Answers only when the contact is one of the ticket's customer's identities; any mismatch is
+/// the same 404 as a missing ticket, so numbers cannot be probed for existence.
+async fn get_ticket_status(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(number): Path<i64>,
+    Query(q): Query<StatusQuery>,
+) -> AppResult<axum::Json<TicketStatus>> {
+    let by_addr = format!("portal-lookup:{}", peer.ip());
+    let limiter = limiter(&state);
+    if limiter.is_blocked(&by_addr) {
+        return Err(AppError::RateLimited);
+    }
+    let contact = required_text("contact", &q.contact, 254)?;
+    let kind = if contact.contains('@') {
+        IdentityKind::Email
+    } else {
+        IdentityKind::Phone
+    };
+    let wanted = identity::normalize(kind, &contact, &state.phones).ok();
+    let found = match tickets::find_ticket(&state.db.pool, number).await {
+        Ok(t) => Some(t),
+        Err(AppError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let mut ticket = None;
+    if let (Some(t), Some(value)) = (found, wanted)
+        && let Some(cid) = t.customer_id
+    {
+        let customer = crate::customers::store::find_customer(&state.db, cid).await?;
+        if customer
+            .identities
+            .iter()
+            .any(|i| i.kind == kind && i.value == value)
+        {
+            ticket = Some(t);
+        }
+    }
+    let Some(mut ticket) = ticket else {
+        limiter.record_failure(&by_addr);
+        return Err(AppError::NotFound("ticket"));
+    };
+    // A merged ticket lives on in the one it was merged into.
+    for _ in 0..8 {
+        match ticket.merged_into {
+            Some(into) => ticket = tickets::find_ticket(&state.db.pool, into).await?,
+            None => break,
+        }
+    }
+    let replies = tickets::list_interactions(&state.db, ticket.id)
+        .await?
+        .into_iter()
+        .filter(|i| i.direction == Direction::Out)
+        .map(|i| PublicReply {
+            channel: i.channel,
+            subject: i.subject,
+            body: i.body,
+            created_at: i.created_at,
+        })
+        .collect();
+    Ok(axum::Json(TicketStatus {
+        ticket_number: number,
+        subject: ticket.subject,
+        status: ticket.status,
+        kind: ticket.kind,
+        created_at: ticket.created_at,
+        updated_at: ticket.updated_at,
+        replies,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_tokens() {
+        let key = b"k".repeat(32);
+        let t = sign_form_token(&key, 1_000_000);
+        assert_eq!(check_form_token(&key, &t, 1_005_000, 3000), Ok(()));
+        assert_eq!(
+            check_form_token(&key, &t, 1_001_000, 3000),
+            Err(TokenProblem::TooFresh)
+        );
+        assert_eq!(
+            check_form_token(&key, &t, 1_000_000 + FORM_MAX_AGE_MS + 1, 3000),
+            Err(TokenProblem::Expired)
+        );
+        assert_eq!(
+            check_form_token(b"other", &t, 1_005_000, 3000),
+            Err(TokenProblem::Forged)
+        );
+        let tampered = t.replacen("1000000", "900000", 1);
+        assert_eq!(
+            check_form_token(&key, &tampered, 1_005_000, 3000),
+            Err(TokenProblem::Forged)
+        );
+        assert_eq!(
+            check_form_token(&key, "x", 0, 0),
+            Err(TokenProblem::Malformed)
+        );
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("C:\\x\\photo.jpg"), "photo.jpg");
+        assert_eq!(safe_file_name("..."), "attachment");
+        assert_eq!(safe_file_name("a<b>.txt"), "a_b_.txt");
+    }
+}

@@ -1,0 +1,251 @@
+//! Settings: defaults → optional `hotline.toml` → `HOTLINE_*` environment (and `DATABASE_URL`).
+//! Owns nothing else; secrets are wrapped in `Secret` so they never reach a log line.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A value that prints as `***` in Debug and Display.
+#[derive(Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret(String::deserialize(d)?))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// HTTP listen address (`HOTLINE_LISTEN`).
+    pub listen: String,
+    /// Data folder: SQLite file, search index, attachments (`HOTLINE_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://{data_dir}/hotline.db`.
+    pub database_url: Secret,
+    /// Password of the first admin (login `admin`); generated and printed once when empty.
+    pub admin_password: Secret,
+    /// Region for phone numbers written without a country code (ISO 3166 alpha-2).
+    pub default_region: String,
+    /// Base URL the public sees (links in mail, Twilio signature checks).
+    pub public_url: String,
+    /// Embedded SMTP receiver; empty disables it.
+    pub smtp_listen: String,
+    /// Comma-separated addresses the SMTP receiver accepts mail for.
+    pub support_addresses: String,
+    /// Maximum accepted message size in bytes (SMTP SIZE).
+    pub smtp_max_size: u64,
+    /// Outbound relay `smtp://user:pass@host:port`; empty: the outbox waits.
+    pub smtp_relay: Secret,
+    /// Sender address of outgoing mail; defaults to the first support address.
+    pub mail_from: String,
+    /// Token in the CTI webhook URL; empty disables CTI.
+    pub cti_token: Secret,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: Secret,
+    pub twilio_api_base: String,
+    /// Pool size of database connections.
+    pub db_max_connections: u32,
+    /// Failed logins allowed per login name and per client address within a minute.
+    pub login_attempts_per_minute: u32,
+    /// Session lifetime in hours.
+    pub session_hours: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Events older than this are pruned; a console further behind is told to resync.
+    pub events_retention_hours: u64,
+    /// Websocket heartbeat: a ping every this many seconds; two missed answers close it.
+    pub ws_ping_secs: u64,
+    /// Frames buffered per websocket before that (slow) client is dropped with a resync hint.
+    pub ws_buffer_frames: usize,
+    /// How long an offer rings before it moves on, unless the queue sets its own.
+    pub offer_timeout_secs: u64,
+    /// Which available agent gets the next item: `longest_idle`, `round_robin`, `least_loaded`.
+    pub routing_strategy: String,
+    /// After-call work: seconds in wrap-up after an agent finishes an item (0: none).
+    pub wrap_up_secs: u64,
+    /// How often the routing leader places, offers and checks clocks, in milliseconds.
+    pub routing_tick_ms: u64,
+    /// Folder of knowledge-base articles imported at start (`<lang>/<category>/<slug>.md`);
+    /// a missing folder is skipped.
+    pub kb_dir: PathBuf,
+    /// PEM certificate chain and key for SMTP STARTTLS; both empty: no STARTTLS.
+    pub smtp_tls_cert: String,
+    pub smtp_tls_key: String,
+    /// Speak LMTP (LHLO, one reply per recipient) instead of SMTP on `smtp_listen`.
+    pub smtp_lmtp: bool,
+    /// Largest attachment stored, in bytes; larger ones are listed but not kept.
+    pub attachment_max_size: u64,
+    /// Acknowledge new email tickets with their number.
+    pub mail_ack: bool,
+    /// Acknowledgements one sender may get per hour (the rest are skipped).
+    pub mail_ack_per_hour: u32,
+    /// First retry delay of the email outbox in milliseconds (doubles per attempt, max 1 h).
+    pub outbox_retry_ms: u64,
+    /// Attempts after which an outgoing email is marked failed.
+    pub outbox_max_attempts: u32,
+    /// IMAP mailbox to poll; empty host disables polling.
+    pub imap_host: String,
+    pub imap_port: u16,
+    /// Implicit TLS (port 993 style).
+    pub imap_tls: bool,
+    pub imap_user: String,
+    pub imap_password: Secret,
+    pub imap_folder: String,
+    /// Seconds between polls when the server has no IDLE (and the longest IDLE wait).
+    pub imap_poll_secs: u64,
+    /// Sender of outbound SMS: a Twilio number (E.164) or a messaging service sid (`MG…`).
+    pub twilio_sms_from: String,
+    /// Caller id shown when Hotline places calls through Twilio (click-to-call, connect).
+    pub twilio_caller_id: String,
+    /// Minutes within which a missed call must be called back (the callback's SLA).
+    pub callback_sla_minutes: i64,
+    /// Customer portal: a form token must be at least this old (ms) when submitted (bots are fast).
+    pub portal_form_min_age_ms: u64,
+    /// Customer portal: submissions and failed status look-ups allowed per client address per minute.
+    pub portal_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: Secret::default(),
+            admin_password: Secret::default(),
+            default_region: "CN".into(),
+            public_url: String::new(),
+            smtp_listen: "127.0.0.1:2525".into(),
+            support_addresses: "support@localhost".into(),
+            smtp_max_size: 10 * 1024 * 1024,
+            smtp_relay: Secret::default(),
+            mail_from: String::new(),
+            cti_token: Secret::default(),
+            twilio_account_sid: String::new(),
+            twilio_auth_token: Secret::default(),
+            twilio_api_base: "https://api.twilio.com".into(),
+            db_max_connections: 16,
+            login_attempts_per_minute: 10,
+            session_hours: 12,
+            log_format: "text".into(),
+            events_retention_hours: 72,
+            ws_ping_secs: 20,
+            ws_buffer_frames: 1024,
+            offer_timeout_secs: 20,
+            routing_strategy: "longest_idle".into(),
+            wrap_up_secs: 0,
+            routing_tick_ms: 250,
+            kb_dir: PathBuf::from("./knowledge-base"),
+            smtp_tls_cert: String::new(),
+            smtp_tls_key: String::new(),
+            smtp_lmtp: false,
+            attachment_max_size: 25 * 1024 * 1024,
+            mail_ack: true,
+            mail_ack_per_hour: 5,
+            outbox_retry_ms: 5_000,
+            outbox_max_attempts: 10,
+            imap_host: String::new(),
+            imap_port: 993,
+            imap_tls: true,
+            imap_user: String::new(),
+            imap_password: Secret::default(),
+            imap_folder: "INBOX".into(),
+            imap_poll_secs: 60,
+            twilio_sms_from: String::new(),
+            twilio_caller_id: String::new(),
+            callback_sla_minutes: 30,
+            portal_form_min_age_ms: 3000,
+            portal_per_minute: 5,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `toml_path` when it exists, then the environment.
+    pub fn load(toml_path: Option<&std::path::Path>) -> Result<Config, Box<figment::Error>> {
+        if let Some(p) = toml_path
+            && !p.exists()
+        {
+            return Err(Box::new(figment::Error::from(format!(
+                "config file {} not found",
+                p.display()
+            ))));
+        }
+        let path = toml_path
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("hotline.toml"));
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("HOTLINE_"))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}/hotline.db", self.data_dir.display())
+        } else {
+            self.database_url.expose().to_string()
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    pub fn support_addresses(&self) -> Vec<String> {
+        self.support_addresses
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    pub fn mail_from(&self) -> String {
+        if self.mail_from.is_empty() {
+            self.support_addresses()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "support@localhost".into())
+        } else {
+            self.mail_from.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config {
+            admin_password: Secret("hunter2".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

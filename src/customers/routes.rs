@@ -1,0 +1,437 @@
+//! HTTP for customers, identities and the 360 lookup.
+
+use super::identity::{self, IdentityKind};
+use super::store::{self, CustomerChanges, CustomerFilter, HistoryItem, NewCustomer};
+use super::{Customer, Identity, LookupKey, MatchQuality, Tier, parse_lookup};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, optional_text, required_text};
+use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::{Access, Routes};
+use crate::tickets::Ticket;
+use crate::tickets::store as tickets;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, patch, post};
+use serde::{Deserialize, Serialize};
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(
+        "GET",
+        "/api/customers/lookup",
+        "customers",
+        Access::Agent,
+        "The 360 view for a phone number, email, ID/VIP card, CRM id, name prefix or #ticket",
+        get(lookup),
+    )
+    .add(
+        "GET",
+        "/api/customers",
+        "customers",
+        Access::Agent,
+        "List customers",
+        get(list_customers),
+    )
+    .add(
+        "POST",
+        "/api/customers",
+        "customers",
+        Access::Agent,
+        "Create a customer",
+        post(create_customer),
+    )
+    .add(
+        "GET",
+        "/api/customers/{id}",
+        "customers",
+        Access::Agent,
+        "A customer's 360 view",
+        get(get_customer),
+    )
+    .add(
+        "PATCH",
+        "/api/customers/{id}",
+        "customers",
+        Access::Agent,
+        "Change a customer",
+        patch(update_customer),
+    )
+    .add(
+        "GET",
+        "/api/customers/{id}/history",
+        "customers",
+        Access::Agent,
+        "A customer's interactions on every channel, newest first, paginated",
+        get(history),
+    )
+    .add(
+        "POST",
+        "/api/customers/{id}/identities",
+        "customers",
+        Access::Agent,
+        "Add an identity to a customer",
+        post(add_identity),
+    )
+    .add(
+        "DELETE",
+        "/api/customers/{id}/identities",
+        "customers",
+        Access::Agent,
+        "Remove an identity from a customer",
+        delete(remove_identity),
+    )
+}
+
+#[derive(Deserialize)]
+struct IdentityBody {
+    kind: String,
+    value: String,
+}
+
+fn parse_identity(state: &AppState, b: &IdentityBody) -> AppResult<Identity> {
+    let kind = IdentityKind::parse(&b.kind).ok_or_else(|| {
+        AppError::validation(
+            "kind",
+            "kind must be phone, email, id_card, vip_card or crm",
+        )
+    })?;
+    let value = identity::normalize(kind, &b.value, &state.phones)
+        .map_err(|why| AppError::validation("value", format!("{} {why}", kind.as_str())))?;
+    Ok(Identity { kind, value })
+}
+
+fn parse_tier(s: &str) -> AppResult<Tier> {
+    Tier::parse(s)
+        .ok_or_else(|| AppError::validation("tier", "tier must be vip, key, regular or low"))
+}
+
+fn check_tags(tags: &[String]) -> AppResult<Vec<String>> {
+    if tags.len() > 50 {
+        return Err(AppError::validation("tags", "at most 50 tags"));
+    }
+    tags.iter().map(|t| required_text("tags", t, 50)).collect()
+}
+
+#[derive(Deserialize)]
+struct CreateCustomerBody {
+    display_name: String,
+    tier: Option<String>,
+    language: Option<String>,
+    notes: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    owner_id: Option<i64>,
+    #[serde(default)]
+    identities: Vec<IdentityBody>,
+}
+
+async fn create_customer(
+    State(state): State<AppState>,
+    Json(b): Json<CreateCustomerBody>,
+) -> AppResult<(StatusCode, axum::Json<Customer>)> {
+    let identities = b
+        .identities
+        .iter()
+        .map(|i| parse_identity(&state, i))
+        .collect::<AppResult<Vec<_>>>()?;
+    let new = NewCustomer {
+        display_name: required_text("display_name", &b.display_name, 200)?,
+        tier: b
+            .tier
+            .as_deref()
+            .map(parse_tier)
+            .transpose()?
+            .unwrap_or(Tier::Regular),
+        language: b
+            .language
+            .map(|l| required_text("language", &l, 20))
+            .transpose()?,
+        notes: optional_text("notes", b.notes.as_deref().unwrap_or(""), 10_000)?,
+        tags: check_tags(&b.tags)?,
+        owner_id: b.owner_id,
+        identities,
+    };
+    if let Some(owner) = new.owner_id {
+        crate::auth::store::find_user(&state.db, owner)
+            .await
+            .map_err(|_| AppError::validation("owner_id", "owner_id is not a user"))?;
+    }
+    let mut tx = state.db.begin().await?;
+    let id = store::insert_customer(&mut tx, state.db.backend, &new).await?;
+    crate::realtime::events::commit(tx).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(store::find_customer(&state.db, id).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    tier: Option<String>,
+    owner_id: Option<i64>,
+    name: Option<String>,
+    after_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+    /// Pass as `after_id` (customers) or `before` (history) for the next page; null at the end.
+    next: Option<String>,
+}
+
+async fn list_customers(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Page<Customer>>> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let filter = CustomerFilter {
+        tier: q.tier.as_deref().map(parse_tier).transpose()?,
+        owner_id: q.owner_id,
+        name_prefix: q.name.map(|n| optional_text("name", &n, 200)).transpose()?,
+        after_id: q.after_id.unwrap_or(0),
+        limit,
+    };
+    let items = store::list_customers(&state.db, &filter).await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|c| c.id.to_string()))
+        .flatten();
+    Ok(axum::Json(Page { items, next }))
+}
+
+/// The screen pop's content: who, how sure, what is open, what happened.
+#[derive(Serialize)]
+pub struct View360 {
+    #[serde(rename = "match")]
+    pub quality: MatchQuality,
+    /// The identity kind that matched (`phone`, `email`, …), `name` or `ticket`.
+    pub matched_by: Option<String>,
+    pub customer: Option<Customer>,
+    /// For a guess: everyone it could be.
+    pub candidates: Vec<Customer>,
+    pub open_tickets: Vec<Ticket>,
+    pub open_complaints: usize,
+    pub history: Vec<HistoryItem>,
+    pub history_next: Option<String>,
+    /// For an unknown caller: the identity to prefill a new-customer form with.
+    pub prefill: Option<Identity>,
+}
+
+/// History page size of the 360 view.
+pub const HISTORY_PAGE: i64 = 20;
+
+/// Builds the 360 view of one customer (shared by the lookup, the customer page and screen pops).
+pub async fn view_of(
+    state: &AppState,
+    customer_id: i64,
+    quality: MatchQuality,
+    matched_by: Option<String>,
+) -> AppResult<View360> {
+    let customer = store::find_customer(&state.db, customer_id).await?;
+    let open_tickets = tickets::open_tickets_of(&state.db, customer_id).await?;
+    let history = store::history(&state.db, customer_id, None, HISTORY_PAGE).await?;
+    Ok(View360 {
+        quality,
+        matched_by,
+        open_complaints: open_tickets
+            .iter()
+            .filter(|t| t.kind == crate::tickets::Kind::Complaint)
+            .count(),
+        history_next: next_cursor(&history, HISTORY_PAGE),
+        customer: Some(customer),
+        candidates: Vec::new(),
+        open_tickets,
+        history,
+        prefill: None,
+    })
+}
+
+fn unknown(prefill: Option<Identity>) -> View360 {
+    View360 {
+        quality: MatchQuality::Unknown,
+        matched_by: None,
+        customer: None,
+        candidates: Vec::new(),
+        open_tickets: Vec::new(),
+        open_complaints: 0,
+        history: Vec::new(),
+        history_next: None,
+        prefill,
+    }
+}
+
+fn next_cursor(items: &[HistoryItem], limit: i64) -> Option<String> {
+    (items.len() as i64 == limit)
+        .then(|| items.last().map(|h| format!("{}.{}", h.created_at, h.id)))
+        .flatten()
+}
+
+/// Looks up whatever an agent typed or a phone system sent; see `parse_lookup`.
+pub async fn lookup_view(state: &AppState, q: &str) -> AppResult<View360> {
+    match parse_lookup(q, &state.phones) {
+        LookupKey::Ticket(n) => match tickets::find_ticket(&state.db.pool, n).await {
+            Ok(t) => match t.customer_id {
+                Some(cid) => view_of(state, cid, MatchQuality::Exact, Some("ticket".into())).await,
+                None => Ok(unknown(None)),
+            },
+            Err(AppError::NotFound(_)) => Ok(unknown(None)),
+            Err(e) => Err(e),
+        },
+        LookupKey::Identities(ids) => {
+            for ident in &ids {
+                if let Some(cid) = store::find_by_identity(&state.db.pool, ident).await? {
+                    let by = Some(ident.kind.as_str().to_string());
+                    return view_of(state, cid, MatchQuality::Exact, by).await;
+                }
+            }
+            let prefill = ids
+                .into_iter()
+                .find(|i| matches!(i.kind, IdentityKind::Phone | IdentityKind::Email));
+            Ok(unknown(prefill))
+        }
+        LookupKey::Name(prefix) => {
+            if prefix.is_empty() {
+                return Ok(unknown(None));
+            }
+            let candidates = store::find_by_name_prefix(&state.db, &prefix, 10).await?;
+            match candidates.len() {
+                0 => Ok(unknown(None)),
+                1 => {
+                    let id = candidates[0].id;
+                    view_of(state, id, MatchQuality::Maybe, Some("name".into())).await
+                }
+                _ => {
+                    let mut v = unknown(None);
+                    v.quality = MatchQuality::Maybe;
+                    v.matched_by = Some("name".into());
+                    v.candidates = candidates;
+                    Ok(v)
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LookupQuery {
+    q: String,
+}
+
+async fn lookup(
+    State(state): State<AppState>,
+    Query(q): Query<LookupQuery>,
+) -> AppResult<axum::Json<View360>> {
+    let q = required_text("q", &q.q, 254)?;
+    Ok(axum::Json(lookup_view(&state, &q).await?))
+}
+
+async fn get_customer(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<View360>> {
+    Ok(axum::Json(
+        view_of(&state, id, MatchQuality::Exact, Some("id".into())).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct UpdateCustomerBody {
+    display_name: Option<String>,
+    tier: Option<String>,
+    language: Option<Option<String>>,
+    notes: Option<String>,
+    tags: Option<Vec<String>>,
+    owner_id: Option<Option<i64>>,
+}
+
+async fn update_customer(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UpdateCustomerBody>,
+) -> AppResult<axum::Json<Customer>> {
+    let changes = CustomerChanges {
+        display_name: b
+            .display_name
+            .map(|n| required_text("display_name", &n, 200))
+            .transpose()?,
+        tier: b.tier.as_deref().map(parse_tier).transpose()?,
+        language: b
+            .language
+            .map(|l| l.map(|l| required_text("language", &l, 20)).transpose())
+            .transpose()?,
+        notes: b
+            .notes
+            .map(|n| optional_text("notes", &n, 10_000))
+            .transpose()?,
+        tags: b.tags.as_deref().map(check_tags).transpose()?,
+        owner_id: b.owner_id,
+    };
+    if changes.owner_id.is_some() && !user.is_supervisor() {
+        return Err(AppError::Forbidden);
+    }
+    let customer = store::update_customer(&state.db, id, &changes, user.id).await?;
+    Ok(axum::Json(customer))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HistoryQuery>,
+) -> AppResult<axum::Json<Page<HistoryItem>>> {
+    store::find_customer(&state.db, id).await?;
+    let before = match q.before.as_deref() {
+        None | Some("") => None,
+        Some(c) => {
+            let parsed = c
+                .split_once('.')
+                .and_then(|(ms, id)| Some((ms.parse().ok()?, id.parse().ok()?)));
+            Some(parsed.ok_or_else(|| AppError::validation("before", "before is not a cursor"))?)
+        }
+    };
+    let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, 200);
+    let items = store::history(&state.db, id, before, limit).await?;
+    let next = next_cursor(&items, limit);
+    Ok(axum::Json(Page { items, next }))
+}
+
+async fn add_identity(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(b): Json<IdentityBody>,
+) -> AppResult<(StatusCode, axum::Json<Customer>)> {
+    let ident = parse_identity(&state, &b)?;
+    store::find_customer(&state.db, id).await?;
+    let mut tx = state.db.begin().await?;
+    store::insert_identity(&mut tx, id, &ident).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(store::find_customer(&state.db, id).await?),
+    ))
+}
+
+async fn remove_identity(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<IdentityBody>,
+) -> AppResult<StatusCode> {
+    let ident = parse_identity(&state, &b)?;
+    store::delete_identity(&state.db, id, &ident).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "customer.identity_delete",
+        &format!("customer:{id}"),
+        serde_json::json!({"kind": ident.kind, "value": ident.value}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,315 @@
+//! SQL for customers, identities and the 360 history.
+
+use super::identity::{IdentityKind, name_key};
+use super::{Customer, Identity, Tier};
+use crate::db::{Backend, Db, Tx, from_json_list, now_ms, to_json_list};
+use crate::error::{AppError, AppResult};
+use crate::realtime::events::{self, Scope};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+const CUSTOMER_COLUMNS: &str =
+    "id, display_name, tier, language, notes, tags, owner_id, created_at, updated_at";
+
+fn customer_from_row(row: &AnyRow, identities: Vec<Identity>) -> Result<Customer, sqlx::Error> {
+    Ok(Customer {
+        id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        tier: Tier::parse(&row.try_get::<String, _>("tier")?).unwrap_or(Tier::Regular),
+        language: row.try_get("language")?,
+        notes: row.try_get("notes")?,
+        tags: from_json_list(&row.try_get::<String, _>("tags")?),
+        owner_id: row.try_get("owner_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        identities,
+    })
+}
+
+pub struct NewCustomer {
+    pub display_name: String,
+    pub tier: Tier,
+    pub language: Option<String>,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub owner_id: Option<i64>,
+    /// Already normalized.
+    pub identities: Vec<Identity>,
+}
+
+/// Inserts a customer with its identities inside `tx`; a taken identity fails the whole insert.
+pub async fn insert_customer(tx: &mut Tx<'_>, backend: Backend, c: &NewCustomer) -> AppResult<i64> {
+    let now = now_ms();
+    let id: i64 = sqlx::query(
+        "INSERT INTO customers (display_name, name_key, tier, language, notes, tags, owner_id, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(&c.display_name)
+    .bind(name_key(&c.display_name))
+    .bind(c.tier.as_str())
+    .bind(&c.language)
+    .bind(&c.notes)
+    .bind(to_json_list(&c.tags))
+    .bind(c.owner_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    for ident in &c.identities {
+        insert_identity(tx, id, ident).await?;
+    }
+    events::append(
+        tx,
+        backend,
+        "customer.created",
+        Scope {
+            customer_id: Some(id),
+            ..Scope::default()
+        },
+        &serde_json::json!({"customer_id": id, "display_name": c.display_name}),
+    )
+    .await?;
+    Ok(id)
+}
+
+pub async fn insert_identity(tx: &mut Tx<'_>, customer_id: i64, ident: &Identity) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO customer_identities (customer_id, kind, value, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(customer_id)
+    .bind(ident.kind.as_str())
+    .bind(&ident.value)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_identity(db: &Db, customer_id: i64, ident: &Identity) -> AppResult<()> {
+    let done = sqlx::query(
+        "DELETE FROM customer_identities WHERE customer_id = $1 AND kind = $2 AND value = $3",
+    )
+    .bind(customer_id)
+    .bind(ident.kind.as_str())
+    .bind(&ident.value)
+    .execute(&db.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound("identity"));
+    }
+    Ok(())
+}
+
+async fn identities_of<'e, E>(exec: E, customer_id: i64) -> AppResult<Vec<Identity>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows = sqlx::query(
+        "SELECT kind, value FROM customer_identities WHERE customer_id = $1 ORDER BY id",
+    )
+    .bind(customer_id)
+    .fetch_all(exec)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.try_get("kind")?;
+            Ok(Identity {
+                kind: IdentityKind::parse(&kind).unwrap_or(IdentityKind::Crm),
+                value: r.try_get("value")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn find_customer(db: &Db, id: i64) -> AppResult<Customer> {
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(AppError::NotFound("customer"))?;
+    let identities = identities_of(&db.pool, id).await?;
+    Ok(customer_from_row(&row, identities)?)
+}
+
+/// The customer owning an identity (already normalized), if any.
+pub async fn find_by_identity<'e, E>(exec: E, ident: &Identity) -> AppResult<Option<i64>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row =
+        sqlx::query("SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2")
+            .bind(ident.kind.as_str())
+            .bind(&ident.value)
+            .fetch_optional(exec)
+            .await?;
+    Ok(row.map(|r| r.try_get("customer_id")).transpose()?)
+}
+
+/// Customers whose name starts with `prefix` (already a name key), best known first.
+pub async fn find_by_name_prefix(db: &Db, prefix: &str, limit: i64) -> AppResult<Vec<Customer>> {
+    let sql = format!(
+        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE name_key >= $1 AND name_key < $2 \
+         ORDER BY name_key, id LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(prefix)
+        .bind(Backend::prefix_upper_bound(prefix))
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        out.push(customer_from_row(r, identities_of(&db.pool, id).await?)?);
+    }
+    Ok(out)
+}
+
+pub struct CustomerFilter {
+    pub tier: Option<Tier>,
+    pub owner_id: Option<i64>,
+    pub name_prefix: Option<String>,
+    pub after_id: i64,
+    pub limit: i64,
+}
+
+pub async fn list_customers(db: &Db, f: &CustomerFilter) -> AppResult<Vec<Customer>> {
+    let prefix = f.name_prefix.as_deref().map(name_key).unwrap_or_default();
+    let sql = format!(
+        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id > $1 \
+         AND ($2 = '' OR tier = $2) AND ($3 < 0 OR owner_id = $3) \
+         AND name_key >= $4 AND name_key < $5 ORDER BY id LIMIT $6"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.after_id)
+        .bind(f.tier.map(Tier::as_str).unwrap_or(""))
+        .bind(f.owner_id.unwrap_or(-1))
+        .bind(&prefix)
+        .bind(Backend::prefix_upper_bound(&prefix))
+        .bind(f.limit)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        out.push(customer_from_row(r, identities_of(&db.pool, id).await?)?);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+pub struct CustomerChanges {
+    pub display_name: Option<String>,
+    pub tier: Option<Tier>,
+    pub language: Option<Option<String>>,
+    pub notes: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub owner_id: Option<Option<i64>>,
+}
+
+pub async fn update_customer(
+    db: &Db,
+    id: i64,
+    c: &CustomerChanges,
+    actor_id: i64,
+) -> AppResult<Customer> {
+    let cur = find_customer(db, id).await?;
+    let name = c.display_name.clone().unwrap_or(cur.display_name);
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE customers SET display_name = $2, name_key = $3, tier = $4, language = $5, \
+         notes = $6, tags = $7, owner_id = $8, updated_at = $9 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&name)
+    .bind(name_key(&name))
+    .bind(c.tier.unwrap_or(cur.tier).as_str())
+    .bind(c.language.clone().unwrap_or(cur.language))
+    .bind(c.notes.clone().unwrap_or(cur.notes))
+    .bind(to_json_list(c.tags.as_ref().unwrap_or(&cur.tags)))
+    .bind(c.owner_id.unwrap_or(cur.owner_id))
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    events::append(
+        &mut tx,
+        db.backend,
+        "customer.updated",
+        Scope {
+            customer_id: Some(id),
+            ..Scope::default()
+        },
+        &serde_json::json!({"customer_id": id, "by": actor_id}),
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    find_customer(db, id).await
+}
+
+/// One line of the history: every channel, newest first. The body is cut to a preview.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HistoryItem {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub channel: String,
+    pub direction: String,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub preview: String,
+    pub created_at: i64,
+}
+
+/// Length of the body preview in the history, in characters.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// A page of a customer's interactions, newest first, strictly before `(before_ms, before_id)`.
+/// Served by the index `interactions_customer_time` (customer_id, created_at DESC, id DESC).
+pub async fn history(
+    db: &Db,
+    customer_id: i64,
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> AppResult<Vec<HistoryItem>> {
+    let (before_ms, before_id) = before.unwrap_or((i64::MAX, i64::MAX));
+    let rows = sqlx::query(
+        "SELECT id, ticket_id, channel, direction, from_addr, to_addr, subject, \
+         substr(body, 1, 200) AS preview, created_at FROM interactions \
+         WHERE customer_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind(customer_id)
+    .bind(before_ms)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryItem {
+                id: r.try_get("id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                channel: r.try_get("channel")?,
+                direction: r.try_get("direction")?,
+                from_addr: r.try_get("from_addr")?,
+                to_addr: r.try_get("to_addr")?,
+                subject: r.try_get("subject")?,
+                preview: r.try_get("preview")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Moves all customers owned by `from` to `to` (hand-over when an employee leaves).
+pub async fn reassign_owner(tx: &mut Tx<'_>, from: i64, to: i64) -> AppResult<u64> {
+    let done =
+        sqlx::query("UPDATE customers SET owner_id = $2, updated_at = $3 WHERE owner_id = $1")
+            .bind(from)
+            .bind(to)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,156 @@
+//! AppError: the one error type of the HTTP API, with a stable snake_case code per variant.
+//! Domain and store code return it; it never carries secrets or SQL text to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("wrong login or password")]
+    BadCredentials,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts, try again later")]
+    RateLimited,
+    #[error("bad signature")]
+    BadSignature,
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("the database is unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(e.into())
+    }
+
+    /// The stable code clients match on. Never rename one.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation { .. } => "validation_failed",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::BadCredentials => "bad_credentials",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::RateLimited => "rate_limited",
+            AppError::BadSignature => "bad_signature",
+            AppError::Unprocessable(_) => "unprocessable",
+            AppError::Unavailable => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::BadSignature => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return AppError::Conflict(conflict_message(db.message()));
+        }
+        match e {
+            sqlx::Error::RowNotFound => AppError::NotFound("record"),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                AppError::Unavailable
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// Names the thing that already exists without echoing the database's own text.
+fn conflict_message(db_message: &str) -> String {
+    let m = db_message.to_ascii_lowercase();
+    let what = if m.contains("identit") {
+        "this identity already belongs to a customer"
+    } else if m.contains("login") {
+        "this login is taken"
+    } else if m.contains("queues") {
+        "a queue with this name exists"
+    } else {
+        "this record already exists"
+    };
+    what.to_string()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(e) = &self {
+            tracing::error!(error = ?e, "internal error");
+        }
+        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let AppError::Validation { field, .. } = &self {
+            body["error"]["field"] = json!(field);
+        }
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// A trimmed, non-empty text field of at most `max` characters, or a validation error naming it.
+pub fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    optional_text(field, v, max)
+}
+
+/// A text field of at most `max` characters (may be empty).
+pub fn optional_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    if value.chars().count() > max {
+        return Err(AppError::validation(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(AppError::validation(
+            field,
+            format!("{field} contains a NUL character"),
+        ));
+    }
+    Ok(value.to_string())
+}

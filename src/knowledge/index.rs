@@ -1,0 +1,657 @@
+//! The tantivy index of the live articles: schema, open-or-rebuild, updates, and search with
+//! filters, audience, typo tolerance, phrases and highlighted snippets. Owns the files under
+//! `data/kb-index`; the database stays the source of truth (a lost index is rebuilt from it).
+
+use super::tokenizer::{self, ANALYZER};
+use super::{Article, Audience};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+/// Bump when the schema or the analysis changes: an index of another version is rebuilt.
+pub const SCHEMA_VERSION: u32 = 1;
+const VERSION_FILE: &str = "hotline-schema-version";
+const WRITER_HEAP: usize = 32 * 1024 * 1024;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    slug: Field,
+    lang: Field,
+    category: Field,
+    audience: Field,
+    tag: Field,
+    title: Field,
+    tags_text: Field,
+    body: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored { o.set_stored() } else { o }
+    };
+    let f = Fields {
+        id: b.add_u64_field("id", INDEXED | STORED | FAST),
+        slug: b.add_text_field("slug", STRING | STORED),
+        lang: b.add_text_field("lang", STRING | STORED),
+        category: b.add_text_field("category", STRING | STORED),
+        audience: b.add_text_field("audience", STRING | STORED),
+        tag: b.add_text_field("tag", STRING),
+        title: b.add_text_field("title", text(true)),
+        tags_text: b.add_text_field("tags_text", text(false)),
+        body: b.add_text_field("body", text(true)),
+    };
+    (b.build(), f)
+}
+
+/// One search: the words typed, and the filters.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    pub text: String,
+    /// `zh`, `en`, or None for both.
+    pub lang: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    /// Customers (the portal) see public articles only.
+    pub public_only: bool,
+    pub limit: usize,
+    /// Treat quotes as ordinary characters (a ticket's text, not a typed query).
+    pub plain: bool,
+    /// Leave out snippets (the suggestion list does not show them; saves time).
+    pub without_snippets: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    pub id: i64,
+    pub slug: String,
+    pub lang: String,
+    pub category: String,
+    pub audience: String,
+    pub title: String,
+    /// HTML: the matching fragment of the body, escaped, matches in `<b>`.
+    pub snippet: String,
+    pub score: f32,
+}
+
+/// The index and its one writer. Searches run concurrently with updates: a searcher sees the
+/// last committed state until `reload` after the next commit.
+pub struct Kb {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+}
+
+impl Kb {
+    /// Opens the index in `dir`, or creates an empty one when it is missing, unreadable or of
+    /// another schema version. Returns whether it must be filled from the database.
+    pub fn open(dir: &Path) -> anyhow::Result<(Kb, bool)> {
+        tokenizer::warm_up();
+        std::fs::create_dir_all(dir)?;
+        let (schema, f) = schema();
+        let version_path = dir.join(VERSION_FILE);
+        let found = std::fs::read_to_string(&version_path).ok();
+        let current = found.as_deref().map(str::trim) == Some(&SCHEMA_VERSION.to_string());
+        let existing = if current {
+            Index::open_in_dir(dir).ok()
+        } else {
+            None
+        };
+        let (index, rebuild) = match existing {
+            Some(index) => (index, false),
+            None => {
+                // Another version or a damaged index: start over from an empty folder.
+                for entry in std::fs::read_dir(dir)? {
+                    let p = entry?.path();
+                    if p.is_dir() {
+                        std::fs::remove_dir_all(&p)?;
+                    } else {
+                        std::fs::remove_file(&p)?;
+                    }
+                }
+                let index = Index::create_in_dir(dir, schema)?;
+                std::fs::write(&version_path, SCHEMA_VERSION.to_string())?;
+                (index, true)
+            }
+        };
+        Ok((Self::with_index(index, f)?, rebuild))
+    }
+
+    /// An index in memory (tests, benchmarks).
+    pub fn in_memory() -> anyhow::Result<Kb> {
+        tokenizer::warm_up();
+        let (schema, f) = schema();
+        Self::with_index(Index::create_in_ram(schema), f)
+    }
+
+    fn with_index(index: Index, f: Fields) -> anyhow::Result<Kb> {
+        index
+            .tokenizers()
+            .register(ANALYZER, tokenizer::analyzer(true));
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let writer = index.writer(WRITER_HEAP)?;
+        Ok(Kb {
+            reader,
+            writer: Mutex::new(writer),
+            f,
+        })
+    }
+
+    fn document(&self, a: &Article) -> TantivyDocument {
+        let f = self.f;
+        let mut d = doc!(
+            f.id => a.id as u64,
+            f.slug => a.slug.clone(),
+            f.lang => a.lang.clone(),
+            f.category => a.category.clone(),
+            f.audience => a.audience.as_str(),
+            f.title => a.title.clone(),
+            f.tags_text => a.tags.join(" "),
+            f.body => a.body.clone(),
+        );
+        for t in &a.tags {
+            d.add_text(f.tag, tokenizer::fold(t.trim()));
+        }
+        d
+    }
+
+    /// Replaces the given articles in the index (retired ones are removed) and drops `removed`,
+    /// in one commit, then makes the change visible to searches.
+    pub fn apply(&self, upserts: &[Article], removed: &[i64]) -> anyhow::Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for a in upserts {
+            w.delete_term(Term::from_field_u64(self.f.id, a.id as u64));
+            if !a.retired {
+                w.add_document(self.document(a))?;
+            }
+        }
+        for id in removed {
+            w.delete_term(Term::from_field_u64(self.f.id, *id as u64));
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Empties the index and fills it with `articles` (the live set from the database).
+    pub fn replace_all(&self, articles: &[Article]) -> anyhow::Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.delete_all_documents()?;
+        for a in articles.iter().filter(|a| !a.retired) {
+            w.add_document(self.document(a))?;
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Adds many articles without committing per article (the benchmark's bulk load).
+    pub fn add_bulk(&self, articles: impl IntoIterator<Item = Article>) -> anyhow::Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for a in articles {
+            w.add_document(self.document(&a))?;
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Number of articles searchable now.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The query for the words of `text`: each word in the title, tags or body (title counts
+    /// most); Latin words of 5+ letters that the index does not know also match at one typo;
+    /// `"quoted words"` must appear as a phrase.
+    /// Also returns the terms to highlight.
+    fn text_query(&self, q: &SearchQuery) -> anyhow::Result<(Option<Box<dyn Query>>, Highlight)> {
+        let f = self.f;
+        let searcher = self.reader.searcher();
+        let (phrases, rest) = if q.plain {
+            (Vec::new(), q.text.clone())
+        } else {
+            split_phrases(&q.text)
+        };
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for (_, term) in tokenizer::terms(&rest, true) {
+            if !seen.insert(term.clone()) {
+                continue;
+            }
+            // No BoostQuery around these: tantivy prunes (block-max WAND) only a union of plain
+            // term queries, ~40x faster on common words. The title still weighs most: BM25
+            // scores a match in a short field higher.
+            for field in [f.title, f.tags_text, f.body] {
+                let t = Term::from_field_text(field, &term);
+                should.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
+                ));
+            }
+            if tokenizer::is_latin_word(&term) && term.len() >= 5 {
+                let body = Term::from_field_text(f.body, &term);
+                let title = Term::from_field_text(f.title, &term);
+                if searcher.doc_freq(&body)? == 0 && searcher.doc_freq(&title)? == 0 {
+                    for (t, boost) in [(title, 1.5), (body, 0.5)] {
+                        should.push((
+                            Occur::Should,
+                            boosted(FuzzyTermQuery::new(t, 1, true), boost),
+                        ));
+                    }
+                }
+            }
+        }
+        for phrase in phrases {
+            let words = tokenizer::terms(&phrase, false);
+            if words.is_empty() {
+                continue;
+            }
+            let first = words[0].0;
+            seen.extend(words.iter().map(|(_, w)| w.clone()));
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost) in [(f.title, 3.0), (f.body, 1.0)] {
+                let q: Box<dyn Query> = if words.len() == 1 {
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, &words[0].1),
+                        IndexRecordOption::WithFreqs,
+                    ))
+                } else {
+                    Box::new(PhraseQuery::new_with_offset(
+                        words
+                            .iter()
+                            .map(|(p, w)| (p - first, Term::from_field_text(field, w)))
+                            .collect(),
+                    ))
+                };
+                alternatives.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+        }
+        if should.is_empty() && must.is_empty() {
+            return Ok((None, seen));
+        }
+        if must.is_empty() {
+            // Words only: a plain union, which tantivy scores with block-max pruning.
+            return Ok((Some(Box::new(BooleanQuery::new(should))), seen));
+        }
+        if !should.is_empty() {
+            must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+        }
+        Ok((Some(Box::new(BooleanQuery::new(must))), seen))
+    }
+
+    /// Finds the best articles for `q`, best first. An empty query finds nothing.
+    pub fn search(&self, q: &SearchQuery) -> anyhow::Result<Vec<Hit>> {
+        let f = self.f;
+        let (Some(text), terms) = self.text_query(q)? else {
+            return Ok(Vec::new());
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let exact = |field: Field, value: &str| -> (Occur, Box<dyn Query>) {
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                )),
+            )
+        };
+        if let Some(l) = &q.lang {
+            clauses.push(exact(f.lang, l));
+        }
+        if let Some(c) = &q.category {
+            clauses.push(exact(f.category, c));
+        }
+        if let Some(t) = &q.tag {
+            clauses.push(exact(f.tag, &tokenizer::fold(t.trim())));
+        }
+        if q.public_only {
+            clauses.push(exact(f.audience, Audience::Public.as_str()));
+        }
+        let query: Box<dyn Query> = if clauses.is_empty() {
+            text
+        } else {
+            clauses.push((Occur::Must, text));
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &*query,
+            &TopDocs::with_limit(q.limit.clamp(1, 100)).order_by_score(),
+        )?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            let text = |field: Field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let snippet = if q.without_snippets {
+                String::new()
+            } else {
+                snippet(&text(f.body), &terms, SNIPPET_CHARS)
+            };
+            hits.push(Hit {
+                id: d
+                    .get_first(f.id)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or_default() as i64,
+                slug: text(f.slug),
+                lang: text(f.lang),
+                category: text(f.category),
+                audience: text(f.audience),
+                title: text(f.title),
+                snippet,
+                score,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+fn boosted(q: impl Query + 'static, boost: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(Box::new(q), boost))
+}
+
+/// Splits `"quoted phrases"` (ASCII or Chinese quotes) from the other words.
+fn split_phrases(text: &str) -> (Vec<String>, String) {
+    let mut phrases = Vec::new();
+    let mut rest = String::new();
+    let mut current: Option<String> = None;
+    for c in text.chars() {
+        let is_open = matches!(c, '"' | '“' | '「');
+        let is_close = matches!(c, '"' | '”' | '」');
+        match current.as_mut() {
+            Some(p) if is_close => {
+                phrases.push(std::mem::take(p));
+                current = None;
+            }
+            Some(p) => p.push(c),
+            None if is_open => current = Some(String::new()),
+            None => rest.push(c),
+        }
+    }
+    if let Some(p) = current {
+        // An unclosed quote: its words count as ordinary words.
+        rest.push(' ');
+        rest.push_str(&p);
+    }
+    (
+        phrases
+            .into_iter()
+            .filter(|p| !p.trim().is_empty())
+            .collect(),
+        rest,
+    )
+}
+
+/// The analyzed query terms a snippet highlights.
+type Highlight = HashSet<String>;
+
+const SNIPPET_CHARS: usize = 160;
+
+/// The passage of `text` (at most `max_chars` characters) with the most query terms, HTML
+/// escaped, matches in `<b>`. Our own rather than tantivy's generator: search mode's
+/// overlapping parts ("密码" inside "忘记密码") break its assumption of disjoint tokens.
+fn snippet(text: &str, terms: &HashSet<String>, max_chars: usize) -> String {
+    let mut analyzer = tokenizer::analyzer(true);
+    let mut stream = analyzer.token_stream(text);
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    while let Some(t) = stream.next() {
+        if terms.contains(&t.text) {
+            ranges.push(t.offset_from..t.offset_to);
+        }
+    }
+    ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    let end_after = |start: usize, chars: usize| {
+        text[start..]
+            .char_indices()
+            .nth(chars)
+            .map(|(i, _)| start + i)
+            .unwrap_or(text.len())
+    };
+    // The window starting at the match that has the most matches after it within reach.
+    let best = (0..merged.len()).max_by_key(|&i| {
+        let end = end_after(merged[i].start, max_chars);
+        let n = merged[i..].iter().take_while(|r| r.end <= end).count();
+        (n, std::cmp::Reverse(i))
+    });
+    let start = match best {
+        // A little context before the first match, at a character boundary.
+        Some(i) => {
+            let before: Vec<usize> = text[..merged[i].start]
+                .char_indices()
+                .map(|(b, _)| b)
+                .collect();
+            before.len().checked_sub(20).map(|k| before[k]).unwrap_or(0)
+        }
+        None => 0,
+    };
+    let end = end_after(start, max_chars);
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for r in merged.iter().filter(|r| r.start >= start && r.end <= end) {
+        out.push_str(&html_escape(&text[at..r.start]));
+        out.push_str("<b>");
+        out.push_str(&html_escape(&text[r.start..r.end]));
+        out.push_str("</b>");
+        at = r.end;
+    }
+    out.push_str(&html_escape(&text[at..end]));
+    if end < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: i64, lang: &str, title: &str, body: &str, audience: Audience) -> Article {
+        Article {
+            id,
+            slug: format!("a-{id}"),
+            lang: lang.into(),
+            category: "account".into(),
+            title: title.into(),
+            body: body.into(),
+            tags: vec!["密碼".into()],
+            audience,
+            translation_of: None,
+            source_path: None,
+            source_hash: None,
+            edited_in_app: false,
+            retired: false,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn search(kb: &Kb, text: &str) -> Vec<i64> {
+        kb.search(&SearchQuery {
+            text: text.into(),
+            limit: 5,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
+    }
+
+    #[test]
+    fn finds_updates_and_forgets() {
+        let kb = Kb::in_memory().unwrap();
+        kb.apply(
+            &[
+                article(
+                    1,
+                    "zh",
+                    "忘记密码怎么办",
+                    "在登录页点击忘记密码，用手机验证码重置。",
+                    Audience::Public,
+                ),
+                article(
+                    2,
+                    "en",
+                    "Reset your password",
+                    "Open the app and tap Forgot password to reset it.",
+                    Audience::Internal,
+                ),
+                article(
+                    3,
+                    "en",
+                    "Refund timelines",
+                    "Refunds reach your card within 3 to 7 business days.",
+                    Audience::Public,
+                ),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(search(&kb, "密碼")[0], 1);
+        assert_eq!(search(&kb, "resetting passwords")[0], 2);
+        assert_eq!(search(&kb, "my refnud")[0], 3);
+        assert_eq!(search(&kb, "\"business days\""), vec![3]);
+        assert!(search(&kb, "\"days business\"").is_empty());
+        let public = kb
+            .search(&SearchQuery {
+                text: "password".into(),
+                public_only: true,
+                limit: 5,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        assert!(public.iter().all(|h| h.id != 2));
+        let mut retired = article(3, "en", "Refund timelines", "gone", Audience::Public);
+        retired.retired = true;
+        kb.apply(&[retired], &[]).unwrap();
+        assert!(search(&kb, "refund").is_empty());
+        assert_eq!(kb.len(), 2);
+    }
+
+    #[test]
+    fn snippets_highlight_matches_in_the_original_text() {
+        let kb = Kb::in_memory().unwrap();
+        kb.apply(
+            &[article(
+                1,
+                "zh",
+                "帳號被鎖定",
+                "連續輸錯密碼五次後帳號會被鎖定三十分鐘。",
+                Audience::Public,
+            )],
+            &[],
+        )
+        .unwrap();
+        let hits = kb
+            .search(&SearchQuery {
+                text: "账号 锁定".into(),
+                limit: 3,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(
+            hits[0].snippet.contains("<b>帳號</b>"),
+            "{}",
+            hits[0].snippet
+        );
+        // Search mode's overlapping parts ("人民" inside "中华人民共和国") highlight too.
+        kb.apply(
+            &[article(
+                2,
+                "zh",
+                "国家",
+                "中华人民共和国成立以来，人民生活<不断>改善。",
+                Audience::Public,
+            )],
+            &[],
+        )
+        .unwrap();
+        let hits = kb
+            .search(&SearchQuery {
+                text: "人民".into(),
+                limit: 3,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        assert_eq!(
+            hits[0].snippet,
+            "中华<b>人民</b>共和国成立以来，<b>人民</b>生活&lt;不断&gt;改善。"
+        );
+    }
+
+    #[test]
+    fn snippets_show_the_passage_with_the_matches() {
+        let terms: HashSet<String> = ["refund".to_string()].into();
+        let long = format!(
+            "{} The refund arrives in 3 days. {}",
+            "x ".repeat(200),
+            "y ".repeat(200)
+        );
+        let s = snippet(&long, &terms, 60);
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("The <b>refund</b> arrives"), "{s}");
+        assert_eq!(snippet("no match here", &terms, 60), "no match here");
+    }
+
+    #[test]
+    fn phrases_split_from_words() {
+        let (p, rest) = split_phrases("refund \"business days\" “退款 时间” card");
+        assert_eq!(p, vec!["business days", "退款 时间"]);
+        assert_eq!(
+            rest.split_whitespace().collect::<Vec<_>>(),
+            vec!["refund", "card"]
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The knowledge base: articles (types and rules here), their search index (`index`), the
+//! analysis of Chinese and English text (`tokenizer`), import from `knowledge-base/`, and
+//! suggestions for a ticket. No SQL here (store.rs) and no HTTP (routes.rs).
+
+pub mod import;
+pub mod index;
+pub mod routes;
+pub mod store;
+pub mod suggest;
+pub mod sync;
+pub mod tokenizer;
+
+pub use index::{Hit, Kb, SearchQuery};
+pub use suggest::suggest_for_text;
+
+use serde::{Deserialize, Serialize};
+
+pub const LANGS: &[&str] = &["zh", "en"];
+
+/// Who may read an article: agents read both; customers on the portal read `public` only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Internal,
+    Public,
+}
+
+impl Audience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Internal => "internal",
+            Audience::Public => "public",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Audience> {
+        match s {
+            "internal" => Some(Audience::Internal),
+            "public" => Some(Audience::Public),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Article {
+    pub id: i64,
+    pub slug: String,
+    pub lang: String,
+    pub category: String,
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    pub tags: Vec<String>,
+    pub audience: Audience,
+    /// `lang/slug` of the article this one translates.
+    pub translation_of: Option<String>,
+    /// Path under the knowledge-base folder when the article came from a file.
+    pub source_path: Option<String>,
+    #[serde(skip)]
+    pub source_hash: Option<String>,
+    /// Edited in the console since the last import: imports keep such edits unless overwriting.
+    pub edited_in_app: bool,
+    pub retired: bool,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The fields of an article as written (a file or an admin's form).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArticleDraft {
+    pub slug: String,
+    pub lang: String,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub audience: Audience,
+    pub translation_of: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ArticleVersion {
+    pub article_id: i64,
+    pub version: i64,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub edited_by: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Why a draft cannot be stored: (field, message).
+pub type Invalid = (&'static str, String);
+
+/// A slug or category: lower-case letters, digits and dashes (they become paths and URLs).
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+}
+
+impl ArticleDraft {
+    /// Checks the rules every article follows, wherever it comes from.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if !valid_name(&self.slug) {
+            return Err((
+                "slug",
+                "slug must be lower-case letters, digits and dashes".into(),
+            ));
+        }
+        if !LANGS.contains(&self.lang.as_str()) {
+            return Err(("lang", "lang must be zh or en".into()));
+        }
+        if !valid_name(&self.category) {
+            return Err((
+                "category",
+                "category must be lower-case letters, digits and dashes".into(),
+            ));
+        }
+        if self.title.trim().is_empty() || self.title.chars().count() > 200 {
+            return Err(("title", "title must have 1 to 200 characters".into()));
+        }
+        if self.body.trim().is_empty() || self.body.len() > 200_000 {
+            return Err(("body", "body must have 1 to 200000 bytes".into()));
+        }
+        if self.tags.len() > 30
+            || self
+                .tags
+                .iter()
+                .any(|t| t.trim().is_empty() || t.chars().count() > 50)
+        {
+            return Err(("tags", "tags: at most 30, each 1 to 50 characters".into()));
+        }
+        if self.title.contains('\0') || self.body.contains('\0') {
+            return Err(("body", "text must not contain NUL characters".into()));
+        }
+        Ok(())
+    }
+}

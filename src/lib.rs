@@ -1,0 +1,34 @@
+//! Hotline: a call-center and omnichannel service desk in one binary.
+//!
+//! The guided tour, in the order data flows (see `../shared/DESIGN.md`):
+
+/// AppState, startup with given listeners, graceful shutdown.
+pub mod app;
+/// Users, roles, passwords, sessions, API tokens, the audit log.
+pub mod auth;
+/// `hotline bench …`: seeding and load generators against the real server.
+pub mod bench;
+/// Channel adapters: email (SMTP, IMAP, MIME, outbound), SMS and voice (Twilio, CTI), web portal.
+pub mod channels;
+/// Settings from defaults, `hotline.toml` and `HOTLINE_*` variables.
+pub mod config;
+/// Customers, identities (E.164 phones, emails, cards) and the 360 view.
+pub mod customers;
+/// Connecting, migrating, and the only per-backend SQL (`db::dialect`).
+pub mod db;
+/// The API's error type with stable codes.
+pub mod error;
+/// Routes, access guard, OpenAPI, static web assets.
+pub mod http;
+/// The one path every inbound message takes into a ticket.
+pub mod intake;
+/// The knowledge base: articles, the tantivy index (Chinese and English), suggestions.
+pub mod knowledge;
+/// The events log, the hub that fans it out, the /ws protocol (`realtime::protocol`).
+pub mod realtime;
+/// Queues, rules, presence, offers and assignment, SLA clocks, wallboard figures.
+pub mod routing;
+/// `hotline simulate`: demo data and a gentle stream of calls, emails, SMS and web complaints.
+pub mod simulate;
+/// Tickets, interactions, replies through the outbox, hand-over.
+pub mod tickets;

@@ -1,0 +1,146 @@
+//! The /ws wire protocol, version 1: every frame the server sends and every command a client may
+//! send, as serde-tagged enums (`{"type": "...", ...}`). This file is the protocol's documentation.
+//!
+//! Connect with `GET /ws` carrying the session cookie or `Authorization: Bearer TOKEN`
+//! (unauthenticated → HTTP 401 before the upgrade). The server sends `hello` first. A client
+//! that reconnects sends `resume` with the last `seq` it saw and receives every event it missed,
+//! in order, before live ones — never a duplicate, never a gap within its scope. Without
+//! `resume` it starts live after hello's `last_seq`.
+//!
+//! Scope: an event with `user_id` reaches that user; with `queue_id` the members of that queue;
+//! supervisors and admins receive every event; an event with neither reaches supervisors only,
+//! unless its kind is in [`EVERYONE_KINDS`]. Offers carry only the offered agent's `user_id`.
+//!
+//! A client that cannot keep up (its buffer of `ws_buffer_frames` frames is full) receives
+//! `resync` (reason `overflow`) and is disconnected; a `resume` older than the events kept
+//! (`events_retention_hours`) or too long to replay gets `resync` (reason `too_far_behind`).
+//! Either way: reload state by REST, then reconnect without `resume`.
+//! The server pings every `ws_ping_secs`; a client that stays silent for two intervals is
+//! dropped. On graceful shutdown the server sends `shutdown` and closes: reconnect elsewhere.
+
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Event kinds (by prefix) that every signed-in user receives even without a queue or user.
+pub const EVERYONE_KINDS: &[&str] = &["customer.", "kb.changed"];
+
+/// Server → client.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    /// First frame. `last_seq`: the newest event at connect; live events follow it.
+    Hello {
+        protocol: u32,
+        user_id: i64,
+        role: &'a str,
+        last_seq: i64,
+    },
+    /// One row of the events log (see `realtime::events`), in seq order. `payload` is the
+    /// kind's JSON object as written by the domain (see DESIGN.md and the ws-protocol brief).
+    Event {
+        seq: i64,
+        kind: &'a str,
+        at_ms: i64,
+        queue_id: Option<i64>,
+        user_id: Option<i64>,
+        ticket_id: Option<i64>,
+        customer_id: Option<i64>,
+        payload: &'a serde_json::Value,
+    },
+    /// Reload state by REST, then reconnect (the server closes after an `overflow`).
+    Resync { reason: ResyncReason },
+    /// Wallboard data for supervisors, at least once a second (see `routing::stats`).
+    QueueStats {
+        at_ms: i64,
+        queues: &'a serde_json::Value,
+        overall: &'a serde_json::Value,
+        agents: &'a serde_json::Value,
+    },
+    /// A command succeeded; `id` is the command's.
+    Ack {
+        id: &'a str,
+        result: serde_json::Value,
+    },
+    /// A command failed with a stable `code` (the API's error codes).
+    Error {
+        id: &'a str,
+        code: &'a str,
+        message: String,
+    },
+    /// The server is going away: reconnect (to any node) after `reconnect_after_ms`.
+    Shutdown { reconnect_after_ms: u64 },
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResyncReason {
+    TooFarBehind,
+    Overflow,
+}
+
+/// Client → server. Each command carries a client-chosen `id`, answered by `ack` or `error`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientCommand {
+    /// Replay events with seq > `last_seq` in scope, then continue live. Send right after hello.
+    Resume {
+        id: String,
+        last_seq: i64,
+    },
+    /// `state`: available | away | wrap_up | offline (busy is set by routing); `reason` for away.
+    SetPresence {
+        id: String,
+        state: String,
+        #[serde(default)]
+        reason: String,
+    },
+    AcceptOffer {
+        id: String,
+        offer_id: i64,
+    },
+    RejectOffer {
+        id: String,
+        offer_id: i64,
+    },
+    Ping {
+        id: String,
+    },
+}
+
+impl ServerFrame<'_> {
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_tagged_snake_case() {
+        let t = ServerFrame::Resync {
+            reason: ResyncReason::TooFarBehind,
+        }
+        .to_text();
+        assert_eq!(t, r#"{"type":"resync","reason":"too_far_behind"}"#);
+        let c: ClientCommand =
+            serde_json::from_str(r#"{"type":"accept_offer","id":"3","offer_id":9}"#).unwrap();
+        assert!(matches!(c, ClientCommand::AcceptOffer { offer_id: 9, .. }));
+        let p = serde_json::json!({"a": 1});
+        let e = ServerFrame::Event {
+            seq: 5,
+            kind: "ticket.created",
+            at_ms: 1,
+            queue_id: Some(2),
+            user_id: None,
+            ticket_id: Some(3),
+            customer_id: None,
+            payload: &p,
+        }
+        .to_text();
+        assert!(e.starts_with(r#"{"type":"event","seq":5,"kind":"ticket.created""#));
+        assert!(e.contains(r#""payload":{"a":1}"#));
+    }
+}

@@ -1,0 +1,264 @@
+//! `GET /ws`: one task per console connection. Sends hello, replays on `resume`, forwards the
+//! hub's frames, answers commands, pings, and closes on overflow or shutdown with a hint.
+
+use super::hub::{EventRow, MAX_REPLAY, Outgoing, Viewer, list_events_after, pruned_through};
+use super::protocol::{ClientCommand, PROTOCOL_VERSION, ResyncReason, ServerFrame};
+use crate::app::AppState;
+use crate::auth::User;
+use crate::error::AppError;
+use crate::http::extract::AuthUser;
+use crate::http::{Access, Routes};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A write that takes longer than this means the client is gone or stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+const REPLAY_BATCH: i64 = 500;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(
+        "GET",
+        "/ws",
+        "realtime",
+        Access::Agent,
+        "Websocket for consoles and wallboards (protocol in src/realtime/protocol.rs)",
+        get(open_socket),
+    )
+}
+
+async fn open_socket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Small buffers: the default 128 KiB read buffer alone costs ~134 KiB per connection.
+    ws.read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| serve_socket(state, user, socket))
+}
+
+struct Session {
+    socket: WebSocket,
+    viewer: Viewer,
+    /// The highest seq sent; anything at or below it is a duplicate.
+    delivered: i64,
+    hello_seq: i64,
+}
+
+impl Session {
+    async fn send_text(&mut self, text: impl Into<axum::extract::ws::Utf8Bytes>) -> bool {
+        matches!(
+            tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Text(text.into()))).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn send_frame(&mut self, frame: ServerFrame<'_>) -> bool {
+        self.send_text(frame.to_text()).await
+    }
+
+    /// Sends a last frame and closes. Waits up to the write timeout: a client that fell behind
+    /// first has to drain what is already in flight before it can read the hint.
+    async fn close_with(&mut self, text: String) {
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
+            let _ = self.socket.send(Message::Text(text.into())).await;
+            let _ = self.socket.send(Message::Close(None)).await;
+        })
+        .await;
+    }
+}
+
+async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
+    let hub = state.hub.clone();
+    let viewer = Viewer {
+        user_id: user.id,
+        supervisor: user.is_supervisor(),
+    };
+    let mut reg = hub.register(viewer, state.config.ws_buffer_frames);
+    let mut s = Session {
+        socket,
+        viewer,
+        delivered: reg.last_seq,
+        hello_seq: reg.last_seq,
+    };
+    let hello = ServerFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        user_id: user.id,
+        role: user.role.as_str(),
+        last_seq: reg.last_seq,
+    };
+    let ping_every = Duration::from_secs(state.config.ws_ping_secs.max(1));
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    let mut last_heard = Instant::now();
+    if s.send_frame(hello).await {
+        loop {
+            tokio::select! {
+                biased;
+                _ = reg.overflow.notified() => {
+                    s.close_with(super::hub::resync_text(ResyncReason::Overflow)).await;
+                    break;
+                }
+                _ = reg.shutdown.changed() => {
+                    s.close_with(ServerFrame::Shutdown { reconnect_after_ms: 1000 }.to_text()).await;
+                    break;
+                }
+                msg = s.socket.recv() => {
+                    last_heard = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Text(t))) => {
+                            if !handle_command(&state, &user, &mut s, t.as_str()).await {
+                                break;
+                            }
+                        }
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => {}
+                    }
+                }
+                out = reg.rx.recv() => {
+                    let Some(out) = out else { break };
+                    // A write blocked by this slow client yields to the overflow signal; the
+                    // frame stays queued in the websocket's buffer ahead of the resync.
+                    let overflowed = tokio::select! {
+                        ok = forward(&mut s, out) => if ok { false } else { break },
+                        _ = reg.overflow.notified() => true,
+                    };
+                    if overflowed {
+                        s.close_with(super::hub::resync_text(ResyncReason::Overflow)).await;
+                        break;
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > ping_every * 2 {
+                        break;
+                    }
+                    let ok = tokio::time::timeout(WRITE_TIMEOUT, s.socket.send(Message::Ping(Default::default()))).await;
+                    if !matches!(ok, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    hub.unregister(reg.id);
+}
+
+async fn forward(s: &mut Session, out: Outgoing) -> bool {
+    if out.seq != 0 {
+        if out.seq <= s.delivered {
+            return true;
+        }
+        s.delivered = out.seq;
+    }
+    s.send_text(&*out.text).await
+}
+
+/// Answers one command; false when the connection must close.
+async fn handle_command(state: &AppState, user: &User, s: &mut Session, text: &str) -> bool {
+    let cmd: ClientCommand = match serde_json::from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            let id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            return s
+                .send_frame(ServerFrame::Error {
+                    id: &id,
+                    code: "bad_request",
+                    message: format!("unknown or malformed command: {e}"),
+                })
+                .await;
+        }
+    };
+    let (id, result) = match cmd {
+        ClientCommand::Ping { id } => (id, Ok(serde_json::json!({"pong": true}))),
+        ClientCommand::Resume { id, last_seq } => {
+            return resume(state, s, &id, last_seq).await;
+        }
+        ClientCommand::SetPresence {
+            id,
+            state: st,
+            reason,
+        } => {
+            let r = crate::routing::presence::set_presence(state, user.id, &st, &reason)
+                .await
+                .map(|p| serde_json::to_value(p).unwrap_or_default());
+            (id, r)
+        }
+        ClientCommand::AcceptOffer { id, offer_id } => {
+            let r = crate::routing::offers::accept_offer(state, offer_id, user.id)
+                .await
+                .map(|w| serde_json::to_value(w).unwrap_or_default());
+            (id, r)
+        }
+        ClientCommand::RejectOffer { id, offer_id } => {
+            let r = crate::routing::offers::reject_offer(state, offer_id, user.id)
+                .await
+                .map(|w| serde_json::to_value(w).unwrap_or_default());
+            (id, r)
+        }
+    };
+    match result {
+        Ok(result) => s.send_frame(ServerFrame::Ack { id: &id, result }).await,
+        Err(e) => {
+            let e: AppError = e;
+            s.send_frame(ServerFrame::Error {
+                id: &id,
+                code: e.code(),
+                message: e.to_string(),
+            })
+            .await
+        }
+    }
+}
+
+/// Replays the events after `last_seq` in scope. When nothing live went out yet the replay runs
+/// to the end of the log and live frames it covered are dropped as duplicates; when live frames
+/// already went out (a late resume), only the part before hello is replayed.
+async fn resume(state: &AppState, s: &mut Session, id: &str, last_seq: i64) -> bool {
+    let pruned = pruned_through(&state.db).await.unwrap_or(0);
+    if last_seq < pruned || s.hello_seq - last_seq > MAX_REPLAY {
+        s.close_with(super::hub::resync_text(ResyncReason::TooFarBehind))
+            .await;
+        return false;
+    }
+    let upto = (s.delivered > s.hello_seq).then_some(s.hello_seq);
+    let mut cursor = last_seq.max(0);
+    let mut sent = 0u64;
+    loop {
+        let rows: Vec<EventRow> =
+            match list_events_after(&state.db, cursor, upto, REPLAY_BATCH).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "replay failed");
+                    s.close_with(super::hub::resync_text(ResyncReason::TooFarBehind))
+                        .await;
+                    return false;
+                }
+            };
+        for ev in &rows {
+            cursor = ev.seq;
+            if state.hub.in_scope(s.viewer, ev) && !s.send_text(ev.frame_text()).await {
+                return false;
+            }
+            sent += 1;
+        }
+        if (rows.len() as i64) < REPLAY_BATCH {
+            break;
+        }
+    }
+    if upto.is_none() {
+        s.delivered = s.delivered.max(cursor);
+    }
+    s.send_frame(ServerFrame::Ack {
+        id,
+        result: serde_json::json!({"replayed_through": cursor.max(s.delivered), "rows": sent}),
+    })
+    .await
+}

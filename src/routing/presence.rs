@@ -1,0 +1,262 @@
+//! Agent presence: available, busy (at capacity), wrap-up (timed after-call work), away (with a
+//! reason), offline; the time in each state (`presence_log`) and per-channel capacity.
+//! Every change appends `presence.changed`. Offers and assignment live in offers.rs.
+
+use crate::app::AppState;
+use crate::db::{Db, Tx, now_ms};
+use crate::error::{AppError, AppResult};
+use crate::realtime::events::{self, Scope};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+pub const STATES: &[&str] = &["available", "busy", "wrap_up", "away", "offline"];
+/// States an agent may choose; `busy` is set by routing when the agent reaches capacity.
+pub const CHOSEN_STATES: &[&str] = &["available", "wrap_up", "away", "offline"];
+
+/// How many items of a channel an agent works at once, unless set per agent.
+pub fn default_capacity() -> BTreeMap<String, i64> {
+    [
+        ("voice", 1),
+        ("email", 5),
+        ("sms", 5),
+        ("web", 5),
+        ("note", 5),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Presence {
+    pub user_id: i64,
+    pub state: String,
+    pub reason: String,
+    pub since_ms: i64,
+    pub until_ms: Option<i64>,
+    pub idle_since_ms: i64,
+    pub last_offered_ms: i64,
+    pub offer_id: Option<i64>,
+    pub capacity: BTreeMap<String, i64>,
+}
+
+impl Presence {
+    pub fn offline(user_id: i64) -> Presence {
+        Presence {
+            user_id,
+            state: "offline".into(),
+            reason: String::new(),
+            since_ms: 0,
+            until_ms: None,
+            idle_since_ms: 0,
+            last_offered_ms: 0,
+            offer_id: None,
+            capacity: default_capacity(),
+        }
+    }
+
+    pub fn capacity_for(&self, channel: &str) -> i64 {
+        self.capacity.get(channel).copied().unwrap_or(1)
+    }
+}
+
+const COLUMNS: &str = "user_id, state, reason, since_ms, until_ms, idle_since_ms, last_offered_ms, offer_id, capacity";
+
+pub fn presence_from_row(r: &sqlx::any::AnyRow) -> Result<Presence, sqlx::Error> {
+    let capacity: String = r.try_get("capacity")?;
+    let mut cap = default_capacity();
+    if let Ok(own) = serde_json::from_str::<BTreeMap<String, i64>>(&capacity) {
+        cap.extend(own);
+    }
+    Ok(Presence {
+        user_id: r.try_get("user_id")?,
+        state: r.try_get("state")?,
+        reason: r.try_get("reason")?,
+        since_ms: r.try_get("since_ms")?,
+        until_ms: r.try_get("until_ms")?,
+        idle_since_ms: r.try_get("idle_since_ms")?,
+        last_offered_ms: r.try_get("last_offered_ms")?,
+        offer_id: r.try_get("offer_id")?,
+        capacity: cap,
+    })
+}
+
+pub async fn find_presence<'e, E>(exec: E, user_id: i64) -> AppResult<Presence>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {COLUMNS} FROM agent_presence WHERE user_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(match row {
+        Some(r) => presence_from_row(&r)?,
+        None => Presence::offline(user_id),
+    })
+}
+
+pub async fn list_presence(db: &Db) -> AppResult<Vec<Presence>> {
+    let sql = format!("SELECT {COLUMNS} FROM agent_presence ORDER BY user_id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(presence_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Moves an agent to `state` inside `tx` (no-op when nothing changes): closes the previous
+/// `presence_log` row, opens a new one and appends `presence.changed`.
+pub async fn change_state(
+    tx: &mut Tx<'_>,
+    db: &Db,
+    user_id: i64,
+    state: &str,
+    reason: &str,
+    until_ms: Option<i64>,
+) -> AppResult<Presence> {
+    let cur = find_presence(&mut **tx, user_id).await?;
+    if cur.state == state && cur.reason == reason && cur.until_ms == until_ms && cur.since_ms > 0 {
+        return Ok(cur);
+    }
+    let now = now_ms();
+    let idle_since = if state == "available" && cur.state != "available" {
+        now
+    } else {
+        cur.idle_since_ms
+    };
+    let sql = format!(
+        "INSERT INTO agent_presence (user_id, state, reason, since_ms, until_ms, idle_since_ms, \
+         capacity) VALUES ($1, $2, $3, $4, $5, $6, '{{}}') \
+         ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, \
+         since_ms = excluded.since_ms, until_ms = excluded.until_ms, \
+         idle_since_ms = excluded.idle_since_ms RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(state)
+        .bind(reason)
+        .bind(now)
+        .bind(until_ms)
+        .bind(idle_since)
+        .fetch_one(&mut **tx)
+        .await?;
+    let p = presence_from_row(&row)?;
+    sqlx::query("UPDATE presence_log SET ended_ms = $2 WHERE user_id = $1 AND ended_ms IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO presence_log (user_id, state, reason, started_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(state)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    events::append(
+        tx,
+        db.backend,
+        "presence.changed",
+        Scope {
+            user_id: Some(user_id),
+            ..Scope::default()
+        },
+        &serde_json::json!({"user_id": user_id, "state": p.state, "reason": p.reason,
+            "since_ms": p.since_ms, "until_ms": p.until_ms}),
+    )
+    .await?;
+    Ok(p)
+}
+
+/// An agent sets their own state. `wrap_up` lasts `wrap_up_secs` when configured.
+pub async fn set_presence(
+    state: &AppState,
+    user_id: i64,
+    new_state: &str,
+    reason: &str,
+) -> AppResult<Presence> {
+    if !CHOSEN_STATES.contains(&new_state) {
+        return Err(AppError::validation(
+            "state",
+            "state must be available, wrap_up, away or offline (busy is set by routing)",
+        ));
+    }
+    let reason = reason.trim();
+    if reason.chars().count() > 200 {
+        return Err(AppError::validation(
+            "reason",
+            "reason must be at most 200 characters",
+        ));
+    }
+    let until = (new_state == "wrap_up" && state.config.wrap_up_secs > 0)
+        .then(|| now_ms() + state.config.wrap_up_secs as i64 * 1000);
+    let mut tx = state.db.begin().await?;
+    let p = change_state(&mut tx, &state.db, user_id, new_state, reason, until).await?;
+    events::commit(tx).await?;
+    Ok(p)
+}
+
+/// Sets an agent's per-channel capacity (merged over the defaults).
+pub async fn update_capacity(
+    db: &Db,
+    user_id: i64,
+    capacity: &BTreeMap<String, i64>,
+) -> AppResult<Presence> {
+    for (channel, n) in capacity {
+        if crate::tickets::Channel::parse(channel).is_none() || !(0..=100).contains(n) {
+            return Err(AppError::validation(
+                "capacity",
+                format!("capacity must map a channel to 0..=100 ({channel})"),
+            ));
+        }
+    }
+    let text = serde_json::to_string(capacity).unwrap_or_else(|_| "{}".into());
+    let mut tx = db.begin().await?;
+    find_presence(&mut *tx, user_id).await?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO agent_presence (user_id, state, reason, since_ms, idle_since_ms, capacity) \
+         VALUES ($1, 'offline', '', $2, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET capacity = excluded.capacity",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(&text)
+    .execute(&mut *tx)
+    .await?;
+    let p = find_presence(&mut *tx, user_id).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// Seconds spent in each state since `from_ms` (closed and open log rows), per agent.
+pub async fn time_in_states(
+    db: &Db,
+    from_ms: i64,
+) -> AppResult<BTreeMap<i64, BTreeMap<String, i64>>> {
+    let now = now_ms();
+    let rows = sqlx::query(
+        "SELECT user_id, state, started_ms, ended_ms FROM presence_log \
+         WHERE ended_ms IS NULL OR ended_ms > $1",
+    )
+    .bind(from_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out: BTreeMap<i64, BTreeMap<String, i64>> = BTreeMap::new();
+    for r in &rows {
+        let start: i64 = r.try_get("started_ms")?;
+        let end: Option<i64> = r.try_get("ended_ms")?;
+        let ms = end.unwrap_or(now) - start.max(from_ms);
+        *out.entry(r.try_get("user_id")?)
+            .or_default()
+            .entry(r.try_get("state")?)
+            .or_default() += ms.max(0) / 1000;
+    }
+    Ok(out)
+}

@@ -1,0 +1,237 @@
+//! SQL for queues and membership.
+
+use super::{Queue, QueueRule};
+use crate::db::{Db, now_ms};
+use crate::error::{AppError, AppResult};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+async fn members_of(db: &Db, queue_id: i64) -> AppResult<Vec<i64>> {
+    let rows =
+        sqlx::query("SELECT user_id FROM queue_members WHERE queue_id = $1 ORDER BY user_id")
+            .bind(queue_id)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, _>>()?)
+}
+
+async fn queue_from_row(db: &Db, r: &AnyRow) -> AppResult<Queue> {
+    let id: i64 = r.try_get("id")?;
+    Ok(Queue {
+        id,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        priority: r.try_get("priority")?,
+        created_at: r.try_get("created_at")?,
+        members: members_of(db, id).await?,
+    })
+}
+
+pub async fn insert_queue(
+    db: &Db,
+    name: &str,
+    description: &str,
+    priority: i64,
+) -> AppResult<Queue> {
+    let row = sqlx::query(
+        "INSERT INTO queues (name, description, priority, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING id, name, description, priority, created_at",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(priority)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?;
+    queue_from_row(db, &row).await
+}
+
+pub async fn find_queue(db: &Db, id: i64) -> AppResult<Queue> {
+    let row =
+        sqlx::query("SELECT id, name, description, priority, created_at FROM queues WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?
+            .ok_or(AppError::NotFound("queue"))?;
+    queue_from_row(db, &row).await
+}
+
+pub async fn find_queue_by_name(db: &Db, name: &str) -> AppResult<Option<Queue>> {
+    let row = sqlx::query(
+        "SELECT id, name, description, priority, created_at FROM queues WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&db.pool)
+    .await?;
+    match row {
+        Some(r) => Ok(Some(queue_from_row(db, &r).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list_queues(db: &Db) -> AppResult<Vec<Queue>> {
+    let rows = sqlx::query(
+        "SELECT id, name, description, priority, created_at FROM queues ORDER BY priority DESC, id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(queue_from_row(db, r).await?);
+    }
+    Ok(out)
+}
+
+pub async fn update_queue(
+    db: &Db,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+    priority: Option<i64>,
+) -> AppResult<Queue> {
+    let cur = find_queue(db, id).await?;
+    sqlx::query("UPDATE queues SET name = $2, description = $3, priority = $4 WHERE id = $1")
+        .bind(id)
+        .bind(name.unwrap_or(&cur.name))
+        .bind(description.unwrap_or(&cur.description))
+        .bind(priority.unwrap_or(cur.priority))
+        .execute(&db.pool)
+        .await?;
+    find_queue(db, id).await
+}
+
+/// Replaces the members of a queue.
+pub async fn set_members(db: &Db, queue_id: i64, user_ids: &[i64]) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM queue_members WHERE queue_id = $1")
+        .bind(queue_id)
+        .execute(&mut *tx)
+        .await?;
+    for uid in user_ids {
+        sqlx::query("INSERT INTO queue_members (queue_id, user_id) VALUES ($1, $2)")
+            .bind(queue_id)
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Hubs on every node re-read membership (event scopes) when they see this.
+    crate::realtime::events::append(
+        &mut tx,
+        db.backend,
+        "queue.members",
+        crate::realtime::events::Scope {
+            queue_id: Some(queue_id),
+            ..Default::default()
+        },
+        &serde_json::json!({"queue_id": queue_id, "user_ids": user_ids}),
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    Ok(())
+}
+
+/// The queues a user is a member of.
+pub async fn queues_of_user(db: &Db, user_id: i64) -> AppResult<Vec<i64>> {
+    let rows =
+        sqlx::query("SELECT queue_id FROM queue_members WHERE user_id = $1 ORDER BY queue_id")
+            .bind(user_id)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("queue_id"))
+        .collect::<Result<_, _>>()?)
+}
+
+const RULE_COLUMNS: &str = "id, queue_id, position, channel, to_addr, keyword, tier, language, \
+     kind, priority_boost, skills";
+
+fn rule_from_row(r: &AnyRow) -> Result<QueueRule, sqlx::Error> {
+    Ok(QueueRule {
+        id: r.try_get("id")?,
+        queue_id: r.try_get("queue_id")?,
+        position: r.try_get("position")?,
+        channel: r.try_get("channel")?,
+        to_addr: r.try_get("to_addr")?,
+        keyword: r.try_get("keyword")?,
+        tier: r.try_get("tier")?,
+        language: r.try_get("language")?,
+        kind: r.try_get("kind")?,
+        priority_boost: r.try_get("priority_boost")?,
+        skills: crate::db::from_json_list(&r.try_get::<String, _>("skills")?),
+    })
+}
+
+/// Placement rules in the order they are tried (all, or those of one queue).
+pub async fn list_rules(db: &Db, queue_id: Option<i64>) -> AppResult<Vec<QueueRule>> {
+    let sql = format!(
+        "SELECT {RULE_COLUMNS} FROM queue_rules WHERE ($1 < 0 OR queue_id = $1) \
+         ORDER BY position, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(queue_id.unwrap_or(-1))
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.iter().map(rule_from_row).collect::<Result<_, _>>()?)
+}
+
+pub async fn find_rule(db: &Db, id: i64) -> AppResult<QueueRule> {
+    let sql = format!("SELECT {RULE_COLUMNS} FROM queue_rules WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(AppError::NotFound("rule"))?;
+    Ok(rule_from_row(&row)?)
+}
+
+/// Inserts (`r.id == 0`) or replaces a rule.
+pub async fn upsert_rule(db: &Db, r: &QueueRule) -> AppResult<QueueRule> {
+    let sql = if r.id == 0 {
+        format!(
+            "INSERT INTO queue_rules (queue_id, position, channel, to_addr, keyword, tier, \
+             language, kind, priority_boost, skills, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {RULE_COLUMNS}"
+        )
+    } else {
+        format!(
+            "UPDATE queue_rules SET queue_id = $1, position = $2, channel = $3, to_addr = $4, \
+             keyword = $5, tier = $6, language = $7, kind = $8, priority_boost = $9, \
+             skills = $10 WHERE id = $12 AND $11 = $11 RETURNING {RULE_COLUMNS}"
+        )
+    };
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(r.queue_id)
+        .bind(r.position)
+        .bind(&r.channel)
+        .bind(&r.to_addr)
+        .bind(&r.keyword)
+        .bind(&r.tier)
+        .bind(&r.language)
+        .bind(&r.kind)
+        .bind(r.priority_boost)
+        .bind(crate::db::to_json_list(&r.skills))
+        .bind(now_ms());
+    if r.id != 0 {
+        q = q.bind(r.id);
+    }
+    let row = q
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(AppError::NotFound("rule"))?;
+    Ok(rule_from_row(&row)?)
+}
+
+pub async fn delete_rule(db: &Db, id: i64) -> AppResult<()> {
+    let done = sqlx::query("DELETE FROM queue_rules WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound("rule"));
+    }
+    Ok(())
+}

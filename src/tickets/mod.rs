@@ -1,0 +1,150 @@
+//! Tickets and interactions: statuses, priorities, kinds, channels, and the rules for changing them.
+//! Types and rules only; SQL in store.rs, HTTP in routes.rs.
+
+pub mod routes;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// new → open (someone works on it) → pending (waiting for the customer) → resolved → closed.
+    Status { New = "new", Open = "open", Pending = "pending", Resolved = "resolved", Closed = "closed" }
+);
+
+impl Status {
+    /// Open tickets are the ones the 360 view and routing care about.
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::Open | Status::Pending)
+    }
+}
+
+text_enum!(
+    /// Stored as an integer (0..=3) so that queues sort by it.
+    Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" }
+);
+
+impl Priority {
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+    pub fn from_rank(n: i64) -> Priority {
+        Priority::ALL[n.clamp(0, 3) as usize]
+    }
+}
+
+text_enum!(
+    /// What the customer wants; complaints are tracked until the customer has heard back.
+    Kind { Inquiry = "inquiry", Complaint = "complaint", Request = "request", Incident = "incident", Callback = "callback" }
+);
+
+text_enum!(
+    Channel { Email = "email", Sms = "sms", Voice = "voice", Web = "web", Note = "note" }
+);
+
+text_enum!(
+    Direction { In = "in", Out = "out", Internal = "internal" }
+);
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ticket {
+    /// The ticket number people quote (`#1042`), also the `[#N]` token in mail subjects.
+    pub id: i64,
+    pub subject: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub kind: Kind,
+    pub channel: Channel,
+    pub queue_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub tags: Vec<String>,
+    pub merged_into: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub first_response_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Interaction {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub customer_id: Option<i64>,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub body: String,
+    pub external_id: Option<String>,
+    pub author_id: Option<i64>,
+    /// Channel details: call durations and cause, threading reason, delivery state, HTML part.
+    pub meta: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// Timestamps a status change sets (resolved_at, closed_at; reopening clears them).
+pub fn status_timestamps(
+    new: Status,
+    now: i64,
+    resolved_at: Option<i64>,
+    closed_at: Option<i64>,
+) -> (Option<i64>, Option<i64>) {
+    match new {
+        Status::Resolved => (resolved_at.or(Some(now)), None),
+        Status::Closed => (resolved_at.or(Some(now)), closed_at.or(Some(now))),
+        _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_roundtrip() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(Priority::from_rank(Priority::High.rank()), Priority::High);
+        assert_eq!(Priority::from_rank(99), Priority::Urgent);
+        assert_eq!(Kind::parse("complaint"), Some(Kind::Complaint));
+        assert_eq!(Channel::parse("fax"), None);
+    }
+
+    #[test]
+    fn reopening_clears_resolution() {
+        assert_eq!(
+            status_timestamps(Status::Resolved, 5, None, None),
+            (Some(5), None)
+        );
+        assert_eq!(
+            status_timestamps(Status::Closed, 9, Some(5), None),
+            (Some(5), Some(9))
+        );
+        assert_eq!(
+            status_timestamps(Status::Open, 9, Some(5), Some(9)),
+            (None, None)
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! HTTP for tickets, their thread, notes, replies (through the outbox) and the hand-over of a
+//! leaving agent's work.
+
+use super::store::{self, NewInteraction, NewTicket, TicketChanges, TicketFilter};
+use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket};
+use crate::app::AppState;
+use crate::auth::User;
+use crate::customers::identity::IdentityKind;
+use crate::error::{AppError, AppResult, optional_text, required_text};
+use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::{Access, Routes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add("GET", "/api/tickets", "tickets", Access::Agent,
+        "List tickets (filters: status, open, queue_id, assignee_id, customer_id, kind; before_id pages)", get(list_tickets))
+        .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
+        .add("GET", "/api/tickets/{id}", "tickets", Access::Agent, "A ticket with its whole thread", get(get_ticket))
+        .add("PATCH", "/api/tickets/{id}", "tickets", Access::Agent,
+            "Change status, priority, kind, queue, assignee, tags or subject", patch(update_ticket))
+        .add("POST", "/api/tickets/{id}/notes", "tickets", Access::Agent, "Add an internal note", post(add_note))
+        .add("POST", "/api/tickets/{id}/replies", "tickets", Access::Agent,
+            "Reply to the customer by email or SMS (queued in the outbox)", post(add_reply))
+        .add("POST", "/api/tickets/{id}/merge", "tickets", Access::Agent,
+            "Merge this ticket into another (`into`): its thread moves, it closes", post(merge_ticket))
+        .add("POST", "/api/interactions/{id}/split", "tickets", Access::Agent,
+            "Move one message out of its ticket into a new ticket", post(split_interaction))
+        .add("POST", "/api/users/{id}/handover", "users", Access::Supervisor,
+            "Hand all open tickets and owned customers of a user to another user", post(handover))
+}
+
+/// Agents see tickets of their queues, tickets assigned to them and unqueued ones.
+pub async fn can_see(state: &AppState, user: &User, t: &Ticket) -> AppResult<bool> {
+    if user.is_supervisor() || t.assignee_id == Some(user.id) {
+        return Ok(true);
+    }
+    match t.queue_id {
+        None => Ok(true),
+        Some(q) => Ok(crate::routing::store::queues_of_user(&state.db, user.id)
+            .await?
+            .contains(&q)),
+    }
+}
+
+async fn visible_ticket(state: &AppState, user: &User, id: i64) -> AppResult<Ticket> {
+    let t = store::find_ticket(&state.db.pool, id).await?;
+    if !can_see(state, user, &t).await? {
+        // Not 403: the existence of a ticket outside one's queues is not disclosed.
+        return Err(AppError::NotFound("ticket"));
+    }
+    Ok(t)
+}
+
+fn parse<T>(
+    field: &str,
+    v: Option<&str>,
+    f: fn(&str) -> Option<T>,
+    allowed: &str,
+) -> AppResult<Option<T>> {
+    v.map(|s| {
+        f(s).ok_or_else(|| AppError::validation(field, format!("{field} must be one of {allowed}")))
+    })
+    .transpose()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    open: Option<bool>,
+    queue_id: Option<i64>,
+    assignee_id: Option<i64>,
+    customer_id: Option<i64>,
+    kind: Option<String>,
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_tickets(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Vec<Ticket>>> {
+    let visible_queues = if user.is_supervisor() {
+        None
+    } else {
+        Some(crate::routing::store::queues_of_user(&state.db, user.id).await?)
+    };
+    let filter = TicketFilter {
+        status: parse(
+            "status",
+            q.status.as_deref(),
+            Status::parse,
+            "new, open, pending, resolved, closed",
+        )?,
+        open_only: q.open.unwrap_or(false),
+        queue_id: q.queue_id,
+        assignee_id: q.assignee_id,
+        customer_id: q.customer_id,
+        kind: parse(
+            "kind",
+            q.kind.as_deref(),
+            Kind::parse,
+            "inquiry, complaint, request, incident, callback",
+        )?,
+        visible_queues,
+        visible_to_user: Some(user.id),
+        before_id: q.before_id,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+    };
+    Ok(axum::Json(store::list_tickets(&state.db, &filter).await?))
+}
+
+#[derive(Deserialize)]
+struct CreateTicketBody {
+    subject: String,
+    body: Option<String>,
+    priority: Option<String>,
+    kind: Option<String>,
+    channel: Option<String>,
+    queue_id: Option<i64>,
+    assignee_id: Option<i64>,
+    customer_id: Option<i64>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+async fn create_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<CreateTicketBody>,
+) -> AppResult<(StatusCode, axum::Json<Ticket>)> {
+    let new = NewTicket {
+        subject: required_text("subject", &b.subject, 500)?,
+        priority: parse(
+            "priority",
+            b.priority.as_deref(),
+            Priority::parse,
+            "low, normal, high, urgent",
+        )?
+        .unwrap_or(Priority::Normal),
+        kind: parse(
+            "kind",
+            b.kind.as_deref(),
+            Kind::parse,
+            "inquiry, complaint, request, incident, callback",
+        )?
+        .unwrap_or(Kind::Inquiry),
+        channel: parse(
+            "channel",
+            b.channel.as_deref(),
+            Channel::parse,
+            "email, sms, voice, web, note",
+        )?
+        .unwrap_or(Channel::Voice),
+        queue_id: b.queue_id,
+        assignee_id: b.assignee_id,
+        customer_id: b.customer_id,
+        tags: b
+            .tags
+            .iter()
+            .map(|t| required_text("tags", t, 50))
+            .collect::<AppResult<_>>()?,
+    };
+    let body = optional_text("body", b.body.as_deref().unwrap_or(""), 100_000)?;
+    check_refs(&state, new.queue_id, new.assignee_id, new.customer_id).await?;
+    let mut tx = state.db.begin().await?;
+    let ticket = store::insert_ticket(&mut tx, &state.db, &new).await?;
+    if !body.trim().is_empty() {
+        store::insert_interaction(
+            &mut tx,
+            &state.db,
+            &NewInteraction {
+                ticket_id: ticket.id,
+                customer_id: ticket.customer_id,
+                channel: Channel::Note,
+                direction: Direction::Internal,
+                from_addr: user.login.clone(),
+                to_addr: String::new(),
+                subject: String::new(),
+                body,
+                external_id: None,
+                author_id: Some(user.id),
+                meta: json!({}),
+            },
+        )
+        .await?;
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok((StatusCode::CREATED, axum::Json(ticket)))
+}
+
+async fn check_refs(
+    state: &AppState,
+    queue_id: Option<i64>,
+    assignee_id: Option<i64>,
+    customer_id: Option<i64>,
+) -> AppResult<()> {
+    if let Some(q) = queue_id {
+        crate::routing::store::find_queue(&state.db, q)
+            .await
+            .map_err(|_| AppError::validation("queue_id", "queue_id is not a queue"))?;
+    }
+    if let Some(u) = assignee_id {
+        crate::auth::store::find_user(&state.db, u)
+            .await
+            .map_err(|_| AppError::validation("assignee_id", "assignee_id is not a user"))?;
+    }
+    if let Some(c) = customer_id {
+        crate::customers::store::find_customer(&state.db, c)
+            .await
+            .map_err(|_| AppError::validation("customer_id", "customer_id is not a customer"))?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TicketView {
+    ticket: Ticket,
+    interactions: Vec<Interaction>,
+}
+
+async fn get_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<TicketView>> {
+    let ticket = visible_ticket(&state, &user, id).await?;
+    let interactions = store::list_interactions(&state.db, id).await?;
+    Ok(axum::Json(TicketView {
+        ticket,
+        interactions,
+    }))
+}
+
+#[derive(Deserialize)]
+struct UpdateTicketBody {
+    subject: Option<String>,
+    status: Option<String>,
+    priority: Option<String>,
+    kind: Option<String>,
+    queue_id: Option<Option<i64>>,
+    assignee_id: Option<Option<i64>>,
+    customer_id: Option<Option<i64>>,
+    tags: Option<Vec<String>>,
+}
+
+async fn update_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UpdateTicketBody>,
+) -> AppResult<axum::Json<Ticket>> {
+    let cur = visible_ticket(&state, &user, id).await?;
+    let changes = TicketChanges {
+        subject: b
+            .subject
+            .map(|s| required_text("subject", &s, 500))
+            .transpose()?,
+        status: parse(
+            "status",
+            b.status.as_deref(),
+            Status::parse,
+            "new, open, pending, resolved, closed",
+        )?,
+        priority: parse(
+            "priority",
+            b.priority.as_deref(),
+            Priority::parse,
+            "low, normal, high, urgent",
+        )?,
+        kind: parse(
+            "kind",
+            b.kind.as_deref(),
+            Kind::parse,
+            "inquiry, complaint, request, incident, callback",
+        )?,
+        queue_id: b.queue_id,
+        assignee_id: b.assignee_id,
+        customer_id: b.customer_id,
+        tags: b
+            .tags
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| required_text("tags", t, 50))
+                    .collect::<AppResult<_>>()
+            })
+            .transpose()?,
+    };
+    // Agents may take a ticket or give it back; moving it to someone else is a supervisor's call.
+    if let Some(Some(to)) = changes.assignee_id
+        && to != user.id
+        && !user.is_supervisor()
+        && cur.assignee_id != Some(to)
+    {
+        return Err(AppError::Forbidden);
+    }
+    check_refs(
+        &state,
+        changes.queue_id.flatten(),
+        changes.assignee_id.flatten(),
+        changes.customer_id.flatten(),
+    )
+    .await?;
+    let mut tx = state.db.begin().await?;
+    let (before, after) =
+        store::update_ticket(&mut tx, &state.db, id, &changes, Some(user.id)).await?;
+    if before.assignee_id != after.assignee_id && before.assignee_id.is_some() {
+        crate::auth::store::insert_audit(
+            &mut *tx,
+            Some(user.id),
+            "ticket.reassign",
+            &format!("ticket:{id}"),
+            json!({"from": before.assignee_id, "to": after.assignee_id}),
+        )
+        .await?;
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(axum::Json(after))
+}
+
+#[derive(Deserialize)]
+struct NoteBody {
+    body: String,
+}
+
+async fn add_note(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<NoteBody>,
+) -> AppResult<(StatusCode, axum::Json<Interaction>)> {
+    let ticket = visible_ticket(&state, &user, id).await?;
+    let body = required_text("body", &b.body, 100_000)?;
+    let mut tx = state.db.begin().await?;
+    let (i, _) = store::insert_interaction(
+        &mut tx,
+        &state.db,
+        &NewInteraction {
+            ticket_id: id,
+            customer_id: ticket.customer_id,
+            channel: Channel::Note,
+            direction: Direction::Internal,
+            from_addr: user.login.clone(),
+            to_addr: String::new(),
+            subject: String::new(),
+            body,
+            external_id: None,
+            author_id: Some(user.id),
+            meta: json!({}),
+        },
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    Ok((StatusCode::CREATED, axum::Json(i)))
+}
+
+#[derive(Deserialize)]
+struct ReplyBody {
+    body: String,
+    /// `email` or `sms`; defaults to the channel the ticket came in on (email for calls and web).
+    channel: Option<String>,
+    /// Recipient; defaults to the customer's identity on that channel.
+    to: Option<String>,
+    html: Option<String>,
+    /// Status to set with the reply (e.g. `pending` while waiting for the customer).
+    status: Option<String>,
+}
+
+/// Stores the reply as an outbound interaction and queues it in the outbox, in one transaction:
+/// the channel's sender delivers it with retries, so a crash between the two cannot happen.
+async fn add_reply(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<ReplyBody>,
+) -> AppResult<(StatusCode, axum::Json<Interaction>)> {
+    let ticket = visible_ticket(&state, &user, id).await?;
+    let body = required_text("body", &b.body, 100_000)?;
+    let html = b
+        .html
+        .map(|h| optional_text("html", &h, 1_000_000))
+        .transpose()?;
+    let status = parse(
+        "status",
+        b.status.as_deref(),
+        Status::parse,
+        "new, open, pending, resolved, closed",
+    )?;
+    let channel = match b.channel.as_deref() {
+        Some("email") => Channel::Email,
+        Some("sms") => Channel::Sms,
+        Some(_) => {
+            return Err(AppError::validation(
+                "channel",
+                "channel must be email or sms",
+            ));
+        }
+        None if ticket.channel == Channel::Sms => Channel::Sms,
+        None => Channel::Email,
+    };
+    let kind = if channel == Channel::Sms {
+        IdentityKind::Phone
+    } else {
+        IdentityKind::Email
+    };
+    let to = match b.to {
+        Some(to) => crate::customers::identity::normalize(kind, &to, &state.phones)
+            .map_err(|why| AppError::validation("to", format!("to {why}")))?,
+        None => {
+            let cid = ticket.customer_id.ok_or_else(|| {
+                AppError::validation("to", "the ticket has no customer: give `to`")
+            })?;
+            let customer = crate::customers::store::find_customer(&state.db, cid).await?;
+            customer
+                .identities
+                .iter()
+                .find(|i| i.kind == kind)
+                .map(|i| i.value.clone())
+                .ok_or_else(|| {
+                    AppError::validation(
+                        "to",
+                        format!("the customer has no {} identity: give `to`", kind.as_str()),
+                    )
+                })?
+        }
+    };
+    let from = match channel {
+        Channel::Sms => String::new(),
+        _ => state.config.mail_from(),
+    };
+    let subject = match channel {
+        Channel::Email => format!("Re: {} [#{}]", ticket.subject, ticket.id),
+        _ => String::new(),
+    };
+    let mut tx = state.db.begin().await?;
+    let (interaction, _) = store::insert_interaction(
+        &mut tx,
+        &state.db,
+        &NewInteraction {
+            ticket_id: id,
+            customer_id: ticket.customer_id,
+            channel,
+            direction: Direction::Out,
+            from_addr: from,
+            to_addr: to.clone(),
+            subject: subject.clone(),
+            body: body.clone(),
+            external_id: None,
+            author_id: Some(user.id),
+            meta: json!({"delivery": "queued", "html": html}),
+        },
+    )
+    .await?;
+    let payload = json!({"subject": subject, "body": body, "html": html});
+    store::insert_outbox(&mut tx, channel, id, Some(interaction.id), &to, &payload).await?;
+    let status = status.or((ticket.status == Status::New).then_some(Status::Open));
+    if status.is_some() {
+        let change = TicketChanges {
+            status,
+            ..TicketChanges::default()
+        };
+        store::update_ticket(&mut tx, &state.db, id, &change, Some(user.id)).await?;
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok((StatusCode::CREATED, axum::Json(interaction)))
+}
+
+#[derive(Deserialize)]
+struct HandoverBody {
+    to: i64,
+}
+
+#[derive(Serialize)]
+struct HandoverResult {
+    tickets: Vec<i64>,
+    customers: u64,
+}
+
+/// One click when an employee leaves: their open tickets and their customers go to `to`.
+async fn handover(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Path(from): Path<i64>,
+    Json(b): Json<HandoverBody>,
+) -> AppResult<axum::Json<HandoverResult>> {
+    crate::auth::store::find_user(&state.db, from).await?;
+    let to = crate::auth::store::find_user(&state.db, b.to)
+        .await
+        .map_err(|_| AppError::validation("to", "to is not a user"))?;
+    if !to.active || to.id == from {
+        return Err(AppError::validation("to", "to must be another active user"));
+    }
+    let mut tx = state.db.begin().await?;
+    let tickets = store::reassign_open_tickets(&mut tx, &state.db, from, to.id, actor.id).await?;
+    let customers = crate::customers::store::reassign_owner(&mut tx, from, to.id).await?;
+    crate::auth::store::insert_audit(
+        &mut *tx,
+        Some(actor.id),
+        "user.handover",
+        &format!("user:{from}"),
+        json!({"to": to.id, "tickets": tickets, "customers": customers}),
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    Ok(axum::Json(HandoverResult { tickets, customers }))
+}
+
+#[derive(Deserialize)]
+struct MergeBody {
+    into: i64,
+}
+
+/// Two tickets about one matter become one: the thread of `id` moves into `into`.
+async fn merge_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<MergeBody>,
+) -> AppResult<axum::Json<Ticket>> {
+    let from = visible_ticket(&state, &user, id).await?;
+    let into = visible_ticket(&state, &user, b.into)
+        .await
+        .map_err(|_| AppError::validation("into", "into is not a ticket you can see"))?;
+    if from.id == into.id {
+        return Err(AppError::validation(
+            "into",
+            "a ticket cannot be merged into itself",
+        ));
+    }
+    if from.merged_into.is_some() {
+        return Err(AppError::Conflict("this ticket was already merged".into()));
+    }
+    if into.merged_into.is_some() {
+        return Err(AppError::validation(
+            "into",
+            "into was itself merged; merge into the ticket it went to",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let target = store::merge_tickets(&mut tx, &state.db, from.id, into.id).await?;
+    crate::auth::store::insert_audit(
+        &mut *tx,
+        Some(user.id),
+        "ticket.merge",
+        &format!("ticket:{}", from.id),
+        json!({"into": into.id}),
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    Ok(axum::Json(target))
+}
+
+/// A message that belongs to another matter (e.g. a reply about something new) gets its own ticket.
+async fn split_interaction(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<(StatusCode, axum::Json<Ticket>)> {
+    let interaction = store::find_interaction(&state.db, id).await?;
+    let from = visible_ticket(&state, &user, interaction.ticket_id)
+        .await
+        .map_err(|_| AppError::NotFound("interaction"))?;
+    if store::count_interactions(&state.db, from.id).await? < 2 {
+        return Err(AppError::Conflict(
+            "the ticket has only this message: nothing to split from".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let new = store::split_interaction(&mut tx, &state.db, &interaction, &from).await?;
+    crate::auth::store::insert_audit(
+        &mut *tx,
+        Some(user.id),
+        "interaction.split",
+        &format!("interaction:{id}"),
+        json!({"from": from.id, "to": new.id}),
+    )
+    .await?;
+    crate::realtime::events::commit(tx).await?;
+    Ok((StatusCode::CREATED, axum::Json(new)))
+}

@@ -1,0 +1,603 @@
+//! SQL for tickets and interactions. Every change appends its event in the same transaction.
+
+use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket, status_timestamps};
+use crate::db::{Db, Tx, from_json_list, now_ms, to_json_list};
+use crate::error::{AppError, AppResult};
+use crate::realtime::events::{self, Scope};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub const TICKET_COLUMNS: &str = "id, subject, status, priority, kind, channel, queue_id, \
+     assignee_id, customer_id, tags, merged_into, created_at, updated_at, first_response_at, \
+     resolved_at, closed_at";
+
+pub fn ticket_from_row(r: &AnyRow) -> Result<Ticket, sqlx::Error> {
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        subject: r.try_get("subject")?,
+        status: Status::parse(&r.try_get::<String, _>("status")?).unwrap_or(Status::Open),
+        priority: Priority::from_rank(r.try_get("priority")?),
+        kind: Kind::parse(&r.try_get::<String, _>("kind")?).unwrap_or(Kind::Inquiry),
+        channel: Channel::parse(&r.try_get::<String, _>("channel")?).unwrap_or(Channel::Web),
+        queue_id: r.try_get("queue_id")?,
+        assignee_id: r.try_get("assignee_id")?,
+        customer_id: r.try_get("customer_id")?,
+        tags: from_json_list(&r.try_get::<String, _>("tags")?),
+        merged_into: r.try_get("merged_into")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        first_response_at: r.try_get("first_response_at")?,
+        resolved_at: r.try_get("resolved_at")?,
+        closed_at: r.try_get("closed_at")?,
+    })
+}
+
+const INTERACTION_COLUMNS: &str = "id, ticket_id, customer_id, channel, direction, from_addr, \
+     to_addr, subject, body, external_id, author_id, meta, created_at";
+
+fn interaction_from_row(r: &AnyRow) -> Result<Interaction, sqlx::Error> {
+    Ok(Interaction {
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        customer_id: r.try_get("customer_id")?,
+        channel: Channel::parse(&r.try_get::<String, _>("channel")?).unwrap_or(Channel::Note),
+        direction: Direction::parse(&r.try_get::<String, _>("direction")?)
+            .unwrap_or(Direction::Internal),
+        from_addr: r.try_get("from_addr")?,
+        to_addr: r.try_get("to_addr")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        external_id: r.try_get("external_id")?,
+        author_id: r.try_get("author_id")?,
+        meta: serde_json::from_str(&r.try_get::<String, _>("meta")?).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// The event scope of a ticket: its queue's members, its assignee, and supervisors.
+pub fn scope_of(t: &Ticket) -> Scope {
+    Scope {
+        queue_id: t.queue_id,
+        user_id: t.assignee_id,
+        ticket_id: Some(t.id),
+        customer_id: t.customer_id,
+    }
+}
+
+pub struct NewTicket {
+    pub subject: String,
+    pub priority: Priority,
+    pub kind: Kind,
+    pub channel: Channel,
+    pub queue_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub tags: Vec<String>,
+}
+
+pub async fn insert_ticket(tx: &mut Tx<'_>, db: &Db, t: &NewTicket) -> AppResult<Ticket> {
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO tickets (subject, status, priority, kind, channel, queue_id, assignee_id, \
+         customer_id, tags, created_at, updated_at) \
+         VALUES ($1, 'new', $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {TICKET_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&t.subject)
+        .bind(t.priority.rank())
+        .bind(t.kind.as_str())
+        .bind(t.channel.as_str())
+        .bind(t.queue_id)
+        .bind(t.assignee_id)
+        .bind(t.customer_id)
+        .bind(to_json_list(&t.tags))
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    let ticket = ticket_from_row(&row)?;
+    events::append(
+        tx,
+        db.backend,
+        "ticket.created",
+        scope_of(&ticket),
+        &serde_json::json!({ "ticket": ticket }),
+    )
+    .await?;
+    Ok(ticket)
+}
+
+pub async fn find_ticket<'e, E>(exec: E, id: i64) -> AppResult<Ticket>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(exec)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
+    Ok(ticket_from_row(&row)?)
+}
+
+#[derive(Default)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    /// Only new, open and pending.
+    pub open_only: bool,
+    pub queue_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub kind: Option<Kind>,
+    /// Restricts to these queues plus the tickets assigned to `visible_to_user` (agents).
+    pub visible_queues: Option<Vec<i64>>,
+    pub visible_to_user: Option<i64>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// A bound value of a dynamically built query.
+enum Arg {
+    Int(i64),
+    Text(&'static str),
+}
+
+/// Tickets matching `f`, newest first. Only the filters given become conditions, so each query
+/// is one the planner answers from the matching index (an `($n < 0 OR col = $n)` form would
+/// hide the index and walk every ticket).
+pub async fn list_tickets(db: &Db, f: &TicketFilter) -> AppResult<Vec<Ticket>> {
+    let mut conds = vec!["id < $1".to_string()];
+    let mut args = vec![Arg::Int(f.before_id.unwrap_or(i64::MAX))];
+    let mut push = |cond: &str, arg: Arg| {
+        args.push(arg);
+        conds.push(cond.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(st) = f.status {
+        push("status = ?", Arg::Text(st.as_str()));
+    }
+    if let Some(q) = f.queue_id {
+        push("queue_id = ?", Arg::Int(q));
+    }
+    if let Some(a) = f.assignee_id {
+        push("assignee_id = ?", Arg::Int(a));
+    }
+    if let Some(c) = f.customer_id {
+        push("customer_id = ?", Arg::Int(c));
+    }
+    if let Some(k) = f.kind {
+        push("kind = ?", Arg::Text(k.as_str()));
+    }
+    if let Some(qs) = &f.visible_queues {
+        // Queue ids are integers we produced; they are formatted, never user text.
+        let list = if qs.is_empty() {
+            "NULL".to_string()
+        } else {
+            qs.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        };
+        let cond = format!("(queue_id IN ({list}) OR assignee_id = ?)");
+        push(&cond, Arg::Int(f.visible_to_user.unwrap_or(-1)));
+    }
+    if f.open_only {
+        conds.push("status IN ('new', 'open', 'pending')".into());
+    }
+    args.push(Arg::Int(f.limit));
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE {} ORDER BY id DESC LIMIT ${}",
+        conds.join(" AND "),
+        args.len()
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for a in args {
+        q = match a {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+        };
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
+}
+
+#[derive(Default, Clone)]
+pub struct TicketChanges {
+    pub subject: Option<String>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub kind: Option<Kind>,
+    pub queue_id: Option<Option<i64>>,
+    pub assignee_id: Option<Option<i64>>,
+    pub tags: Option<Vec<String>>,
+    pub customer_id: Option<Option<i64>>,
+}
+
+/// Applies changes inside `tx` and appends `ticket.updated` (plus `ticket.assigned` when the
+/// assignee changed). Returns the ticket before and after.
+pub async fn update_ticket(
+    tx: &mut Tx<'_>,
+    db: &Db,
+    id: i64,
+    c: &TicketChanges,
+    actor_id: Option<i64>,
+) -> AppResult<(Ticket, Ticket)> {
+    let cur = find_ticket(&mut **tx, id).await?;
+    let now = now_ms();
+    let status = c.status.unwrap_or(cur.status);
+    let (resolved_at, closed_at) = if c.status.is_some() && status != cur.status {
+        status_timestamps(status, now, cur.resolved_at, cur.closed_at)
+    } else {
+        (cur.resolved_at, cur.closed_at)
+    };
+    let sql = format!(
+        "UPDATE tickets SET subject = $2, status = $3, priority = $4, kind = $5, queue_id = $6, \
+         assignee_id = $7, tags = $8, customer_id = $9, resolved_at = $10, closed_at = $11, \
+         updated_at = $12 WHERE id = $1 RETURNING {TICKET_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(c.subject.clone().unwrap_or_else(|| cur.subject.clone()))
+        .bind(status.as_str())
+        .bind(c.priority.unwrap_or(cur.priority).rank())
+        .bind(c.kind.unwrap_or(cur.kind).as_str())
+        .bind(c.queue_id.unwrap_or(cur.queue_id))
+        .bind(c.assignee_id.unwrap_or(cur.assignee_id))
+        .bind(to_json_list(c.tags.as_ref().unwrap_or(&cur.tags)))
+        .bind(c.customer_id.unwrap_or(cur.customer_id))
+        .bind(resolved_at)
+        .bind(closed_at)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    let new = ticket_from_row(&row)?;
+    let payload = serde_json::json!({"ticket": new, "by": actor_id});
+    events::append(tx, db.backend, "ticket.updated", scope_of(&new), &payload).await?;
+    if new.assignee_id != cur.assignee_id {
+        // The previous assignee must hear that the ticket left them.
+        let mut scope = scope_of(&new);
+        scope.user_id = cur.assignee_id;
+        events::append(tx, db.backend, "ticket.unassigned", scope, &payload).await?;
+    }
+    Ok((cur, new))
+}
+
+pub struct NewInteraction {
+    pub ticket_id: i64,
+    pub customer_id: Option<i64>,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub body: String,
+    pub external_id: Option<String>,
+    pub author_id: Option<i64>,
+    pub meta: serde_json::Value,
+}
+
+/// Inserts an interaction unless one with the same `(channel, external_id)` exists; returns it
+/// and whether it is new. An agent's first outbound message sets the ticket's first response.
+pub async fn insert_interaction(
+    tx: &mut Tx<'_>,
+    db: &Db,
+    i: &NewInteraction,
+) -> AppResult<(Interaction, bool)> {
+    if let Some(ext) = &i.external_id
+        && let Some(existing) = find_interaction_by_external(&mut **tx, i.channel, ext).await?
+    {
+        return Ok((existing, false));
+    }
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO interactions (ticket_id, customer_id, channel, direction, from_addr, to_addr, \
+         subject, body, external_id, author_id, meta, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (channel, external_id) DO NOTHING RETURNING {INTERACTION_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(i.ticket_id)
+        .bind(i.customer_id)
+        .bind(i.channel.as_str())
+        .bind(i.direction.as_str())
+        .bind(&i.from_addr)
+        .bind(&i.to_addr)
+        .bind(&i.subject)
+        .bind(&i.body)
+        .bind(&i.external_id)
+        .bind(i.author_id)
+        .bind(i.meta.to_string())
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else {
+        // A concurrent insert won the race on the idempotency key.
+        let ext = i.external_id.as_deref().unwrap_or_default();
+        let existing = find_interaction_by_external(&mut **tx, i.channel, ext)
+            .await?
+            .ok_or(AppError::NotFound("interaction"))?;
+        return Ok((existing, false));
+    };
+    let interaction = interaction_from_row(&row)?;
+    let first_response = i.direction == Direction::Out && i.author_id.is_some();
+    sqlx::query(
+        "UPDATE tickets SET updated_at = $2, \
+         first_response_at = CASE WHEN $3 = 1 AND first_response_at IS NULL THEN $2 ELSE first_response_at END \
+         WHERE id = $1",
+    )
+    .bind(i.ticket_id)
+    .bind(now)
+    .bind(first_response as i64)
+    .execute(&mut **tx)
+    .await?;
+    let ticket = find_ticket(&mut **tx, i.ticket_id).await?;
+    let mut preview = interaction.clone();
+    preview.body = preview
+        .body
+        .chars()
+        .take(crate::customers::store::PREVIEW_CHARS)
+        .collect();
+    events::append(
+        tx,
+        db.backend,
+        "interaction.created",
+        scope_of(&ticket),
+        &serde_json::json!({"interaction": preview}),
+    )
+    .await?;
+    Ok((interaction, true))
+}
+
+pub async fn find_interaction_by_external<'e, E>(
+    exec: E,
+    channel: Channel,
+    external_id: &str,
+) -> AppResult<Option<Interaction>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE channel = $1 AND external_id = $2"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(channel.as_str())
+        .bind(external_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|r| interaction_from_row(&r)).transpose()?)
+}
+
+pub async fn find_interaction(db: &Db, id: i64) -> AppResult<Interaction> {
+    let sql = format!("SELECT {INTERACTION_COLUMNS} FROM interactions WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(AppError::NotFound("interaction"))?;
+    Ok(interaction_from_row(&row)?)
+}
+
+/// Merges `meta` keys into an interaction's meta (delivery state, call durations).
+pub async fn update_interaction_meta(
+    tx: &mut Tx<'_>,
+    id: i64,
+    patch: &serde_json::Value,
+) -> AppResult<Interaction> {
+    let sql = format!("SELECT {INTERACTION_COLUMNS} FROM interactions WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound("interaction"))?;
+    let mut i = interaction_from_row(&row)?;
+    if let (Some(meta), Some(patch)) = (i.meta.as_object_mut(), patch.as_object()) {
+        for (k, v) in patch {
+            meta.insert(k.clone(), v.clone());
+        }
+    } else {
+        i.meta = patch.clone();
+    }
+    sqlx::query("UPDATE interactions SET meta = $2 WHERE id = $1")
+        .bind(id)
+        .bind(i.meta.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(i)
+}
+
+/// The whole thread of a ticket, oldest first.
+pub async fn list_interactions(db: &Db, ticket_id: i64) -> AppResult<Vec<Interaction>> {
+    let sql = format!(
+        "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE ticket_id = $1 ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ticket_id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(interaction_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Open tickets of a customer, newest first (the 360 view shows them all). A query of its own:
+/// `list_tickets`' optional filters cannot use the customer index, and a closed customer's
+/// lookup then scanned every ticket (seconds at 1M tickets, on every screen pop).
+pub async fn open_tickets_of(db: &Db, customer_id: i64) -> AppResult<Vec<Ticket>> {
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 \
+         AND status IN ('new', 'open', 'pending') ORDER BY id DESC LIMIT 100"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer_id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
+}
+
+/// The customer's newest open ticket on `channel` (and in `queue_id` when given), for threading.
+pub async fn find_open_ticket_on<'e, E>(
+    exec: E,
+    customer_id: i64,
+    channel: Channel,
+    queue_id: Option<i64>,
+) -> AppResult<Option<Ticket>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 AND channel = $2 \
+         AND status IN ('new', 'open', 'pending') AND merged_into IS NULL \
+         AND ($3 < 0 OR queue_id = $3) ORDER BY id DESC LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer_id)
+        .bind(channel.as_str())
+        .bind(queue_id.unwrap_or(-1))
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|r| ticket_from_row(&r)).transpose()?)
+}
+
+/// Moves all open tickets assigned to `from` to `to` (hand-over), with events.
+pub async fn reassign_open_tickets(
+    tx: &mut Tx<'_>,
+    db: &Db,
+    from: i64,
+    to: i64,
+    actor_id: i64,
+) -> AppResult<Vec<i64>> {
+    let ids: Vec<i64> = sqlx::query(
+        "SELECT id FROM tickets WHERE assignee_id = $1 AND status IN ('new', 'open', 'pending')",
+    )
+    .bind(from)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, _>>()?;
+    let change = TicketChanges {
+        assignee_id: Some(Some(to)),
+        ..TicketChanges::default()
+    };
+    for id in &ids {
+        update_ticket(tx, db, *id, &change, Some(actor_id)).await?;
+    }
+    Ok(ids)
+}
+
+/// Queues a message for its channel's sender (`outbox`), inside the transaction that stored
+/// what it belongs to; the sender delivers it with retries, so a crash between the two cannot
+/// lose it. `payload` is `{"subject", "body", "html"}` plus whatever the channel needs.
+pub async fn insert_outbox(
+    tx: &mut Tx<'_>,
+    channel: Channel,
+    ticket_id: i64,
+    interaction_id: Option<i64>,
+    recipient: &str,
+    payload: &serde_json::Value,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (channel, ticket_id, interaction_id, recipient, payload, status, \
+         attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+    )
+    .bind(channel.as_str())
+    .bind(ticket_id)
+    .bind(interaction_id)
+    .bind(recipient)
+    .bind(payload.to_string())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Merges ticket `from` into `into`: its interactions move, it closes with `merged_into` set.
+/// Both tickets get an event. Returns the surviving ticket.
+pub async fn merge_tickets(tx: &mut Tx<'_>, db: &Db, from: i64, into: i64) -> AppResult<Ticket> {
+    let now = now_ms();
+    sqlx::query("UPDATE interactions SET ticket_id = $2 WHERE ticket_id = $1")
+        .bind(from)
+        .bind(into)
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!(
+        "UPDATE tickets SET merged_into = $2, status = 'closed', \
+         resolved_at = COALESCE(resolved_at, $3), closed_at = COALESCE(closed_at, $3), \
+         updated_at = $3 WHERE id = $1 RETURNING {TICKET_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(into)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    let merged = ticket_from_row(&row)?;
+    sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
+        .bind(into)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let target = find_ticket(&mut **tx, into).await?;
+    let payload = serde_json::json!({"ticket": merged, "into": target});
+    events::append(tx, db.backend, "ticket.merged", scope_of(&merged), &payload).await?;
+    events::append(
+        tx,
+        db.backend,
+        "ticket.updated",
+        scope_of(&target),
+        &serde_json::json!({"ticket": target}),
+    )
+    .await?;
+    Ok(target)
+}
+
+/// Moves one interaction out of its ticket into a new ticket (same customer, queue and channel);
+/// its meta records the split. Returns the new ticket.
+pub async fn split_interaction(
+    tx: &mut Tx<'_>,
+    db: &Db,
+    interaction: &Interaction,
+    from: &Ticket,
+) -> AppResult<Ticket> {
+    let subject = if interaction.subject.trim().is_empty() {
+        crate::intake::subject_from_body(&interaction.body, interaction.channel)
+    } else {
+        interaction.subject.clone()
+    };
+    let new = insert_ticket(
+        tx,
+        db,
+        &NewTicket {
+            subject,
+            priority: from.priority,
+            kind: from.kind,
+            channel: interaction.channel,
+            queue_id: from.queue_id,
+            assignee_id: None,
+            customer_id: interaction.customer_id.or(from.customer_id),
+            tags: Vec::new(),
+        },
+    )
+    .await?;
+    sqlx::query("UPDATE interactions SET ticket_id = $2 WHERE id = $1")
+        .bind(interaction.id)
+        .bind(new.id)
+        .execute(&mut **tx)
+        .await?;
+    let patch = serde_json::json!({"thread_reason": "split", "split_from": from.id});
+    update_interaction_meta(tx, interaction.id, &patch).await?;
+    events::append(
+        tx,
+        db.backend,
+        "interaction.moved",
+        scope_of(from),
+        &serde_json::json!({"interaction_id": interaction.id, "from": from.id, "to": new.id}),
+    )
+    .await?;
+    Ok(new)
+}
+
+/// How many interactions a ticket has.
+pub async fn count_interactions(db: &Db, ticket_id: i64) -> AppResult<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM interactions WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(row.try_get("n")?)
+}

@@ -1,0 +1,501 @@
+//! The console and the portal in real headless Chromium (Debian's chromium + chromium-driver),
+//! driven over WebDriver with fantoccini against a TestApp. Skipped only when no browser is
+//! installed and HOTLINE_REQUIRE_BROWSER is unset (CI sets it). On failure a screenshot is
+//! saved under target/browser-artifacts/. Also checks the message catalogs (no browser needed).
+
+#![allow(dead_code)]
+
+use crate::support::TestApp;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use serde_json::{Value, json};
+use sqlx::Row;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &[&str] = &["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+const DRIVER: &[&str] = &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
+
+/// A chromedriver process and one browser session; both end with the value.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn first_existing(paths: &[&str]) -> Option<PathBuf> {
+    paths.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Starts Chromium under chromedriver, or returns None (test skipped) when none is installed
+/// and the browser is not required.
+pub async fn browser() -> Option<Browser> {
+    let (Some(chromium), Some(driver)) = (first_existing(CHROMIUM), first_existing(DRIVER)) else {
+        if std::env::var_os("HOTLINE_REQUIRE_BROWSER").is_some() {
+            panic!("HOTLINE_REQUIRE_BROWSER is set but chromium/chromedriver are not installed");
+        }
+        eprintln!("skipped: no chromium + chromedriver (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1440,900", "--lang=en-US",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let client = loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                panic!("chromedriver did not answer: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    Some(Browser {
+        client,
+        driver: child,
+        _profile: profile,
+    })
+}
+
+/// Runs a browser scenario; on failure saves a screenshot (and the page's text) as artifacts.
+pub async fn scenario<F, Fut>(name: &str, b: &Browser, body: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let outcome = std::panic::AssertUnwindSafe(body()).catch_unwind().await;
+    if let Err(panic) = outcome {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = b.client.screenshot().await {
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+        if let Ok(src) = b.client.source().await {
+            let _ = std::fs::write(dir.join(format!("{name}.html")), src);
+        }
+        eprintln!("screenshot saved in {}", dir.display());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Waits until `css` matches an element whose text contains `text` and returns that text.
+pub async fn wait_text(c: &Client, css: &str, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(els) = c.find_all(Locator::Css(css)).await {
+            for el in els {
+                if let Ok(t) = el.text().await
+                    && t.contains(text)
+                {
+                    return t;
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            panic!("no `{css}` containing {text:?} within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    let started = Instant::now();
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            return el;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            panic!("no `{css}` within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    retry(css, || async move {
+        let el = c.find(Locator::Css(css)).await.ok()?;
+        el.clear().await.ok()?;
+        el.send_keys(text).await.ok()
+    })
+    .await
+}
+
+/// Clicks `css`; parts that re-render (ringing offers tick every second) are found again.
+pub async fn click(c: &Client, css: &str) {
+    retry(css, || async move {
+        c.find(Locator::Css(css)).await.ok()?.click().await.ok()
+    })
+    .await
+}
+
+async fn retry<Fut: Future<Output = Option<()>>>(css: &str, f: impl Fn() -> Fut) {
+    let started = Instant::now();
+    while f().await.is_none() {
+        if started.elapsed() > Duration::from_secs(15) {
+            panic!("could not act on `{css}` within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Signs in through the form on `/`.
+pub async fn sign_in(t: &TestApp, c: &Client, login: &str, password: &str) {
+    c.goto(&t.url("/")).await.unwrap();
+    type_into(c, "#login", login).await;
+    type_into(c, "#password", password).await;
+    click(c, "#signin-submit").await;
+    find(c, "hl-presence select").await;
+}
+
+/// Polls `f` until it returns Some, for up to 10 s.
+pub async fn eventually<T, Fut: Future<Output = Option<T>>>(what: &str, f: impl Fn() -> Fut) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            panic!("{what} did not happen within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn browser_login_lookup_reply() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let (agent_id, _) = t.user("ana", "agent").await;
+    let cid = t
+        .customer(
+            "王芳",
+            &[
+                ("phone", "+8613800138000"),
+                ("email", "wang.fang@example.cn"),
+            ],
+        )
+        .await;
+    let (_, ticket) = t
+        .post(
+            "/api/tickets",
+            &t.admin_token,
+            json!({"subject": "Invoice shows the wrong amount", "customer_id": cid,
+                   "channel": "email", "assignee_id": agent_id,
+                   "body": "Customer says the March invoice is 50 yuan too high."}),
+        )
+        .await;
+    let ticket_id = ticket["id"].as_i64().unwrap();
+    // Text from customers is shown as text, never run as markup.
+    let evil = "<img src=x onerror=document.body.dataset.pwned=1>Refund?";
+    t.post(
+        "/api/tickets",
+        &t.admin_token,
+        json!({"subject": evil, "customer_id": cid, "assignee_id": agent_id}),
+    )
+    .await;
+    let c = &b.client;
+    let app = &t;
+    scenario("browser_login_lookup_reply", &b, || async move {
+        sign_in(app, c, "ana", "password-123").await;
+        wait_text(c, "#ticket-table", evil).await;
+        let pwned = c
+            .execute("return document.body.dataset.pwned || null", vec![])
+            .await
+            .unwrap();
+        assert_eq!(pwned, Value::Null, "markup from a ticket subject ran");
+        // The agent's own tickets, with the new one marked unread.
+        wait_text(
+            c,
+            "#ticket-table tr.unread",
+            "Invoice shows the wrong amount",
+        )
+        .await;
+
+        // Presence switch is always there; going available works (REST or /ws when present).
+        find(c, "#presence")
+            .await
+            .select_by_value("available")
+            .await
+            .unwrap();
+
+        // Customer lookup by phone as typed on a keypad, then the 360 with history.
+        type_into(c, "#global-search", "138 0013 8000\n").await;
+        wait_text(c, "#customer-name", "王芳").await;
+        wait_text(c, "#match-quality", "Known").await;
+        wait_text(c, "#history", "50 yuan too high").await;
+        wait_text(c, "#open-tickets", "Invoice shows the wrong amount").await;
+
+        // Open the ticket from the 360 and reply by email.
+        click(
+            c,
+            &format!("#open-tickets a[href=\"#/ticket/{ticket_id}\"]"),
+        )
+        .await;
+        wait_text(c, "#ticket-subject", "Invoice shows the wrong amount").await;
+        // The knowledge panel answers (results, or "not available" without the KB) without breaking.
+        type_into(c, "#kb-q", "invoice").await;
+        eventually("the knowledge panel answers", || async move {
+            let s = c.find(Locator::Css("#kb-status")).await.ok()?;
+            let text = s.text().await.ok()?;
+            (!text.is_empty()).then_some(text)
+        })
+        .await;
+        type_into(
+            c,
+            "#composer-text",
+            "Dear Ms Wang, we corrected the invoice.",
+        )
+        .await;
+        click(c, "#send").await;
+        wait_text(c, "#thread .msg.out", "we corrected the invoice").await;
+    })
+    .await;
+
+    let row = sqlx::query(
+        "SELECT channel, recipient, payload FROM outbox WHERE ticket_id = $1 AND channel = 'email'",
+    )
+    .bind(ticket_id)
+    .fetch_one(&t.state.db.pool)
+    .await
+    .expect("the reply reached the outbox");
+    assert_eq!(row.get::<String, _>("recipient"), "wang.fang@example.cn");
+    let payload: Value = serde_json::from_str(&row.get::<String, _>("payload")).unwrap();
+    assert!(
+        payload["body"]
+            .as_str()
+            .unwrap()
+            .contains("corrected the invoice")
+    );
+}
+
+#[tokio::test]
+async fn browser_portal_complaint() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn_with(|c| c.portal_form_min_age_ms = 1500).await;
+    let c = &b.client;
+    let mut number = String::new();
+    let app = &t;
+    let out = &mut number;
+    scenario("browser_portal_complaint", &b, || async move {
+        c.goto(&app.url("/portal.html")).await.unwrap();
+        find(c, "#complaint-form").await;
+        // The honeypot is out of sight and out of the tab order.
+        let hp = find(c, "#p-website").await;
+        assert!(!hp.is_displayed().await.unwrap_or(true));
+        type_into(c, "#p-name", "Li Lei").await;
+        type_into(c, "#p-email", "li.lei@example.com").await;
+        type_into(c, "#p-description", "My parcel arrived broken.").await;
+        click(c, "#p-submit").await;
+        *out = wait_text(c, "#ticket-number", "#").await;
+        let number = out.clone();
+
+        // Then the status look-up with the number and the contact.
+        click(c, "#tab-status").await;
+        type_into(c, "#s-number", number.trim_start_matches('#')).await;
+        type_into(c, "#s-contact", "LI.LEI@example.com\n").await;
+        wait_text(c, "#status-result", "My parcel arrived broken").await;
+        // A wrong contact learns nothing.
+        type_into(c, "#s-contact", "someone@else.com\n").await;
+        wait_text(c, "#status-error", "No ticket").await;
+    })
+    .await;
+    let n: i64 = number.trim().trim_start_matches('#').parse().unwrap();
+    let (_, view) = t.get(&format!("/api/tickets/{n}"), &t.admin_token).await;
+    assert_eq!(view["ticket"]["kind"], "complaint");
+    assert_eq!(view["ticket"]["channel"], "web");
+    let queued: i64 = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE ticket_id = $1")
+        .bind(n)
+        .fetch_one(&t.state.db.pool)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(queued, 1, "the acknowledgement is queued");
+}
+
+fn catalog(name: &str) -> serde_json::Map<String, Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("web/i18n")
+        .join(name);
+    match serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap() {
+        Value::Object(m) => m,
+        _ => panic!("{name} is not an object"),
+    }
+}
+
+/// Every English key has a Chinese message and back, and every literal `t('key')` in the web
+/// code exists in the catalog (dynamic keys like `t('status.' + s)` are checked by prefix).
+#[test]
+fn i18n_catalogs_match_and_cover_the_code() {
+    let en = catalog("en.json");
+    let zh = catalog("zh-CN.json");
+    let missing_zh: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+    let missing_en: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
+    assert!(
+        missing_zh.is_empty(),
+        "missing in zh-CN.json: {missing_zh:?}"
+    );
+    assert!(missing_en.is_empty(), "missing in en.json: {missing_en:?}");
+    for (k, v) in &en {
+        let placeholders = |s: &str| {
+            let mut p: Vec<String> = s
+                .split('{')
+                .skip(1)
+                .filter_map(|x| x.split_once('}').map(|(n, _)| n.to_string()))
+                .collect();
+            p.sort();
+            p
+        };
+        assert_eq!(
+            placeholders(v.as_str().unwrap()),
+            placeholders(zh[k].as_str().unwrap()),
+            "placeholders differ for {k}"
+        );
+    }
+
+    let mut files = Vec::new();
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("web")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "js") {
+                files.push(p);
+            }
+        }
+    }
+    let mut unknown = Vec::new();
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        for (i, _) in src.match_indices("t('") {
+            let before = src[..i].chars().last();
+            if before.is_some_and(|ch| ch.is_alphanumeric() || ch == '_' || ch == '.') {
+                continue;
+            }
+            let rest = &src[i + 3..];
+            let Some(end) = rest.find('\'') else { continue };
+            let key = &rest[..end];
+            let known = if key.ends_with('.') {
+                en.keys().any(|k| k.starts_with(key))
+            } else {
+                en.contains_key(key)
+            };
+            if !known {
+                unknown.push(format!("{}: {key}", f.display()));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "keys used but not in en.json: {unknown:#?}"
+    );
+}
+
+/// The wallboard on the foundation alone (waiting counted from open tickets): the count moves
+/// when a ticket arrives, and a supervisor hands all of a leaving agent's work to a colleague.
+#[tokio::test]
+async fn browser_wallboard_waiting_and_handover() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    t.user("sue", "supervisor").await;
+    let (ana, _) = t.user("ana", "agent").await;
+    let (bob, _) = t.user("bob", "agent").await;
+    let general = t.queue("General").await;
+    let (_, mine) = t
+        .post(
+            "/api/tickets",
+            &t.admin_token,
+            json!({"subject": "Ana's open case", "queue_id": general, "assignee_id": ana}),
+        )
+        .await;
+    let c = &b.client;
+    let app = &t;
+    let waiting = format!("[data-waiting=\"{general}\"]");
+    let waiting = waiting.as_str();
+    scenario("browser_wallboard", &b, || async move {
+        sign_in(app, c, "sue", "password-123").await;
+        c.goto(&app.url("/wallboard.html")).await.unwrap();
+        wait_text(c, waiting, "0").await;
+        let (_, waiting_ticket) = app
+            .post(
+                "/api/tickets",
+                &app.admin_token,
+                json!({"subject": "Caller waiting", "queue_id": general}),
+            )
+            .await;
+        wait_text(c, waiting, "1").await;
+
+        // Reassign the waiting ticket to Ana: the count goes back to zero.
+        let number = waiting_ticket["id"].as_i64().unwrap().to_string();
+        type_into(c, "#reassign input[name=ticket]", &number).await;
+        find(c, "#reassign select[name=to]")
+            .await
+            .select_by_value(&ana.to_string())
+            .await
+            .unwrap();
+        click(c, "#reassign button[type=submit]").await;
+        wait_text(c, ".toast", &format!("#{number}")).await;
+        wait_text(c, waiting, "0").await;
+
+        find(c, "#handover select[name=from]")
+            .await
+            .select_by_value(&ana.to_string())
+            .await
+            .unwrap();
+        find(c, "#handover select[name=to]")
+            .await
+            .select_by_value(&bob.to_string())
+            .await
+            .unwrap();
+        click(c, "#handover button[type=submit]").await;
+        eventually("the confirmation is accepted", || async move {
+            c.accept_alert().await.ok()
+        })
+        .await;
+        wait_text(c, ".toast", "2 tickets").await;
+    })
+    .await;
+    let (_, ticket) = t
+        .get(&format!("/api/tickets/{}", mine["id"]), &t.admin_token)
+        .await;
+    assert_eq!(ticket["ticket"]["assignee_id"], bob);
+    let (_, audit) = t.get("/api/audit", &t.admin_token).await;
+    assert!(audit.to_string().contains("user.handover"), "{audit}");
+}

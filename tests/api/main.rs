@@ -1,0 +1,28 @@
+//! The integration-test binary: every test starts the real server on port 0 with a fresh
+//! database (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set).
+
+mod support;
+
+mod auth;
+mod browser;
+mod browser_live;
+mod customers;
+mod email_crash;
+mod email_golden;
+mod email_imap;
+mod email_outbound;
+mod email_smtp;
+mod email_support;
+mod email_threads;
+mod knowledge;
+mod nodes;
+mod ops;
+mod portal;
+mod realtime;
+mod routing;
+mod sms;
+mod tickets;
+mod twilio_fake;
+mod twilio_sig;
+mod voice;
+mod voice_ws;

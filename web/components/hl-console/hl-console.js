@@ -1,0 +1,235 @@
+// <hl-console> — the agent console: sign-in, the top bar (search, presence, live status,
+// language), navigation, and the routed main view. Routes (location.hash):
+//   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
+// Usage: <hl-console></hl-console> in index.html (the only element there).
+
+import { api } from '../../lib/api.js';
+import { html, render } from '../../lib/html.js';
+import { i18n, t, LOCALES } from '../../lib/i18n.js';
+import { notify, session } from '../../lib/session.js';
+import '../hl-signin/hl-signin.js';
+import '../hl-presence/hl-presence.js';
+import '../hl-offers/hl-offers.js';
+import '../hl-ticket-list/hl-ticket-list.js';
+import '../hl-ticket-view/hl-ticket-view.js';
+import '../hl-customer-view/hl-customer-view.js';
+import '../hl-customer-search/hl-customer-search.js';
+import '../hl-kb-panel/hl-kb-panel.js';
+
+class HlConsole extends HTMLElement {
+  async connectedCallback() {
+    await i18n.load(i18n.preferred());
+    window.addEventListener('hl-unauthenticated', () => this.showSignIn());
+    window.addEventListener('hl-signed-in', () => this.start());
+    window.addEventListener('hashchange', () => this.route());
+    window.addEventListener('hl-locale', () => this.user && this.renderShell());
+    document.addEventListener('keydown', (e) => this.shortcut(e));
+    try {
+      await session.load();
+      await this.start();
+    } catch {
+      this.showSignIn();
+    }
+  }
+
+  get user() {
+    return session.user;
+  }
+
+  showSignIn() {
+    session.live.stop();
+    session.user = null;
+    render(this, html`<hl-signin></hl-signin>`);
+  }
+
+  async start() {
+    if (!session.user) await session.load();
+    if (session.user.locale && session.user.locale !== i18n.locale) await i18n.load(session.user.locale);
+    const live = session.live;
+    if (!this.liveWired) {
+      this.liveWired = true;
+      live.addEventListener('status', (e) => this.showLive(e.detail));
+      live.addEventListener('event', (e) => this.onEvent(e.detail));
+      live.addEventListener('resync', () => window.dispatchEvent(new CustomEvent('hl-reload')));
+    }
+    live.start();
+    this.renderShell();
+  }
+
+  renderShell() {
+    const u = this.user;
+    const queues = session.myQueues();
+    render(this, html`
+      <div class="shell">
+        <header class="topbar">
+          <a class="brand" href="#/tickets">Hotline</a>
+          <form class="search" role="search" id="search-form">
+            <label class="sr-only" for="global-search">${t('search.label')}</label>
+            <input type="search" id="global-search" placeholder="${t('search.placeholder')}" autocomplete="off">
+          </form>
+          <span class="grow"></span>
+          <hl-presence></hl-presence>
+          <span class="live-dot ${session.live.status}" id="live-dot" role="img"
+            aria-label="${t('live.' + session.live.status)}" title="${t('live.' + session.live.status)}"></span>
+          <label class="sr-only" for="locale">${t('nav.language')}</label>
+          <select id="locale">
+            ${LOCALES.map((l) => html`<option value="${l}" ${l === i18n.locale ? 'selected' : ''}>${t('locale.' + l)}</option>`)}
+          </select>
+          <span class="who">${u.display_name} · ${t('role.' + u.role)}</span>
+          <button type="button" id="signout">${t('nav.sign_out')}</button>
+        </header>
+        <div class="body">
+          <nav class="nav" aria-label="${t('nav.label')}">
+            <a href="#/tickets?view=mine" data-nav="mine">${t('nav.my_tickets')}</a>
+            <a href="#/tickets?view=unassigned" data-nav="unassigned">${t('nav.unassigned')}</a>
+            ${session.supervisor ? html`<a href="#/tickets?view=all" data-nav="all">${t('nav.all_tickets')}</a>` : ''}
+            <h3>${t('nav.queues')}</h3>
+            ${queues.map((q) => html`<a href="#/tickets?view=queue:${q.id}" data-nav="queue:${q.id}">${q.name}</a>`)}
+            ${queues.length ? '' : html`<p class="muted small" style="padding:0 .6rem">${t('nav.no_queues')}</p>`}
+            <h3>${t('nav.customers')}</h3>
+            <a href="#/customers" data-nav="customers">${t('nav.customer_search')}</a>
+            <a href="#/pop" data-nav="pop" id="nav-pop" ${session.screenPop ? '' : 'hidden'}>${t('nav.screen_pop')}</a>
+            ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>` : ''}
+            <h3>${t('nav.help')}</h3>
+            <a href="#" id="show-keys">${t('nav.shortcuts')}</a>
+          </nav>
+          <main class="main" id="view" tabindex="-1"></main>
+          <aside class="side" aria-label="${t('kb.title')}"><hl-kb-panel></hl-kb-panel></aside>
+        </div>
+      </div>
+      <hl-offers></hl-offers>
+      <dialog id="keys">
+        <h2>${t('keys.title')}</h2>
+        <dl class="small">
+          ${['/', 'g t', 'g c', 'k', 'r', 'n', 'Ctrl+Enter', 'a', 'x', '?'].map((k) => html`<dt><kbd>${k}</kbd></dt><dd>${t('keys.' + k)}</dd>`)}
+        </dl>
+        <form method="dialog"><button class="primary">${t('common.close')}</button></form>
+      </dialog>`);
+    this.querySelector('#search-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const q = this.querySelector('#global-search').value.trim();
+      if (q) location.hash = `#/customers?q=${encodeURIComponent(q)}`;
+    });
+    this.querySelector('#signout').addEventListener('click', async () => {
+      await api.post('/api/auth/logout').catch(() => {});
+      session.live.forget();
+      this.showSignIn();
+    });
+    this.querySelector('#locale').addEventListener('change', async (e) => {
+      const locale = e.target.value;
+      await api.patch(`/api/users/${this.user.id}`, { locale }).catch(() => {});
+      session.user.locale = locale;
+      await i18n.load(locale);
+    });
+    this.querySelector('#show-keys').addEventListener('click', (e) => {
+      e.preventDefault();
+      this.querySelector('#keys').showModal();
+    });
+    this.route();
+  }
+
+  showLive(status) {
+    const dot = this.querySelector('#live-dot');
+    if (!dot) return;
+    dot.className = `live-dot ${status}`;
+    dot.setAttribute('aria-label', t('live.' + status));
+    dot.title = t('live.' + status);
+  }
+
+  onEvent(ev) {
+    if (ev.kind === 'screen_pop' && ev.payload && ev.payload.view) {
+      session.screenPop = { ...ev.payload, at_ms: ev.at_ms };
+      const nav = this.querySelector('#nav-pop');
+      if (nav) nav.hidden = false;
+      if (location.hash === '#/pop') this.route();
+      else location.hash = '#/pop';
+    }
+    const me = session.user.id;
+    const p = ev.payload || {};
+    if ((ev.kind === 'sla.warning' || ev.kind === 'sla.breach') && (ev.user_id === me || (p.ticket && p.ticket.assignee_id === me) || !session.supervisor)) {
+      notify(t(ev.kind === 'sla.breach' ? 'live.sla_breach' : 'live.sla_warning', { n: p.ticket_id ?? ev.ticket_id }), ev.kind === 'sla.breach' ? 'error' : 'info');
+    }
+    if ((ev.kind === 'ticket.updated' || ev.kind === 'ticket.created') && p.ticket && p.ticket.assignee_id === me && p.by !== me && p.by !== undefined) {
+      notify(t('live.assigned_to_you', { n: p.ticket.id }));
+    }
+    window.dispatchEvent(new CustomEvent('hl-event', { detail: ev }));
+  }
+
+  route() {
+    const view = this.querySelector('#view');
+    if (!view) return;
+    const hash = location.hash.replace(/^#/, '') || '/tickets';
+    const [path, qs] = hash.split('?');
+    const params = new URLSearchParams(qs || '');
+    const parts = path.split('/').filter(Boolean);
+    let navKey = '';
+    switch (parts[0]) {
+      case 'ticket':
+        render(view, html`<hl-ticket-view ticket-id="${parts[1]}"></hl-ticket-view>`);
+        break;
+      case 'customers':
+        navKey = 'customers';
+        render(view, html`<hl-customer-search q="${params.get('q') || ''}"></hl-customer-search>`);
+        break;
+      case 'customer':
+        render(view, html`<hl-customer-view customer-id="${parts[1]}"></hl-customer-view>`);
+        break;
+      case 'pop': {
+        navKey = 'pop';
+        const pop = session.screenPop;
+        if (!pop) {
+          render(view, html`<p class="empty">${t('pop.none')}</p>`);
+          break;
+        }
+        render(view, html`<hl-customer-view></hl-customer-view>`);
+        view.querySelector('hl-customer-view').showPop(pop);
+        break;
+      }
+      default: {
+        navKey = params.get('view') || 'mine';
+        render(view, html`<hl-ticket-list view="${navKey}"></hl-ticket-list>`);
+      }
+    }
+    for (const a of this.querySelectorAll('nav.nav a[data-nav]')) {
+      if (a.dataset.nav === navKey) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+
+  shortcut(e) {
+    if (!this.user) return;
+    const target = e.target;
+    const typing = target.closest && target.closest('input, textarea, select, [contenteditable]');
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      window.dispatchEvent(new CustomEvent('hl-shortcut', { detail: 'send' }));
+      return;
+    }
+    if (typing || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (this.pendingG) {
+      this.pendingG = false;
+      if (e.key === 't') location.hash = '#/tickets?view=mine';
+      if (e.key === 'c') location.hash = '#/customers';
+      return;
+    }
+    const actions = {
+      '/': () => this.querySelector('#global-search')?.focus(),
+      g: () => {
+        this.pendingG = true;
+        setTimeout(() => (this.pendingG = false), 1200);
+      },
+      k: () => this.querySelector('hl-kb-panel input')?.focus(),
+      '?': () => this.querySelector('#keys')?.showModal(),
+      r: () => window.dispatchEvent(new CustomEvent('hl-shortcut', { detail: 'reply' })),
+      n: () => window.dispatchEvent(new CustomEvent('hl-shortcut', { detail: 'note' })),
+      a: () => window.dispatchEvent(new CustomEvent('hl-shortcut', { detail: 'accept' })),
+      x: () => window.dispatchEvent(new CustomEvent('hl-shortcut', { detail: 'reject' })),
+    };
+    const act = actions[e.key];
+    if (act) {
+      e.preventDefault();
+      act();
+    }
+  }
+}
+
+customElements.define('hl-console', HlConsole);

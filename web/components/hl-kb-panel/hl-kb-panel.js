@@ -1,0 +1,140 @@
+// <hl-kb-panel> — knowledge search as you type, results with highlighted matches, and "insert"
+// into the open ticket's reply. Public mode (attribute `public`) searches only public articles
+// and has no insert. Hides itself with a note when the knowledge base is not available.
+// While the query is empty it shows the open ticket's suggested articles (`hl-suggestions`).
+// Usage: <hl-kb-panel></hl-kb-panel>  /  <hl-kb-panel public></hl-kb-panel>
+
+import { api, query } from '../../lib/api.js';
+import { html, highlighted, markdownLite, render } from '../../lib/html.js';
+import { t } from '../../lib/i18n.js';
+import { notify, session } from '../../lib/session.js';
+
+class HlKbPanel extends HTMLElement {
+  connectedCallback() {
+    this.q = '';
+    this.hits = [];
+    this.onLocale = () => this.draw();
+    this.suggested = [];
+    this.onSuggest = (e) => {
+      this.suggested = e.detail.hits || [];
+      if (!this.q.trim()) this.redrawResults();
+    };
+    window.addEventListener('hl-locale', this.onLocale);
+    if (!this.public) window.addEventListener('hl-suggestions', this.onSuggest);
+    this.draw();
+  }
+
+  disconnectedCallback() {
+    window.removeEventListener('hl-locale', this.onLocale);
+    window.removeEventListener('hl-suggestions', this.onSuggest);
+  }
+
+  get public() {
+    return this.hasAttribute('public');
+  }
+
+  get base() {
+    return this.public ? '/api/portal/kb' : '/api/kb';
+  }
+
+  draw() {
+    render(this, html`
+      <h2 id="kb-h">${t('kb.title')}</h2>
+      <label class="sr-only" for="kb-q">${t('kb.search')}</label>
+      <input type="search" id="kb-q" placeholder="${t('kb.placeholder')}" value="${this.q}" autocomplete="off" aria-describedby="kb-status">
+      <p id="kb-status" class="muted small" aria-live="polite">${this.status || ''}</p>
+      <div id="kb-results">${this.results()}</div>`);
+    const input = this.querySelector('#kb-q');
+    input.addEventListener('input', () => {
+      clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => this.search(input.value), 200);
+    });
+  }
+
+  results() {
+    const suggesting = !this.q.trim() && this.suggested.length;
+    const hits = suggesting ? this.suggested : this.hits;
+    return html`${suggesting ? html`<h3 id="kb-suggested">${t('kb.suggested')}</h3>` : ''}${hits.map((h) => html`<article class="kb-hit" data-article="${h.id}">
+      <h4><a href="#" data-open="${h.id}" aria-expanded="false">${h.title}</a></h4>
+      <div class="kb-article" id="kb-article-${h.id}" hidden></div>
+      ${h.snippet ? html`<p>${highlighted(h.snippet)}</p>` : ''}
+      <div class="row small"><span class="muted">${h.lang} · ${h.category}</span><span class="grow"></span>
+        ${this.public ? '' : html`<button class="small" data-insert="${h.id}">${t('kb.insert')}</button>`}</div>
+    </article>`)}`;
+  }
+
+  async search(q) {
+    this.q = q;
+    const seq = (this.seq = (this.seq || 0) + 1);
+    if (!q.trim()) {
+      this.hits = [];
+      this.status = '';
+      this.redrawResults();
+      return;
+    }
+    try {
+      const res = await api.get(`${this.base}/search${query({ q, limit: 8 })}`);
+      if (seq !== this.seq) return;
+      this.hits = Array.isArray(res) ? res : res.hits || [];
+      this.status = this.hits.length ? t('kb.found', { n: this.hits.length }) : t('kb.nothing');
+    } catch (e) {
+      this.hits = [];
+      this.status = e.missing ? t('kb.unavailable') : e.message;
+    }
+    this.redrawResults();
+  }
+
+  redrawResults() {
+    render(this.querySelector('#kb-results'), this.results());
+    this.querySelector('#kb-status').textContent = this.status || '';
+    for (const a of this.querySelectorAll('[data-open]')) {
+      a.addEventListener('click', (e) => {
+        e.preventDefault();
+        this.open(Number(a.dataset.open), a);
+      });
+    }
+    for (const b of this.querySelectorAll('[data-insert]')) {
+      b.addEventListener('click', () => {
+        const hit = this.hits.concat(this.suggested).find((h) => h.id === Number(b.dataset.insert));
+        this.use(hit.id, hit.title, hit.snippet);
+      });
+    }
+  }
+
+  /** Shows or hides the whole article (its Markdown as plain text) under its title. */
+  async open(id, link) {
+    const box = this.querySelector(`#kb-article-${id}`);
+    if (!box.hidden) {
+      box.hidden = true;
+      link.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    try {
+      const a = await api.get(`${this.base}/articles/${id}`);
+      render(box, markdownLite(a.body));
+    } catch (e) {
+      box.textContent = e.missing ? t('kb.unavailable') : e.message;
+    }
+    box.hidden = false;
+    link.setAttribute('aria-expanded', 'true');
+  }
+
+  /** Inserts the article (its text, else the snippet) into the open reply. */
+  async use(id, title, snippet) {
+    let text = '';
+    try {
+      const a = await api.get(`/api/kb/articles/${id}`);
+      text = `${a.title}\n\n${a.body}`;
+    } catch {
+      text = `${title}\n${(snippet || '').replace(/<\/?b>/g, '')}`;
+    }
+    window.dispatchEvent(new CustomEvent('hl-insert', { detail: { text: `${text}\n` } }));
+    if (session.currentTicket) {
+      api.post(`/api/kb/articles/${id}/used`, { ticket_id: session.currentTicket.id }).catch(() => {});
+    } else {
+      notify(t('kb.open_ticket_first'));
+    }
+  }
+}
+
+customElements.define('hl-kb-panel', HlKbPanel);

@@ -1,0 +1,330 @@
+// <hl-ticket-view ticket-id="12"> — one ticket: header and controls (status, priority, kind,
+// queue, assignee, tags), the customer, the whole thread (emails as text or sandboxed HTML,
+// attachments, call records, SMS bubbles, notes), the composer (reply on
+// the customer's channel or another, internal note, canned replies), merge and split; its
+// suggested articles go to the knowledge panel (`hl-suggestions`).
+// Updates live on events for this ticket. Usage: <hl-ticket-view ticket-id="12"></hl-ticket-view>
+
+import { api } from '../../lib/api.js';
+import { html, render } from '../../lib/html.js';
+import { fmtBytes, fmtDateTime, fmtDuration, t } from '../../lib/i18n.js';
+import { notify, session } from '../../lib/session.js';
+import { markSeen } from '../hl-ticket-list/hl-ticket-list.js';
+
+const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+const KINDS = ['inquiry', 'complaint', 'request', 'incident', 'callback'];
+const CANNED = ['greeting', 'apology', 'refund', 'closing'];
+
+class HlTicketView extends HTMLElement {
+  connectedCallback() {
+    this.mode = 'reply';
+    this.draft = '';
+    this.load();
+    this.onEvent = (e) => {
+      const ev = e.detail;
+      if (ev.ticket_id === this.id_ && (ev.kind.startsWith('ticket.') || ev.kind === 'interaction.created')) this.soon();
+    };
+    this.onShortcut = (e) => {
+      if (e.detail === 'reply' || e.detail === 'note') this.setMode(e.detail, true);
+      if (e.detail === 'send') this.send();
+    };
+    this.onInsert = (e) => this.insert(e.detail.text);
+    this.onLocale = () => this.draw();
+    window.addEventListener('hl-event', this.onEvent);
+    window.addEventListener('hl-shortcut', this.onShortcut);
+    window.addEventListener('hl-insert', this.onInsert);
+    window.addEventListener('hl-locale', this.onLocale);
+  }
+
+  disconnectedCallback() {
+    window.removeEventListener('hl-event', this.onEvent);
+    window.removeEventListener('hl-shortcut', this.onShortcut);
+    window.removeEventListener('hl-insert', this.onInsert);
+    window.removeEventListener('hl-locale', this.onLocale);
+    session.currentTicket = null;
+    window.dispatchEvent(new CustomEvent('hl-suggestions', { detail: { ticketId: null, hits: [] } }));
+  }
+
+  get id_() {
+    return Number(this.getAttribute('ticket-id'));
+  }
+
+  soon() {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.load(), 250);
+  }
+
+  async load() {
+    try {
+      const data = await api.get(`/api/tickets/${this.id_}`);
+      this.ticket = data.ticket;
+      this.interactions = data.interactions;
+      session.currentTicket = this.ticket;
+      markSeen(this.ticket);
+      this.customer = this.ticket.customer_id ? (await api.get(`/api/customers/${this.ticket.customer_id}`)).customer : null;
+      this.error = null;
+    } catch (e) {
+      this.error = e.status === 404 ? t('ticket.not_found') : e.message;
+    }
+    this.draw();
+    if (this.ticket && this.suggestions === undefined) this.loadSuggestions();
+  }
+
+  async loadSuggestions() {
+    try {
+      const s = await api.optional(`/api/tickets/${this.id_}/suggestions`);
+      this.suggestions = s ? s.hits || s : null;
+    } catch {
+      this.suggestions = null;
+    }
+    // Shown by the knowledge panel beside the ticket.
+    window.dispatchEvent(new CustomEvent('hl-suggestions', { detail: { ticketId: this.id_, hits: this.suggestions || [] } }));
+  }
+
+  keepDraft() {
+    const box = this.querySelector('#composer-text');
+    if (box) this.draft = box.value;
+  }
+
+  draw() {
+    if (this.error) {
+      render(this, html`<p class="error" role="alert">${this.error}</p>`);
+      return;
+    }
+    if (!this.ticket) {
+      render(this, html`<p class="muted">${t('common.loading')}</p>`);
+      return;
+    }
+    this.keepDraft();
+    const x = this.ticket;
+    const c = this.customer;
+    const channels = ['email', 'sms'];
+    const defaultChannel = x.channel === 'sms' ? 'sms' : 'email';
+    render(this, html`
+      <div class="ticket-head">
+        <h1 id="ticket-subject">${x.subject}</h1>
+        <span class="muted">#${x.id}</span>
+        <span class="badge ${x.status}">${t('status.' + x.status)}</span>
+        <span class="badge ${x.priority}">${t('priority.' + x.priority)}</span>
+        <span class="badge ${x.kind}">${t('kind.' + x.kind)}</span>
+        <span class="badge">${t('channel.' + x.channel)}</span>
+        ${x.merged_into ? html`<a href="#/ticket/${x.merged_into}">${t('ticket.merged_into', { n: x.merged_into })}</a>` : ''}
+      </div>
+      <p class="muted small">${t('ticket.created')} ${fmtDateTime(x.created_at)} · ${t('ticket.updated')} ${fmtDateTime(x.updated_at)}
+        ${c ? html` · ${t('ticket.customer')}: <a href="#/customer/${c.id}" id="ticket-customer">${c.display_name}</a>
+          <span class="badge ${c.tier}">${t('tier.' + c.tier)}</span>` : html` · ${t('ticket.no_customer')}`}</p>
+      <form class="ticket-controls" id="controls" aria-label="${t('ticket.controls')}">
+        <label>${t('ticket.status')}<select name="status">${STATUSES.map((s) => html`<option value="${s}" ${x.status === s ? 'selected' : ''}>${t('status.' + s)}</option>`)}</select></label>
+        <label>${t('ticket.priority')}<select name="priority">${PRIORITIES.map((s) => html`<option value="${s}" ${x.priority === s ? 'selected' : ''}>${t('priority.' + s)}</option>`)}</select></label>
+        <label>${t('ticket.kind')}<select name="kind">${KINDS.map((s) => html`<option value="${s}" ${x.kind === s ? 'selected' : ''}>${t('kind.' + s)}</option>`)}</select></label>
+        <label>${t('ticket.queue')}<select name="queue_id"><option value="">—</option>${session.queues.map((q) => html`<option value="${q.id}" ${x.queue_id === q.id ? 'selected' : ''}>${q.name}</option>`)}</select></label>
+        <label>${t('ticket.assignee')}<select name="assignee_id"><option value="">—</option>
+          ${session.users.filter((u) => u.active !== false && (session.supervisor || u.id === session.user.id || u.id === x.assignee_id))
+            .map((u) => html`<option value="${u.id}" ${x.assignee_id === u.id ? 'selected' : ''}>${u.display_name || u.login}</option>`)}</select></label>
+        <label>${t('ticket.tags')}<input name="tags" value="${x.tags.join(', ')}" placeholder="${t('ticket.tags_hint')}"></label>
+      </form>
+      <div class="row" style="margin-bottom:1rem">
+        ${x.assignee_id !== session.user.id ? html`<button type="button" id="take">${t('ticket.take')}</button>` : ''}
+        <button type="button" id="merge">${t('ticket.merge')}</button>
+        ${c ? html`<a class="button" href="#/customer/${c.id}">${t('ticket.open_customer')}</a>` : ''}
+      </div>
+      <section class="thread" aria-label="${t('ticket.thread')}" id="thread">
+        ${this.interactions.map((i) => this.item(i))}
+      </section>
+      <section class="composer ${this.mode === 'note' ? 'note-mode' : ''}" aria-label="${t('composer.label')}">
+        <div role="tablist">
+          <button type="button" role="tab" id="tab-reply" aria-selected="${this.mode === 'reply'}">${t('composer.reply')}</button>
+          <button type="button" role="tab" id="tab-note" aria-selected="${this.mode === 'note'}">${t('composer.note')}</button>
+        </div>
+        <form id="composer" class="grid" style="display:grid;gap:.5rem">
+          <div class="row">
+            ${this.mode === 'reply' ? html`
+              <label>${t('composer.channel')}<select name="channel" id="reply-channel">
+                ${channels.map((ch) => html`<option value="${ch}" ${ch === defaultChannel ? 'selected' : ''}>${t('channel.' + ch)}</option>`)}</select></label>
+              <label class="grow">${t('composer.to')}<input name="to" id="reply-to" placeholder="${t('composer.to_hint')}"></label>
+              <label>${t('composer.then')}<select name="status">
+                <option value="">${t('composer.keep_status')}</option>
+                <option value="pending">${t('status.pending')}</option>
+                <option value="resolved">${t('status.resolved')}</option></select></label>` : ''}
+            <label>${t('composer.canned')}<select id="canned"><option value="">—</option>
+              ${CANNED.map((k) => html`<option value="${k}">${t('canned.' + k + '.title')}</option>`)}</select></label>
+          </div>
+          <label for="composer-text" class="sr-only">${t(this.mode === 'note' ? 'composer.note' : 'composer.reply')}</label>
+          <textarea id="composer-text" rows="6" placeholder="${t(this.mode === 'note' ? 'composer.note_hint' : 'composer.reply_hint')}">${this.draft}</textarea>
+          <div class="row"><span class="muted small grow">${t('composer.send_hint')}</span>
+            <button class="primary" type="submit" id="send">${t(this.mode === 'note' ? 'composer.add_note' : 'composer.send')}</button></div>
+        </form>
+      </section>`);
+    this.wire();
+  }
+
+  item(i) {
+    const who = i.direction === 'out' || i.direction === 'internal' ? session.userName(i.author_id) || i.from_addr : i.from_addr;
+    const meta = i.meta || {};
+    const files = meta.attachments || [];
+    const attachments = files.length ? html`<div class="attachments">${files.map((a) => {
+      const name = a.filename || a.name || 'file';
+      const label = html`📎 ${name} (${fmtBytes(a.size || 0)})`;
+      return a.id ? html`<a class="small" href="/api/attachments/${a.id}" download="${name}">${label}</a>` : html`<span>${label}</span>`;
+    })}</div>` : '';
+    const split = i.direction === 'in' && this.interactions.length > 1
+      ? html`<button class="small" data-split="${i.id}">${t('ticket.split')}</button>` : '';
+    if (i.channel === 'sms') {
+      return html`<div class="sms ${i.direction}" data-interaction="${i.id}"><div>
+        <div class="bubble">${i.body}</div>
+        <div class="meta">${i.direction === 'in' ? i.from_addr : who} · ${fmtDateTime(i.created_at)}
+          ${meta.delivery ? html` · ${t('delivery.' + meta.delivery)}` : ''} ${split}</div></div></div>`;
+    }
+    if (i.channel === 'voice') {
+      const secs = meta.duration_s ?? (meta.talk_ms != null ? meta.talk_ms / 1000 : null) ?? (meta.answered_at && meta.ended_at ? (meta.ended_at - meta.answered_at) / 1000 : null);
+      return html`<article class="msg call" data-interaction="${i.id}"><span aria-hidden="true" style="font-size:1.4rem">📞</span>
+        <div class="grow"><strong>${t(i.direction === 'out' ? 'call.outbound' : 'call.inbound')}</strong>
+          <span class="muted"> ${i.from_addr} → ${i.to_addr}</span>
+          <div class="small">${[
+            secs != null ? `${t('call.duration')} ${fmtDuration(secs)}` : '',
+            meta.cause ? `${t('call.cause')}: ${meta.cause}` : '',
+            i.body,
+          ].filter(Boolean).join(' · ')}</div></div>
+        <span class="small muted">${fmtDateTime(i.created_at)}</span></article>`;
+    }
+    if (i.channel === 'note' || i.direction === 'internal') {
+      return html`<article class="msg note" data-interaction="${i.id}"><header><strong>📝 ${t('ticket.note_by', { who })}</strong>
+        <span>${fmtDateTime(i.created_at)}</span></header><div class="body">${i.body}</div></article>`;
+    }
+    const hasHtml = typeof meta.html === 'string' && meta.html.trim() && i.direction === 'in';
+    return html`<article class="msg ${i.direction}" data-interaction="${i.id}">
+      <header><strong>${i.direction === 'in' ? i.from_addr : who}</strong>
+        ${i.to_addr ? html`<span>→ ${i.to_addr}</span>` : ''}
+        <span>${t('channel.' + i.channel)}</span><span>${fmtDateTime(i.created_at)}</span>
+        ${meta.delivery ? html`<span class="badge">${t('delivery.' + meta.delivery)}</span>` : ''}
+        ${meta.thread_reason && meta.thread_reason !== 'new_ticket' ? html`<span title="${t('ticket.thread_reason')}">↳ ${meta.thread_reason}</span>` : ''}
+        <span class="grow"></span>${hasHtml ? html`<button class="small" data-html="${i.id}">${t('ticket.show_formatted')}</button>` : ''} ${split}</header>
+      ${i.subject ? html`<div><strong>${i.subject}</strong></div>` : ''}
+      <div class="body" id="body-${i.id}">${i.body}</div>${attachments}</article>`;
+  }
+
+  wire() {
+    const controls = this.querySelector('#controls');
+    controls.addEventListener('change', (e) => {
+      const f = e.target;
+      let value = f.value;
+      if (f.name === 'queue_id' || f.name === 'assignee_id') value = value ? Number(value) : null;
+      if (f.name === 'tags') value = value.split(',').map((s) => s.trim()).filter(Boolean);
+      this.change({ [f.name]: value });
+    });
+    this.querySelector('#take')?.addEventListener('click', () => this.change({ assignee_id: session.user.id }));
+    this.querySelector('#merge').addEventListener('click', () => this.merge());
+    this.querySelector('#tab-reply').addEventListener('click', () => this.setMode('reply', true));
+    this.querySelector('#tab-note').addEventListener('click', () => this.setMode('note', true));
+    this.querySelector('#composer').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.send();
+    });
+    this.querySelector('#canned').addEventListener('change', (e) => {
+      if (!e.target.value) return;
+      const name = this.customer ? this.customer.display_name : '';
+      this.insert(t('canned.' + e.target.value + '.text', { name, n: this.ticket.id, agent: session.user.display_name }));
+      e.target.value = '';
+    });
+    for (const b of this.querySelectorAll('[data-html]')) b.addEventListener('click', () => this.showHtml(Number(b.dataset.html), b));
+    for (const b of this.querySelectorAll('[data-split]')) b.addEventListener('click', () => this.split(Number(b.dataset.split)));
+  }
+
+  setMode(mode, focus) {
+    this.keepDraft();
+    this.mode = mode;
+    this.draw();
+    if (focus) this.querySelector('#composer-text').focus();
+  }
+
+  insert(text) {
+    const box = this.querySelector('#composer-text');
+    if (!box) return;
+    const at = box.selectionStart ?? box.value.length;
+    box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
+    box.focus();
+    this.draft = box.value;
+  }
+
+  /** Sanitized email HTML, shown only in a sandbox without scripts, same-origin or forms. */
+  showHtml(id, button) {
+    const i = this.interactions.find((x) => x.id === id);
+    const body = this.querySelector(`#body-${id}`);
+    if (body.querySelector('iframe')) {
+      body.textContent = i.body;
+      button.textContent = t('ticket.show_formatted');
+      return;
+    }
+    const frame = document.createElement('iframe');
+    frame.setAttribute('sandbox', '');
+    frame.setAttribute('referrerpolicy', 'no-referrer');
+    frame.title = t('ticket.formatted_email');
+    frame.srcdoc = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">${i.meta.html}`;
+    body.replaceChildren(frame);
+    button.textContent = t('ticket.show_text');
+  }
+
+  async change(fields) {
+    try {
+      this.ticket = await api.patch(`/api/tickets/${this.id_}`, fields);
+      notify(t('ticket.saved'));
+      this.draw();
+    } catch (e) {
+      notify(e.message, 'error');
+      this.draw();
+    }
+  }
+
+  async send() {
+    const box = this.querySelector('#composer-text');
+    if (!box || !box.value.trim()) return;
+    const button = this.querySelector('#send');
+    button.disabled = true;
+    try {
+      if (this.mode === 'note') {
+        await api.post(`/api/tickets/${this.id_}/notes`, { body: box.value });
+        notify(t('composer.note_added'));
+      } else {
+        const form = this.querySelector('#composer');
+        const body = { body: box.value, channel: form.channel.value };
+        if (form.to.value.trim()) body.to = form.to.value.trim();
+        if (form.status.value) body.status = form.status.value;
+        await api.post(`/api/tickets/${this.id_}/replies`, body);
+        notify(t('composer.sent', { channel: t('channel.' + body.channel) }));
+      }
+      this.draft = '';
+      box.value = '';
+      await this.load();
+    } catch (e) {
+      notify(e.field ? `${e.field}: ${e.message}` : e.message, 'error');
+      button.disabled = false;
+    }
+  }
+
+  async merge() {
+    const into = prompt(t('ticket.merge_prompt'));
+    if (!into || !Number(into.replace('#', ''))) return;
+    try {
+      await api.post(`/api/tickets/${this.id_}/merge`, { into: Number(into.replace('#', '')) });
+      notify(t('ticket.merged'));
+      this.load();
+    } catch (e) {
+      notify(e.missing ? t('common.not_available') : e.message, 'error');
+    }
+  }
+
+  async split(interactionId) {
+    try {
+      const res = await api.post(`/api/interactions/${interactionId}/split`, {});
+      const id = (res && (res.id || (res.ticket && res.ticket.id))) || null;
+      notify(t('ticket.split_done'));
+      if (id) location.hash = `#/ticket/${id}`;
+      else this.load();
+    } catch (e) {
+      notify(e.missing ? t('common.not_available') : e.message, 'error');
+    }
+  }
+}
+
+customElements.define('hl-ticket-view', HlTicketView);
