@@ -17,6 +17,11 @@ use tokio::time::Instant;
 
 /// A write that takes longer than this means the client is gone or stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long live frames are held after hello, waiting for a `resume`. A reconnecting console
+/// sends it right after hello; a live frame sent before it would make the replay arrive out of
+/// order. The wait ends at the client's first command, and held frames the replay covered are
+/// then dropped as duplicates.
+const RESUME_GRACE: Duration = Duration::from_millis(250);
 const REPLAY_BATCH: i64 = 500;
 
 pub fn routes(r: Routes) -> Routes {
@@ -96,8 +101,19 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
     let ping_every = Duration::from_secs(state.config.ws_ping_secs.max(1));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
+    let mut live = false;
+    let mut held = Vec::new();
+    let grace = tokio::time::sleep(RESUME_GRACE);
+    tokio::pin!(grace);
     if s.send_frame(hello).await {
-        loop {
+        'serve: loop {
+            if live {
+                for out in held.drain(..) {
+                    if !deliver(&mut s, &reg.overflow, out).await {
+                        break 'serve;
+                    }
+                }
+            }
             tokio::select! {
                 biased;
                 _ = reg.overflow.notified() => {
@@ -108,6 +124,7 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                     s.close_with(ServerFrame::Shutdown { reconnect_after_ms: 1000 }.to_text()).await;
                     break;
                 }
+                _ = &mut grace, if !live => live = true,
                 msg = s.socket.recv() => {
                     last_heard = Instant::now();
                     match msg {
@@ -115,6 +132,7 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                             if !handle_command(&state, &user, &mut s, t.as_str()).await {
                                 break;
                             }
+                            live = true;
                         }
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                         Some(Ok(_)) => {}
@@ -122,14 +140,10 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                 }
                 out = reg.rx.recv() => {
                     let Some(out) = out else { break };
-                    // A write blocked by this slow client yields to the overflow signal; the
-                    // frame stays queued in the websocket's buffer ahead of the resync.
-                    let overflowed = tokio::select! {
-                        ok = forward(&mut s, out) => if ok { false } else { break },
-                        _ = reg.overflow.notified() => true,
-                    };
-                    if overflowed {
-                        s.close_with(super::hub::resync_text(ResyncReason::Overflow)).await;
+                    if !live {
+                        held.push(out);
+                        live = held.len() >= state.config.ws_buffer_frames;
+                    } else if !deliver(&mut s, &reg.overflow, out).await {
                         break;
                     }
                 }
@@ -146,6 +160,19 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
         }
     }
     hub.unregister(reg.id);
+}
+
+/// Sends one live frame; false when the connection must close. A write blocked by this slow
+/// client yields to the overflow signal; the frame stays queued in the websocket's buffer ahead
+/// of the resync.
+async fn deliver(s: &mut Session, overflow: &tokio::sync::Notify, out: Outgoing) -> bool {
+    tokio::select! {
+        ok = forward(s, out) => ok,
+        _ = overflow.notified() => {
+            s.close_with(super::hub::resync_text(ResyncReason::Overflow)).await;
+            false
+        }
+    }
 }
 
 async fn forward(s: &mut Session, out: Outgoing) -> bool {
