@@ -279,7 +279,7 @@ pub async fn lookup_view(state: &AppState, q: &str) -> AppResult<View360> {
         },
         LookupKey::Identities(ids) => {
             for ident in &ids {
-                if let Some(cid) = store::find_by_identity(&state.db.pool, ident).await? {
+                if let Some(cid) = store::owner_of(&state.db, ident).await? {
                     let by = Some(ident.kind.as_str().to_string());
                     return view_of(state, cid, MatchQuality::Exact, by).await;
                 }

@@ -2,28 +2,52 @@
 
 use super::identity::{IdentityKind, name_key};
 use super::{Customer, Identity, Tier};
-use crate::db::{Backend, Db, Tx, from_json_list, now_ms, to_json_list};
+use crate::db::{Backend, Db, FromRow, Tx, from_json_list, now_ms, to_json_list};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 const CUSTOMER_COLUMNS: &str =
     "id, display_name, tier, language, notes, tags, owner_id, created_at, updated_at";
 
-fn customer_from_row(row: &AnyRow, identities: Vec<Identity>) -> Result<Customer, sqlx::Error> {
-    Ok(Customer {
-        id: row.try_get("id")?,
-        display_name: row.try_get("display_name")?,
-        tier: Tier::parse(&row.try_get::<String, _>("tier")?).unwrap_or(Tier::Regular),
-        language: row.try_get("language")?,
-        notes: row.try_get("notes")?,
-        tags: from_json_list(&row.try_get::<String, _>("tags")?),
-        owner_id: row.try_get("owner_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        identities,
-    })
+/// A customer row; its identities are read separately (`with_identities`).
+impl FromRow for Customer {
+    fn from_row(row: &impl crate::db::ReadRow) -> Result<Customer, sqlx::Error> {
+        Ok(Customer {
+            id: row.try_get("id")?,
+            display_name: row.try_get("display_name")?,
+            tier: Tier::parse(&row.try_get::<String>("tier")?).unwrap_or(Tier::Regular),
+            language: row.try_get("language")?,
+            notes: row.try_get("notes")?,
+            tags: from_json_list(&row.try_get::<String>("tags")?),
+            owner_id: row.try_get("owner_id")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            identities: Vec::new(),
+        })
+    }
+}
+
+impl FromRow for Identity {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Identity, sqlx::Error> {
+        Ok(Identity {
+            kind: IdentityKind::parse(&r.try_get::<String>("kind")?).unwrap_or(IdentityKind::Crm),
+            value: r.try_get("value")?,
+        })
+    }
+}
+
+/// Fills in each customer's identities.
+async fn with_identities(db: &Db, mut customers: Vec<Customer>) -> AppResult<Vec<Customer>> {
+    for c in &mut customers {
+        c.identities = db
+            .fetch_all(
+                "SELECT kind, value FROM customer_identities WHERE customer_id = $1 ORDER BY id",
+                vec![c.id.into()],
+            )
+            .await?;
+    }
+    Ok(customers)
 }
 
 pub struct NewCustomer {
@@ -100,50 +124,35 @@ pub async fn delete_identity(db: &Db, customer_id: i64, ident: &Identity) -> App
     Ok(())
 }
 
-async fn identities_of<'e, E>(exec: E, customer_id: i64) -> AppResult<Vec<Identity>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let rows = sqlx::query(
-        "SELECT kind, value FROM customer_identities WHERE customer_id = $1 ORDER BY id",
-    )
-    .bind(customer_id)
-    .fetch_all(exec)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind")?;
-            Ok(Identity {
-                kind: IdentityKind::parse(&kind).unwrap_or(IdentityKind::Crm),
-                value: r.try_get("value")?,
-            })
-        })
-        .collect()
-}
-
 pub async fn find_customer(db: &Db, id: i64) -> AppResult<Customer> {
     let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&db.pool)
+    let found = db.fetch_all(&sql, vec![id.into()]).await?;
+    with_identities(db, found)
         .await?
-        .ok_or(AppError::NotFound("customer"))?;
-    let identities = identities_of(&db.pool, id).await?;
-    Ok(customer_from_row(&row, identities)?)
+        .pop()
+        .ok_or(AppError::NotFound("customer"))
 }
 
-/// The customer owning an identity (already normalized), if any.
+const OWNER_OF_IDENTITY: &str =
+    "SELECT customer_id AS id FROM customer_identities WHERE kind = $1 AND value = $2";
+
+/// The customer owning an identity (already normalized), if any, as seen inside a transaction.
 pub async fn find_by_identity<'e, E>(exec: E, ident: &Identity) -> AppResult<Option<i64>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let row =
-        sqlx::query("SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2")
-            .bind(ident.kind.as_str())
-            .bind(&ident.value)
-            .fetch_optional(exec)
-            .await?;
-    Ok(row.map(|r| r.try_get("customer_id")).transpose()?)
+    let row = sqlx::query(OWNER_OF_IDENTITY)
+        .bind(ident.kind.as_str())
+        .bind(&ident.value)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// The customer owning an identity (already normalized), if any: the lookup's first read.
+pub async fn owner_of(db: &Db, ident: &Identity) -> AppResult<Option<i64>> {
+    let params = vec![ident.kind.as_str().into(), ident.value.as_str().into()];
+    Ok(db.fetch_all(OWNER_OF_IDENTITY, params).await?.pop())
 }
 
 /// Customers whose name starts with `prefix` (already a name key), best known first.
@@ -152,18 +161,13 @@ pub async fn find_by_name_prefix(db: &Db, prefix: &str, limit: i64) -> AppResult
         "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE name_key >= $1 AND name_key < $2 \
          ORDER BY name_key, id LIMIT $3"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(prefix)
-        .bind(Backend::prefix_upper_bound(prefix))
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        out.push(customer_from_row(r, identities_of(&db.pool, id).await?)?);
-    }
-    Ok(out)
+    let params = vec![
+        prefix.into(),
+        Backend::prefix_upper_bound(prefix).into(),
+        limit.into(),
+    ];
+    let found = db.fetch_all(&sql, params).await?;
+    with_identities(db, found).await
 }
 
 pub struct CustomerFilter {
@@ -181,21 +185,16 @@ pub async fn list_customers(db: &Db, f: &CustomerFilter) -> AppResult<Vec<Custom
          AND ($2 = '' OR tier = $2) AND ($3 < 0 OR owner_id = $3) \
          AND name_key >= $4 AND name_key < $5 ORDER BY id LIMIT $6"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(f.after_id)
-        .bind(f.tier.map(Tier::as_str).unwrap_or(""))
-        .bind(f.owner_id.unwrap_or(-1))
-        .bind(&prefix)
-        .bind(Backend::prefix_upper_bound(&prefix))
-        .bind(f.limit)
-        .fetch_all(&db.pool)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        out.push(customer_from_row(r, identities_of(&db.pool, id).await?)?);
-    }
-    Ok(out)
+    let params = vec![
+        f.after_id.into(),
+        f.tier.map(Tier::as_str).unwrap_or("").into(),
+        f.owner_id.unwrap_or(-1).into(),
+        prefix.as_str().into(),
+        Backend::prefix_upper_bound(&prefix).into(),
+        f.limit.into(),
+    ];
+    let found = db.fetch_all(&sql, params).await?;
+    with_identities(db, found).await
 }
 
 #[derive(Default)]
@@ -273,33 +272,36 @@ pub async fn history(
     limit: i64,
 ) -> AppResult<Vec<HistoryItem>> {
     let (before_ms, before_id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let rows = sqlx::query(
+    let params = vec![
+        customer_id.into(),
+        before_ms.into(),
+        before_id.into(),
+        limit.into(),
+    ];
+    db.fetch_all(
         "SELECT id, ticket_id, channel, direction, from_addr, to_addr, subject, \
          substr(body, 1, 200) AS preview, created_at FROM interactions \
          WHERE customer_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
          ORDER BY created_at DESC, id DESC LIMIT $4",
+        params,
     )
-    .bind(customer_id)
-    .bind(before_ms)
-    .bind(before_id)
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(HistoryItem {
-                id: r.try_get("id")?,
-                ticket_id: r.try_get("ticket_id")?,
-                channel: r.try_get("channel")?,
-                direction: r.try_get("direction")?,
-                from_addr: r.try_get("from_addr")?,
-                to_addr: r.try_get("to_addr")?,
-                subject: r.try_get("subject")?,
-                preview: r.try_get("preview")?,
-                created_at: r.try_get("created_at")?,
-            })
+    .await
+}
+
+impl FromRow for HistoryItem {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<HistoryItem, sqlx::Error> {
+        Ok(HistoryItem {
+            id: r.try_get("id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            channel: r.try_get("channel")?,
+            direction: r.try_get("direction")?,
+            from_addr: r.try_get("from_addr")?,
+            to_addr: r.try_get("to_addr")?,
+            subject: r.try_get("subject")?,
+            preview: r.try_get("preview")?,
+            created_at: r.try_get("created_at")?,
         })
-        .collect()
+    }
 }
 
 /// Moves all customers owned by `from` to `to` (hand-over when an employee leaves).

@@ -3,13 +3,16 @@
 //! statements live in `dialect.rs`. Timestamps are integer unix milliseconds, ids 64-bit integers.
 
 pub mod dialect;
+pub mod read;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use dialect::Backend;
+pub use read::{FromRow, Param, ReadRow};
 
 /// A transaction on whichever backend runs.
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
@@ -18,6 +21,8 @@ pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite only: the read-only connections of the hot reads (see `read.rs`).
+    readers: Option<Arc<read::SqliteReaders>>,
 }
 
 impl Db {
@@ -25,6 +30,7 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
+        let mut readers = None;
         let url = match backend {
             Backend::Sqlite => {
                 let path = url
@@ -36,6 +42,8 @@ impl Db {
                 {
                     std::fs::create_dir_all(dir)?;
                 }
+                let max_idle = max_connections.max(2) as usize;
+                readers = Some(read::SqliteReaders::new(path.into(), max_idle));
                 format!("sqlite://{path}?mode=rwc")
             }
             Backend::Postgres => url.to_string(),
@@ -53,7 +61,11 @@ impl Db {
             })
             .connect(&url)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            readers,
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -73,6 +85,19 @@ impl Db {
     /// "database is locked" when another writer got in between, instead of waiting its turn.
     pub async fn begin(&self) -> Result<Tx<'static>, sqlx::Error> {
         self.pool.begin_with(self.backend.begin_write()).await
+    }
+
+    /// Runs a read-only query (`$1`… bound from `params`) and maps every row; on SQLite through
+    /// the fast readers. Not for reads that must see an open transaction's writes.
+    pub async fn fetch_all<T: FromRow>(
+        &self,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> crate::error::AppResult<Vec<T>> {
+        match &self.readers {
+            Some(readers) => readers.fetch_all(sql, params).await,
+            None => read::fetch_all_pooled(&self.pool, sql, params).await,
+        }
     }
 
     /// True when the database answers a trivial query (readiness).

@@ -1,7 +1,7 @@
 //! SQL for tickets and interactions. Every change appends its event in the same transaction.
 
 use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket, status_timestamps};
-use crate::db::{Db, Tx, from_json_list, now_ms, to_json_list};
+use crate::db::{Db, FromRow, Tx, from_json_list, now_ms, to_json_list};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 use sqlx::Row;
@@ -11,18 +11,24 @@ pub const TICKET_COLUMNS: &str = "id, subject, status, priority, kind, channel, 
      assignee_id, customer_id, tags, merged_into, created_at, updated_at, first_response_at, \
      resolved_at, closed_at";
 
-pub fn ticket_from_row(r: &AnyRow) -> Result<Ticket, sqlx::Error> {
+impl FromRow for Ticket {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Error> {
+        ticket_from_row(r)
+    }
+}
+
+pub fn ticket_from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Error> {
     Ok(Ticket {
         id: r.try_get("id")?,
         subject: r.try_get("subject")?,
-        status: Status::parse(&r.try_get::<String, _>("status")?).unwrap_or(Status::Open),
+        status: Status::parse(&r.try_get::<String>("status")?).unwrap_or(Status::Open),
         priority: Priority::from_rank(r.try_get("priority")?),
-        kind: Kind::parse(&r.try_get::<String, _>("kind")?).unwrap_or(Kind::Inquiry),
-        channel: Channel::parse(&r.try_get::<String, _>("channel")?).unwrap_or(Channel::Web),
+        kind: Kind::parse(&r.try_get::<String>("kind")?).unwrap_or(Kind::Inquiry),
+        channel: Channel::parse(&r.try_get::<String>("channel")?).unwrap_or(Channel::Web),
         queue_id: r.try_get("queue_id")?,
         assignee_id: r.try_get("assignee_id")?,
         customer_id: r.try_get("customer_id")?,
-        tags: from_json_list(&r.try_get::<String, _>("tags")?),
+        tags: from_json_list(&r.try_get::<String>("tags")?),
         merged_into: r.try_get("merged_into")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -423,11 +429,7 @@ pub async fn open_tickets_of(db: &Db, customer_id: i64) -> AppResult<Vec<Ticket>
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 \
          AND status IN ('new', 'open', 'pending') ORDER BY id DESC LIMIT 100"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(customer_id)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
+    db.fetch_all(&sql, vec![customer_id.into()]).await
 }
 
 /// The customer's newest open ticket on `channel` (and in `queue_id` when given), for threading.
