@@ -169,7 +169,7 @@ pub async fn run(config: &Config, samples: usize) -> anyhow::Result<()> {
         anyhow::ensure!(!rows.is_empty(), "customer {id} has no history");
     }
     let ours = summarize(&mut ours);
-    println!("history query, hotline store (sqlx Any): {ours}");
+    println!("history query, hotline store (Db::fetch_all): {ours}");
 
     let typed = typed_pool(config, &ids).await?;
     println!("history query, typed sqlx pool:          {typed}");
@@ -180,7 +180,7 @@ pub async fn run(config: &Config, samples: usize) -> anyhow::Result<()> {
     };
     println!("history query, raw engine:               {raw}");
     println!(
-        "ratio of medians: Any / raw {:.2}, typed / raw {:.2}",
+        "ratio of medians: ours / raw {:.2}, typed / raw {:.2}",
         ours.median_us / raw.median_us,
         typed.median_us / raw.median_us
     );

@@ -96,22 +96,28 @@ impl SqliteReaders {
         })
     }
 
-    /// Runs `sql` on a blocking thread and maps every row.
+    /// Runs `sql` and maps every row. On a multi-threaded runtime the query runs right here
+    /// (`block_in_place`: no hand-off to another thread and back on the lookup's path);
+    /// elsewhere on a blocking thread.
     pub async fn fetch_all<T: FromRow>(
         self: &Arc<Self>,
         sql: &str,
         params: Vec<Param>,
     ) -> AppResult<Vec<T>> {
-        let this = self.clone();
-        let sql = sql.to_string();
-        tokio::task::spawn_blocking(move || {
+        let run = |this: &SqliteReaders, sql: &str, params: &[Param]| {
             let conn = this.take()?;
-            let rows = query(&conn, &sql, &params);
+            let rows = query(&conn, sql, params);
             this.put(conn);
             rows
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
+        };
+        let flavor = tokio::runtime::Handle::current().runtime_flavor();
+        if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+            return tokio::task::block_in_place(|| run(self, sql, &params));
+        }
+        let (this, sql) = (self.clone(), sql.to_string());
+        tokio::task::spawn_blocking(move || run(&this, &sql, &params))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
     }
 
     fn take(&self) -> AppResult<rusqlite::Connection> {
