@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 const CHROMIUM: &[&str] = &["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 const DRIVER: &[&str] = &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
 
-/// A chromedriver process and one browser session; both end with the value.
+/// A chromedriver process and one browser session; both end with the value. Killing the driver
+/// alone would orphan Chromium (it runs in its own process group), so the browser is found by
+/// its profile folder, which is this value's own.
 pub struct Browser {
     pub client: Client,
     driver: Child,
@@ -28,6 +30,11 @@ pub struct Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
+        let _ = Command::new("pkill")
+            .arg("-KILL")
+            .arg("-f")
+            .arg(format!("user-data-dir={}", self._profile.path().display()))
+            .status();
         let _ = self.driver.wait();
     }
 }
