@@ -4,7 +4,7 @@
 
 use crate::customers::Identity;
 use crate::customers::store::{self as customers, NewCustomer};
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{AppError, AppResult};
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
 use crate::tickets::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket};
@@ -91,12 +91,25 @@ pub async fn receive(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
 
 async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
     let mut tx = db.begin().await?;
+    let outcome = receive_in(&mut tx, db, msg).await?;
+    if outcome.duplicate {
+        tx.rollback().await?;
+    } else {
+        crate::realtime::events::commit(tx).await?;
+        metrics::counter!("hotline_intake_total", "channel" => msg.channel.as_str()).increment(1);
+    }
+    Ok(outcome)
+}
+
+/// `receive` inside the caller's transaction, for a channel that writes more in the same
+/// commit (a call's row and screen pops). The caller commits; a `Conflict` means a concurrent
+/// first message won a unique key, and the whole transaction should run again.
+pub async fn receive_in(tx: &mut Tx<'_>, db: &Db, msg: &Inbound) -> AppResult<Outcome> {
     if let Some(ext) = &msg.external_id
         && let Some(existing) =
-            tickets::find_interaction_by_external(&mut *tx, msg.channel, ext).await?
+            tickets::find_interaction_by_external(&mut **tx, msg.channel, ext).await?
     {
-        let ticket = tickets::find_ticket(&mut *tx, existing.ticket_id).await?;
-        tx.rollback().await?;
+        let ticket = tickets::find_ticket(&mut **tx, existing.ticket_id).await?;
         return Ok(Outcome {
             customer_id: existing.customer_id,
             ticket,
@@ -110,13 +123,13 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
 
     let mut customer_created = false;
     let customer_id = match &msg.identity {
-        Some(ident) => match customers::find_by_identity(&mut *tx, ident).await? {
+        Some(ident) => match customers::find_by_identity(&mut **tx, ident).await? {
             Some(id) => Some(id),
             None => {
                 let mut identities = vec![ident.clone()];
                 for extra in &msg.extra_identities {
                     if extra != ident
-                        && customers::find_by_identity(&mut *tx, extra)
+                        && customers::find_by_identity(&mut **tx, extra)
                             .await?
                             .is_none()
                     {
@@ -137,7 +150,7 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
                     identities,
                 };
                 customer_created = true;
-                Some(customers::insert_customer(&mut tx, db.backend, &new).await?)
+                Some(customers::insert_customer(tx, db.backend, &new).await?)
             }
         },
         None => None,
@@ -145,18 +158,18 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
 
     let existing = match (&msg.thread, customer_id) {
         (Thread::Ticket { id, reason }, _) => {
-            let mut t = tickets::find_ticket(&mut *tx, *id).await?;
+            let mut t = tickets::find_ticket(&mut **tx, *id).await?;
             // Follow merges to the surviving ticket.
             for _ in 0..8 {
                 match t.merged_into {
-                    Some(into) => t = tickets::find_ticket(&mut *tx, into).await?,
+                    Some(into) => t = tickets::find_ticket(&mut **tx, into).await?,
                     None => break,
                 }
             }
             (t.status != Status::Closed).then_some((t, *reason))
         }
         (Thread::OpenOnChannel, Some(cid)) => {
-            tickets::find_open_ticket_on(&mut *tx, cid, msg.channel, msg.queue_id)
+            tickets::find_open_ticket_on(&mut **tx, cid, msg.channel, msg.queue_id)
                 .await?
                 .map(|t| (t, "open_ticket_on_channel"))
         }
@@ -171,9 +184,7 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
                     status: Some(Status::Open),
                     ..TicketChanges::default()
                 };
-                tickets::update_ticket(&mut tx, db, t.id, &change, None)
-                    .await?
-                    .1
+                tickets::update_ticket(tx, db, t.id, &change, None).await?.1
             } else {
                 t
             };
@@ -196,7 +207,7 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
                 tags: Vec::new(),
             };
             (
-                tickets::insert_ticket(&mut tx, db, &new).await?,
+                tickets::insert_ticket(tx, db, &new).await?,
                 true,
                 "new_ticket",
             )
@@ -208,7 +219,7 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
         m.insert("thread_reason".into(), thread_reason.into());
     }
     let (interaction, _) = tickets::insert_interaction(
-        &mut tx,
+        tx,
         db,
         &NewInteraction {
             ticket_id: ticket.id,
@@ -225,8 +236,6 @@ async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
         },
     )
     .await?;
-    crate::realtime::events::commit(tx).await?;
-    metrics::counter!("hotline_intake_total", "channel" => msg.channel.as_str()).increment(1);
     Ok(Outcome {
         ticket,
         interaction,

@@ -177,9 +177,19 @@ async fn save(
 
 /// Starts a call: files it on the customer's ticket (their open voice ticket in the same queue,
 /// or a new one; an outbound call to a number with a pending callback goes on that callback),
-/// stores the call row and pops the screens of the ringing agents. Idempotent on
-/// (source, call_id): a repeated start returns the existing call and pops nothing.
+/// stores the call row and pops the screens of the ringing agents, an inbound call in one
+/// commit. Idempotent on (source, call_id): a repeated start returns the existing call and
+/// pops nothing.
 pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call, bool)> {
+    // A concurrent repeat of the same event can win the interaction's unique key; the second
+    // try then finds its call.
+    match start_call_once(state, s).await {
+        Err(AppError::Conflict(_)) => start_call_once(state, s).await,
+        other => other,
+    }
+}
+
+async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call, bool)> {
     if let Some(existing) = store::find_call(&state.db.pool, s.source, s.call_id).await? {
         return Ok((existing, false));
     }
@@ -198,26 +208,31 @@ pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call,
     };
     let external_id = format!("{}:{}", s.source, s.call_id);
     let shown = normalized.clone().unwrap_or_else(|| number.to_string());
-    let (ticket_id, interaction_id, customer_id) = if s.direction == "in" {
-        let mut msg = Inbound::new(
-            Channel::Voice,
-            identity,
-            format!("Incoming call from {shown}"),
-        );
-        msg.from_addr = shown.clone();
-        msg.to_addr = s.to.to_string();
-        msg.subject = String::new();
-        msg.external_id = Some(external_id);
-        msg.queue_id = s.queue_id;
-        msg.thread = Thread::OpenOnChannel;
-        msg.meta = json!({"call_id": s.call_id, "source": s.source, "state": s.state});
-        let o = intake::receive(&state.db, &msg).await?;
-        (o.ticket.id, o.interaction.id, o.customer_id)
-    } else {
-        start_outbound(state, s, &shown, identity.as_ref(), &external_id).await?
+    let outbound = match s.direction {
+        "in" => None,
+        _ => Some(start_outbound(state, s, &shown, identity.as_ref(), &external_id).await?),
+    };
+    let mut tx = state.db.begin().await?;
+    let (ticket_id, interaction_id, customer_id) = match outbound {
+        Some(filed) => filed,
+        None => {
+            let mut msg = Inbound::new(
+                Channel::Voice,
+                identity,
+                format!("Incoming call from {shown}"),
+            );
+            msg.from_addr = shown.clone();
+            msg.to_addr = s.to.to_string();
+            msg.subject = String::new();
+            msg.external_id = Some(external_id);
+            msg.queue_id = s.queue_id;
+            msg.thread = Thread::OpenOnChannel;
+            msg.meta = json!({"call_id": s.call_id, "source": s.source, "state": s.state});
+            let o = intake::receive_in(&mut tx, &state.db, &msg).await?;
+            (o.ticket.id, o.interaction.id, o.customer_id)
+        }
     };
     let popped: Vec<i64> = s.ringing.iter().map(|u| u.id).collect();
-    let mut tx = state.db.begin().await?;
     let inserted = store::insert_call(
         &mut tx,
         &NewCall {
@@ -254,6 +269,9 @@ pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call,
         append_pop(&mut tx, state, &call, u.id, &view).await?;
     }
     events::commit(tx).await?;
+    if s.direction == "in" {
+        metrics::counter!("hotline_intake_total", "channel" => "voice").increment(1);
+    }
     metrics::counter!("hotline_calls_total", "source" => s.source.to_string(), "direction" => s.direction.to_string()).increment(1);
     Ok((call, true))
 }
