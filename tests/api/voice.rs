@@ -973,3 +973,68 @@ where
     }
     None
 }
+
+/// A PBX rings its own agents: the ticket of a call reported over CTI is not also offered by
+/// Hotline's routing (an email in the same queue, the control, is).
+#[tokio::test]
+async fn a_pbx_call_is_left_to_the_pbx_and_not_offered_by_routing() {
+    let (app, _) = spawn_with_twilio().await;
+    let (a1, a1_token) = agent(&app, "a1", "101", None).await;
+    let queue = app.queue("phone").await;
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/queues/{queue}/members"),
+        Some(&app.admin_token),
+        Some(json!({"user_ids": [a1]})),
+    )
+    .await;
+    let (s, v) = cti(
+        &app,
+        json!({"event": "newCall", "from": "013800138000", "to": "4008001234",
+               "direction": "in", "callId": "pbx-9", "user": ["101"], "queue": "phone"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let call_ticket = call_row(&app, "cti", "pbx-9").await["ticket_id"]
+        .as_i64()
+        .unwrap();
+    let (s, email) = app
+        .post(
+            "/api/tickets",
+            &app.admin_token,
+            json!({"subject": "Where is my parcel", "channel": "email", "queue_id": queue}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{email}");
+    let (s, _) = app
+        .post("/api/presence", &a1_token, json!({"state": "available"}))
+        .await;
+    assert_eq!(s.as_u16(), 200);
+
+    let offered = |ticket_id: i64| {
+        let app = &app;
+        async move {
+            count(
+                app,
+                &format!(
+                    "SELECT COUNT(*) AS n FROM events WHERE kind = 'offer.created' \
+                     AND payload LIKE '%\"ticket_id\":{ticket_id}%'"
+                ),
+            )
+            .await
+        }
+    };
+    let email_id = email["id"].as_i64().unwrap();
+    wait_for(|| async { (offered(email_id).await > 0).then_some(()) })
+        .await
+        .expect("the email in the same queue is offered");
+    assert_eq!(offered(call_ticket).await, 0, "the PBX call is not offered");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM work_items WHERE ticket_id = {call_ticket}")
+        )
+        .await,
+        0
+    );
+}
