@@ -3,6 +3,7 @@
 //! statements live in `dialect.rs`. Timestamps are integer unix milliseconds, ids 64-bit integers.
 
 pub mod dialect;
+pub mod lock;
 pub mod read;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

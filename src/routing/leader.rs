@@ -4,13 +4,10 @@
 //! follower (retrying every second) takes over. Assignments stay conditional regardless.
 
 use crate::app::AppState;
-use crate::db::Backend;
-use sqlx::{Connection, Row};
+use crate::db::lock::{ROUTING_LEADER, SessionLock};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// The advisory lock key of routing leadership (the events order lock is 7400001).
-pub const LEADER_LOCK_KEY: i64 = 7_400_002;
 const RETRY: Duration = Duration::from_secs(1);
 /// Commits wake the leader (new work is placed and offered at once), but a busy node's stream
 /// of commits must not turn the leader into a busy loop.
@@ -18,46 +15,14 @@ const MIN_GAP: Duration = Duration::from_millis(100);
 
 /// Runs for the node's life: wins leadership, then routes until the lock connection fails.
 pub async fn run(state: AppState) {
+    let url = state.config.database_url();
     loop {
-        let lock = match state.db.backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(acquire(&state).await),
-        };
+        let lock = SessionLock::take(&state.db, &url, ROUTING_LEADER).await;
         state.leader.store(true, Ordering::SeqCst);
         tracing::info!("this node leads routing");
         lead(&state, lock).await;
         state.leader.store(false, Ordering::SeqCst);
         tracing::warn!("routing leadership lost");
-        tokio::time::sleep(RETRY).await;
-    }
-}
-
-/// Waits until this node holds the leader lock; returns the connection that holds it.
-async fn acquire(state: &AppState) -> sqlx::AnyConnection {
-    let sql = state
-        .db
-        .backend
-        .try_lock(LEADER_LOCK_KEY)
-        .unwrap_or_default();
-    let url = state.config.database_url();
-    loop {
-        match sqlx::AnyConnection::connect(&url).await {
-            Ok(mut conn) => loop {
-                match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                    .fetch_one(&mut conn)
-                    .await
-                    .and_then(|r| r.try_get::<bool, _>(0))
-                {
-                    Ok(true) => return conn,
-                    Ok(false) => tokio::time::sleep(RETRY).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "leader lock attempt failed");
-                        break;
-                    }
-                }
-            },
-            Err(e) => tracing::warn!(error = %e, "leader lock connection failed"),
-        }
         tokio::time::sleep(RETRY).await;
     }
 }
@@ -79,7 +44,7 @@ pub async fn tick(state: &AppState, with_clocks: bool) {
     }
 }
 
-async fn lead(state: &AppState, mut lock: Option<sqlx::AnyConnection>) {
+async fn lead(state: &AppState, mut lock: SessionLock) {
     let every = Duration::from_millis(state.config.routing_tick_ms.max(10));
     let mut last_check = tokio::time::Instant::now();
     // SLA clocks are checked every fourth pass (each second by default).
@@ -94,11 +59,9 @@ async fn lead(state: &AppState, mut lock: Option<sqlx::AnyConnection>) {
             last_clocks = tokio::time::Instant::now();
         }
         tick(state, clocks).await;
-        if let Some(conn) = lock.as_mut()
-            && last_check.elapsed() >= RETRY
-        {
+        if last_check.elapsed() >= RETRY {
             last_check = tokio::time::Instant::now();
-            if sqlx::query("SELECT 1").execute(&mut *conn).await.is_err() {
+            if !lock.still_held().await {
                 return;
             }
         }

@@ -204,3 +204,34 @@ async fn two_nodes_share_events_never_double_assign_and_fail_over() {
     );
     assert!(killed.elapsed() < Duration::from_secs(8));
 }
+
+/// Work only one node may do (polling the IMAP mailbox) is guarded by a cluster lock: one holder
+/// at a time, freed when the holder's connection goes. SQLite runs one node, which always holds it.
+#[tokio::test]
+async fn a_cluster_lock_has_one_holder_and_frees_when_it_goes() {
+    use hotline::db::lock::{IMAP_POLLER, SessionLock};
+    let app = TestApp::spawn().await;
+    let url = app.state.config.database_url();
+    let db = &app.state.db;
+    let mut first = SessionLock::try_take(db, &url, IMAP_POLLER)
+        .await
+        .unwrap()
+        .expect("a free lock is granted");
+    assert!(first.still_held().await);
+    let second = SessionLock::try_take(db, &url, IMAP_POLLER).await.unwrap();
+    if !on_postgres() {
+        assert!(second.is_some(), "the single SQLite node holds every lock");
+        return;
+    }
+    assert!(second.is_none(), "a held lock is refused to another node");
+    drop(first);
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(mut taken) = SessionLock::try_take(db, &url, IMAP_POLLER).await.unwrap() {
+            assert!(taken.still_held().await);
+            break;
+        }
+        assert!(Instant::now() < end, "the lock frees when its holder goes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -4,6 +4,7 @@
 
 use super::{receive, store};
 use crate::app::AppState;
+use crate::db::lock::{IMAP_POLLER, SessionLock};
 use crate::error::{AppError, AppResult};
 use futures_util::TryStreamExt;
 use sqlx::Row;
@@ -13,16 +14,23 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// Polls until aborted; reconnects after errors with a pause.
+/// Polls until aborted; reconnects after errors with a pause. With several nodes only the one
+/// holding the mailbox's lock polls (another takes over when that node dies); a lapse of the
+/// lock is noticed between IMAP sessions, and a message fetched twice meanwhile is still stored
+/// once (by its UID key).
 pub async fn run_poller(state: AppState) {
+    let url = state.config.database_url();
     loop {
-        if let Err(e) = connect_and_poll(&state, false).await {
-            tracing::warn!(error = %e, "imap polling failed; reconnecting");
+        let mut lock = SessionLock::take(&state.db, &url, IMAP_POLLER).await;
+        while lock.still_held().await {
+            if let Err(e) = connect_and_poll(&state, false).await {
+                tracing::warn!(error = %e, "imap polling failed; reconnecting");
+            }
+            tokio::time::sleep(Duration::from_secs(
+                state.config.imap_poll_secs.clamp(1, 60),
+            ))
+            .await;
         }
-        tokio::time::sleep(Duration::from_secs(
-            state.config.imap_poll_secs.clamp(1, 60),
-        ))
-        .await;
     }
 }
 
