@@ -51,17 +51,21 @@ fn vocabulary(real: &[&str], chinese: bool) -> Vec<String> {
     } else {
         EN_SYLLABLES.iter().map(|s| s.to_string()).collect()
     };
-    let mut filler = Vec::with_capacity(TAIL_WORDS);
-    'outer: for a in &units {
-        for b in &units {
-            for c in &units {
-                if filler.len() == TAIL_WORDS {
-                    break 'outer;
-                }
-                filler.push(format!("{a}{b}{c}"));
+    // Filler word i spells i in base `units.len()`, at least three units long: English has
+    // only 20 syllables (8,000 three-syllable words), so longer words make up the rest. With
+    // too few filler words the later real words never made it into the vocabulary, so most
+    // English query words matched nothing and took the typo (fuzzy) path.
+    let filler: Vec<String> = (0..TAIL_WORDS)
+        .map(|i| {
+            let (mut n, mut word, mut len) = (i, String::new(), 0);
+            while n > 0 || len < 3 {
+                word.push_str(&units[n % units.len()]);
+                n /= units.len();
+                len += 1;
             }
-        }
-    }
+            word
+        })
+        .collect();
     let step = TAIL_WORDS / real.len();
     let mut out = Vec::with_capacity(TAIL_WORDS + real.len());
     let mut real_words = real.iter();
