@@ -12,11 +12,14 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
+use futures_util::SinkExt;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// A write that takes longer than this means the client is gone or stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this many queued frames go out in one write.
+const MAX_BATCH: usize = 64;
 /// How long live frames are held after hello, waiting for a `resume`. A reconnecting console
 /// sends it right after hello; a live frame sent before it would make the replay arrive out of
 /// order. The wait ends at the client's first command, and held frames the replay covered are
@@ -41,8 +44,9 @@ async fn open_socket(
     ws: WebSocketUpgrade,
 ) -> Response {
     // Small buffers: the default 128 KiB read buffer alone costs ~134 KiB per connection.
+    // Queued frames are fed and then flushed together: one write for a burst, not one each.
     ws.read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(16 * 1024)
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| serve_socket(state, user, socket))
@@ -102,17 +106,14 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let mut live = false;
-    let mut held = Vec::new();
+    // Live frames read from the hub and not yet written (held during the resume grace).
+    let mut pending = Vec::new();
     let grace = tokio::time::sleep(RESUME_GRACE);
     tokio::pin!(grace);
     if s.send_frame(hello).await {
         'serve: loop {
-            if live {
-                for out in held.drain(..) {
-                    if !deliver(&mut s, &reg.overflow, out).await {
-                        break 'serve;
-                    }
-                }
+            if live && !pending.is_empty() && !deliver(&mut s, &reg.overflow, &mut pending).await {
+                break 'serve;
             }
             tokio::select! {
                 biased;
@@ -140,12 +141,14 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                 }
                 out = reg.rx.recv() => {
                     let Some(out) = out else { break };
-                    if !live {
-                        held.push(out);
-                        live = held.len() >= state.config.ws_buffer_frames;
-                    } else if !deliver(&mut s, &reg.overflow, out).await {
-                        break;
+                    pending.push(out);
+                    while pending.len() < MAX_BATCH {
+                        match reg.rx.try_recv() {
+                            Ok(out) => pending.push(out),
+                            Err(_) => break,
+                        }
                     }
+                    live = live || pending.len() >= state.config.ws_buffer_frames;
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > ping_every * 2 {
@@ -162,27 +165,33 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
     hub.unregister(reg.id);
 }
 
-/// Sends one live frame; false when the connection must close. A write blocked by this slow
-/// client yields to the overflow signal; the frame stays queued in the websocket's buffer ahead
-/// of the resync.
-async fn deliver(s: &mut Session, overflow: &tokio::sync::Notify, out: Outgoing) -> bool {
+/// Writes the pending live frames (duplicates of replayed ones skipped) and flushes once; false
+/// when the connection must close. A write blocked by this slow client yields to the overflow
+/// signal; what was written stays queued in the websocket's buffer ahead of the resync.
+async fn deliver(
+    s: &mut Session,
+    overflow: &tokio::sync::Notify,
+    pending: &mut Vec<Outgoing>,
+) -> bool {
+    let write = async {
+        for out in pending.drain(..) {
+            if out.seq != 0 {
+                if out.seq <= s.delivered {
+                    continue;
+                }
+                s.delivered = out.seq;
+            }
+            s.socket.feed(Message::Text((&*out.text).into())).await?;
+        }
+        s.socket.flush().await
+    };
     tokio::select! {
-        ok = forward(s, out) => ok,
-        _ = overflow.notified() => {
-            s.close_with(super::hub::resync_text(ResyncReason::Overflow)).await;
-            false
-        }
+        done = tokio::time::timeout(WRITE_TIMEOUT, write) => return matches!(done, Ok(Ok(()))),
+        _ = overflow.notified() => {}
     }
-}
-
-async fn forward(s: &mut Session, out: Outgoing) -> bool {
-    if out.seq != 0 {
-        if out.seq <= s.delivered {
-            return true;
-        }
-        s.delivered = out.seq;
-    }
-    s.send_text(&*out.text).await
+    s.close_with(super::hub::resync_text(ResyncReason::Overflow))
+        .await;
+    false
 }
 
 /// Answers one command; false when the connection must close.
