@@ -439,8 +439,7 @@ pub async fn queues_of(db: &Db, user_id: i64) -> AppResult<Vec<i64>> {
 // ---- the routing leader's steps -------------------------------------------------------------
 
 /// Tickets that are new, unassigned and have no work item get one: queue rules decide the
-/// queue (else the ticket's own; none → `unqueued`, left for manual pick). A call a PBX
-/// reported over CTI is not: the PBX rings its agents, and the one who answers gets the ticket.
+/// queue (else the ticket's own; none → `unqueued`, left for manual pick).
 pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
     let db = &state.db;
     let from: i64 = sqlx::query(
@@ -456,7 +455,6 @@ pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
          WHERE t.id > $1 AND t.status = 'new' AND t.assignee_id IS NULL \
          AND t.merged_into IS NULL \
          AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.ticket_id = t.id) \
-         AND NOT EXISTS (SELECT 1 FROM calls k WHERE k.ticket_id = t.id AND k.source = 'cti') \
          ORDER BY t.id LIMIT 200",
     )
     .bind(from)
