@@ -14,22 +14,28 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// Polls until aborted; reconnects after errors with a pause. With several nodes only the one
-/// holding the mailbox's lock polls (another takes over when that node dies); a lapse of the
-/// lock is noticed between IMAP sessions, and a message fetched twice meanwhile is still stored
-/// once (by its UID key).
+/// Polls until aborted. After an error it reconnects in a second, doubling the pause up to the
+/// poll interval while errors repeat, so one glitch does not hold the mail back for a minute.
+/// With several nodes only the one holding the mailbox's lock polls (another takes over when
+/// that node dies); a lapse of the lock is noticed between IMAP sessions, and a message fetched
+/// twice meanwhile is still stored once (by its UID key).
 pub async fn run_poller(state: AppState) {
     let url = state.config.database_url();
+    let longest = Duration::from_secs(state.config.imap_poll_secs.clamp(1, 60));
+    let mut pause = Duration::from_secs(1);
     loop {
         let mut lock = SessionLock::take(&state.db, &url, IMAP_POLLER).await;
         while lock.still_held().await {
+            let started = tokio::time::Instant::now();
             if let Err(e) = connect_and_poll(&state, false).await {
                 tracing::warn!(error = %e, "imap polling failed; reconnecting");
             }
-            tokio::time::sleep(Duration::from_secs(
-                state.config.imap_poll_secs.clamp(1, 60),
-            ))
-            .await;
+            // A session that ran for a while before failing starts the back-off afresh.
+            if started.elapsed() > longest {
+                pause = Duration::from_secs(1);
+            }
+            tokio::time::sleep(pause.min(longest)).await;
+            pause = (pause * 2).min(longest);
         }
     }
 }
