@@ -30,29 +30,20 @@ impl SessionLock {
             return Ok(Some(SessionLock { conn: None }));
         };
         let mut conn = sqlx::AnyConnection::connect(url).await?;
-        Ok(attempt(&mut conn, &sql)
+        let got: bool = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
             .await?
-            .then_some(SessionLock { conn: Some(conn) }))
+            .try_get(0)?;
+        Ok(got.then_some(SessionLock { conn: Some(conn) }))
     }
 
-    /// Waits until this node holds the lock, asking every second on one connection.
+    /// Waits until this node holds the lock.
     pub async fn take(db: &Db, url: &str, key: i64) -> SessionLock {
-        let Some(sql) = db.backend.try_lock(key) else {
-            return SessionLock { conn: None };
-        };
         loop {
-            match sqlx::AnyConnection::connect(url).await {
-                Ok(mut conn) => loop {
-                    match attempt(&mut conn, &sql).await {
-                        Ok(true) => return SessionLock { conn: Some(conn) },
-                        Ok(false) => tokio::time::sleep(RETRY).await,
-                        Err(e) => {
-                            tracing::warn!(error = %e, key, "lock attempt failed");
-                            break;
-                        }
-                    }
-                },
-                Err(e) => tracing::warn!(error = %e, key, "lock connection failed"),
+            match SessionLock::try_take(db, url, key).await {
+                Ok(Some(lock)) => return lock,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, key, "lock attempt failed"),
             }
             tokio::time::sleep(RETRY).await;
         }
@@ -65,11 +56,4 @@ impl SessionLock {
             None => true,
         }
     }
-}
-
-async fn attempt(conn: &mut sqlx::AnyConnection, sql: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(conn)
-        .await?
-        .try_get(0)
 }
