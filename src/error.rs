@@ -96,6 +96,17 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(err, msg) = &e
+            && err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        {
+            return AppError::Conflict(conflict_message(msg.as_deref().unwrap_or_default()));
+        }
+        AppError::Internal(e.into())
+    }
+}
+
 /// Names the thing that already exists without echoing the database's own text.
 fn conflict_message(db_message: &str) -> String {
     let m = db_message.to_ascii_lowercase();

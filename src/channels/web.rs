@@ -496,7 +496,7 @@ async fn get_ticket_status(
         IdentityKind::Phone
     };
     let wanted = identity::normalize(kind, &contact, &state.phones).ok();
-    let found = match tickets::find_ticket(&state.db.pool, number).await {
+    let found = match tickets::find_ticket(&mut &state.db, number).await {
         Ok(t) => Some(t),
         Err(AppError::NotFound(_)) => None,
         Err(e) => return Err(e),
@@ -521,7 +521,7 @@ async fn get_ticket_status(
     // A merged ticket lives on in the one it was merged into.
     for _ in 0..8 {
         match ticket.merged_into {
-            Some(into) => ticket = tickets::find_ticket(&state.db.pool, into).await?,
+            Some(into) => ticket = tickets::find_ticket(&mut &state.db, into).await?,
             None => break,
         }
     }

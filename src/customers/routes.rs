@@ -269,7 +269,7 @@ fn next_cursor(items: &[HistoryItem], limit: i64) -> Option<String> {
 /// Looks up whatever an agent typed or a phone system sent; see `parse_lookup`.
 pub async fn lookup_view(state: &AppState, q: &str) -> AppResult<View360> {
     match parse_lookup(q, &state.phones) {
-        LookupKey::Ticket(n) => match tickets::find_ticket(&state.db.pool, n).await {
+        LookupKey::Ticket(n) => match tickets::find_ticket(&mut &state.db, n).await {
             Ok(t) => match t.customer_id {
                 Some(cid) => view_of(state, cid, MatchQuality::Exact, Some("ticket".into())).await,
                 None => Ok(unknown(None)),

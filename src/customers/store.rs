@@ -2,10 +2,9 @@
 
 use super::identity::{IdentityKind, name_key};
 use super::{Customer, Identity, Tier};
-use crate::db::{Backend, Db, FromRow, Tx, from_json_list, now_ms, to_json_list};
+use crate::db::{Backend, Db, Exec, FromRow, Tx, from_json_list, now_ms, to_json_list};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
-use sqlx::Row;
 
 const CUSTOMER_COLUMNS: &str =
     "id, display_name, tier, language, notes, tags, owner_id, created_at, updated_at";
@@ -62,23 +61,29 @@ pub struct NewCustomer {
 }
 
 /// Inserts a customer with its identities inside `tx`; a taken identity fails the whole insert.
-pub async fn insert_customer(tx: &mut Tx<'_>, backend: Backend, c: &NewCustomer) -> AppResult<i64> {
-    let now = now_ms();
-    let id: i64 = sqlx::query(
-        "INSERT INTO customers (display_name, name_key, tier, language, notes, tags, owner_id, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-    )
-    .bind(&c.display_name)
-    .bind(name_key(&c.display_name))
-    .bind(c.tier.as_str())
-    .bind(&c.language)
-    .bind(&c.notes)
-    .bind(to_json_list(&c.tags))
-    .bind(c.owner_id)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("id")?;
+pub async fn insert_customer<E: Exec>(
+    tx: &mut E,
+    backend: Backend,
+    c: &NewCustomer,
+) -> AppResult<i64> {
+    let params = vec![
+        c.display_name.as_str().into(),
+        name_key(&c.display_name).into(),
+        c.tier.as_str().into(),
+        (&c.language).into(),
+        c.notes.as_str().into(),
+        to_json_list(&c.tags).into(),
+        c.owner_id.into(),
+        now_ms().into(),
+    ];
+    let id: i64 = tx
+        .row(
+            "INSERT INTO customers (display_name, name_key, tier, language, notes, tags, owner_id, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            params,
+        )
+        .await?
+        .ok_or(AppError::NotFound("customer"))?;
     for ident in &c.identities {
         insert_identity(tx, id, ident).await?;
     }
@@ -96,15 +101,21 @@ pub async fn insert_customer(tx: &mut Tx<'_>, backend: Backend, c: &NewCustomer)
     Ok(id)
 }
 
-pub async fn insert_identity(tx: &mut Tx<'_>, customer_id: i64, ident: &Identity) -> AppResult<()> {
-    sqlx::query(
+pub async fn insert_identity<E: Exec>(
+    tx: &mut E,
+    customer_id: i64,
+    ident: &Identity,
+) -> AppResult<()> {
+    let params = vec![
+        customer_id.into(),
+        ident.kind.as_str().into(),
+        ident.value.as_str().into(),
+        now_ms().into(),
+    ];
+    tx.run(
         "INSERT INTO customer_identities (customer_id, kind, value, created_at) VALUES ($1, $2, $3, $4)",
+        params,
     )
-    .bind(customer_id)
-    .bind(ident.kind.as_str())
-    .bind(&ident.value)
-    .bind(now_ms())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -137,22 +148,14 @@ const OWNER_OF_IDENTITY: &str =
     "SELECT customer_id AS id FROM customer_identities WHERE kind = $1 AND value = $2";
 
 /// The customer owning an identity (already normalized), if any, as seen inside a transaction.
-pub async fn find_by_identity<'e, E>(exec: E, ident: &Identity) -> AppResult<Option<i64>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row = sqlx::query(OWNER_OF_IDENTITY)
-        .bind(ident.kind.as_str())
-        .bind(&ident.value)
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
+pub async fn find_by_identity<E: Exec>(exec: &mut E, ident: &Identity) -> AppResult<Option<i64>> {
+    let params = vec![ident.kind.as_str().into(), ident.value.as_str().into()];
+    exec.row(OWNER_OF_IDENTITY, params).await
 }
 
 /// The customer owning an identity (already normalized), if any: the lookup's first read.
 pub async fn owner_of(db: &Db, ident: &Identity) -> AppResult<Option<i64>> {
-    let params = vec![ident.kind.as_str().into(), ident.value.as_str().into()];
-    Ok(db.fetch_all(OWNER_OF_IDENTITY, params).await?.pop())
+    find_by_identity(&mut &*db, ident).await
 }
 
 /// Customers whose name starts with `prefix` (already a name key), best known first.

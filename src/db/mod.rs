@@ -3,8 +3,10 @@
 //! statements live in `dialect.rs`. Timestamps are integer unix milliseconds, ids 64-bit integers.
 
 pub mod dialect;
+pub mod exec;
 pub mod lock;
 pub mod read;
+pub mod writer;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -13,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dialect::Backend;
+pub use exec::{Exec, WriteTx};
 pub use read::{FromRow, Param, ReadRow};
+pub use writer::{WriteJob, run_now};
 
 /// A transaction on whichever backend runs.
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
@@ -24,6 +28,8 @@ pub struct Db {
     pub backend: Backend,
     /// SQLite only: the read-only connections of the hot reads (see `read.rs`).
     readers: Option<Arc<read::SqliteReaders>>,
+    /// SQLite only: the group-commit writer of intake (see `writer.rs`).
+    writer: Option<Arc<writer::SqliteWriter>>,
 }
 
 impl Db {
@@ -32,6 +38,7 @@ impl Db {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
         let mut readers = None;
+        let mut sqlite_path = None;
         let url = match backend {
             Backend::Sqlite => {
                 let path = url
@@ -45,6 +52,7 @@ impl Db {
                 }
                 let max_idle = max_connections.max(2) as usize;
                 readers = Some(read::SqliteReaders::new(path.into(), max_idle));
+                sqlite_path = Some(std::path::PathBuf::from(path));
                 format!("sqlite://{path}?mode=rwc")
             }
             Backend::Postgres => url.to_string(),
@@ -62,10 +70,16 @@ impl Db {
             })
             .connect(&url)
             .await?;
+        // Opened after the pool, which created the file.
+        let writer = match sqlite_path {
+            Some(path) => Some(Arc::new(writer::SqliteWriter::start(&path)?)),
+            None => None,
+        };
         Ok(Db {
             pool,
             backend,
             readers,
+            writer,
         })
     }
 

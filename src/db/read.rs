@@ -12,11 +12,15 @@ use crate::error::{AppError, AppResult};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// A bound value. `$1`, `$2`, … in the SQL take the values in order.
+/// A bound value. `$1`, `$2`, … in the SQL take the values in order. A NULL keeps its type:
+/// PostgreSQL refuses an integer-typed NULL for a text column.
 #[derive(Clone, Debug)]
 pub enum Param {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
+    NullInt,
+    NullText,
 }
 
 impl From<i64> for Param {
@@ -34,6 +38,36 @@ impl From<&str> for Param {
 impl From<String> for Param {
     fn from(v: String) -> Self {
         Param::Text(v)
+    }
+}
+
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Param::Text(v.clone())
+    }
+}
+
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Param::NullInt, Param::Int)
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Param::NullText, Param::Text)
+    }
+}
+
+impl From<&Option<String>> for Param {
+    fn from(v: &Option<String>) -> Self {
+        v.clone().into()
+    }
+}
+
+impl From<bool> for Param {
+    fn from(v: bool) -> Self {
+        Param::Int(v as i64)
     }
 }
 
@@ -147,11 +181,31 @@ impl SqliteReaders {
     }
 }
 
-fn query<T: FromRow>(
+pub(crate) fn query<T: FromRow>(
     conn: &rusqlite::Connection,
     sql: &str,
     params: &[Param],
 ) -> AppResult<Vec<T>> {
+    let mut stmt = prepare(conn, sql, params)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(internal)? {
+        out.push(T::from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a statement that returns no rows; the number of rows it changed.
+pub(crate) fn execute(conn: &rusqlite::Connection, sql: &str, params: &[Param]) -> AppResult<u64> {
+    let mut stmt = prepare(conn, sql, params)?;
+    Ok(stmt.raw_execute().map_err(internal)? as u64)
+}
+
+fn prepare<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    params: &[Param],
+) -> AppResult<rusqlite::CachedStatement<'c>> {
     let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
     // Bound by name: SQLite numbers `$n` parameters in order of first appearance, not by n.
     for (i, p) in params.iter().enumerate() {
@@ -164,15 +218,32 @@ fn query<T: FromRow>(
         match p {
             Param::Int(v) => stmt.raw_bind_parameter(index, v),
             Param::Text(v) => stmt.raw_bind_parameter(index, v),
+            Param::Bytes(v) => stmt.raw_bind_parameter(index, v),
+            Param::NullInt | Param::NullText => {
+                stmt.raw_bind_parameter(index, rusqlite::types::Null)
+            }
         }
         .map_err(internal)?;
     }
-    let mut rows = stmt.raw_query();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(internal)? {
-        out.push(T::from_row(row)?);
+    Ok(stmt)
+}
+
+/// `sql` with `params` bound, for sqlx.
+pub(crate) fn sqlx_query(
+    sql: &str,
+    params: Vec<Param>,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+    for p in params {
+        q = match p {
+            Param::Int(v) => q.bind(v),
+            Param::Text(v) => q.bind(v),
+            Param::Bytes(v) => q.bind(v),
+            Param::NullInt => q.bind(None::<i64>),
+            Param::NullText => q.bind(None::<String>),
+        };
     }
-    Ok(out)
+    q
 }
 
 /// Runs `sql` on the sqlx pool and maps every row.
@@ -181,19 +252,12 @@ pub async fn fetch_all_pooled<T: FromRow>(
     sql: &str,
     params: Vec<Param>,
 ) -> AppResult<Vec<T>> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-    for p in params {
-        q = match p {
-            Param::Int(v) => q.bind(v),
-            Param::Text(v) => q.bind(v),
-        };
-    }
-    let rows = q.fetch_all(pool).await?;
+    let rows = sqlx_query(sql, params).fetch_all(pool).await?;
     Ok(rows.iter().map(T::from_row).collect::<Result<_, _>>()?)
 }
 
-fn internal(e: rusqlite::Error) -> AppError {
-    AppError::Internal(e.into())
+pub(crate) fn internal(e: rusqlite::Error) -> AppError {
+    e.into()
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 
 use crate::customers::Identity;
 use crate::customers::store::{self as customers, NewCustomer};
-use crate::db::{Db, Tx};
-use crate::error::{AppError, AppResult};
+use crate::db::{Db, Exec, WriteJob};
+use crate::error::AppResult;
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
 use crate::tickets::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket};
 use serde::Serialize;
@@ -80,36 +80,41 @@ pub struct Outcome {
 }
 
 /// Stores one inbound message. Safe to call again with the same external id.
+///
+/// On SQLite it joins the group-commit writer's next transaction (`db/writer.rs`): one commit
+/// for all the messages that arrive meanwhile. On PostgreSQL it is a transaction of its own.
 pub async fn receive(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
-    // Two first messages from one unknown sender race to create the customer; the loser's
-    // transaction fails on the identity's unique key and simply runs again.
-    match receive_once(db, msg).await {
-        Err(AppError::Conflict(_)) => receive_once(db, msg).await,
-        other => other,
+    let outcome = db.write(Receive(msg.clone())).await?;
+    committed(&outcome, msg.channel);
+    Ok(outcome)
+}
+
+struct Receive(Inbound);
+
+impl WriteJob for Receive {
+    type Out = Outcome;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Outcome> {
+        receive_in(tx, db, &self.0).await
     }
 }
 
-async fn receive_once(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
-    let mut tx = db.begin().await?;
-    let outcome = receive_in(&mut tx, db, msg).await?;
-    if outcome.duplicate {
-        tx.rollback().await?;
-    } else {
-        crate::realtime::events::commit(tx).await?;
-        metrics::counter!("hotline_intake_total", "channel" => msg.channel.as_str()).increment(1);
+/// After the commit of a received message: wake the events hub and count it.
+pub fn committed(outcome: &Outcome, channel: Channel) {
+    if !outcome.duplicate {
+        crate::realtime::events::COMMITTED.notify_waiters();
+        metrics::counter!("hotline_intake_total", "channel" => channel.as_str()).increment(1);
     }
-    Ok(outcome)
 }
 
 /// `receive` inside the caller's transaction, for a channel that writes more in the same
 /// commit (a call's row and screen pops). The caller commits; a `Conflict` means a concurrent
 /// first message won a unique key, and the whole transaction should run again.
-pub async fn receive_in(tx: &mut Tx<'_>, db: &Db, msg: &Inbound) -> AppResult<Outcome> {
+pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResult<Outcome> {
     if let Some(ext) = &msg.external_id
-        && let Some(existing) =
-            tickets::find_interaction_by_external(&mut **tx, msg.channel, ext).await?
+        && let Some(existing) = tickets::find_interaction_by_external(tx, msg.channel, ext).await?
     {
-        let ticket = tickets::find_ticket(&mut **tx, existing.ticket_id).await?;
+        let ticket = tickets::find_ticket(tx, existing.ticket_id).await?;
         return Ok(Outcome {
             customer_id: existing.customer_id,
             ticket,
@@ -123,16 +128,12 @@ pub async fn receive_in(tx: &mut Tx<'_>, db: &Db, msg: &Inbound) -> AppResult<Ou
 
     let mut customer_created = false;
     let customer_id = match &msg.identity {
-        Some(ident) => match customers::find_by_identity(&mut **tx, ident).await? {
+        Some(ident) => match customers::find_by_identity(tx, ident).await? {
             Some(id) => Some(id),
             None => {
                 let mut identities = vec![ident.clone()];
                 for extra in &msg.extra_identities {
-                    if extra != ident
-                        && customers::find_by_identity(&mut **tx, extra)
-                            .await?
-                            .is_none()
-                    {
+                    if extra != ident && customers::find_by_identity(tx, extra).await?.is_none() {
                         identities.push(extra.clone());
                     }
                 }
@@ -158,18 +159,18 @@ pub async fn receive_in(tx: &mut Tx<'_>, db: &Db, msg: &Inbound) -> AppResult<Ou
 
     let existing = match (&msg.thread, customer_id) {
         (Thread::Ticket { id, reason }, _) => {
-            let mut t = tickets::find_ticket(&mut **tx, *id).await?;
+            let mut t = tickets::find_ticket(tx, *id).await?;
             // Follow merges to the surviving ticket.
             for _ in 0..8 {
                 match t.merged_into {
-                    Some(into) => t = tickets::find_ticket(&mut **tx, into).await?,
+                    Some(into) => t = tickets::find_ticket(tx, into).await?,
                     None => break,
                 }
             }
             (t.status != Status::Closed).then_some((t, *reason))
         }
         (Thread::OpenOnChannel, Some(cid)) => {
-            tickets::find_open_ticket_on(&mut **tx, cid, msg.channel, msg.queue_id)
+            tickets::find_open_ticket_on(tx, cid, msg.channel, msg.queue_id)
                 .await?
                 .map(|t| (t, "open_ticket_on_channel"))
         }

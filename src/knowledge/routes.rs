@@ -309,7 +309,7 @@ async fn record_used(
     Json(b): Json<UsedBody>,
 ) -> AppResult<StatusCode> {
     store::find_article(&state.db.pool, id).await?;
-    let ticket = crate::tickets::store::find_ticket(&state.db.pool, b.ticket_id)
+    let ticket = crate::tickets::store::find_ticket(&mut &state.db, b.ticket_id)
         .await
         .map_err(|_| AppError::validation("ticket_id", "ticket_id is not a ticket"))?;
     if !crate::tickets::routes::can_see(&state, &user, &ticket).await? {
@@ -334,7 +334,7 @@ async fn ticket_suggestions(
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Suggestions>> {
-    let ticket = crate::tickets::store::find_ticket(&state.db.pool, id).await?;
+    let ticket = crate::tickets::store::find_ticket(&mut &state.db, id).await?;
     if !crate::tickets::routes::can_see(&state, &user, &ticket).await? {
         return Err(AppError::NotFound("ticket"));
     }

@@ -1,9 +1,9 @@
 //! The events log: every change others must see appends a row here in the same transaction as
 //! the change itself, so an event exists exactly when its change committed.
 
-use crate::db::{Backend, Tx, now_ms};
+use crate::db::{Backend, Exec, Tx, now_ms};
+use crate::error::{AppError, AppResult};
 use serde::Serialize;
-use sqlx::Row;
 
 /// Who may see an event: the members of `queue_id`, the user `user_id`, and supervisors always.
 /// An event with neither is for supervisors only, unless `everyone` is set.
@@ -16,30 +16,32 @@ pub struct Scope {
 }
 
 /// Appends one event and returns its sequence number.
-pub async fn append(
-    tx: &mut Tx<'_>,
+pub async fn append<E: Exec>(
+    tx: &mut E,
     backend: Backend,
     kind: &str,
     scope: Scope,
     payload: &serde_json::Value,
-) -> Result<i64, sqlx::Error> {
+) -> AppResult<i64> {
     if let Some(lock) = backend.event_order_lock() {
-        sqlx::query(lock).execute(&mut **tx).await?;
+        tx.run(lock, vec![]).await?;
     }
-    let row = sqlx::query(
-        "INSERT INTO events (at_ms, kind, queue_id, user_id, ticket_id, customer_id, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
-    )
-    .bind(now_ms())
-    .bind(kind)
-    .bind(scope.queue_id)
-    .bind(scope.user_id)
-    .bind(scope.ticket_id)
-    .bind(scope.customer_id)
-    .bind(payload.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
-    row.try_get("seq")
+    let seq = tx
+        .row(
+            "INSERT INTO events (at_ms, kind, queue_id, user_id, ticket_id, customer_id, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq AS id",
+            vec![
+                now_ms().into(),
+                kind.into(),
+                scope.queue_id.into(),
+                scope.user_id.into(),
+                scope.ticket_id.into(),
+                scope.customer_id.into(),
+                payload.to_string().into(),
+            ],
+        )
+        .await?;
+    seq.ok_or(AppError::Internal(anyhow::anyhow!("no seq returned")))
 }
 
 /// Woken after every commit that appended events, so this node's hub reads them at once

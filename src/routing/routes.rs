@@ -427,7 +427,7 @@ async fn visible_item(
     user: &crate::auth::User,
     ticket_id: i64,
 ) -> AppResult<super::WorkItem> {
-    let t = crate::tickets::store::find_ticket(&state.db.pool, ticket_id).await?;
+    let t = crate::tickets::store::find_ticket(&mut &state.db, ticket_id).await?;
     if !crate::tickets::routes::can_see(state, user, &t).await? {
         return Err(AppError::NotFound("ticket"));
     }

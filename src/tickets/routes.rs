@@ -47,7 +47,7 @@ pub async fn can_see(state: &AppState, user: &User, t: &Ticket) -> AppResult<boo
 }
 
 async fn visible_ticket(state: &AppState, user: &User, id: i64) -> AppResult<Ticket> {
-    let t = store::find_ticket(&state.db.pool, id).await?;
+    let t = store::find_ticket(&mut &state.db, id).await?;
     if !can_see(state, user, &t).await? {
         // Not 403: the existence of a ticket outside one's queues is not disclosed.
         return Err(AppError::NotFound("ticket"));

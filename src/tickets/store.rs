@@ -1,11 +1,10 @@
 //! SQL for tickets and interactions. Every change appends its event in the same transaction.
 
 use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket, status_timestamps};
-use crate::db::{Db, FromRow, Tx, from_json_list, now_ms, to_json_list};
+use crate::db::{Db, Exec, FromRow, Tx, from_json_list, now_ms, to_json_list};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 pub const TICKET_COLUMNS: &str = "id, subject, status, priority, kind, channel, queue_id, \
      assignee_id, customer_id, tags, merged_into, created_at, updated_at, first_response_at, \
@@ -41,13 +40,19 @@ pub fn ticket_from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Erro
 const INTERACTION_COLUMNS: &str = "id, ticket_id, customer_id, channel, direction, from_addr, \
      to_addr, subject, body, external_id, author_id, meta, created_at";
 
-fn interaction_from_row(r: &AnyRow) -> Result<Interaction, sqlx::Error> {
+impl FromRow for Interaction {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Interaction, sqlx::Error> {
+        interaction_from_row(r)
+    }
+}
+
+fn interaction_from_row(r: &impl crate::db::ReadRow) -> Result<Interaction, sqlx::Error> {
     Ok(Interaction {
         id: r.try_get("id")?,
         ticket_id: r.try_get("ticket_id")?,
         customer_id: r.try_get("customer_id")?,
-        channel: Channel::parse(&r.try_get::<String, _>("channel")?).unwrap_or(Channel::Note),
-        direction: Direction::parse(&r.try_get::<String, _>("direction")?)
+        channel: Channel::parse(&r.try_get::<String>("channel")?).unwrap_or(Channel::Note),
+        direction: Direction::parse(&r.try_get::<String>("direction")?)
             .unwrap_or(Direction::Internal),
         from_addr: r.try_get("from_addr")?,
         to_addr: r.try_get("to_addr")?,
@@ -55,7 +60,7 @@ fn interaction_from_row(r: &AnyRow) -> Result<Interaction, sqlx::Error> {
         body: r.try_get("body")?,
         external_id: r.try_get("external_id")?,
         author_id: r.try_get("author_id")?,
-        meta: serde_json::from_str(&r.try_get::<String, _>("meta")?).unwrap_or_default(),
+        meta: serde_json::from_str(&r.try_get::<String>("meta")?).unwrap_or_default(),
         created_at: r.try_get("created_at")?,
     })
 }
@@ -81,26 +86,27 @@ pub struct NewTicket {
     pub tags: Vec<String>,
 }
 
-pub async fn insert_ticket(tx: &mut Tx<'_>, db: &Db, t: &NewTicket) -> AppResult<Ticket> {
-    let now = now_ms();
+pub async fn insert_ticket<E: Exec>(tx: &mut E, db: &Db, t: &NewTicket) -> AppResult<Ticket> {
     let sql = format!(
         "INSERT INTO tickets (subject, status, priority, kind, channel, queue_id, assignee_id, \
          customer_id, tags, created_at, updated_at) \
          VALUES ($1, 'new', $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {TICKET_COLUMNS}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&t.subject)
-        .bind(t.priority.rank())
-        .bind(t.kind.as_str())
-        .bind(t.channel.as_str())
-        .bind(t.queue_id)
-        .bind(t.assignee_id)
-        .bind(t.customer_id)
-        .bind(to_json_list(&t.tags))
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
-    let ticket = ticket_from_row(&row)?;
+    let params = vec![
+        t.subject.as_str().into(),
+        t.priority.rank().into(),
+        t.kind.as_str().into(),
+        t.channel.as_str().into(),
+        t.queue_id.into(),
+        t.assignee_id.into(),
+        t.customer_id.into(),
+        to_json_list(&t.tags).into(),
+        now_ms().into(),
+    ];
+    let ticket: Ticket = tx
+        .row(&sql, params)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
     events::append(
         tx,
         db.backend,
@@ -112,17 +118,11 @@ pub async fn insert_ticket(tx: &mut Tx<'_>, db: &Db, t: &NewTicket) -> AppResult
     Ok(ticket)
 }
 
-pub async fn find_ticket<'e, E>(exec: E, id: i64) -> AppResult<Ticket>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn find_ticket<E: Exec>(exec: &mut E, id: i64) -> AppResult<Ticket> {
     let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(exec)
+    exec.row(&sql, vec![id.into()])
         .await?
-        .ok_or(AppError::NotFound("ticket"))?;
-    Ok(ticket_from_row(&row)?)
+        .ok_or(AppError::NotFound("ticket"))
 }
 
 #[derive(Default)]
@@ -216,14 +216,14 @@ pub struct TicketChanges {
 
 /// Applies changes inside `tx` and appends `ticket.updated` (plus `ticket.assigned` when the
 /// assignee changed). Returns the ticket before and after.
-pub async fn update_ticket(
-    tx: &mut Tx<'_>,
+pub async fn update_ticket<E: Exec>(
+    tx: &mut E,
     db: &Db,
     id: i64,
     c: &TicketChanges,
     actor_id: Option<i64>,
 ) -> AppResult<(Ticket, Ticket)> {
-    let cur = find_ticket(&mut **tx, id).await?;
+    let cur = find_ticket(tx, id).await?;
     let now = now_ms();
     let status = c.status.unwrap_or(cur.status);
     let (resolved_at, closed_at) = if c.status.is_some() && status != cur.status {
@@ -236,22 +236,27 @@ pub async fn update_ticket(
          assignee_id = $7, tags = $8, customer_id = $9, resolved_at = $10, closed_at = $11, \
          updated_at = $12 WHERE id = $1 RETURNING {TICKET_COLUMNS}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(c.subject.clone().unwrap_or_else(|| cur.subject.clone()))
-        .bind(status.as_str())
-        .bind(c.priority.unwrap_or(cur.priority).rank())
-        .bind(c.kind.unwrap_or(cur.kind).as_str())
-        .bind(c.queue_id.unwrap_or(cur.queue_id))
-        .bind(c.assignee_id.unwrap_or(cur.assignee_id))
-        .bind(to_json_list(c.tags.as_ref().unwrap_or(&cur.tags)))
-        .bind(c.customer_id.unwrap_or(cur.customer_id))
-        .bind(resolved_at)
-        .bind(closed_at)
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
-    let new = ticket_from_row(&row)?;
+    let params = vec![
+        id.into(),
+        c.subject
+            .clone()
+            .unwrap_or_else(|| cur.subject.clone())
+            .into(),
+        status.as_str().into(),
+        c.priority.unwrap_or(cur.priority).rank().into(),
+        c.kind.unwrap_or(cur.kind).as_str().into(),
+        c.queue_id.unwrap_or(cur.queue_id).into(),
+        c.assignee_id.unwrap_or(cur.assignee_id).into(),
+        to_json_list(c.tags.as_ref().unwrap_or(&cur.tags)).into(),
+        c.customer_id.unwrap_or(cur.customer_id).into(),
+        resolved_at.into(),
+        closed_at.into(),
+        now.into(),
+    ];
+    let new: Ticket = tx
+        .row(&sql, params)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
     let payload = serde_json::json!({"ticket": new, "by": actor_id});
     events::append(tx, db.backend, "ticket.updated", scope_of(&new), &payload).await?;
     if new.assignee_id != cur.assignee_id {
@@ -279,13 +284,13 @@ pub struct NewInteraction {
 
 /// Inserts an interaction unless one with the same `(channel, external_id)` exists; returns it
 /// and whether it is new. An agent's first outbound message sets the ticket's first response.
-pub async fn insert_interaction(
-    tx: &mut Tx<'_>,
+pub async fn insert_interaction<E: Exec>(
+    tx: &mut E,
     db: &Db,
     i: &NewInteraction,
 ) -> AppResult<(Interaction, bool)> {
     if let Some(ext) = &i.external_id
-        && let Some(existing) = find_interaction_by_external(&mut **tx, i.channel, ext).await?
+        && let Some(existing) = find_interaction_by_external(tx, i.channel, ext).await?
     {
         return Ok((existing, false));
     }
@@ -296,42 +301,39 @@ pub async fn insert_interaction(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (channel, external_id) DO NOTHING RETURNING {INTERACTION_COLUMNS}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(i.ticket_id)
-        .bind(i.customer_id)
-        .bind(i.channel.as_str())
-        .bind(i.direction.as_str())
-        .bind(&i.from_addr)
-        .bind(&i.to_addr)
-        .bind(&i.subject)
-        .bind(&i.body)
-        .bind(&i.external_id)
-        .bind(i.author_id)
-        .bind(i.meta.to_string())
-        .bind(now)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else {
+    let params = vec![
+        i.ticket_id.into(),
+        i.customer_id.into(),
+        i.channel.as_str().into(),
+        i.direction.as_str().into(),
+        i.from_addr.as_str().into(),
+        i.to_addr.as_str().into(),
+        i.subject.as_str().into(),
+        i.body.as_str().into(),
+        (&i.external_id).into(),
+        i.author_id.into(),
+        i.meta.to_string().into(),
+        now.into(),
+    ];
+    let Some(interaction) = tx.row::<Interaction>(&sql, params).await? else {
         // A concurrent insert won the race on the idempotency key.
         let ext = i.external_id.as_deref().unwrap_or_default();
-        let existing = find_interaction_by_external(&mut **tx, i.channel, ext)
+        let existing = find_interaction_by_external(tx, i.channel, ext)
             .await?
             .ok_or(AppError::NotFound("interaction"))?;
         return Ok((existing, false));
     };
-    let interaction = interaction_from_row(&row)?;
     let first_response = i.direction == Direction::Out && i.author_id.is_some();
-    sqlx::query(
+    let sql = format!(
         "UPDATE tickets SET updated_at = $2, \
          first_response_at = CASE WHEN $3 = 1 AND first_response_at IS NULL THEN $2 ELSE first_response_at END \
-         WHERE id = $1",
-    )
-    .bind(i.ticket_id)
-    .bind(now)
-    .bind(first_response as i64)
-    .execute(&mut **tx)
-    .await?;
-    let ticket = find_ticket(&mut **tx, i.ticket_id).await?;
+         WHERE id = $1 RETURNING {TICKET_COLUMNS}"
+    );
+    let params = vec![i.ticket_id.into(), now.into(), first_response.into()];
+    let ticket: Ticket = tx
+        .row(&sql, params)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
     let mut preview = interaction.clone();
     preview.body = preview
         .body
@@ -349,23 +351,16 @@ pub async fn insert_interaction(
     Ok((interaction, true))
 }
 
-pub async fn find_interaction_by_external<'e, E>(
-    exec: E,
+pub async fn find_interaction_by_external<E: Exec>(
+    exec: &mut E,
     channel: Channel,
     external_id: &str,
-) -> AppResult<Option<Interaction>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+) -> AppResult<Option<Interaction>> {
     let sql = format!(
         "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE channel = $1 AND external_id = $2"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(channel.as_str())
-        .bind(external_id)
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.map(|r| interaction_from_row(&r)).transpose()?)
+    exec.row(&sql, vec![channel.as_str().into(), external_id.into()])
+        .await
 }
 
 pub async fn find_interaction(db: &Db, id: i64) -> AppResult<Interaction> {
@@ -433,27 +428,23 @@ pub async fn open_tickets_of(db: &Db, customer_id: i64) -> AppResult<Vec<Ticket>
 }
 
 /// The customer's newest open ticket on `channel` (and in `queue_id` when given), for threading.
-pub async fn find_open_ticket_on<'e, E>(
-    exec: E,
+pub async fn find_open_ticket_on<E: Exec>(
+    exec: &mut E,
     customer_id: i64,
     channel: Channel,
     queue_id: Option<i64>,
-) -> AppResult<Option<Ticket>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+) -> AppResult<Option<Ticket>> {
     let sql = format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 AND channel = $2 \
          AND status IN ('new', 'open', 'pending') AND merged_into IS NULL \
          AND ($3 < 0 OR queue_id = $3) ORDER BY id DESC LIMIT 1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(customer_id)
-        .bind(channel.as_str())
-        .bind(queue_id.unwrap_or(-1))
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.map(|r| ticket_from_row(&r)).transpose()?)
+    let params = vec![
+        customer_id.into(),
+        channel.as_str().into(),
+        queue_id.unwrap_or(-1).into(),
+    ];
+    exec.row(&sql, params).await
 }
 
 /// Moves all open tickets assigned to `from` to `to` (hand-over), with events.
@@ -486,25 +477,27 @@ pub async fn reassign_open_tickets(
 /// Queues a message for its channel's sender (`outbox`), inside the transaction that stored
 /// what it belongs to; the sender delivers it with retries, so a crash between the two cannot
 /// lose it. `payload` is `{"subject", "body", "html"}` plus whatever the channel needs.
-pub async fn insert_outbox(
-    tx: &mut Tx<'_>,
+pub async fn insert_outbox<E: Exec>(
+    tx: &mut E,
     channel: Channel,
     ticket_id: i64,
     interaction_id: Option<i64>,
     recipient: &str,
     payload: &serde_json::Value,
 ) -> AppResult<()> {
-    sqlx::query(
+    let params = vec![
+        channel.as_str().into(),
+        ticket_id.into(),
+        interaction_id.into(),
+        recipient.into(),
+        payload.to_string().into(),
+        now_ms().into(),
+    ];
+    tx.run(
         "INSERT INTO outbox (channel, ticket_id, interaction_id, recipient, payload, status, \
          attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+        params,
     )
-    .bind(channel.as_str())
-    .bind(ticket_id)
-    .bind(interaction_id)
-    .bind(recipient)
-    .bind(payload.to_string())
-    .bind(now_ms())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use super::{store, threading};
 use crate::app::AppState;
 use crate::customers::Identity;
 use crate::customers::identity::IdentityKind;
-use crate::db::now_ms;
+use crate::db::{Db, Exec, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, Inbound, Outcome};
 use crate::tickets::Channel;
@@ -24,7 +24,6 @@ pub async fn process(state: &AppState, id: i64) -> AppResult<Option<Outcome>> {
     if row.status != "received" {
         return Ok(None);
     }
-    let _turn = state.mail_store.turn().await;
     match process_row(state, &row).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
@@ -90,49 +89,69 @@ async fn process_row(state: &AppState, row: &store::InboundMail) -> AppResult<Op
         "inbound_mail_id": row.id,
         "source": row.source,
     });
-    let outcome = intake::receive(&state.db, &msg).await?;
-
-    let mut tx = state.db.begin().await?;
-    let note = outcome.duplicate.then_some("duplicate");
-    let marked = store::update_processed(
-        &mut tx,
-        row.id,
-        &parsed.dedup_key,
-        outcome.ticket.id,
-        outcome.interaction.id,
-        note,
-    )
-    .await?;
-    // Two workers may process one row (the SMTP session and the re-processor). Intake lets
-    // exactly one of them store the interaction: that one keeps the attachments and sends the
-    // acknowledgement, whichever of them marked the row processed.
-    if !marked && outcome.duplicate {
-        tx.rollback().await?;
-        return Ok(Some(outcome));
-    }
-    if !outcome.duplicate {
-        let kept: Vec<mime::Attachment> = parsed
-            .attachments
-            .iter()
-            .filter(|a| (a.size as u64) <= state.config.attachment_max_size)
-            .cloned()
-            .collect();
-        store::insert_attachments(&mut tx, outcome.interaction.id, &kept).await?;
-        if outcome.ticket_created {
-            queue_ack(
-                state,
-                &mut tx,
-                &parsed,
-                &row.envelope_from,
-                sender.as_deref(),
-                &outcome,
-            )
-            .await?;
-        }
-    }
-    tx.commit().await?;
+    let kept = parsed
+        .attachments
+        .iter()
+        .filter(|a| (a.size as u64) <= state.config.attachment_max_size)
+        .cloned()
+        .collect();
+    let job = StoreMail {
+        state: state.clone(),
+        msg,
+        parsed,
+        kept,
+        row_id: row.id,
+        envelope_from: row.envelope_from.clone(),
+        sender,
+    };
+    let outcome = state.db.write(job).await?;
+    intake::committed(&outcome, Channel::Email);
     metrics::counter!("hotline_email_received_total", "source" => row.source.clone()).increment(1);
     Ok(Some(outcome))
+}
+
+/// Everything a mail writes, in one transaction: intake's ticket and interaction, the raw row
+/// marked processed, the attachment rows and the acknowledgement.
+struct StoreMail {
+    state: AppState,
+    msg: Inbound,
+    parsed: ParsedMail,
+    /// The attachments within the size limit.
+    kept: Vec<mime::Attachment>,
+    row_id: i64,
+    envelope_from: String,
+    sender: Option<String>,
+}
+
+impl WriteJob for StoreMail {
+    type Out = Outcome;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Outcome> {
+        let outcome = intake::receive_in(tx, db, &self.msg).await?;
+        let note = outcome.duplicate.then_some("duplicate");
+        let (ticket_id, interaction_id) = (outcome.ticket.id, outcome.interaction.id);
+        let key = &self.parsed.dedup_key;
+        store::update_processed(tx, self.row_id, key, ticket_id, interaction_id, note).await?;
+        // Two workers may process one row (the SMTP session and the re-processor). Intake lets
+        // exactly one of them store the interaction: that one keeps the attachments and sends
+        // the acknowledgement, whichever of them marked the row processed.
+        if !outcome.duplicate {
+            store::insert_attachments(tx, interaction_id, &self.kept).await?;
+            if outcome.ticket_created {
+                let (parsed, from) = (&self.parsed, &self.envelope_from);
+                queue_ack(
+                    &self.state,
+                    tx,
+                    parsed,
+                    from,
+                    self.sender.as_deref(),
+                    &outcome,
+                )
+                .await?;
+            }
+        }
+        Ok(outcome)
+    }
 }
 
 /// The customer's address: From, else the envelope sender. Our own addresses never become
@@ -182,9 +201,9 @@ async fn keep_attachments(state: &AppState, parsed: &ParsedMail) -> AppResult<se
 
 /// Acknowledges a new ticket, except to automated mail, null senders, our own addresses, and
 /// senders over the hourly limit.
-async fn queue_ack(
+async fn queue_ack<E: Exec>(
     state: &AppState,
-    tx: &mut crate::db::Tx<'_>,
+    tx: &mut E,
     parsed: &ParsedMail,
     envelope_from: &str,
     sender: Option<&str>,
@@ -227,12 +246,12 @@ async fn queue_ack(
 }
 
 /// Re-processes rows left `received` (a crash between the 250 and processing, or a failure):
-/// at start all of them, then every few seconds those older than a grace period.
+/// at start all those stored before the start, then every few seconds those older than a grace
+/// period. (A mail that arrives meanwhile is its SMTP session's to process; a first pass that
+/// ran late used to process it a second time, concurrently.)
 pub async fn run_recovery(state: AppState) {
-    let mut first = true;
+    let mut cutoff = now_ms();
     loop {
-        let cutoff = if first { i64::MAX } else { now_ms() - 10_000 };
-        first = false;
         match store::list_unprocessed(&state.db, cutoff, 500).await {
             Ok(ids) => {
                 for id in ids {
@@ -244,6 +263,7 @@ pub async fn run_recovery(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "listing unprocessed mail failed"),
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
+        cutoff = now_ms() - 10_000;
     }
 }
 
@@ -253,9 +273,6 @@ pub async fn run_recovery(state: AppState) {
 #[derive(Clone)]
 pub struct RawCommitter {
     queue: tokio::sync::mpsc::Sender<(store::NewRaw, tokio::sync::oneshot::Sender<AppResult<i64>>)>,
-    /// On SQLite, mail writers take turns here instead of in SQLite's busy handler, which
-    /// sleeps in growing steps and wastes most of the time under contention.
-    gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Most messages committed in one transaction.
@@ -263,9 +280,6 @@ const GROUP_MAX: usize = 128;
 
 impl RawCommitter {
     pub fn start(db: crate::db::Db) -> RawCommitter {
-        let gate = (db.backend == crate::db::Backend::Sqlite)
-            .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        let task_gate = gate.clone();
         let (queue, mut rx) = tokio::sync::mpsc::channel::<(
             store::NewRaw,
             tokio::sync::oneshot::Sender<AppResult<i64>>,
@@ -280,13 +294,7 @@ impl RawCommitter {
                     }
                 }
                 let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let turn = match &task_gate {
-                    Some(g) => Some(g.lock().await),
-                    None => None,
-                };
-                let stored = store::insert_raw_batch(&db, &rows).await;
-                drop(turn);
-                match stored {
+                match store::insert_raw_batch(&db, rows).await {
                     Ok(ids) => {
                         for (reply, id) in replies.into_iter().zip(ids) {
                             let _ = reply.send(Ok(id));
@@ -302,15 +310,7 @@ impl RawCommitter {
                 }
             }
         });
-        RawCommitter { queue, gate }
-    }
-
-    /// Waits for this node's turn to write mail on SQLite (no-op on PostgreSQL).
-    pub async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.gate {
-            Some(g) => Some(g.lock().await),
-            None => None,
-        }
+        RawCommitter { queue }
     }
 
     /// Stores one raw message durably and returns its row id.

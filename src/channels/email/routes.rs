@@ -62,7 +62,7 @@ async fn get_attachment(
 ) -> AppResult<Response> {
     let a = store::find_attachment(&state.db, id).await?;
     let interaction = crate::tickets::store::find_interaction(&state.db, a.interaction_id).await?;
-    let ticket = crate::tickets::store::find_ticket(&state.db.pool, interaction.ticket_id).await?;
+    let ticket = crate::tickets::store::find_ticket(&mut &state.db, interaction.ticket_id).await?;
     if !crate::tickets::routes::can_see(&state, &user, &ticket).await? {
         return Err(AppError::NotFound("attachment"));
     }

@@ -1,7 +1,7 @@
 //! SQL of the email channel: the raw inbound store, Message-ID lookups for threading, attachment
 //! rows, acknowledgement templates and rate counts. Tickets are written only through intake.
 
-use crate::db::{Db, Tx, now_ms};
+use crate::db::{Db, Exec, FromRow, Param, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
 use sqlx::Row;
@@ -57,26 +57,37 @@ pub struct NewRaw {
 
 /// Stores raw messages in one transaction (group commit) and returns their ids in order. Only
 /// after this returns may the sender be told the mail is accepted.
-pub async fn insert_raw_batch(db: &Db, batch: &[NewRaw]) -> AppResult<Vec<i64>> {
-    let mut tx = db.begin().await?;
-    let now = now_ms();
-    let mut ids = Vec::with_capacity(batch.len());
-    for m in batch {
-        let row = sqlx::query(
-            "INSERT INTO inbound_mail (source, raw, envelope_from, envelope_to, status, attempts, \
-             created_at) VALUES ($1, $2, $3, $4, 'received', 0, $5) RETURNING id",
-        )
-        .bind(m.source)
-        .bind(m.raw.clone())
-        .bind(&m.envelope_from)
-        .bind(&m.envelope_to)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        ids.push(row.try_get("id")?);
+pub async fn insert_raw_batch(db: &Db, batch: Vec<NewRaw>) -> AppResult<Vec<i64>> {
+    db.write(InsertRaw(batch)).await
+}
+
+struct InsertRaw(Vec<NewRaw>);
+
+impl WriteJob for InsertRaw {
+    type Out = Vec<i64>;
+
+    async fn run<E: Exec>(&self, tx: &mut E, _db: &Db) -> AppResult<Vec<i64>> {
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(self.0.len());
+        for m in &self.0 {
+            let params = vec![
+                m.source.into(),
+                Param::Bytes(m.raw.clone()),
+                m.envelope_from.as_str().into(),
+                m.envelope_to.as_str().into(),
+                now.into(),
+            ];
+            let id = tx
+                .row(
+                    "INSERT INTO inbound_mail (source, raw, envelope_from, envelope_to, status, \
+                     attempts, created_at) VALUES ($1, $2, $3, $4, 'received', 0, $5) RETURNING id",
+                    params,
+                )
+                .await?;
+            ids.push(id.ok_or(AppError::NotFound("inbound mail"))?);
+        }
+        Ok(ids)
     }
-    tx.commit().await?;
-    Ok(ids)
 }
 
 pub async fn find_inbound(db: &Db, id: i64) -> AppResult<InboundMail> {
@@ -127,28 +138,31 @@ pub async fn list_inbound(
 }
 
 /// Marks a message processed, unless another worker already did (returns false then).
-pub async fn update_processed(
-    tx: &mut Tx<'_>,
+pub async fn update_processed<E: Exec>(
+    tx: &mut E,
     id: i64,
     message_id: &str,
     ticket_id: i64,
     interaction_id: i64,
     note: Option<&str>,
 ) -> AppResult<bool> {
-    let done = sqlx::query(
-        "UPDATE inbound_mail SET status = 'processed', message_id = $2, ticket_id = $3, \
-         interaction_id = $4, error = $5, processed_at = $6, attempts = attempts + 1 \
-         WHERE id = $1 AND status = 'received'",
-    )
-    .bind(id)
-    .bind(message_id)
-    .bind(ticket_id)
-    .bind(interaction_id)
-    .bind(note)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let params = vec![
+        id.into(),
+        message_id.into(),
+        ticket_id.into(),
+        interaction_id.into(),
+        note.map(str::to_string).into(),
+        now_ms().into(),
+    ];
+    let changed = tx
+        .run(
+            "UPDATE inbound_mail SET status = 'processed', message_id = $2, ticket_id = $3, \
+             interaction_id = $4, error = $5, processed_at = $6, attempts = attempts + 1 \
+             WHERE id = $1 AND status = 'received'",
+            params,
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
 /// Records a failed attempt; after `max_attempts` the message is quarantined with its error so
@@ -237,34 +251,39 @@ pub struct AttachmentRow {
     pub content_id: Option<String>,
 }
 
-pub async fn insert_attachments(
-    tx: &mut Tx<'_>,
+pub async fn insert_attachments<E: Exec>(
+    tx: &mut E,
     interaction_id: i64,
     items: &[super::mime::Attachment],
 ) -> AppResult<()> {
-    let existing: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM email_attachments WHERE interaction_id = $1")
-            .bind(interaction_id)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("n")?;
-    if existing > 0 {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let existing: Option<i64> = tx
+        .row(
+            "SELECT id FROM email_attachments WHERE interaction_id = $1 LIMIT 1",
+            vec![interaction_id.into()],
+        )
+        .await?;
+    if existing.is_some() {
         return Ok(());
     }
     for a in items {
-        sqlx::query(
+        let params = vec![
+            interaction_id.into(),
+            a.filename.as_str().into(),
+            a.content_type.as_str().into(),
+            (a.size as i64).into(),
+            a.sha256.as_str().into(),
+            a.inline.into(),
+            (&a.content_id).into(),
+            now_ms().into(),
+        ];
+        tx.run(
             "INSERT INTO email_attachments (interaction_id, filename, content_type, size, sha256, \
              inline, content_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            params,
         )
-        .bind(interaction_id)
-        .bind(&a.filename)
-        .bind(&a.content_type)
-        .bind(a.size as i64)
-        .bind(&a.sha256)
-        .bind(a.inline as i64)
-        .bind(&a.content_id)
-        .bind(now_ms())
-        .execute(&mut **tx)
         .await?;
     }
     Ok(())
@@ -292,35 +311,45 @@ pub async fn find_attachment(db: &Db, id: i64) -> AppResult<AttachmentRow> {
 }
 
 /// Acknowledgements queued for `recipient` since `since` (rate limit per sender).
-pub async fn count_acks_since(tx: &mut Tx<'_>, recipient: &str, since: i64) -> AppResult<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM outbox WHERE channel = 'email' AND recipient = $1 \
-         AND interaction_id IS NULL AND created_at >= $2",
-    )
-    .bind(recipient)
-    .bind(since)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(row.try_get("n")?)
+pub async fn count_acks_since<E: Exec>(tx: &mut E, recipient: &str, since: i64) -> AppResult<i64> {
+    let n = tx
+        .row(
+            "SELECT COUNT(*) AS id FROM outbox WHERE channel = 'email' AND recipient = $1 \
+             AND interaction_id IS NULL AND created_at >= $2",
+            vec![recipient.into(), since.into()],
+        )
+        .await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// The acknowledgement template for a queue and language, falling back to the default queue (0).
-pub async fn find_ack_template(
-    tx: &mut Tx<'_>,
+pub async fn find_ack_template<E: Exec>(
+    tx: &mut E,
     queue_id: Option<i64>,
     language: &str,
 ) -> AppResult<Option<(String, String)>> {
-    let row = sqlx::query(
-        "SELECT subject, body FROM email_ack_templates WHERE language = $2 \
-         AND (queue_id = $1 OR queue_id = 0) ORDER BY queue_id DESC LIMIT 1",
-    )
-    .bind(queue_id.unwrap_or(0))
-    .bind(language)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get("subject")?, r.try_get("body")?)))
-        .transpose()?)
+    let template: Option<Template> = tx
+        .row(
+            "SELECT subject, body FROM email_ack_templates WHERE language = $2 \
+             AND (queue_id = $1 OR queue_id = 0) ORDER BY queue_id DESC LIMIT 1",
+            vec![queue_id.unwrap_or(0).into(), language.into()],
+        )
+        .await?;
+    Ok(template.map(|t| (t.subject, t.body)))
+}
+
+struct Template {
+    subject: String,
+    body: String,
+}
+
+impl FromRow for Template {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Template {
+            subject: r.try_get("subject")?,
+            body: r.try_get("body")?,
+        })
+    }
 }
 
 /// Sets (inserts or replaces) an acknowledgement template.
@@ -345,8 +374,8 @@ pub async fn upsert_ack_template(
 }
 
 /// Queues an acknowledgement (no interaction: it is not an agent's reply).
-pub async fn insert_ack(
-    tx: &mut Tx<'_>,
+pub async fn insert_ack<E: Exec>(
+    tx: &mut E,
     ticket_id: i64,
     recipient: &str,
     payload: &serde_json::Value,

@@ -68,7 +68,7 @@ async fn by_ids(db: &Db, ids: &[String]) -> AppResult<Option<i64>> {
     }
     for id in ids.iter().rev() {
         if let Some(t) = ticket_of_our_id(id)
-            && crate::tickets::store::find_ticket(&db.pool, t)
+            && crate::tickets::store::find_ticket(&mut &*db, t)
                 .await
                 .is_ok()
         {

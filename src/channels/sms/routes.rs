@@ -83,9 +83,7 @@ async fn receive_sms(
             .unwrap_or_else(|| segments(text)),
         "keyword": kw.map(|k| match k { Keyword::OptOut => "opt_out", Keyword::OptIn => "opt_in" }),
     });
-    let turn = crate::channels::write_turn(&state.db).await;
     let outcome = intake::receive(&state.db, &msg).await?;
-    drop(turn);
     if let (Some(number), Some(kw), false) = (&number, kw, outcome.duplicate) {
         match kw {
             Keyword::OptOut => store::insert_opt_out(&state.db.pool, number, text.trim()).await?,
@@ -213,7 +211,7 @@ async fn start_sms(
     .await?;
     store::insert_outbox(&mut tx, ticket.id, interaction.id, &to, &text).await?;
     crate::realtime::events::commit(tx).await?;
-    let ticket = tickets::find_ticket(&state.db.pool, ticket.id).await?;
+    let ticket = tickets::find_ticket(&mut &state.db, ticket.id).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Started {

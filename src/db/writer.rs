@@ -1,0 +1,239 @@
+//! SQLite's group-commit writer: one thread, one read-write rusqlite connection, one
+//! transaction for every write that is waiting when the previous batch ends.
+//!
+//! SQLite admits one writer at a time. Through sqlx every statement of a write crosses to the
+//! connection's worker thread and back, and every webhook pays its own BEGIN and COMMIT; that
+//! capped SMS intake at ~750/s here (BENCHMARKS.md). Here a job's statements run in place on
+//! the writer's thread (`WriteTx`), inside a savepoint of the shared transaction, so a job that
+//! fails is rolled back alone. Its caller hears the result only after the COMMIT: nothing is
+//! acknowledged that is not durable.
+//!
+//! Writers on the sqlx pool still exist beside this one; SQLite's busy handler orders the two.
+
+use super::Db;
+use super::exec::{Exec, WriteTx};
+use crate::error::{AppError, AppResult};
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Jobs written per transaction at most, so that a steady stream still commits often.
+const MAX_BATCH: usize = 256;
+
+/// A job runs its statements and says whether they succeeded; `Finish::done` hears whether the
+/// batch committed.
+type Job = Box<dyn FnOnce(&mut WriteTx<'_>) -> Finish + Send>;
+
+struct Finish {
+    ok: bool,
+    done: Box<dyn FnOnce(AppResult<()>) + Send>,
+}
+
+pub struct SqliteWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SqliteWriter {
+    /// Opens the connection and starts the thread; it ends when the writer is dropped.
+    pub fn start(path: &Path) -> anyhow::Result<SqliteWriter> {
+        let conn = rusqlite::Connection::open(path)?;
+        for stmt in super::Backend::Sqlite.session_setup() {
+            // `journal_mode` answers with a row; step through whatever a pragma returns.
+            conn.prepare(stmt)?.raw_query().next()?;
+        }
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(conn, queue))?;
+        Ok(SqliteWriter { jobs })
+    }
+
+    /// Runs `f` in the writer's next transaction and returns its result once that committed.
+    /// `f` runs on the writer's thread: it must not block on anything but the database.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> AppResult<R> + Send + 'static,
+    ) -> AppResult<R> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |w| {
+            let result = f(w);
+            Finish {
+                ok: result.is_ok(),
+                done: Box::new(move |committed| {
+                    let _ = reply.send(committed.and(result));
+                }),
+            }
+        });
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> AppError {
+    AppError::Internal(anyhow::anyhow!(
+        "the SQLite writer dropped the write (see the log)"
+    ))
+}
+
+fn serve(conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Dropping the job tells its caller; the next one tries again.
+            tracing::error!(error = %e, "sqlite writer: cannot begin a transaction");
+            continue;
+        }
+        let mut finished = vec![run_job(&conn, first)];
+        while finished.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => finished.push(run_job(&conn, job)),
+                Err(_) => break,
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(error = %e, jobs = finished.len(), "sqlite writer: commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            e
+        });
+        for done in finished.into_iter().flatten() {
+            done(match &committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(AppError::Internal(anyhow::anyhow!("commit failed: {e}"))),
+            });
+        }
+    }
+}
+
+/// Runs one job in its own savepoint; `None` when it panicked (its caller hears of it when the
+/// job's reply is dropped).
+fn run_job(conn: &rusqlite::Connection, job: Job) -> Option<Box<dyn FnOnce(AppResult<()>) + Send>> {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        tracing::error!(error = %e, "sqlite writer: savepoint failed");
+        return None;
+    }
+    let mut w = WriteTx { conn };
+    let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut w)));
+    let ok = matches!(&finish, Ok(f) if f.ok);
+    if !ok {
+        let _ = conn.execute_batch("ROLLBACK TO job");
+    }
+    let _ = conn.execute_batch("RELEASE job");
+    finish.ok().map(|f| f.done)
+}
+
+/// Polls a future that cannot suspend (every `.await` in it is on a `WriteTx`) to its end.
+pub fn run_now<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => {
+            unreachable!("a write on the SQLite writer awaited something else")
+        }
+    }
+}
+
+/// Work for one write transaction, written once for every connection type.
+pub trait WriteJob: Send + 'static {
+    type Out: Send + 'static;
+
+    #[allow(async_fn_in_trait)]
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Self::Out>;
+}
+
+impl Db {
+    /// Runs `job` in a write transaction and returns once it committed: on SQLite in the
+    /// group-commit writer's next batch, on PostgreSQL in a transaction of its own. A `Conflict`
+    /// there (a concurrent writer won a unique key, e.g. two first messages of one new sender)
+    /// runs it once more, and the second run finds what the first lost to.
+    pub async fn write<J: WriteJob>(&self, job: J) -> AppResult<J::Out> {
+        if let Some(writer) = &self.writer {
+            let db = self.clone();
+            return writer.run(move |w| run_now(job.run(w, &db))).await;
+        }
+        let mut retried = false;
+        loop {
+            let mut tx = self.begin().await?;
+            match job.run(&mut tx, self).await {
+                Ok(out) => {
+                    tx.commit().await?;
+                    return Ok(out);
+                }
+                Err(AppError::Conflict(_)) if !retried => retried = true,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Param;
+
+    fn count(path: &Path) -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn insert(w: &mut WriteTx<'_>, v: i64) -> AppResult<u64> {
+        run_now(w.run("INSERT INTO t (v) VALUES ($1)", vec![Param::Int(v)]))
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_is_rolled_back_alone_and_the_others_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        let writer = std::sync::Arc::new(SqliteWriter::start(&path).unwrap());
+        let jobs = (0..20).map(|i| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .run(move |w| {
+                        insert(w, i)?;
+                        if i % 5 == 0 {
+                            // A second insert of the same value fails after the first stood.
+                            insert(w, i)?;
+                        }
+                        Ok(i)
+                    })
+                    .await
+            })
+        });
+        let results = futures_util::future::join_all(jobs).await;
+        for (i, r) in results.into_iter().enumerate() {
+            match r.unwrap() {
+                Ok(v) => assert_eq!(v, i as i64),
+                Err(e) => {
+                    assert_eq!(i % 5, 0, "job {i} failed: {e}");
+                    assert_eq!(e.code(), "conflict");
+                }
+            }
+        }
+        assert_eq!(count(&path), 16, "the four failed jobs left nothing behind");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        let writer = SqliteWriter::start(&path).unwrap();
+        let failed = writer
+            .run(|w| -> AppResult<()> {
+                insert(w, 1)?;
+                panic!("a bug in a job");
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(writer.run(|w| insert(w, 2)).await.unwrap(), 1);
+        assert_eq!(count(&path), 1);
+    }
+}
