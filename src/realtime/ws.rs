@@ -20,6 +20,11 @@ use tokio::time::Instant;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many queued frames go out in one write.
 const MAX_BATCH: usize = 64;
+/// After a write, live frames wait this long in the connection's queue before the next one,
+/// so that at a high event rate several go out per write (and per wake-up of this task). An
+/// idle console still gets a frame at once. At 2,000 consoles × 100 events/s one write per
+/// frame saturated both cores (BENCHMARKS.md).
+const MIN_WRITE_GAP: Duration = Duration::from_millis(20);
 /// How long live frames are held after hello, waiting for a `resume`. A reconnecting console
 /// sends it right after hello; a live frame sent before it would make the replay arrive out of
 /// order. The wait ends at the client's first command, and held frames the replay covered are
@@ -110,11 +115,26 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
     let mut pending = Vec::new();
     let grace = tokio::time::sleep(RESUME_GRACE);
     tokio::pin!(grace);
+    let mut next_write = Instant::now();
+    let gap_over = tokio::time::sleep_until(next_write);
+    tokio::pin!(gap_over);
     if s.send_frame(hello).await {
         'serve: loop {
-            if live && !pending.is_empty() && !deliver(&mut s, &reg.overflow, &mut pending).await {
-                break 'serve;
+            if live && Instant::now() >= next_write {
+                take_queued(&mut reg.rx, &mut pending);
+                if !pending.is_empty() {
+                    if !deliver(&mut s, &reg.overflow, &mut pending).await {
+                        break 'serve;
+                    }
+                    // A backlog goes out at once; the gap is for a steady stream.
+                    if reg.rx.is_empty() {
+                        next_write = Instant::now() + MIN_WRITE_GAP;
+                        gap_over.as_mut().reset(next_write);
+                    }
+                }
             }
+            // Within the gap the queue is not watched: frames wait there without waking us.
+            let in_gap = live && Instant::now() < next_write;
             tokio::select! {
                 biased;
                 _ = reg.overflow.notified() => {
@@ -139,15 +159,11 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                         Some(Ok(_)) => {}
                     }
                 }
-                out = reg.rx.recv() => {
+                _ = &mut gap_over, if in_gap => {}
+                out = reg.rx.recv(), if !in_gap => {
                     let Some(out) = out else { break };
                     pending.push(out);
-                    while pending.len() < MAX_BATCH {
-                        match reg.rx.try_recv() {
-                            Ok(out) => pending.push(out),
-                            Err(_) => break,
-                        }
-                    }
+                    take_queued(&mut reg.rx, &mut pending);
                     live = live || pending.len() >= state.config.ws_buffer_frames;
                 }
                 _ = ping.tick() => {
@@ -163,6 +179,16 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
         }
     }
     hub.unregister(reg.id);
+}
+
+/// Moves queued frames to `pending`, up to one write's worth.
+fn take_queued(rx: &mut tokio::sync::mpsc::Receiver<Outgoing>, pending: &mut Vec<Outgoing>) {
+    while pending.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(out) => pending.push(out),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Writes the pending live frames (duplicates of replayed ones skipped) and flushes once; false
