@@ -18,10 +18,11 @@ pub async fn open(db: &Db, index_dir: &Path, kb_dir: Option<&Path>) -> anyhow::R
         for (path, why) in &report.failed {
             tracing::warn!(%path, %why, "knowledge article not imported");
         }
-        if report.added + report.updated > 0 {
+        if report.added + report.updated + report.retired > 0 {
             tracing::info!(
                 added = report.added,
                 updated = report.updated,
+                retired = report.retired,
                 "knowledge base imported"
             );
         }
@@ -73,10 +74,11 @@ pub async fn import_command(
     let report = import::import_dir(&db, dir, overwrite, &|done, _| bar.set_position(done)).await?;
     bar.finish();
     println!(
-        "{} added, {} updated, {} unchanged, {} kept (edited in the console; --overwrite replaces them), {} failed",
+        "{} added, {} updated, {} unchanged, {} retired (file deleted), {} kept (edited in the console; --overwrite replaces them), {} failed",
         report.added,
         report.updated,
         report.unchanged,
+        report.retired,
         report.kept_edits,
         report.failed.len()
     );
