@@ -5,21 +5,26 @@
 use super::tokenizer::{self, ANALYZER};
 use super::{Article, Audience};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
-use tantivy::collector::TopDocs;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, Weight,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::store::Compressor;
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score,
+    SegmentReader, TantivyDocument, Term, doc,
+};
 
 /// Bump when the schema or the analysis changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 const VERSION_FILE: &str = "hotline-schema-version";
 const WRITER_HEAP: usize = 32 * 1024 * 1024;
 
@@ -49,15 +54,26 @@ fn schema() -> (Schema, Fields) {
     let f = Fields {
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
         slug: b.add_text_field("slug", STRING | STORED),
-        lang: b.add_text_field("lang", STRING | STORED),
-        category: b.add_text_field("category", STRING | STORED),
-        audience: b.add_text_field("audience", STRING | STORED),
+        // Fast columns: the filters check them for the documents the ranked union yields.
+        lang: b.add_text_field("lang", STRING | STORED | FAST),
+        category: b.add_text_field("category", STRING | STORED | FAST),
+        audience: b.add_text_field("audience", STRING | STORED | FAST),
         tag: b.add_text_field("tag", STRING),
         title: b.add_text_field("title", text(true)),
         tags_text: b.add_text_field("tags_text", text(false)),
         body: b.add_text_field("body", text(true)),
     };
     (b.build(), f)
+}
+
+/// The stored fields are kept uncompressed: a search loads its 10 hits from the doc store, and
+/// decompressing a 16 KiB block per hit (lz4, the default) cost more than the ranking itself.
+/// The articles of a knowledge base are small; the index grows by what lz4 saved.
+fn settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::None,
+        ..IndexSettings::default()
+    }
 }
 
 /// One search: the words typed, and the filters.
@@ -125,7 +141,10 @@ impl Kb {
                         std::fs::remove_file(&p)?;
                     }
                 }
-                let index = Index::create_in_dir(dir, schema)?;
+                let index = Index::builder()
+                    .schema(schema)
+                    .settings(settings())
+                    .create_in_dir(dir)?;
                 std::fs::write(&version_path, SCHEMA_VERSION.to_string())?;
                 (index, true)
             }
@@ -137,7 +156,13 @@ impl Kb {
     pub fn in_memory() -> anyhow::Result<Kb> {
         tokenizer::warm_up();
         let (schema, f) = schema();
-        Self::with_index(Index::create_in_ram(schema), f)
+        Self::with_index(
+            Index::builder()
+                .schema(schema)
+                .settings(settings())
+                .create_in_ram()?,
+            f,
+        )
     }
 
     fn with_index(index: Index, f: Fields) -> anyhow::Result<Kb> {
@@ -314,38 +339,39 @@ impl Kb {
         let (Some(text), terms) = self.text_query(q)? else {
             return Ok(Vec::new());
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let exact = |field: Field, value: &str| -> (Occur, Box<dyn Query>) {
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(field, value),
-                    IndexRecordOption::Basic,
-                )),
-            )
-        };
+        // Language, category and audience are checked on the documents the ranked query
+        // yields (fast columns), so the query stays a union that tantivy prunes; intersecting
+        // their postings with it would score every match. A tag is rarer: it intersects.
+        let mut filters = Vec::new();
         if let Some(l) = &q.lang {
-            clauses.push(exact(f.lang, l));
+            filters.push(("lang", l.clone()));
         }
         if let Some(c) = &q.category {
-            clauses.push(exact(f.category, c));
-        }
-        if let Some(t) = &q.tag {
-            clauses.push(exact(f.tag, &tokenizer::fold(t.trim())));
+            filters.push(("category", c.clone()));
         }
         if q.public_only {
-            clauses.push(exact(f.audience, Audience::Public.as_str()));
+            filters.push(("audience", Audience::Public.as_str().to_string()));
         }
-        let query: Box<dyn Query> = if clauses.is_empty() {
-            text
-        } else {
-            clauses.push((Occur::Must, text));
-            Box::new(BooleanQuery::new(clauses))
+        let query: Box<dyn Query> = match &q.tag {
+            None => text,
+            Some(t) => Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.tag, &tokenizer::fold(t.trim())),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>,
+                ),
+                (Occur::Must, text),
+            ])),
         };
         let searcher = self.reader.searcher();
         let top = searcher.search(
             &*query,
-            &TopDocs::with_limit(q.limit.clamp(1, 100)).order_by_score(),
+            &TopFiltered {
+                limit: q.limit.clamp(1, 100),
+                filters,
+            },
         )?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -381,6 +407,149 @@ impl Kb {
 
 fn boosted(q: impl Query + 'static, boost: f32) -> Box<dyn Query> {
     Box::new(BoostQuery::new(Box::new(q), boost))
+}
+
+/// The top `limit` documents by score among those whose fast columns hold the wanted values,
+/// keeping block-max pruning: the threshold rises only with documents that pass.
+struct TopFiltered {
+    limit: usize,
+    /// (fast column, wanted value)
+    filters: Vec<(&'static str, String)>,
+}
+
+struct TopFilteredSegment {
+    segment_ord: u32,
+    limit: usize,
+    /// (column of term ordinals, the wanted ordinal); None: no document here can pass.
+    filters: Option<Vec<(Column<u64>, u64)>>,
+    heap: BinaryHeap<std::cmp::Reverse<Ranked>>,
+}
+
+/// Higher score first; equal scores: lower doc first.
+#[derive(PartialEq)]
+struct Ranked(Score, DocId);
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0
+            .total_cmp(&other.0)
+            .then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+impl TopFilteredSegment {
+    fn passes(&self, doc: DocId) -> bool {
+        match &self.filters {
+            None => false,
+            Some(filters) => filters
+                .iter()
+                .all(|(col, want)| col.first(doc) == Some(*want)),
+        }
+    }
+
+    /// The score a document must beat to enter the top (Score::MIN until it is full).
+    fn threshold(&self) -> Score {
+        if self.heap.len() < self.limit {
+            Score::MIN
+        } else {
+            self.heap.peek().map_or(Score::MIN, |r| r.0.0)
+        }
+    }
+}
+
+impl SegmentCollector for TopFilteredSegment {
+    type Fruit = Vec<(Score, DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if !self.passes(doc) {
+            return;
+        }
+        if self.heap.len() < self.limit {
+            self.heap.push(std::cmp::Reverse(Ranked(score, doc)));
+        } else if score > self.threshold() {
+            self.heap.pop();
+            self.heap.push(std::cmp::Reverse(Ranked(score, doc)));
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        let seg = self.segment_ord;
+        self.heap
+            .into_iter()
+            .map(|std::cmp::Reverse(Ranked(score, doc))| (score, DocAddress::new(seg, doc)))
+            .collect()
+    }
+}
+
+impl Collector for TopFiltered {
+    type Fruit = Vec<(Score, DocAddress)>;
+    type Child = TopFilteredSegment;
+
+    fn for_segment(
+        &self,
+        segment_ord: u32,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let mut filters = Some(Vec::with_capacity(self.filters.len()));
+        for (name, want) in &self.filters {
+            let ord = match reader.fast_fields().str(name)? {
+                Some(col) => col
+                    .dictionary()
+                    .term_ord(want.as_bytes())?
+                    .map(|ord| (col.ords().clone(), ord)),
+                None => None,
+            };
+            match (ord, filters.as_mut()) {
+                (Some(f), Some(list)) => list.push(f),
+                _ => filters = None,
+            }
+        }
+        Ok(TopFilteredSegment {
+            segment_ord,
+            limit: self.limit,
+            filters,
+            heap: BinaryHeap::with_capacity(self.limit + 1),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut all: Vec<(Score, DocAddress)> = fruits.into_iter().flatten().collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        all.truncate(self.limit);
+        Ok(all)
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: u32,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Fruit> {
+        let mut seg = self.for_segment(segment_ord, reader)?;
+        if seg.filters.is_none() {
+            return Ok(Vec::new());
+        }
+        let alive = reader.alive_bitset();
+        weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                seg.collect(doc, score);
+            }
+            seg.threshold()
+        })?;
+        Ok(seg.harvest())
+    }
 }
 
 /// Splits `"quoted phrases"` (ASCII or Chinese quotes) from the other words.
@@ -577,6 +746,93 @@ mod tests {
         kb.apply(&[retired], &[]).unwrap();
         assert!(search(&kb, "refund").is_empty());
         assert_eq!(kb.len(), 2);
+    }
+
+    #[test]
+    fn filters_give_the_best_matching_articles_as_a_full_ranking_would() {
+        let kb = Kb::in_memory().unwrap();
+        let words = [
+            "refund", "card", "delivery", "password", "battery", "invoice",
+        ];
+        let articles: Vec<Article> = (1..=60)
+            .map(|i| {
+                let lang = if i % 2 == 0 { "en" } else { "zh" };
+                let body: Vec<&str> = (0..(i % 7 + 1)).map(|k| words[(i + k) % 6]).collect();
+                let mut a = article(
+                    i as i64,
+                    lang,
+                    words[i % 6],
+                    &body.join(" "),
+                    if i % 3 == 0 {
+                        Audience::Internal
+                    } else {
+                        Audience::Public
+                    },
+                );
+                a.category = ["billing", "delivery"][(i / 2) % 2].into();
+                a
+            })
+            .collect();
+        // Several segments, some with deletions.
+        for chunk in articles.chunks(20) {
+            kb.apply(chunk, &[]).unwrap();
+        }
+        kb.apply(&[], &[4, 5, 6]).unwrap();
+        let by_id: std::collections::HashMap<i64, &Article> =
+            articles.iter().map(|a| (a.id, a)).collect();
+        let run = |q: SearchQuery| kb.search(&q).unwrap();
+        for text in ["refund card", "delivery", "password battery invoice"] {
+            let all = run(SearchQuery {
+                text: text.into(),
+                limit: 100,
+                without_snippets: true,
+                ..SearchQuery::default()
+            });
+            assert!(all.iter().all(|h| ![4, 5, 6].contains(&h.id)));
+            let cases: [(Option<&str>, Option<&str>, bool); 4] = [
+                (Some("en"), None, false),
+                (Some("zh"), None, true),
+                (None, Some("billing"), false),
+                (Some("en"), Some("delivery"), true),
+            ];
+            for (lang, category, public_only) in cases {
+                let want: Vec<i64> = all
+                    .iter()
+                    .filter(|h| {
+                        let a = by_id[&h.id];
+                        lang.is_none_or(|l| a.lang == l)
+                            && category.is_none_or(|c| a.category == c)
+                            && (!public_only || a.audience == Audience::Public)
+                    })
+                    .map(|h| h.id)
+                    .take(5)
+                    .collect();
+                assert!(!want.is_empty(), "{text} {lang:?} {category:?}");
+                let got: Vec<i64> = run(SearchQuery {
+                    text: text.into(),
+                    lang: lang.map(String::from),
+                    category: category.map(String::from),
+                    public_only,
+                    limit: 5,
+                    without_snippets: true,
+                    ..SearchQuery::default()
+                })
+                .iter()
+                .map(|h| h.id)
+                .collect();
+                assert_eq!(got, want, "{text} {lang:?} {category:?} {public_only}");
+            }
+        }
+        // A value no article has finds nothing (and is no error).
+        assert!(
+            run(SearchQuery {
+                text: "refund".into(),
+                category: Some("nowhere".into()),
+                limit: 5,
+                ..SearchQuery::default()
+            })
+            .is_empty()
+        );
     }
 
     #[test]
