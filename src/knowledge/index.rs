@@ -7,12 +7,10 @@ use super::{Article, Audience};
 use serde::Serialize;
 use std::collections::{BinaryHeap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, Weight,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery, Weight};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
@@ -20,7 +18,7 @@ use tantivy::schema::{
 use tantivy::store::Compressor;
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score,
-    SegmentReader, TantivyDocument, Term, doc,
+    SegmentReader, TantivyDocument, Term, doc, index::SegmentId,
 };
 
 /// Bump when the schema or the analysis changes: an index of another version is rebuilt.
@@ -112,7 +110,23 @@ pub struct Kb {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     f: Fields,
+    lexicon: RwLock<Lexicon>,
 }
+
+/// The Latin words of the titles and bodies (as indexed: stemmed, lower case), the dictionary
+/// that typos are corrected against. Segments are immutable, so each one is read once; words of
+/// deleted articles may linger until the next full rebuild, and corrections are checked against
+/// the index before use.
+#[derive(Default)]
+struct Lexicon {
+    words: HashSet<String>,
+    segments: HashSet<SegmentId>,
+}
+
+/// Words shorter than this are not corrected (too many neighbours at one edit).
+const TYPO_MIN_LEN: usize = 5;
+/// A typo is replaced by at most this many known words (the most frequent first).
+const TYPO_MAX_CORRECTIONS: usize = 3;
 
 impl Kb {
     /// Opens the index in `dir`, or creates an empty one when it is missing, unreadable or of
@@ -174,11 +188,14 @@ impl Kb {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let writer = index.writer(WRITER_HEAP)?;
-        Ok(Kb {
+        let kb = Kb {
             reader,
             writer: Mutex::new(writer),
             f,
-        })
+            lexicon: RwLock::new(Lexicon::default()),
+        };
+        kb.update_lexicon(false)?;
+        Ok(kb)
     }
 
     fn document(&self, a: &Article) -> TantivyDocument {
@@ -199,6 +216,51 @@ impl Kb {
         d
     }
 
+    /// Makes the last commit visible to searches and reads the Latin words of the segments
+    /// not seen yet into the lexicon (all of them again when `rebuilt`).
+    fn reload(&self, rebuilt: bool) -> anyhow::Result<()> {
+        self.reader.reload()?;
+        self.update_lexicon(rebuilt)
+    }
+
+    fn update_lexicon(&self, rebuilt: bool) -> anyhow::Result<()> {
+        let searcher = self.reader.searcher();
+        let known = {
+            let lex = self.lexicon.read().unwrap_or_else(|p| p.into_inner());
+            if rebuilt {
+                HashSet::new()
+            } else {
+                lex.segments.clone()
+            }
+        };
+        let mut words = Vec::new();
+        let mut fresh = Vec::new();
+        for seg in searcher.segment_readers() {
+            if known.contains(&seg.segment_id()) {
+                continue;
+            }
+            fresh.push(seg.segment_id());
+            for field in [self.f.title, self.f.body] {
+                let inverted = seg.inverted_index(field)?;
+                let mut terms = inverted.terms().stream()?;
+                while terms.advance() {
+                    let k = terms.key();
+                    if k.len() + 1 >= TYPO_MIN_LEN && k.iter().all(u8::is_ascii_alphabetic) {
+                        // ASCII letters only, so the bytes are a valid string.
+                        words.push(String::from_utf8_lossy(k).into_owned());
+                    }
+                }
+            }
+        }
+        let mut lex = self.lexicon.write().unwrap_or_else(|p| p.into_inner());
+        if rebuilt {
+            *lex = Lexicon::default();
+        }
+        lex.segments.extend(fresh);
+        lex.words.extend(words);
+        Ok(())
+    }
+
     /// Replaces the given articles in the index (retired ones are removed) and drops `removed`,
     /// in one commit, then makes the change visible to searches.
     pub fn apply(&self, upserts: &[Article], removed: &[i64]) -> anyhow::Result<()> {
@@ -214,8 +276,7 @@ impl Kb {
         }
         w.commit()?;
         drop(w);
-        self.reader.reload()?;
-        Ok(())
+        self.reload(false)
     }
 
     /// Empties the index and fills it with `articles` (the live set from the database).
@@ -227,8 +288,7 @@ impl Kb {
         }
         w.commit()?;
         drop(w);
-        self.reader.reload()?;
-        Ok(())
+        self.reload(true)
     }
 
     /// Adds many articles without committing per article (the benchmark's bulk load).
@@ -239,8 +299,7 @@ impl Kb {
         }
         w.commit()?;
         drop(w);
-        self.reader.reload()?;
-        Ok(())
+        self.reload(false)
     }
 
     /// Number of articles searchable now.
@@ -252,9 +311,37 @@ impl Kb {
         self.len() == 0
     }
 
+    /// The known words one edit (insertion, deletion, substitution or swap of neighbours) away
+    /// from `word`, most frequent first, that some article still contains.
+    fn corrections(&self, searcher: &tantivy::Searcher, word: &str) -> anyhow::Result<Vec<String>> {
+        let found: Vec<String> = {
+            let lex = self.lexicon.read().unwrap_or_else(|p| p.into_inner());
+            let mut found: Vec<String> = one_edit_away(word)
+                .filter(|w| lex.words.contains(w.as_str()))
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        };
+        let mut ranked = Vec::with_capacity(found.len());
+        for w in found {
+            let n = searcher.doc_freq(&Term::from_field_text(self.f.title, &w))?
+                + searcher.doc_freq(&Term::from_field_text(self.f.body, &w))?;
+            if n > 0 {
+                ranked.push((std::cmp::Reverse(n), w));
+            }
+        }
+        ranked.sort_unstable();
+        Ok(ranked
+            .into_iter()
+            .take(TYPO_MAX_CORRECTIONS)
+            .map(|(_, w)| w)
+            .collect())
+    }
+
     /// The query for the words of `text`: each word in the title, tags or body (title counts
-    /// most); Latin words of 5+ letters that the index does not know also match at one typo;
-    /// `"quoted words"` must appear as a phrase.
+    /// most); a Latin word of 5+ letters that the index does not know stands for the known
+    /// words one typo away; `"quoted words"` must appear as a phrase.
     /// Also returns the terms to highlight.
     fn text_query(&self, q: &SearchQuery) -> anyhow::Result<(Option<Box<dyn Query>>, Highlight)> {
         let f = self.f;
@@ -271,26 +358,26 @@ impl Kb {
             if !seen.insert(term.clone()) {
                 continue;
             }
-            // No BoostQuery around these: tantivy prunes (block-max WAND) only a union of plain
-            // term queries, ~40x faster on common words. The title still weighs most: BM25
-            // scores a match in a short field higher.
-            for field in [f.title, f.tags_text, f.body] {
-                let t = Term::from_field_text(field, &term);
-                should.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
-                ));
-            }
-            if tokenizer::is_latin_word(&term) && term.len() >= 5 {
+            let mut words = vec![term.clone()];
+            if tokenizer::is_latin_word(&term) && term.len() >= TYPO_MIN_LEN {
                 let body = Term::from_field_text(f.body, &term);
                 let title = Term::from_field_text(f.title, &term);
                 if searcher.doc_freq(&body)? == 0 && searcher.doc_freq(&title)? == 0 {
-                    for (t, boost) in [(title, 1.5), (body, 0.5)] {
-                        should.push((
-                            Occur::Should,
-                            boosted(FuzzyTermQuery::new(t, 1, true), boost),
-                        ));
-                    }
+                    let fixed = self.corrections(&searcher, &term)?;
+                    seen.extend(fixed.iter().cloned());
+                    words = fixed;
+                }
+            }
+            // Plain term queries only (no BoostQuery, no fuzzy automaton): tantivy prunes
+            // (block-max WAND) only a union of term queries, ~40x faster on common words.
+            // The title still weighs most: BM25 scores a match in a short field higher.
+            for w in &words {
+                for field in [f.title, f.tags_text, f.body] {
+                    let t = Term::from_field_text(field, w);
+                    should.push((
+                        Occur::Should,
+                        Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
+                    ));
                 }
             }
         }
@@ -405,8 +492,37 @@ impl Kb {
     }
 }
 
-fn boosted(q: impl Query + 'static, boost: f32) -> Box<dyn Query> {
-    Box::new(BoostQuery::new(Box::new(q), boost))
+/// Every string one edit away from an ASCII-lowercase `word`: deletions, swaps of neighbours,
+/// substitutions and insertions of a-z (about 54 per letter; duplicates possible).
+fn one_edit_away(word: &str) -> impl Iterator<Item = String> + '_ {
+    let b = word.as_bytes();
+    let n = b.len();
+    let with = move |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = b.to_vec();
+        f(&mut v);
+        // The input is ASCII and so are the edits.
+        String::from_utf8(v).unwrap_or_default()
+    };
+    let deletions = (0..n).map(move |i| {
+        with(&|v| {
+            v.remove(i);
+        })
+    });
+    let swaps = (1..n).map(move |i| with(&|v| v.swap(i - 1, i)));
+    let substitutions = (0..n)
+        .flat_map(move |i| {
+            (b'a'..=b'z')
+                .filter(move |&c| c != b[i])
+                .map(move |c| (i, c))
+        })
+        .map(move |(i, c)| with(&|v| v[i] = c));
+    let insertions = (0..=n)
+        .flat_map(|i| (b'a'..=b'z').map(move |c| (i, c)))
+        .map(move |(i, c)| with(&|v| v.insert(i, c)));
+    deletions
+        .chain(swaps)
+        .chain(substitutions)
+        .chain(insertions)
 }
 
 /// The top `limit` documents by score among those whose fast columns hold the wanted values,
@@ -833,6 +949,47 @@ mod tests {
             })
             .is_empty()
         );
+    }
+
+    #[test]
+    fn typos_are_corrected_against_the_words_of_the_index() {
+        let kb = Kb::in_memory().unwrap();
+        let a = article(
+            1,
+            "en",
+            "Warranty and repair",
+            "Devices are covered for a year.",
+            Audience::Public,
+        );
+        kb.apply(std::slice::from_ref(&a), &[]).unwrap();
+        assert_eq!(search(&kb, "warrenty"), vec![1]);
+        assert_eq!(search(&kb, "wrranty"), vec![1]);
+        assert_eq!(search(&kb, "warranty"), vec![1]);
+        // Words of later articles are learnt with the commit that adds them.
+        let b = article(
+            2,
+            "en",
+            "Thermostat offline",
+            "Restart the thermostat from its settings menu.",
+            Audience::Public,
+        );
+        kb.apply(&[b], &[]).unwrap();
+        assert_eq!(search(&kb, "thermostta"), vec![2]);
+        // Two typos, or a word no article has any more, find nothing.
+        assert!(search(&kb, "thremostta").is_empty());
+        kb.replace_all(&[a]).unwrap();
+        assert!(search(&kb, "thermostta").is_empty());
+        assert_eq!(search(&kb, "warrenty"), vec![1]);
+    }
+
+    #[test]
+    fn one_edit_away_covers_the_four_kinds_of_typo() {
+        let all: HashSet<String> = one_edit_away("refnud").collect();
+        for w in ["refund", "refnd", "refnuds", "refnod", "erfnud"] {
+            assert!(all.contains(w), "{w}");
+        }
+        assert!(!all.contains("refnud"));
+        assert!(!all.contains("rfeund"));
     }
 
     #[test]
