@@ -7,6 +7,7 @@ use super::{Article, Audience};
 use serde::Serialize;
 use std::collections::{BinaryHeap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
@@ -111,6 +112,9 @@ pub struct Kb {
     writer: Mutex<IndexWriter>,
     f: Fields,
     lexicon: RwLock<Lexicon>,
+    /// The `events` seq up to which this index reflects every `kb.changed` (0: from the
+    /// start). Written into each commit, so a node that restarts catches up from there.
+    events_seq: AtomicI64,
 }
 
 /// The Latin words of the titles and bodies (as indexed: stemmed, lower case), the dictionary
@@ -188,11 +192,17 @@ impl Kb {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let writer = index.writer(WRITER_HEAP)?;
+        let events_seq = index
+            .load_metas()?
+            .payload
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0);
         let kb = Kb {
             reader,
             writer: Mutex::new(writer),
             f,
             lexicon: RwLock::new(Lexicon::default()),
+            events_seq: AtomicI64::new(events_seq),
         };
         kb.update_lexicon(false)?;
         Ok(kb)
@@ -214,6 +224,25 @@ impl Kb {
             d.add_text(f.tag, tokenizer::fold(t.trim()));
         }
         d
+    }
+
+    /// The `events` seq up to which this index has applied the `kb.changed` events.
+    pub fn events_seq(&self) -> i64 {
+        self.events_seq.load(Ordering::SeqCst)
+    }
+
+    /// Records that the index reflects every `kb.changed` up to `seq` (stored with the next
+    /// commit). Call it once the changes are applied, never before.
+    pub fn set_events_seq(&self, seq: i64) {
+        self.events_seq.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    /// Commits with the events seq as the commit's payload.
+    fn commit(&self, w: &mut IndexWriter) -> anyhow::Result<()> {
+        let mut prepared = w.prepare_commit()?;
+        prepared.set_payload(&self.events_seq().to_string());
+        prepared.commit()?;
+        Ok(())
     }
 
     /// Makes the last commit visible to searches and reads the Latin words of the segments
@@ -274,7 +303,7 @@ impl Kb {
         for id in removed {
             w.delete_term(Term::from_field_u64(self.f.id, *id as u64));
         }
-        w.commit()?;
+        self.commit(&mut w)?;
         drop(w);
         self.reload(false)
     }
@@ -286,7 +315,7 @@ impl Kb {
         for a in articles.iter().filter(|a| !a.retired) {
             w.add_document(self.document(a))?;
         }
-        w.commit()?;
+        self.commit(&mut w)?;
         drop(w);
         self.reload(true)
     }
@@ -297,7 +326,7 @@ impl Kb {
         for a in articles {
             w.add_document(self.document(&a))?;
         }
-        w.commit()?;
+        self.commit(&mut w)?;
         drop(w);
         self.reload(false)
     }

@@ -763,3 +763,52 @@ async fn another_nodes_index_follows_kb_changed_events() {
     assert_eq!(search(&app.state.kb), vec![id]);
     follower.abort();
 }
+
+#[tokio::test]
+async fn a_node_catches_up_with_changes_made_while_it_was_down() {
+    let app = spawn().await;
+    let db = app.state.db.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("kb-index");
+    // The node runs once (its index records how far it followed the events), then stops.
+    let kb = knowledge::sync::open(&db, &idx, None).await.unwrap();
+    let seen = kb.events_seq();
+    assert!(seen > 0);
+    drop(kb);
+    // While it is down, an admin edits an article through another node.
+    let id = article_id(&app, "en", "holiday-hours").await;
+    let (s, _) = app
+        .patch(
+            &format!("/api/kb/articles/{id}"),
+            &app.admin_token,
+            json!({"body": "Dragon Boat Festival: the hotline closes at noon."}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // It restarts on its index as it was (no rebuild) and catches up from where it stopped.
+    let kb = knowledge::sync::open(&db, &idx, None).await.unwrap();
+    assert_eq!(kb.events_seq(), seen);
+    let search = |kb: &Kb| {
+        kb.search(&SearchQuery {
+            text: "dragon boat".into(),
+            limit: 3,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|h| h.id)
+        .collect::<Vec<_>>()
+    };
+    assert!(search(&kb).is_empty(), "not caught up yet");
+    let follower = tokio::spawn(knowledge::sync::follow_changes(db.clone(), kb.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while search(&kb) != vec![id] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted node never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(kb.events_seq() > seen);
+    follower.abort();
+}
