@@ -112,8 +112,9 @@ pub struct Kb {
     writer: Mutex<IndexWriter>,
     f: Fields,
     lexicon: RwLock<Lexicon>,
-    /// The `events` seq up to which this index reflects every `kb.changed` (0: from the
-    /// start). Written into each commit, so a node that restarts catches up from there.
+    /// The `events` seq up to which this index reflects every `kb.changed` (-1: unknown, an
+    /// index that never recorded it). Written into each commit, so a node that restarts
+    /// catches up from there.
     events_seq: AtomicI64,
 }
 
@@ -196,7 +197,7 @@ impl Kb {
             .load_metas()?
             .payload
             .and_then(|p| p.trim().parse().ok())
-            .unwrap_or(0);
+            .unwrap_or(-1);
         let kb = Kb {
             reader,
             writer: Mutex::new(writer),
@@ -226,9 +227,10 @@ impl Kb {
         d
     }
 
-    /// The `events` seq up to which this index has applied the `kb.changed` events.
-    pub fn events_seq(&self) -> i64 {
-        self.events_seq.load(Ordering::SeqCst)
+    /// The `events` seq up to which this index has applied the `kb.changed` events; None when
+    /// it never recorded one (a new index, or one written before this was kept).
+    pub fn events_seq(&self) -> Option<i64> {
+        Some(self.events_seq.load(Ordering::SeqCst)).filter(|s| *s >= 0)
     }
 
     /// Records that the index reflects every `kb.changed` up to `seq` (stored with the next
@@ -240,7 +242,9 @@ impl Kb {
     /// Commits with the events seq as the commit's payload.
     fn commit(&self, w: &mut IndexWriter) -> anyhow::Result<()> {
         let mut prepared = w.prepare_commit()?;
-        prepared.set_payload(&self.events_seq().to_string());
+        if let Some(seq) = self.events_seq() {
+            prepared.set_payload(&seq.to_string());
+        }
         prepared.commit()?;
         Ok(())
     }

@@ -30,10 +30,8 @@ pub async fn open(db: &Db, index_dir: &Path, kb_dir: Option<&Path>) -> anyhow::R
         }
         changed = report.changed_ids;
     }
-    // An index that never recorded how far it followed the events (0) while there are events
-    // cannot catch up from them: rebuild it.
-    let unknown = kb.events_seq() == 0 && seq_before > 0;
-    if rebuild || unknown || kb.is_empty() {
+    // An index that never recorded how far it followed the events cannot catch up: rebuild.
+    if rebuild || kb.events_seq().is_none() || kb.is_empty() {
         kb.set_events_seq(seq_before);
         refresh_from_db(&kb, db).await?;
     } else if !changed.is_empty() {
@@ -142,7 +140,8 @@ async fn newest_seq(db: &Db) -> Result<i64, sqlx::Error> {
 /// each local commit or at least every second.
 pub async fn follow_changes(db: Db, kb: Arc<Kb>) {
     use sqlx::Row;
-    let mut last = kb.events_seq();
+    // sync::open records it; an index opened otherwise follows from the start.
+    let mut last = kb.events_seq().unwrap_or(0);
     loop {
         let step = async {
             let upto = newest_seq(&db).await?;
