@@ -1,11 +1,11 @@
 //! Import of `knowledge-base/<lang>/<category>/<slug>.md` into the articles table: new files are
-//! added, changed files update their article, and edits made in the console are kept unless
-//! the import overwrites. Idempotent: an unchanged folder changes nothing.
+//! added, changed files update their article, deleted files retire it, and edits made in the
+//! console are kept unless the import overwrites. Idempotent: an unchanged folder changes nothing.
 
 use super::{ArticleDraft, Audience, store};
 use crate::db::Db;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -13,10 +13,14 @@ pub struct ImportReport {
     pub added: usize,
     pub updated: usize,
     pub unchanged: usize,
-    /// Files that changed while their article had console edits (kept, not overwritten).
+    /// Files that changed or were deleted while their article had console edits (kept, not
+    /// overwritten; reported once).
     pub kept_edits: usize,
+    /// Articles whose file was deleted from the folder: retired (out of search). Their file
+    /// coming back restores them.
+    pub retired: usize,
     pub failed: Vec<(String, String)>,
-    /// Ids of the articles added or updated (their index entries must be refreshed).
+    /// Ids of the articles added, updated or retired (their index entries must be refreshed).
     #[serde(skip)]
     pub changed_ids: Vec<i64>,
 }
@@ -122,6 +126,10 @@ pub fn article_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Imports the folder. `progress` is told (done, total) after each file.
+///
+/// An article that came from a file no longer in the folder is retired, unless it was edited in
+/// the console (kept until an import that overwrites). A folder without any article file
+/// retires nothing: that is a wrong or unmounted folder, not a knowledge base emptied on purpose.
 pub async fn import_dir(
     db: &Db,
     dir: &Path,
@@ -136,15 +144,63 @@ pub async fn import_dir(
         .collect();
     let mut report = ImportReport::default();
     let total = files.len() as u64;
+    // Paths present (a file that fails to parse still exists: its article stays) and the
+    // articles the files map to (a file may have moved to another folder).
+    let mut present: HashSet<String> = HashSet::new();
+    let mut matched: HashSet<i64> = HashSet::new();
     for (n, rel) in files.iter().enumerate() {
         let rel_text = rel.to_string_lossy().replace('\\', "/");
+        present.insert(rel_text.clone());
         match import_file(db, dir, rel, &rel_text, &existing, overwrite, &mut report).await {
-            Ok(()) => {}
+            Ok(id) => {
+                matched.insert(id);
+            }
             Err(e) => report.failed.push((rel_text, e)),
         }
         progress(n as u64 + 1, total);
     }
+    if files.is_empty() {
+        return Ok(report);
+    }
+    let mut gone: Vec<&super::Article> = existing
+        .values()
+        .filter(|a| !a.retired && !matched.contains(&a.id))
+        .filter(|a| a.source_path.as_ref().is_some_and(|p| !present.contains(p)))
+        .collect();
+    gone.sort_by_key(|a| a.id);
+    for a in gone {
+        retire_deleted(db, a, overwrite, &mut report)
+            .await
+            .map_err(|e| anyhow::anyhow!("retiring {}/{}: {e}", a.lang, a.slug))?;
+    }
     Ok(report)
+}
+
+/// The file of article `a` was deleted: retire the article, or keep a console edit. The
+/// source hash is cleared either way: "retired with no file version" marks an article that
+/// the import retired (its file coming back restores it), and an edit is reported only once.
+async fn retire_deleted(
+    db: &Db,
+    a: &super::Article,
+    overwrite: bool,
+    report: &mut ImportReport,
+) -> crate::error::AppResult<()> {
+    let keep = a.edited_in_app && !overwrite;
+    if keep && a.source_hash.is_none() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    store::update_source_hash(&mut tx, a.id, None).await?;
+    if keep {
+        tx.commit().await?;
+        report.kept_edits += 1;
+        return Ok(());
+    }
+    store::update_retired(&mut tx, db, a.id, true).await?;
+    crate::realtime::events::commit(tx).await?;
+    report.retired += 1;
+    report.changed_ids.push(a.id);
+    Ok(())
 }
 
 async fn import_file(
@@ -155,7 +211,7 @@ async fn import_file(
     existing: &HashMap<(String, String), super::Article>,
     overwrite: bool,
     report: &mut ImportReport,
-) -> Result<(), String> {
+) -> Result<i64, String> {
     let bytes = std::fs::read(dir.join(rel)).map_err(|e| e.to_string())?;
     let hash = hex::encode(Sha256::digest(&bytes));
     let text = String::from_utf8(bytes).map_err(|_| "the file is not UTF-8".to_string())?;
@@ -177,8 +233,10 @@ async fn import_file(
             .map_err(|e| e.to_string())?;
         report.added += 1;
         report.changed_ids.push(a.id);
-        return Ok(());
+        return Ok(a.id);
     };
+    // Retired by an earlier import because its file was deleted, and the file is back.
+    let restore = a.retired && a.source_hash.is_none() && a.source_path.is_some();
     let same_content = a.title == draft.title
         && a.body == draft.body
         && a.tags == draft.tags
@@ -186,29 +244,39 @@ async fn import_file(
         && a.audience == draft.audience
         && a.translation_of == draft.translation_of;
     let file_changed = a.source_hash.as_deref() != Some(hash.as_str());
-    if same_content || (!file_changed && !overwrite) {
+    if !restore && (same_content || (!file_changed && !overwrite)) {
         report.unchanged += 1;
-        return Ok(());
+        return Ok(a.id);
     }
+    let id = a.id;
+    let keep_edit = a.edited_in_app && !overwrite;
     let mut tx = db.begin().await.map_err(|e| e.to_string())?;
-    if a.edited_in_app && !overwrite {
-        // The console's edit wins; remember the file's version so it is not reported again.
-        store::update_source_hash(&mut tx, a.id, &hash)
+    if keep_edit || same_content {
+        // The console's edit wins (or the text is the same): remember the file's version so
+        // it is not reported again.
+        store::update_source_hash(&mut tx, id, Some(&hash))
             .await
             .map_err(err)?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        report.kept_edits += 1;
-        return Ok(());
+    } else {
+        store::update_article(&mut tx, db, id, &draft, &origin, false)
+            .await
+            .map_err(err)?;
     }
-    let a = store::update_article(&mut tx, db, a.id, &draft, &origin, false)
-        .await
-        .map_err(err)?;
+    if restore {
+        store::update_retired(&mut tx, db, id, false)
+            .await
+            .map_err(err)?;
+    }
     crate::realtime::events::commit(tx)
         .await
         .map_err(|e| e.to_string())?;
-    report.updated += 1;
-    report.changed_ids.push(a.id);
-    Ok(())
+    if keep_edit && !restore {
+        report.kept_edits += 1;
+    } else {
+        report.updated += 1;
+        report.changed_ids.push(id);
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -176,8 +176,8 @@ pub async fn update_article(
 }
 
 /// Records the hash of the file an article was last compared with, without a new version
-/// (the file changed but the console's edit wins).
-pub async fn update_source_hash(tx: &mut Tx<'_>, id: i64, hash: &str) -> AppResult<()> {
+/// (the file changed but the console's edit wins), or None when the file was deleted.
+pub async fn update_source_hash(tx: &mut Tx<'_>, id: i64, hash: Option<&str>) -> AppResult<()> {
     sqlx::query("UPDATE articles SET source_hash = $2 WHERE id = $1")
         .bind(id)
         .bind(hash)

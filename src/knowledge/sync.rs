@@ -9,6 +9,8 @@ use std::sync::Arc;
 /// Opens the index in `index_dir`, imports `kb_dir` when it exists (keeping console edits),
 /// and fills the index from the database when it was missing or of an older schema.
 pub async fn open(db: &Db, index_dir: &Path, kb_dir: Option<&Path>) -> anyhow::Result<Arc<Kb>> {
+    // A rebuild reads the table after this point: it reflects every change up to here.
+    let seq_before = newest_seq(db).await?;
     let dir = index_dir.to_path_buf();
     let (kb, rebuild) = tokio::task::spawn_blocking(move || Kb::open(&dir)).await??;
     let kb = Arc::new(kb);
@@ -18,16 +20,19 @@ pub async fn open(db: &Db, index_dir: &Path, kb_dir: Option<&Path>) -> anyhow::R
         for (path, why) in &report.failed {
             tracing::warn!(%path, %why, "knowledge article not imported");
         }
-        if report.added + report.updated > 0 {
+        if report.added + report.updated + report.retired > 0 {
             tracing::info!(
                 added = report.added,
                 updated = report.updated,
+                retired = report.retired,
                 "knowledge base imported"
             );
         }
         changed = report.changed_ids;
     }
-    if rebuild || kb.is_empty() {
+    // An index that never recorded how far it followed the events cannot catch up: rebuild.
+    if rebuild || kb.events_seq().is_none() || kb.is_empty() {
+        kb.set_events_seq(seq_before);
         refresh_from_db(&kb, db).await?;
     } else if !changed.is_empty() {
         reindex_articles(&kb, db, &changed).await?;
@@ -73,20 +78,23 @@ pub async fn import_command(
     let report = import::import_dir(&db, dir, overwrite, &|done, _| bar.set_position(done)).await?;
     bar.finish();
     println!(
-        "{} added, {} updated, {} unchanged, {} kept (edited in the console; --overwrite replaces them), {} failed",
+        "{} added, {} updated, {} unchanged, {} retired (file deleted), {} kept (edited in the console; --overwrite replaces them), {} failed",
         report.added,
         report.updated,
         report.unchanged,
+        report.retired,
         report.kept_edits,
         report.failed.len()
     );
     for (path, why) in &report.failed {
         println!("  {path}: {why}");
     }
+    let seq_before = newest_seq(&db).await?;
     match Kb::open(&config.data_dir.join("kb-index")) {
         Ok((kb, rebuild)) => {
             let kb = Arc::new(kb);
             if rebuild {
+                kb.set_events_seq(seq_before);
                 refresh_from_db(&kb, &db).await?;
             } else {
                 reindex_articles(&kb, &db, &report.changed_ids).await?;
@@ -110,41 +118,35 @@ pub async fn reindex_command(config: &crate::config::Config) -> anyhow::Result<(
     })?;
     let kb = Arc::new(kb);
     let started = std::time::Instant::now();
+    kb.set_events_seq(newest_seq(&db).await?);
     refresh_from_db(&kb, &db).await?;
     println!("indexed {} articles in {:.2?}", kb.len(), started.elapsed());
     Ok(())
 }
 
+/// The newest seq of the events log (0 when empty).
+async fn newest_seq(db: &Db) -> Result<i64, sqlx::Error> {
+    use sqlx::Row;
+    sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .and_then(|r| r.try_get::<i64, _>("seq"))
+}
+
 /// Follows `kb.changed` events so this node's index catches up with changes made through
-/// other nodes (and by `hotline kb import` while the server runs). Reads only events newer
-/// than the last look, after each local commit or at least every second.
+/// other nodes (and by `hotline kb import` while the server runs), from the seq the index
+/// last recorded: changes made while this node was down (or between opening the index and
+/// starting to follow) are applied first. Reads only events newer than the last look, after
+/// each local commit or at least every second.
 pub async fn follow_changes(db: Db, kb: Arc<Kb>) {
     use sqlx::Row;
-    let newest = |db: &Db| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
-                .fetch_one(&pool)
-                .await
-                .and_then(|r| r.try_get::<i64, _>("seq"))
-        }
-    };
-    let mut last = match newest(&db).await {
-        Ok(seq) => seq,
-        Err(e) => {
-            tracing::warn!(error = %e, "knowledge index cannot follow changes");
-            return;
-        }
-    };
+    // sync::open records it; an index opened otherwise follows from the start.
+    let mut last = kb.events_seq().unwrap_or(0);
     loop {
-        tokio::select! {
-            _ = crate::realtime::events::COMMITTED.notified() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-        }
         let step = async {
-            let upto = newest(&db).await?;
+            let upto = newest_seq(&db).await?;
             if upto <= last {
-                return Ok::<_, anyhow::Error>(upto);
+                return Ok::<_, anyhow::Error>(upto.max(last));
             }
             let rows = sqlx::query(
                 "SELECT payload FROM events WHERE seq > $1 AND seq <= $2 AND kind = 'kb.changed'",
@@ -164,11 +166,16 @@ pub async fn follow_changes(db: Db, kb: Arc<Kb>) {
             if !ids.is_empty() {
                 reindex_articles(&kb, &db, &ids).await?;
             }
+            kb.set_events_seq(upto);
             Ok(upto)
         };
         match step.await {
             Ok(upto) => last = upto,
             Err(e) => tracing::warn!(error = %e, "knowledge index update from events failed"),
+        }
+        tokio::select! {
+            _ = crate::realtime::events::COMMITTED.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
     }
 }

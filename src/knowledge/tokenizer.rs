@@ -5,7 +5,9 @@
 use jieba_rs::Jieba;
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use tantivy::tokenizer::{Language, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenStream};
+use tantivy::tokenizer::{
+    Language, RawTokenizer, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenStream,
+};
 
 /// The name the index registers the analyzer under.
 pub const ANALYZER: &str = "hotline_zh_en";
@@ -355,6 +357,24 @@ pub fn terms(text: &str, search_mode: bool) -> Vec<(usize, String)> {
         out.push((t.position, t.text.clone()));
     }
     out
+}
+
+/// Stems one folded Latin word as the analyzer indexes it ("refunds" → "refund"). Make one
+/// per text: each holds its own copy of the stemmer.
+pub fn stemmer() -> impl FnMut(&str) -> String {
+    static STEMMER: LazyLock<TextAnalyzer> = LazyLock::new(|| {
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(Stemmer::new(Language::English))
+            .build()
+    });
+    let mut a = STEMMER.clone();
+    move |word| {
+        let mut stream = a.token_stream(word);
+        match stream.next() {
+            Some(t) => t.text.clone(),
+            None => word.to_string(),
+        }
+    }
 }
 
 /// True when a term is a Latin word (typo tolerance applies to those only).

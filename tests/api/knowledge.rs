@@ -411,6 +411,146 @@ async fn import_is_idempotent_and_keeps_console_edits_unless_overwriting() {
 }
 
 #[tokio::test]
+async fn import_retires_articles_whose_file_was_deleted_and_restores_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |slug: &str, title: &str, body: &str| {
+        write(
+            dir.path(),
+            &format!("en/billing/{slug}.md"),
+            &format!("---\ntitle: {title}\naudience: public\n---\n{body}\n"),
+        )
+    };
+    file(
+        "gift-cards",
+        "Gift card balance",
+        "Check the balance under Me > Wallet.",
+    );
+    file(
+        "vouchers",
+        "Voucher expiry",
+        "Vouchers expire ninety days after they are issued.",
+    );
+    file(
+        "store-credit",
+        "Store credit",
+        "Store credit pays for any order, shipping included.",
+    );
+    let kb_dir = dir.path().to_path_buf();
+    let app = TestApp::spawn_with(|c| c.kb_dir = kb_dir.clone()).await;
+    let (_, agent) = app.user("kb-agent5", "agent").await;
+    let db = &app.state.db;
+    let import =
+        |overwrite: bool| knowledge::import::import_dir(db, dir.path(), overwrite, &|_, _| {});
+    let found = |text: &str| {
+        app.state
+            .kb
+            .search(&SearchQuery {
+                text: text.into(),
+                limit: 5,
+                ..SearchQuery::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|h| h.slug)
+            .collect::<Vec<_>>()
+    };
+    let vouchers = article_id(&app, "en", "vouchers").await;
+    let credit = article_id(&app, "en", "store-credit").await;
+    assert_eq!(found("voucher expiry"), vec!["vouchers"]);
+
+    // Idempotent: an unchanged folder changes nothing.
+    let r = import(false).await.unwrap();
+    assert_eq!((r.added, r.updated, r.unchanged, r.retired), (0, 0, 3, 0));
+
+    // A deleted file retires its article: out of search, over HTTP too.
+    std::fs::remove_file(dir.path().join("en/billing/vouchers.md")).unwrap();
+    let r = import(false).await.unwrap();
+    assert_eq!((r.unchanged, r.retired), (2, 1));
+    assert_eq!(r.changed_ids, vec![vouchers]);
+    knowledge::sync::reindex_articles(&app.state.kb, db, &r.changed_ids)
+        .await
+        .unwrap();
+    assert!(
+        knowledge::store::find_article(&db.pool, vouchers)
+            .await
+            .unwrap()
+            .retired
+    );
+    assert!(found("voucher expiry").is_empty());
+    let (s, body) = app.get("/api/kb/search?q=vouchers", &agent).await;
+    assert_eq!(s, 200);
+    assert!(slugs(&body).is_empty(), "{body}");
+    assert_eq!(app.state.kb.len(), 2);
+    let r = import(false).await.unwrap();
+    assert_eq!((r.updated, r.unchanged, r.retired), (0, 2, 0));
+    assert!(r.changed_ids.is_empty());
+
+    // An article edited in the console outlives its file (reported once), until --overwrite.
+    let (s, _) = app
+        .patch(
+            &format!("/api/kb/articles/{credit}"),
+            &app.admin_token,
+            json!({"title": "Store credit and refunds"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    std::fs::remove_file(dir.path().join("en/billing/store-credit.md")).unwrap();
+    let r = import(false).await.unwrap();
+    assert_eq!((r.retired, r.kept_edits), (0, 1));
+    let r = import(false).await.unwrap();
+    assert_eq!((r.retired, r.kept_edits, r.unchanged), (0, 0, 1));
+    let a = knowledge::store::find_article(&db.pool, credit)
+        .await
+        .unwrap();
+    assert!(!a.retired && a.title == "Store credit and refunds");
+    assert_eq!(found("store credit")[0], "store-credit");
+    let r = import(true).await.unwrap();
+    assert_eq!((r.retired, r.changed_ids.clone()), (1, vec![credit]));
+    knowledge::sync::reindex_articles(&app.state.kb, db, &r.changed_ids)
+        .await
+        .unwrap();
+    assert!(found("store credit").is_empty());
+
+    // A wrong (empty) folder retires nothing.
+    let empty = tempfile::tempdir().unwrap();
+    let r = knowledge::import::import_dir(db, empty.path(), false, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.retired, r.changed_ids.len()), (0, 0));
+
+    // The file coming back restores its article; one an admin retired stays retired.
+    file(
+        "vouchers",
+        "Voucher expiry",
+        "Vouchers expire ninety days after they are issued.",
+    );
+    let gift = article_id(&app, "en", "gift-cards").await;
+    let (s, _) = app
+        .post(
+            &format!("/api/kb/articles/{gift}/retire"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let r = import(false).await.unwrap();
+    assert_eq!((r.updated, r.unchanged, r.retired), (1, 1, 0));
+    assert_eq!(r.changed_ids, vec![vouchers]);
+    knowledge::sync::reindex_articles(&app.state.kb, db, &r.changed_ids)
+        .await
+        .unwrap();
+    assert_eq!(found("voucher expiry"), vec!["vouchers"]);
+    assert!(
+        knowledge::store::find_article(&db.pool, gift)
+            .await
+            .unwrap()
+            .retired
+    );
+    let r = import(false).await.unwrap();
+    assert_eq!((r.updated, r.unchanged, r.retired), (0, 2, 0));
+}
+
+#[tokio::test]
 async fn suggestions_for_a_ticket_and_usage_recorded() {
     let app = spawn().await;
     let (agent_id, agent) = app.user("kb-agent4", "agent").await;
@@ -621,5 +761,54 @@ async fn another_nodes_index_follows_kb_changed_events() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(search(&app.state.kb), vec![id]);
+    follower.abort();
+}
+
+#[tokio::test]
+async fn a_node_catches_up_with_changes_made_while_it_was_down() {
+    let app = spawn().await;
+    let db = app.state.db.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("kb-index");
+    // The node runs once (its index records how far it followed the events), then stops.
+    let kb = knowledge::sync::open(&db, &idx, None).await.unwrap();
+    let seen = kb.events_seq().unwrap();
+    assert!(seen > 0);
+    drop(kb);
+    // While it is down, an admin edits an article through another node.
+    let id = article_id(&app, "en", "holiday-hours").await;
+    let (s, _) = app
+        .patch(
+            &format!("/api/kb/articles/{id}"),
+            &app.admin_token,
+            json!({"body": "Dragon Boat Festival: the hotline closes at noon."}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // It restarts on its index as it was (no rebuild) and catches up from where it stopped.
+    let kb = knowledge::sync::open(&db, &idx, None).await.unwrap();
+    assert_eq!(kb.events_seq(), Some(seen));
+    let search = |kb: &Kb| {
+        kb.search(&SearchQuery {
+            text: "dragon boat".into(),
+            limit: 3,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|h| h.id)
+        .collect::<Vec<_>>()
+    };
+    assert!(search(&kb).is_empty(), "not caught up yet");
+    let follower = tokio::spawn(knowledge::sync::follow_changes(db.clone(), kb.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while search(&kb) != vec![id] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted node never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(kb.events_seq().unwrap() > seen);
     follower.abort();
 }
