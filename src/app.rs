@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::customers::identity::PhoneNormalizer;
 use crate::db::Db;
 use crate::http;
+use crate::realtime::hub::{Hub, max_seq};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -79,7 +80,7 @@ impl App {
             phones: PhoneNormalizer::new(&config.default_region)?,
             login_limiter: Arc::new(LoginLimiter::new(config.login_attempts_per_minute)),
             metrics: metrics_handle(),
-            hub: Arc::default(),
+            hub: Arc::new(Hub::starting_after(max_seq(&db).await?)),
             leader: Arc::default(),
             kb,
             config: Arc::new(config),

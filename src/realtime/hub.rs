@@ -144,6 +144,15 @@ impl Default for Hub {
 }
 
 impl Hub {
+    /// A hub that delivers the events after `seq` (the log's newest when the node starts). Set
+    /// before the server accepts a console: a console's hello carries this position, and a hub
+    /// that found its start only later skipped what was committed in between.
+    pub fn starting_after(seq: i64) -> Hub {
+        let hub = Hub::default();
+        hub.lock().last_seq = seq;
+        hub
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -261,14 +270,6 @@ impl Hub {
     /// The hub's loop: wait for a commit (this node's, or another's via NOTIFY, or the
     /// fallback poll), read what is new in seq order and fan it out.
     pub async fn run(self: Arc<Self>, db: Db) {
-        let start = match max_seq(&db).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "hub cannot read the events log");
-                0
-            }
-        };
-        self.lock().last_seq = start;
         let mut members_at = tokio::time::Instant::now() - MEMBERS_REFRESH;
         loop {
             // Armed before reading, so a commit landing during the read is not missed.

@@ -39,13 +39,16 @@ async fn two_nodes_share_events_never_double_assign_and_fail_over() {
     let q = a.queue("Everyone").await;
     let t0 = Instant::now();
     let tid = ticket(&a, &sup, "created on A", Some(q)).await;
-    let ev = wall_b
+    let (ev, seen) = wall_b
         .until(Duration::from_secs(5), |f| {
             f["kind"] == "ticket.created" && f["ticket_id"] == tid
         })
-        .await
-        .0
-        .expect("node B's console sees node A's ticket");
+        .await;
+    let ev = ev.unwrap_or_else(|| {
+        let hello = &wall_b.hello;
+        let seen: Vec<_> = seen.iter().map(|f| (&f["seq"], &f["kind"])).collect();
+        panic!("node B's console sees node A's ticket (hello {hello}, then {seen:?})")
+    });
     assert_eq!(ev["payload"]["ticket"]["subject"], "created on A");
     eprintln!("cross-node event delivered in {:?}", t0.elapsed());
 
