@@ -41,6 +41,8 @@ impl SqliteWriter {
             // `journal_mode` answers with a row; step through whatever a pragma returns.
             conn.prepare(stmt)?.raw_query().next()?;
         }
+        // After the pragmas, which set SQLite's own handler.
+        conn.busy_handler(Some(wait_for_lock))?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -67,6 +69,16 @@ impl SqliteWriter {
         self.jobs.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// Waits for another connection's write lock: SQLite's own handler sleeps 1, 2, 5, 10 … 100 ms
+/// between tries, so one short write by a pool connection cost the whole batch milliseconds.
+/// Here: tries every 100 µs for the first 10 ms, then every millisecond, for 10 s in all.
+fn wait_for_lock(tries: i32) -> bool {
+    let (fast, total) = (100, 100 + 9_990);
+    let pause = if tries < fast { 100 } else { 1_000 };
+    std::thread::sleep(std::time::Duration::from_micros(pause));
+    tries < total
 }
 
 fn stopped() -> AppError {

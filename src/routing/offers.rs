@@ -769,6 +769,49 @@ pub async fn expire_offers(state: &AppState) -> AppResult<usize> {
     Ok(n)
 }
 
+/// An agent finished a piece of work: from one of `from` states into timed wrap-up
+/// (`HOTLINE_WRAP_UP_SECS`), or available when wrap-up is off. True when wrapping up.
+async fn after_work(
+    tx: &mut Tx<'_>,
+    state: &AppState,
+    agent: i64,
+    from: &[&str],
+) -> AppResult<bool> {
+    let p = presence::find_presence(&mut **tx, agent).await?;
+    if !from.contains(&p.state.as_str()) {
+        return Ok(false);
+    }
+    let wrap = state.config.wrap_up_secs as i64;
+    if wrap > 0 {
+        let until = Some(now_ms() + wrap * 1000);
+        presence::change_state(tx, &state.db, agent, "wrap_up", "after_work", until).await?;
+        return Ok(true);
+    }
+    presence::change_state(tx, &state.db, agent, "available", "", None).await?;
+    Ok(false)
+}
+
+/// A call the agent took ended: the ticket's voice work item is done (its follow-up stays on the
+/// ticket, which remains theirs), so the call no longer counts against their capacity, and the
+/// agent goes to after-call work. True when they are wrapping up.
+pub async fn finish_call_work(
+    tx: &mut Tx<'_>,
+    state: &AppState,
+    ticket_id: i64,
+    agent: i64,
+) -> AppResult<bool> {
+    sqlx::query(
+        "UPDATE work_items SET state = 'done', done_at = $3 \
+         WHERE ticket_id = $1 AND assigned_to = $2 AND state = 'assigned' AND channel = 'voice'",
+    )
+    .bind(ticket_id)
+    .bind(agent)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    after_work(tx, state, agent, &["busy", "available"]).await
+}
+
 /// Follows tickets that moved on outside routing: resolved or closed tickets finish their item
 /// (freeing the agent: busy → wrap-up or available); a ticket someone assigned by hand takes its
 /// waiting item with it. Timed wrap-ups that ended become available.
@@ -816,17 +859,7 @@ pub async fn follow_tickets(state: &AppState) -> AppResult<usize> {
             close_offer(&mut tx, db, &w, o, u, "withdrawn").await?;
         }
         if finished && let Some(agent) = w.assigned_to {
-            let p = presence::find_presence(&mut *tx, agent).await?;
-            if p.state == "busy" {
-                let wrap = state.config.wrap_up_secs as i64;
-                if wrap > 0 {
-                    let until = Some(now + wrap * 1000);
-                    presence::change_state(&mut tx, db, agent, "wrap_up", "after_work", until)
-                        .await?;
-                } else {
-                    presence::change_state(&mut tx, db, agent, "available", "", None).await?;
-                }
-            }
+            after_work(&mut tx, state, agent, &["busy"]).await?;
         }
         events::commit(tx).await?;
         n += 1;

@@ -180,6 +180,85 @@ async fn known_caller_pops_the_ringing_agent_only_and_the_call_is_filed() {
     assert_eq!(call_row(&app, "cti", "pbx-2").await["ticket_id"], tid);
 }
 
+/// An agent's presence state, as supervisors see it.
+async fn presence_of(app: &TestApp, user: i64) -> Value {
+    let (_, all) = app.get("/api/presence", &app.admin_token).await;
+    let all = all.as_array().cloned().unwrap_or_default();
+    let mine = all.iter().find(|p| p["user_id"] == user).cloned();
+    mine.map(|p| p["state"].clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_answered_call_ends_in_timed_wrap_up_and_frees_the_agent() {
+    let app = TestApp::spawn_with(|c| {
+        c.cti_token = hotline::config::Secret("cti-secret".into());
+        c.wrap_up_secs = 1;
+    })
+    .await;
+    let (a1, token) = agent(&app, "a1", "101", None).await;
+    crate::routing::available(&app, &token).await;
+    app.queue("phone").await;
+
+    cti(&app, json!({"event": "newCall", "from": "+8613800138001", "to": "4008001234", "direction": "in", "callId": "wrap-1", "user": ["101"], "queue": "phone"})).await;
+    cti(
+        &app,
+        json!({"event": "answer", "callId": "wrap-1", "direction": "in", "user": "101"}),
+    )
+    .await;
+    let (s, _) = cti(&app, json!({"event": "hangup", "callId": "wrap-1", "direction": "in", "cause": "normalClearing"})).await;
+    assert_eq!(s, 200);
+    // Hung up: the agent does after-call work, and the call waits for it.
+    let call = call_row(&app, "cti", "wrap-1").await;
+    assert_eq!(
+        (call["state"].as_str(), call["agent_id"].as_i64()),
+        (Some("wrap_up"), Some(a1))
+    );
+    assert_eq!(presence_of(&app, a1).await, "wrap_up");
+    assert!(
+        call["ended_at"].is_i64() && call["wrapped_at"].is_null(),
+        "{call}"
+    );
+    // A late hangup changes nothing.
+    cti(
+        &app,
+        json!({"event": "hangup", "callId": "wrap-1", "direction": "in", "cause": "cancel"}),
+    )
+    .await;
+    assert_eq!(call_row(&app, "cti", "wrap-1").await["state"], "wrap_up");
+
+    // When the wrap-up time runs out the agent is available again and the call has ended.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let call = loop {
+        let call = call_row(&app, "cti", "wrap-1").await;
+        if call["state"] == "ended" {
+            break call;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "wrap-up never ended: {call}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(presence_of(&app, a1).await, "available");
+    let wrap = call["wrapped_at"].as_i64().unwrap() - call["ended_at"].as_i64().unwrap();
+    assert!((900..10_000).contains(&wrap), "{call}");
+    let t = ticket(&app, call["ticket_id"].as_i64().unwrap()).await;
+    assert_eq!(t["interactions"][0]["meta"]["wrap_ms"], wrap);
+    assert_eq!(
+        t["ticket"]["assignee_id"], a1,
+        "the follow-up stays with the agent"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM work_items WHERE state = 'assigned'"
+        )
+        .await,
+        0,
+        "the call no longer counts against the agent's capacity"
+    );
+}
+
 #[tokio::test]
 async fn unknown_caller_pops_a_prefilled_new_customer_form() {
     let (app, _) = spawn_with_twilio().await;

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::auth::User;
 use crate::customers::identity::IdentityKind;
 use crate::customers::{Identity, MatchQuality};
-use crate::db::{Tx, now_ms};
+use crate::db::{Backend, Db, Exec, Tx, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, Inbound, Thread};
 use crate::realtime::events::{self, Scope};
@@ -104,6 +104,7 @@ fn call_payload(call: &Call) -> Value {
         "cause": call.cause,
         "wait_ms": call.wait_ms(),
         "talk_ms": call.talk_ms(),
+        "wrap_ms": call.wrap_ms(),
     })
 }
 
@@ -117,9 +118,9 @@ fn call_scope(call: &Call) -> Scope {
 }
 
 /// Appends `screen_pop` for one agent (scope: that agent only).
-async fn append_pop(
-    tx: &mut Tx<'_>,
-    state: &AppState,
+async fn append_pop<E: Exec>(
+    tx: &mut E,
+    backend: Backend,
     call: &Call,
     user_id: i64,
     view: &Value,
@@ -128,14 +129,8 @@ async fn append_pop(
         user_id: Some(user_id),
         ..Scope::default()
     };
-    events::append(
-        tx,
-        state.db.backend,
-        "screen_pop",
-        scope,
-        &pop_payload(call, view),
-    )
-    .await?;
+    let payload = pop_payload(call, view);
+    events::append(tx, backend, "screen_pop", scope, &payload).await?;
     Ok(())
 }
 
@@ -156,6 +151,7 @@ async fn save(
             "agent_id": call.agent_id,
             "wait_ms": call.wait_ms(),
             "talk_ms": call.talk_ms(),
+            "wrap_ms": call.wrap_ms(),
             "cause": call.cause,
             "answered_at": call.answered_at,
             "ended_at": call.ended_at,
@@ -212,9 +208,8 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
         "in" => None,
         _ => Some(start_outbound(state, s, &shown, identity.as_ref(), &external_id).await?),
     };
-    let mut tx = state.db.begin().await?;
-    let (ticket_id, interaction_id, customer_id) = match outbound {
-        Some(filed) => filed,
+    let filing = match outbound {
+        Some(filed) => Filing::Filed(filed),
         None => {
             let mut msg = Inbound::new(
                 Channel::Voice,
@@ -228,52 +223,100 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
             msg.queue_id = s.queue_id;
             msg.thread = Thread::OpenOnChannel;
             msg.meta = json!({"call_id": s.call_id, "source": s.source, "state": s.state});
-            let o = intake::receive_in(&mut tx, &state.db, &msg).await?;
-            (o.ticket.id, o.interaction.id, o.customer_id)
+            Filing::Inbound(Box::new(msg))
         }
     };
-    let popped: Vec<i64> = s.ringing.iter().map(|u| u.id).collect();
-    let inserted = store::insert_call(
-        &mut tx,
-        &NewCall {
-            source: s.source,
-            call_id: s.call_id,
-            direction: s.direction,
-            from_number: if s.direction == "in" { &shown } else { s.from },
-            to_number: if s.direction == "in" { s.to } else { &shown },
-            queue_id: s.queue_id,
-            state: s.state,
-            agent_id: s.agent_id,
-            customer_id,
-            ticket_id: Some(ticket_id),
-            interaction_id: Some(interaction_id),
-            popped: &popped,
+    let inbound = s.direction == "in";
+    let job = FileCall {
+        filing,
+        source: s.source.to_string(),
+        call_id: s.call_id.to_string(),
+        direction: s.direction.to_string(),
+        from_number: if inbound {
+            shown.clone()
+        } else {
+            s.from.to_string()
         },
-    )
-    .await?;
-    let Some(call) = inserted else {
+        to_number: if inbound { s.to.to_string() } else { shown },
+        queue_id: s.queue_id,
+        state: s.state,
+        agent_id: s.agent_id,
+        ringing: s.ringing.iter().map(|u| u.id).collect(),
+        view,
+    };
+    let Some(call) = state.db.write(job).await? else {
         // A concurrent repeat of the same event won.
-        tx.rollback().await?;
         let existing = store::find_call(&state.db.pool, s.source, s.call_id).await?;
         return Ok((existing.ok_or(AppError::NotFound("call"))?, false));
     };
-    events::append(
-        &mut tx,
-        state.db.backend,
-        "call.updated",
-        call_scope(&call),
-        &call_payload(&call),
-    )
-    .await?;
-    for u in s.ringing {
-        append_pop(&mut tx, state, &call, u.id, &view).await?;
-    }
-    events::commit(tx).await?;
+    events::COMMITTED.notify_waiters();
     if s.direction == "in" {
         metrics::counter!("hotline_intake_total", "channel" => "voice").increment(1);
     }
     metrics::counter!("hotline_calls_total", "source" => s.source.to_string(), "direction" => s.direction.to_string()).increment(1);
     Ok((call, true))
+}
+
+/// Where a starting call's interaction comes from.
+enum Filing {
+    /// An inbound call: filed through intake in the call's own transaction.
+    Inbound(Box<Inbound>),
+    /// An outbound call, filed already: (ticket, interaction, customer).
+    Filed((i64, i64, Option<i64>)),
+}
+
+/// The one transaction of a starting call: its interaction (inbound), the call row and the
+/// ringing agents' screen pops. `None` when a concurrent repeat of the event stored the call.
+struct FileCall {
+    filing: Filing,
+    source: String,
+    call_id: String,
+    direction: String,
+    from_number: String,
+    to_number: String,
+    queue_id: Option<i64>,
+    state: CallState,
+    agent_id: Option<i64>,
+    ringing: Vec<i64>,
+    view: Value,
+}
+
+impl WriteJob for FileCall {
+    type Out = Option<Call>;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Option<Call>> {
+        let (ticket_id, interaction_id, customer_id) = match &self.filing {
+            Filing::Filed(filed) => *filed,
+            Filing::Inbound(msg) => {
+                let o = intake::receive_in(tx, db, msg).await?;
+                (o.ticket.id, o.interaction.id, o.customer_id)
+            }
+        };
+        let new = NewCall {
+            source: &self.source,
+            call_id: &self.call_id,
+            direction: &self.direction,
+            from_number: &self.from_number,
+            to_number: &self.to_number,
+            queue_id: self.queue_id,
+            state: self.state,
+            agent_id: self.agent_id,
+            customer_id,
+            ticket_id: Some(ticket_id),
+            interaction_id: Some(interaction_id),
+            popped: &self.ringing,
+        };
+        // The interaction's key is the call's, so a repeat found by intake wrote nothing here.
+        let Some(call) = store::insert_call(tx, &new).await? else {
+            return Ok(None);
+        };
+        let payload = call_payload(&call);
+        events::append(tx, db.backend, "call.updated", call_scope(&call), &payload).await?;
+        for &user_id in &self.ringing {
+            append_pop(tx, db.backend, &call, user_id, &self.view).await?;
+        }
+        Ok(Some(call))
+    }
 }
 
 async fn start_outbound(
@@ -362,7 +405,7 @@ pub async fn pop_screen(state: &AppState, call: &Call, user_id: i64) -> AppResul
     }
     current.popped.push(user_id);
     store::update_call(&mut tx, &current, false).await?;
-    append_pop(&mut tx, state, &current, user_id, &view).await?;
+    append_pop(&mut tx, state.db.backend, &current, user_id, &view).await?;
     events::commit(tx).await?;
     Ok(true)
 }
@@ -439,10 +482,17 @@ pub async fn end(state: &AppState, call_id: i64, cause: &str) -> AppResult<(Call
     let answered = call.answered_at.is_some();
     call.ended_at = Some(now);
     call.cause = Some(cause.to_string());
-    call.state = if answered {
-        CallState::Ended
-    } else {
-        CallState::Abandoned
+    // The agent who talked goes to after-call work; the call stays in wrap-up until that ends.
+    let wrapping = match (answered, call.agent_id, call.ticket_id) {
+        (true, Some(agent), Some(ticket)) => {
+            crate::routing::offers::finish_call_work(&mut tx, state, ticket, agent).await?
+        }
+        _ => false,
+    };
+    call.state = match (answered, wrapping) {
+        (false, _) => CallState::Abandoned,
+        (true, true) => CallState::WrapUp,
+        (true, false) => CallState::Ended,
     };
     if is_missed(&call.direction, answered, cause) {
         call.callback_ticket_id = Some(create_callback(&mut tx, state, &call).await?);
@@ -458,6 +508,25 @@ pub async fn end(state: &AppState, call_id: i64, cause: &str) -> AppResult<(Call
     events::commit(tx).await?;
     metrics::counter!("hotline_calls_ended_total", "state" => call.state.as_str()).increment(1);
     Ok((call, true))
+}
+
+/// The agent's after-call work ended (they left wrap-up, or its time ran out): their calls in
+/// wrap-up end, with the wrap-up time. Safe on several nodes: a call ends once.
+pub async fn end_wrap_up(state: &AppState, agent: i64) -> AppResult<usize> {
+    let mut ended = 0;
+    for mut call in store::wrapping_up(&state.db, agent).await? {
+        let mut tx = state.db.begin().await?;
+        if !store::end_wrap_up(&mut tx, call.id).await? {
+            tx.rollback().await?;
+            continue;
+        }
+        call.state = CallState::Ended;
+        call.wrapped_at = Some(now_ms());
+        save(&mut tx, state, &call, true).await?;
+        events::commit(tx).await?;
+        ended += 1;
+    }
+    Ok(ended)
 }
 
 /// A missed call becomes a callback ticket: status new, in the call's queue, the caller as

@@ -20,6 +20,8 @@ pub enum CallState {
     Queued,
     Offered,
     Talking,
+    /// Hung up; the agent who took it is in after-call work.
+    WrapUp,
     Ended,
     Abandoned,
     Rejected,
@@ -32,6 +34,7 @@ impl CallState {
             CallState::Queued => "queued",
             CallState::Offered => "offered",
             CallState::Talking => "talking",
+            CallState::WrapUp => "wrap_up",
             CallState::Ended => "ended",
             CallState::Abandoned => "abandoned",
             CallState::Rejected => "rejected",
@@ -44,6 +47,7 @@ impl CallState {
             CallState::Queued,
             CallState::Offered,
             CallState::Talking,
+            CallState::WrapUp,
             CallState::Ended,
             CallState::Abandoned,
             CallState::Rejected,
@@ -52,11 +56,12 @@ impl CallState {
         .find(|c| c.as_str() == s)
     }
 
-    /// Nothing happens to a call after these.
+    /// The conversation is over: no PBX or Twilio event changes these any more (a call in
+    /// wrap-up only moves on to `ended` when the agent's after-call work ends).
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            CallState::Ended | CallState::Abandoned | CallState::Rejected
+            CallState::WrapUp | CallState::Ended | CallState::Abandoned | CallState::Rejected
         )
     }
 }

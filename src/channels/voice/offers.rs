@@ -1,6 +1,7 @@
 //! Twilio callers wait in Hotline's own queue: when routing offers such a call to an agent, the
 //! agent's screen pops and the call shows as offered; when the agent accepts, the call is put
-//! through to them. Follows the events log (as the hub does); never decides who gets a call.
+//! through to them. An agent leaving after-call work ends the calls in wrap-up it was for.
+//! Follows the events log (as the hub does); never decides who gets a call.
 
 use super::CallState;
 use super::calls;
@@ -49,7 +50,7 @@ async fn step(state: &AppState, last: i64) -> AppResult<i64> {
     }
     let rows = sqlx::query(
         "SELECT seq, kind, user_id, payload FROM events WHERE seq > $1 AND seq <= $2 \
-         AND kind IN ('offer.created', 'offer.closed') ORDER BY seq LIMIT $3",
+         AND kind IN ('offer.created', 'offer.closed', 'presence.changed') ORDER BY seq LIMIT $3",
     )
     .bind(last)
     .bind(upto)
@@ -63,7 +64,15 @@ async fn step(state: &AppState, last: i64) -> AppResult<i64> {
         let user_id: Option<i64> = r.try_get("user_id")?;
         let payload: serde_json::Value =
             serde_json::from_str(&r.try_get::<String, _>("payload")?).unwrap_or_default();
-        if let (Some(user_id), Some(ticket_id)) = (user_id, payload["ticket_id"].as_i64())
+        let Some(user_id) = user_id else { continue };
+        if kind == "presence.changed" {
+            // Leaving wrap-up (by hand or when its time ran out) ends the calls it was for.
+            if payload["state"] != "wrap_up"
+                && let Err(e) = calls::end_wrap_up(state, user_id).await
+            {
+                tracing::warn!(error = %e, user_id, "ending wrap-up calls failed");
+            }
+        } else if let Some(ticket_id) = payload["ticket_id"].as_i64()
             && let Err(e) = on_offer(state, &kind, user_id, ticket_id, &payload).await
         {
             tracing::warn!(error = %e, ticket_id, "voice offer step failed");

@@ -1,7 +1,7 @@
 //! SQL for calls, blocked numbers, caller-id rules and the settings of dialled numbers.
 
 use super::CallState;
-use crate::db::{Db, Tx, now_ms};
+use crate::db::{Db, Exec, FromRow, Tx, now_ms};
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
 use sqlx::Row;
@@ -27,6 +27,8 @@ pub struct Call {
     pub queued_at: Option<i64>,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
+    /// When the agent's after-call work for this call ended.
+    pub wrapped_at: Option<i64>,
     pub cause: Option<String>,
     pub last_sequence: i64,
     /// Agents whose screen popped for this call.
@@ -52,15 +54,25 @@ impl Call {
     pub fn talk_ms(&self) -> Option<i64> {
         Some(self.ended_at? - self.answered_at?)
     }
+
+    pub fn wrap_ms(&self) -> Option<i64> {
+        Some(self.wrapped_at? - self.ended_at?)
+    }
 }
 
 const CALL_COLUMNS: &str = "id, source, call_id, direction, from_number, to_number, queue_id, \
      state, agent_id, customer_id, ticket_id, interaction_id, callback_ticket_id, started_at, \
-     queued_at, answered_at, ended_at, cause, last_sequence, popped, recording_url";
+     queued_at, answered_at, ended_at, wrapped_at, cause, last_sequence, popped, recording_url";
 
-fn call_from_row(r: &AnyRow) -> Result<Call, sqlx::Error> {
+impl FromRow for Call {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Call, sqlx::Error> {
+        call_from_row(r)
+    }
+}
+
+fn call_from_row(r: &impl crate::db::ReadRow) -> Result<Call, sqlx::Error> {
     let popped: Vec<i64> =
-        serde_json::from_str(&r.try_get::<String, _>("popped")?).unwrap_or_default();
+        serde_json::from_str(&r.try_get::<String>("popped")?).unwrap_or_default();
     Ok(Call {
         id: r.try_get("id")?,
         source: r.try_get("source")?,
@@ -69,7 +81,7 @@ fn call_from_row(r: &AnyRow) -> Result<Call, sqlx::Error> {
         from_number: r.try_get("from_number")?,
         to_number: r.try_get("to_number")?,
         queue_id: r.try_get("queue_id")?,
-        state: CallState::parse(&r.try_get::<String, _>("state")?).unwrap_or(CallState::Ended),
+        state: CallState::parse(&r.try_get::<String>("state")?).unwrap_or(CallState::Ended),
         agent_id: r.try_get("agent_id")?,
         customer_id: r.try_get("customer_id")?,
         ticket_id: r.try_get("ticket_id")?,
@@ -79,6 +91,7 @@ fn call_from_row(r: &AnyRow) -> Result<Call, sqlx::Error> {
         queued_at: r.try_get("queued_at")?,
         answered_at: r.try_get("answered_at")?,
         ended_at: r.try_get("ended_at")?,
+        wrapped_at: r.try_get("wrapped_at")?,
         cause: r.try_get("cause")?,
         last_sequence: r.try_get("last_sequence")?,
         popped,
@@ -102,7 +115,7 @@ pub struct NewCall<'a> {
 }
 
 /// Inserts a call; `None` when one with the same (source, call_id) exists already.
-pub async fn insert_call(tx: &mut Tx<'_>, c: &NewCall<'_>) -> AppResult<Option<Call>> {
+pub async fn insert_call<E: Exec>(tx: &mut E, c: &NewCall<'_>) -> AppResult<Option<Call>> {
     let now = now_ms();
     let sql = format!(
         "INSERT INTO calls (source, call_id, direction, from_number, to_number, queue_id, state, \
@@ -110,24 +123,25 @@ pub async fn insert_call(tx: &mut Tx<'_>, c: &NewCall<'_>) -> AppResult<Option<C
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (source, call_id) DO NOTHING RETURNING {CALL_COLUMNS}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(c.source)
-        .bind(c.call_id)
-        .bind(c.direction)
-        .bind(c.from_number)
-        .bind(c.to_number)
-        .bind(c.queue_id)
-        .bind(c.state.as_str())
-        .bind(c.agent_id)
-        .bind(c.customer_id)
-        .bind(c.ticket_id)
-        .bind(c.interaction_id)
-        .bind(now)
-        .bind((c.state == CallState::Queued).then_some(now))
-        .bind(serde_json::to_string(c.popped).unwrap_or_else(|_| "[]".into()))
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(row.map(|r| call_from_row(&r)).transpose()?)
+    let params = vec![
+        c.source.into(),
+        c.call_id.into(),
+        c.direction.into(),
+        c.from_number.into(),
+        c.to_number.into(),
+        c.queue_id.into(),
+        c.state.as_str().into(),
+        c.agent_id.into(),
+        c.customer_id.into(),
+        c.ticket_id.into(),
+        c.interaction_id.into(),
+        now.into(),
+        (c.state == CallState::Queued).then_some(now).into(),
+        serde_json::to_string(c.popped)
+            .unwrap_or_else(|_| "[]".into())
+            .into(),
+    ];
+    tx.row(&sql, params).await
 }
 
 pub async fn find_call<'e, E>(exec: E, source: &str, call_id: &str) -> AppResult<Option<Call>>
@@ -176,13 +190,30 @@ pub async fn list_calls(
     Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
 }
 
+/// The agent's calls in after-call work.
+pub async fn wrapping_up(db: &Db, agent_id: i64) -> AppResult<Vec<Call>> {
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE agent_id = $1 AND state = 'wrap_up'");
+    db.fetch_all(&sql, vec![agent_id.into()]).await
+}
+
+/// Claims a call in wrap-up for ending it; false when another node did.
+pub async fn end_wrap_up(tx: &mut Tx<'_>, call_id: i64) -> AppResult<bool> {
+    let claimed =
+        sqlx::query("UPDATE calls SET state = 'ended' WHERE id = $1 AND state = 'wrap_up'")
+            .bind(call_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok(claimed == 1)
+}
+
 /// Writes a call's changing fields, only while it is not over yet (`ended_at IS NULL`) unless
 /// `allow_ended`; returns false when another request got there first.
 pub async fn update_call(tx: &mut Tx<'_>, c: &Call, allow_ended: bool) -> AppResult<bool> {
     let done = sqlx::query(
         "UPDATE calls SET state = $2, agent_id = $3, queue_id = $4, queued_at = $5, \
          answered_at = $6, ended_at = $7, cause = $8, last_sequence = $9, popped = $10, \
-         recording_url = $11, callback_ticket_id = $12 \
+         recording_url = $11, callback_ticket_id = $12, wrapped_at = $14 \
          WHERE id = $1 AND ($13 = 1 OR ended_at IS NULL)",
     )
     .bind(c.id)
@@ -198,6 +229,7 @@ pub async fn update_call(tx: &mut Tx<'_>, c: &Call, allow_ended: bool) -> AppRes
     .bind(&c.recording_url)
     .bind(c.callback_ticket_id)
     .bind(allow_ended as i64)
+    .bind(c.wrapped_at)
     .execute(&mut **tx)
     .await?
     .rows_affected();
