@@ -11,7 +11,7 @@ use crate::realtime::events::{self, Scope};
 use crate::tickets::store::{TicketChanges, find_ticket, update_ticket};
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkItem {
@@ -288,7 +288,11 @@ async fn hand_over(tx: &mut Tx<'_>, db: &Db, w: &WorkItem, user_id: i64, by: i64
     .fetch_one(&mut **tx)
     .await?
     .try_get("n")?;
-    if p.state == "available" && load >= p.capacity_for(&w.channel) {
+    let queue_capacity = match w.queue_id {
+        Some(q) => queue_capacities(&mut **tx).await?.remove(&q),
+        None => None,
+    };
+    if p.state == "available" && load >= p.capacity_in(&w.channel, queue_capacity.as_ref()) {
         presence::change_state(tx, db, user_id, "busy", "at_capacity", None).await?;
     }
     Ok(())
@@ -638,6 +642,7 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
             .or_default()
             .insert(r.try_get("user_id")?);
     }
+    let capacities = queue_capacities(&db.pool).await?;
     let strategy = Strategy::parse(&state.config.routing_strategy);
     let mut used: HashSet<i64> = HashSet::new();
     let mut offered = 0;
@@ -651,7 +656,7 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
                     .get(&(p.user_id, w.channel.clone()))
                     .copied()
                     .unwrap_or(0)
-                    < p.capacity_for(&w.channel)
+                    < p.capacity_in(&w.channel, capacities.get(&q))
         });
         // Agents who already declined or missed this item come last.
         let best = eligible.min_by_key(|(p, _)| {
@@ -674,6 +679,22 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
         }
     }
     Ok(offered)
+}
+
+/// Each queue's per-channel capacity, where one is set.
+async fn queue_capacities<'e, E>(exec: E) -> AppResult<HashMap<i64, BTreeMap<String, i64>>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows = sqlx::query("SELECT id, capacity FROM queues WHERE capacity <> '{}'")
+        .fetch_all(exec)
+        .await?;
+    let mut out = HashMap::new();
+    for r in &rows {
+        let capacity = presence::parse_capacity(&r.try_get::<String, _>("capacity")?);
+        out.insert(r.try_get("id")?, capacity);
+    }
+    Ok(out)
 }
 
 async fn queue_offer_timeout(db: &Db, queue_id: i64) -> AppResult<Option<i64>> {

@@ -38,7 +38,11 @@ pub struct Presence {
     pub idle_since_ms: i64,
     pub last_offered_ms: i64,
     pub offer_id: Option<i64>,
+    /// Per channel: the agent's own setting over the defaults.
     pub capacity: BTreeMap<String, i64>,
+    /// The channels the agent set themselves (these win over a queue's capacity).
+    #[serde(skip)]
+    pub own_capacity: BTreeMap<String, i64>,
 }
 
 impl Presence {
@@ -53,22 +57,28 @@ impl Presence {
             last_offered_ms: 0,
             offer_id: None,
             capacity: default_capacity(),
+            own_capacity: BTreeMap::new(),
         }
     }
 
-    pub fn capacity_for(&self, channel: &str) -> i64 {
-        self.capacity.get(channel).copied().unwrap_or(1)
+    /// How many items of `channel` the agent takes at once from a queue with capacity `queue`:
+    /// their own setting, else the queue's, else the default.
+    pub fn capacity_in(&self, channel: &str, queue: Option<&BTreeMap<String, i64>>) -> i64 {
+        self.own_capacity
+            .get(channel)
+            .or_else(|| queue.and_then(|q| q.get(channel)))
+            .or_else(|| self.capacity.get(channel))
+            .copied()
+            .unwrap_or(1)
     }
 }
 
 const COLUMNS: &str = "user_id, state, reason, since_ms, until_ms, idle_since_ms, last_offered_ms, offer_id, capacity";
 
 pub fn presence_from_row(r: &sqlx::any::AnyRow) -> Result<Presence, sqlx::Error> {
-    let capacity: String = r.try_get("capacity")?;
+    let own = parse_capacity(&r.try_get::<String, _>("capacity")?);
     let mut cap = default_capacity();
-    if let Ok(own) = serde_json::from_str::<BTreeMap<String, i64>>(&capacity) {
-        cap.extend(own);
-    }
+    cap.extend(own.clone());
     Ok(Presence {
         user_id: r.try_get("user_id")?,
         state: r.try_get("state")?,
@@ -79,7 +89,26 @@ pub fn presence_from_row(r: &sqlx::any::AnyRow) -> Result<Presence, sqlx::Error>
         last_offered_ms: r.try_get("last_offered_ms")?,
         offer_id: r.try_get("offer_id")?,
         capacity: cap,
+        own_capacity: own,
     })
+}
+
+/// A capacity map as stored (JSON); anything unreadable counts as none set.
+pub fn parse_capacity(text: &str) -> BTreeMap<String, i64> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Checks a capacity map from a request: channel → 0..=100.
+pub fn check_capacity(capacity: &BTreeMap<String, i64>) -> AppResult<()> {
+    for (channel, n) in capacity {
+        if crate::tickets::Channel::parse(channel).is_none() || !(0..=100).contains(n) {
+            return Err(AppError::validation(
+                "capacity",
+                format!("capacity must map a channel to 0..=100 ({channel})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn find_presence<'e, E>(exec: E, user_id: i64) -> AppResult<Presence>
@@ -208,14 +237,7 @@ pub async fn update_capacity(
     user_id: i64,
     capacity: &BTreeMap<String, i64>,
 ) -> AppResult<Presence> {
-    for (channel, n) in capacity {
-        if crate::tickets::Channel::parse(channel).is_none() || !(0..=100).contains(n) {
-            return Err(AppError::validation(
-                "capacity",
-                format!("capacity must map a channel to 0..=100 ({channel})"),
-            ));
-        }
-    }
+    check_capacity(capacity)?;
     let text = serde_json::to_string(capacity).unwrap_or_else(|_| "{}".into());
     let mut tx = db.begin().await?;
     find_presence(&mut *tx, user_id).await?;

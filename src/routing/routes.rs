@@ -297,7 +297,7 @@ fn work_routes(r: Routes) -> Routes {
         "/api/queues/{id}/routing",
         "routing",
         Access::Supervisor,
-        "Queue routing settings: service_level_secs, offer_timeout_secs",
+        "Queue routing settings: service_level_secs, offer_timeout_secs, capacity per channel",
         patch(update_routing),
     )
     .add(
@@ -692,6 +692,8 @@ async fn set_sla(
 struct RoutingBody {
     service_level_secs: Option<i64>,
     offer_timeout_secs: Option<i64>,
+    /// Per channel, for the queue's agents who set none themselves (`{"email": 3}`).
+    capacity: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 async fn update_routing(
@@ -716,14 +718,23 @@ async fn update_routing(
             "offer_timeout_secs must be 1..=600",
         ));
     }
+    if let Some(c) = &b.capacity {
+        super::presence::check_capacity(c)?;
+    }
+    let capacity = b
+        .capacity
+        .as_ref()
+        .map(|c| serde_json::json!(c).to_string());
     let row = sqlx::query(
         "UPDATE queues SET service_level_secs = COALESCE($2, service_level_secs), \
-         offer_timeout_secs = COALESCE($3, offer_timeout_secs) WHERE id = $1 \
-         RETURNING service_level_secs, offer_timeout_secs",
+         offer_timeout_secs = COALESCE($3, offer_timeout_secs), \
+         capacity = COALESCE($4, capacity) WHERE id = $1 \
+         RETURNING service_level_secs, offer_timeout_secs, capacity",
     )
     .bind(id)
     .bind(b.service_level_secs)
     .bind(b.offer_timeout_secs)
+    .bind(capacity)
     .fetch_one(&state.db.pool)
     .await?;
     use sqlx::Row;
@@ -731,6 +742,7 @@ async fn update_routing(
         "queue_id": id,
         "service_level_secs": row.try_get::<i64, _>("service_level_secs")?,
         "offer_timeout_secs": row.try_get::<Option<i64>, _>("offer_timeout_secs")?,
+        "capacity": super::presence::parse_capacity(&row.try_get::<String, _>("capacity")?),
     })))
 }
 

@@ -416,6 +416,74 @@ async fn capacity_makes_an_agent_busy_until_the_work_is_done() {
 }
 
 #[tokio::test]
+async fn a_queue_sets_the_capacity_of_agents_who_set_none() {
+    let app = fast_app().await;
+    let q = app.queue("Q").await;
+    let (a1, t1) = app.user("a1", "agent").await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    members(&app, q, &[a1]).await;
+    let url = format!("/api/queues/{q}/routing");
+    let (s, b) = app
+        .call(
+            Method::PATCH,
+            &url,
+            Some(&sup),
+            Some(json!({"capacity": {"web": 500}})),
+        )
+        .await;
+    assert_error(s, &b, 400, "validation_failed");
+    // The default lets an agent work 5 web items at once; this queue says one.
+    let (s, b) = app
+        .call(
+            Method::PATCH,
+            &url,
+            Some(&sup),
+            Some(json!({"capacity": {"web": 1}})),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), b["capacity"]["web"].as_i64()),
+        (200, Some(1)),
+        "{b}"
+    );
+    let mut ws = Ws::connect(&app, &t1).await;
+    available(&app, &t1).await;
+    let tid = ticket(&app, &sup, "one", Some(q)).await;
+    let o = ws.event("offer.created", WAIT).await.unwrap();
+    let ack = ws
+        .command(json!({"type": "accept_offer", "id": "1", "offer_id": o["payload"]["offer_id"]}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let busy = ws
+        .until(WAIT, |f| {
+            f["kind"] == "presence.changed" && f["payload"]["state"] == "busy"
+        })
+        .await
+        .0;
+    assert!(busy.is_some(), "at the queue's capacity → busy");
+    let tid2 = ticket(&app, &sup, "two", Some(q)).await;
+    work_until(&app, tid2, |w| w["state"] == "waiting").await;
+
+    // The agent's own setting wins over the queue's: with room for 2, the second is offered.
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/agents/{a1}/capacity"),
+            Some(&sup),
+            Some(json!({"capacity": {"web": 2}})),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200);
+    available(&app, &t1).await;
+    let o2 = ws
+        .event("offer.created", WAIT)
+        .await
+        .expect("second offered");
+    assert_eq!(o2["payload"]["ticket_id"], tid2);
+    assert_ne!(tid, tid2);
+}
+
+#[tokio::test]
 async fn presence_states_are_checked_and_private() {
     let app = fast_app().await;
     let (_, t1) = app.user("a1", "agent").await;
