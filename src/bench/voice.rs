@@ -1,7 +1,7 @@
 //! `hotline bench voice`: CTI `newCall` webhooks at a steady rate against the real server over
-//! seeded data (`hotline bench seed`), each ringing one of the connected agents; measures the
-//! time from sending the webhook to its answer, which comes after the `screen_pop` event has
-//! committed (the /ws hop is not part of this branch).
+//! seeded data (`hotline bench seed`), each ringing one of the agents, whose consoles are
+//! connected to `/ws`. Measures the time from sending the webhook to the `screen_pop` frame read
+//! at the ringing agent's console, and to the webhook's answer (sent after the pop committed).
 
 use super::lookup::seeded_phone;
 use super::sms::serve;
@@ -9,7 +9,51 @@ use super::summarize;
 use crate::auth::Role;
 use crate::auth::store::{NewUser, insert_user};
 use crate::config::Config;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Screen pops read by all consoles so far.
+static POPS_READ: AtomicUsize = AtomicUsize::new(0);
+
+/// One agent's console: for each `screen_pop` of a bench call (`<key><n>`), the time since
+/// call n's webhook was sent.
+async fn console(
+    mut ws: super::ws::Socket,
+    key: String,
+    started: Instant,
+    sent_us: Arc<Vec<AtomicU64>>,
+    stop: Arc<tokio::sync::Notify>,
+) -> Vec<Duration> {
+    let mut out = Vec::new();
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    if !t.contains("\"kind\":\"screen_pop\"") {
+                        continue;
+                    }
+                    let now = started.elapsed().as_micros() as u64;
+                    if let Some(n) = super::ws::number_after(&t, &key)
+                        && let Some(sent) = sent_us.get(n as usize)
+                    {
+                        let sent = sent.load(Ordering::SeqCst);
+                        out.push(Duration::from_micros(now.saturating_sub(sent)));
+                        POPS_READ.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+    }
+    out
+}
 
 pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> anyhow::Result<()> {
     let server = serve(config.clone()).await?;
@@ -33,9 +77,14 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
     let run_id: u32 = rand::random::<u32>() % 1_000_000;
     let hash = crate::auth::hash_password(&format!("bench-{run_id}"))?;
     let mut extensions = Vec::new();
+    let mut consoles = Vec::new();
+    let sent_us: Arc<Vec<AtomicU64>> = Arc::new((0..calls).map(|_| AtomicU64::new(0)).collect());
+    let started = Instant::now();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let addr = server.base.trim_start_matches("http://").to_string();
     for i in 0..agents.max(1) {
         let ext = format!("{run_id}{i:04}");
-        insert_user(
+        let user = insert_user(
             db,
             &NewUser {
                 login: format!("bench-agent-{run_id}-{i}"),
@@ -52,6 +101,14 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (token, hash) = crate::auth::new_token();
+        crate::auth::store::insert_token(db, &hash, user.id, "api", "bench", None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ws = super::ws::connect(&addr, &token).await?;
+        let key = format!("bench-{run_id}-");
+        let (sent_us, stop) = (sent_us.clone(), stop.clone());
+        consoles.push(tokio::spawn(console(ws, key, started, sent_us, stop)));
         extensions.push(ext);
     }
     let seq_before: i64 = sqlx::Row::try_get(
@@ -74,7 +131,7 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::with_capacity(calls);
-    let started = Instant::now();
+    let sending = Instant::now();
     for i in 0..calls {
         tick.tick().await;
         // One caller in ten is unknown; the others are seeded customers, typed as a PBX sends them.
@@ -90,6 +147,7 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
         });
         let http = http.clone();
         let url = url.clone();
+        sent_us[i].store(started.elapsed().as_micros() as u64, Ordering::SeqCst);
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
             let res = http.post(&url).json(&body).send().await;
@@ -107,7 +165,7 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
             failures += 1;
         }
     }
-    let elapsed = started.elapsed();
+    let elapsed = sending.elapsed();
     let pops: i64 = sqlx::Row::try_get(
         &sqlx::query("SELECT COUNT(*) AS n FROM events WHERE kind = 'screen_pop' AND seq > $1")
             .bind(seq_before)
@@ -119,6 +177,21 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
         "{} calls answered, {failures} failed, {pops} screen_pop events, {:.1} calls/s achieved",
         latencies.len(),
         latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    // The consoles get a moment for the last frames, then report.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while POPS_READ.load(Ordering::SeqCst) < calls && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.notify_waiters();
+    let mut to_frame = Vec::with_capacity(calls);
+    for c in consoles {
+        to_frame.extend(c.await?);
+    }
+    println!(
+        "newCall webhook → screen_pop frame at the agent's console: {} ({} of {calls} frames)",
+        summarize(&mut to_frame.clone()),
+        to_frame.len()
     );
     println!(
         "newCall webhook → screen_pop committed (HTTP answer): {}",

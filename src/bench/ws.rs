@@ -110,10 +110,10 @@ async fn call(
     Ok(v)
 }
 
-type Socket =
+pub(super) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(addr: &str, token: &str) -> anyhow::Result<Socket> {
+pub(super) async fn connect(addr: &str, token: &str) -> anyhow::Result<Socket> {
     let mut req = format!("ws://{addr}/ws").into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
@@ -138,7 +138,7 @@ async fn connect(addr: &str, token: &str) -> anyhow::Result<Socket> {
 
 /// Digits right after `key` in `text` (a cheap scan instead of a full JSON parse: 2,000
 /// consoles read 200 frames/s each).
-fn number_after(text: &str, key: &str) -> Option<u64> {
+pub(super) fn number_after(text: &str, key: &str) -> Option<u64> {
     let i = text.find(key)? + key.len();
     let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()

@@ -322,30 +322,29 @@ pub async fn list_events_after(
     after: i64,
     upto: Option<i64>,
     limit: i64,
-) -> Result<Vec<EventRow>, sqlx::Error> {
-    let rows = sqlx::query(
+) -> crate::error::AppResult<Vec<EventRow>> {
+    let params = vec![after.into(), upto.unwrap_or(i64::MAX).into(), limit.into()];
+    db.fetch_all(
         "SELECT seq, at_ms, kind, queue_id, user_id, ticket_id, customer_id, payload FROM events \
          WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+        params,
     )
-    .bind(after)
-    .bind(upto.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(EventRow {
-                seq: r.try_get("seq")?,
-                at_ms: r.try_get("at_ms")?,
-                kind: r.try_get("kind")?,
-                queue_id: r.try_get("queue_id")?,
-                user_id: r.try_get("user_id")?,
-                ticket_id: r.try_get("ticket_id")?,
-                customer_id: r.try_get("customer_id")?,
-                payload: r.try_get("payload")?,
-            })
+    .await
+}
+
+impl crate::db::FromRow for EventRow {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(EventRow {
+            seq: r.try_get("seq")?,
+            at_ms: r.try_get("at_ms")?,
+            kind: r.try_get("kind")?,
+            queue_id: r.try_get("queue_id")?,
+            user_id: r.try_get("user_id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            customer_id: r.try_get("customer_id")?,
+            payload: r.try_get("payload")?,
         })
-        .collect()
+    }
 }
 
 async fn load_members(db: &Db) -> Result<HashMap<i64, HashSet<i64>>, sqlx::Error> {
