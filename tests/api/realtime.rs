@@ -495,8 +495,17 @@ async fn graceful_shutdown_tells_consoles_to_reconnect() {
 async fn resume_older_than_retention_gets_resync() {
     let app = TestApp::spawn().await;
     let (_, sup) = app.user("sup", "supervisor").await;
+    let mut before = Ws::connect(&app, &sup).await;
     ticket(&app, &sup, "old", None).await;
-    // Retention 0 h: everything so far is pruned.
+    // Retention 0 h: everything so far is pruned, once the hub has delivered it (pruning rows
+    // the hub has not read yet would leave it, and the next hello, behind the pruned seq).
+    assert!(
+        before
+            .event("ticket.created", Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    drop(before);
     tokio::time::sleep(Duration::from_millis(5)).await;
     let pruned = hotline::realtime::hub::prune_events(&app.state.db, 0)
         .await
