@@ -180,6 +180,70 @@ async fn known_caller_pops_the_ringing_agent_only_and_the_call_is_filed() {
     assert_eq!(call_row(&app, "cti", "pbx-2").await["ticket_id"], tid);
 }
 
+#[tokio::test]
+async fn sipgate_gets_its_xml_and_the_callback_urls() {
+    let (app, _) = spawn_with_twilio().await;
+    let url = app.url(&format!("{CTI}?format=sipgate"));
+    let form = [
+        ("event", "newCall"),
+        ("from", "+8613800138077"),
+        ("to", "4008001234"),
+        ("direction", "in"),
+        ("callId", "sg-1"),
+        ("user[]", "Alice"),
+    ];
+    let res = app.http.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-type"], "application/xml");
+    let xml = res.text().await.unwrap();
+    let here = format!("{}{CTI}?format=sipgate", hotline_public_url(&app));
+    assert!(
+        xml.contains(&format!(r#"onAnswer="{here}""#))
+            && xml.contains(&format!(r#"onHangup="{here}""#)),
+        "{xml}"
+    );
+    let hangup = [
+        ("event", "hangup"),
+        ("callId", "sg-1"),
+        ("direction", "in"),
+        ("cause", "cancel"),
+    ];
+    let res = app.http.post(&url).form(&hangup).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(call_row(&app, "cti", "sg-1").await["state"], "abandoned");
+    // A blocked caller is turned away in sipgate's terms.
+    let (s, _) = app
+        .post(
+            "/api/voice/blocked-numbers",
+            &app.admin_token,
+            json!({"number": "+8613800138066"}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201);
+    let blocked = [
+        ("event", "newCall"),
+        ("from", "+8613800138066"),
+        ("to", "4008001234"),
+        ("direction", "in"),
+        ("callId", "sg-2"),
+    ];
+    let xml = app
+        .http
+        .post(&url)
+        .form(&blocked)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(xml.contains(r#"<Reject reason="busy"/>"#), "{xml}");
+}
+
+fn hotline_public_url(app: &TestApp) -> String {
+    app.state.config.public_url()
+}
+
 /// An agent's presence state, as supervisors see it.
 async fn presence_of(app: &TestApp, user: i64) -> Value {
     let (_, all) = app.get("/api/presence", &app.admin_token).await;

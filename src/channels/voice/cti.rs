@@ -1,6 +1,8 @@
 //! The generic CTI webhook (`POST /api/v1/cti/{token}`) in the format PBX integrators speak for
 //! Zammad and sipgate.io: JSON or form fields `event`, `from`, `to`, `direction`, `callId`,
-//! `user` / `user[]`, `queue`, `answeringNumber`, `cause`. Replies `{}`, reject or dial.
+//! `user` / `user[]`, `queue`, `answeringNumber`, `cause`. Replies `{}`, reject or dial, as JSON
+//! or, with `?format=sipgate`, as the XML sipgate.io expects (whose newCall answer also asks
+//! sipgate to send the answer and hangup events to the same URL).
 
 use super::calls::{self, StartCall};
 use super::{CAUSES, CallState, store};
@@ -10,7 +12,8 @@ use crate::channels::twilio::parse_form;
 use crate::error::{AppError, AppResult};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -130,15 +133,61 @@ async fn queue_id(state: &AppState, queue: &str) -> AppResult<Option<i64>> {
 pub async fn receive_cti(
     State(state): State<AppState>,
     crate::http::extract::Path(token): crate::http::extract::Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> AppResult<axum::Json<Value>> {
+) -> AppResult<Response> {
     check_token(&state, &token)?;
+    let answer = handle(&state, &headers, &body).await?;
+    let sipgate = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "format=sipgate"));
+    if !sipgate {
+        return Ok(axum::Json(answer.0).into_response());
+    }
+    // sipgate posts the later events of a call only where the newCall answer asks it to.
+    let here = format!("{}{}", state.config.public_url(), uri);
+    let xml = sipgate_xml(&answer.0, &here);
+    Ok(([("content-type", "application/xml")], xml).into_response())
+}
+
+/// A CTI answer in sipgate.io's XML: reject, dial (numbers without `+`), or the callback URLs.
+fn sipgate_xml(answer: &Value, here: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let bare = |v: &Value| esc(v.as_str().unwrap_or_default().trim_start_matches('+'));
+    let body = match answer["action"].as_str() {
+        Some("reject") => format!(
+            "<Response><Reject reason=\"{}\"/></Response>",
+            esc(answer["reason"].as_str().unwrap_or("busy"))
+        ),
+        Some("dial") => format!(
+            "<Response><Dial callerId=\"{}\"><Number>{}</Number></Dial></Response>",
+            bare(&answer["caller_id"]),
+            bare(&answer["number"])
+        ),
+        _ => format!(
+            "<Response onAnswer=\"{url}\" onHangup=\"{url}\"/>",
+            url = esc(here)
+        ),
+    };
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> AppResult<axum::Json<Value>> {
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.contains("json"));
-    let e = parse_event(&body, is_json)?;
+    let e = parse_event(body, is_json)?;
     if e.call_id.trim().is_empty() {
         return Err(AppError::Unprocessable("callId is required".into()));
     }
@@ -156,9 +205,9 @@ pub async fn receive_cti(
         )));
     }
     match e.event.as_str() {
-        "newCall" => new_call(&state, &e).await,
-        "answer" => answer(&state, &e).await,
-        "hangup" => hangup(&state, &e).await,
+        "newCall" => new_call(state, &e).await,
+        "answer" => answer(state, &e).await,
+        "hangup" => hangup(state, &e).await,
         other => Err(AppError::Unprocessable(format!(
             "event must be newCall, answer or hangup, not {other:?}"
         ))),
@@ -268,6 +317,30 @@ async fn hangup(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sipgate_answers_in_its_xml() {
+        let here = "https://desk.example.com/api/v1/cti/t?format=sipgate&a=1";
+        let xml = sipgate_xml(&json!({}), here);
+        assert!(xml.starts_with("<?xml"), "{xml}");
+        assert!(
+            xml.contains(r#"<Response onAnswer="https://desk.example.com/api/v1/cti/t?format=sipgate&amp;a=1" onHangup="#),
+            "{xml}"
+        );
+        let reject = sipgate_xml(&json!({"action": "reject", "reason": "busy"}), here);
+        assert!(
+            reject.ends_with(r#"<Response><Reject reason="busy"/></Response>"#),
+            "{reject}"
+        );
+        let dial = sipgate_xml(
+            &json!({"action": "dial", "caller_id": "+864001234", "number": "+8613800138000"}),
+            here,
+        );
+        assert!(
+            dial.ends_with(r#"<Response><Dial callerId="864001234"><Number>8613800138000</Number></Dial></Response>"#),
+            "{dial}"
+        );
+    }
 
     #[test]
     fn form_with_user_array() {
