@@ -188,6 +188,16 @@ mod tests {
             .unwrap()
     }
 
+    /// A database file with one table `t (v UNIQUE)`.
+    fn with_table(dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("w.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        path
+    }
+
     fn insert(w: &mut WriteTx<'_>, v: i64) -> AppResult<u64> {
         run_now(w.run("INSERT INTO t (v) VALUES ($1)", vec![Param::Int(v)]))
     }
@@ -195,11 +205,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_job_is_rolled_back_alone_and_the_others_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        rusqlite::Connection::open(&path)
-            .unwrap()
-            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
-            .unwrap();
+        let path = with_table(dir.path());
         let writer = std::sync::Arc::new(SqliteWriter::start(&path).unwrap());
         let jobs = (0..20).map(|i| {
             let writer = writer.clone();
@@ -232,11 +238,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        rusqlite::Connection::open(&path)
-            .unwrap()
-            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
-            .unwrap();
+        let path = with_table(dir.path());
         let writer = SqliteWriter::start(&path).unwrap();
         let failed = writer
             .run(|w| -> AppResult<()> {

@@ -341,6 +341,22 @@ async fn rules_place_new_work_in_order() {
     assert_error(s, &b, 404, "not_found");
 }
 
+/// The agent accepts the offer their console rings with, which fills their capacity: busy.
+async fn accept_until_busy(ws: &mut Ws) {
+    let o = ws.event("offer.created", WAIT).await.unwrap();
+    let ack = ws
+        .command(json!({"type": "accept_offer", "id": "1", "offer_id": o["payload"]["offer_id"]}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let busy = ws
+        .until(WAIT, |f| {
+            f["kind"] == "presence.changed" && f["payload"]["state"] == "busy"
+        })
+        .await
+        .0;
+    assert!(busy.is_some(), "at capacity → busy");
+}
+
 #[tokio::test]
 async fn capacity_makes_an_agent_busy_until_the_work_is_done() {
     let app = fast_app().await;
@@ -373,18 +389,7 @@ async fn capacity_makes_an_agent_busy_until_the_work_is_done() {
     let mut ws = Ws::connect(&app, &t1).await;
     available(&app, &t1).await;
     let tid = ticket(&app, &sup, "one", Some(q)).await;
-    let o = ws.event("offer.created", WAIT).await.unwrap();
-    let ack = ws
-        .command(json!({"type": "accept_offer", "id": "1", "offer_id": o["payload"]["offer_id"]}))
-        .await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    let busy = ws
-        .until(WAIT, |f| {
-            f["kind"] == "presence.changed" && f["payload"]["state"] == "busy"
-        })
-        .await
-        .0;
-    assert!(busy.is_some(), "at capacity → busy");
+    accept_until_busy(&mut ws).await;
     // A second item waits: the only agent is busy.
     let tid2 = ticket(&app, &sup, "two", Some(q)).await;
     work_until(&app, tid2, |w| w["state"] == "waiting").await;
@@ -449,18 +454,7 @@ async fn a_queue_sets_the_capacity_of_agents_who_set_none() {
     let mut ws = Ws::connect(&app, &t1).await;
     available(&app, &t1).await;
     let tid = ticket(&app, &sup, "one", Some(q)).await;
-    let o = ws.event("offer.created", WAIT).await.unwrap();
-    let ack = ws
-        .command(json!({"type": "accept_offer", "id": "1", "offer_id": o["payload"]["offer_id"]}))
-        .await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    let busy = ws
-        .until(WAIT, |f| {
-            f["kind"] == "presence.changed" && f["payload"]["state"] == "busy"
-        })
-        .await
-        .0;
-    assert!(busy.is_some(), "at the queue's capacity → busy");
+    accept_until_busy(&mut ws).await;
     let tid2 = ticket(&app, &sup, "two", Some(q)).await;
     work_until(&app, tid2, |w| w["state"] == "waiting").await;
 
