@@ -9,11 +9,9 @@ use super::summarize;
 use crate::auth::Role;
 use crate::auth::store::{NewUser, insert_user};
 use crate::config::Config;
-use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 /// Screen pops read by all consoles so far.
 static POPS_READ: AtomicUsize = AtomicUsize::new(0);
@@ -21,37 +19,27 @@ static POPS_READ: AtomicUsize = AtomicUsize::new(0);
 /// One agent's console: for each `screen_pop` of a bench call (`<key><n>`), the time since
 /// call n's webhook was sent.
 async fn console(
-    mut ws: super::ws::Socket,
+    ws: super::ws::Socket,
     key: String,
     started: Instant,
     sent_us: Arc<Vec<AtomicU64>>,
     stop: Arc<tokio::sync::Notify>,
 ) -> Vec<Duration> {
     let mut out = Vec::new();
-    let stopped = stop.notified();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            _ = &mut stopped => break,
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    if !t.contains("\"kind\":\"screen_pop\"") {
-                        continue;
-                    }
-                    let now = started.elapsed().as_micros() as u64;
-                    if let Some(n) = super::ws::number_after(&t, &key)
-                        && let Some(sent) = sent_us.get(n as usize)
-                    {
-                        let sent = sent.load(Ordering::SeqCst);
-                        out.push(Duration::from_micros(now.saturating_sub(sent)));
-                        POPS_READ.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-                Some(Ok(_)) => {}
-                _ => break,
-            }
+    super::ws::read_frames(ws, &stop, |t| {
+        if !t.contains("\"kind\":\"screen_pop\"") {
+            return;
         }
-    }
+        let now = started.elapsed().as_micros() as u64;
+        if let Some(n) = super::ws::number_after(t, &key)
+            && let Some(sent) = sent_us.get(n as usize)
+        {
+            let sent = sent.load(Ordering::SeqCst);
+            out.push(Duration::from_micros(now.saturating_sub(sent)));
+            POPS_READ.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .await;
     out
 }
 

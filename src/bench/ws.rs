@@ -154,35 +154,45 @@ fn unix_us() -> u64 {
 /// Per console: (request sent → frame read, event written → frame read) of each
 /// `presence.changed` whose reason carries the send time (`bench-<µs since start>`).
 async fn console(
-    mut ws: Socket,
+    ws: Socket,
     start: Instant,
     stop: Arc<tokio::sync::Notify>,
 ) -> (Vec<Duration>, Vec<Duration>) {
     let (mut end_to_end, mut fan_out) = (Vec::new(), Vec::new());
+    read_frames(ws, &stop, |t| {
+        if !t.contains("\"kind\":\"presence.changed\"") {
+            return;
+        }
+        if let Some(us) = number_after(t, "bench-") {
+            end_to_end.push(start.elapsed().saturating_sub(Duration::from_micros(us)));
+        }
+        if let Some(ms) = number_after(t, "\"at_ms\":") {
+            fan_out.push(Duration::from_micros(unix_us().saturating_sub(ms * 1000)));
+        }
+    })
+    .await;
+    (end_to_end, fan_out)
+}
+
+/// Hands each text frame to `on_text` until `stop` is notified or the connection ends.
+pub(super) async fn read_frames(
+    mut ws: Socket,
+    stop: &tokio::sync::Notify,
+    mut on_text: impl FnMut(&str),
+) {
     let stopped = stop.notified();
     tokio::pin!(stopped);
     loop {
         tokio::select! {
             _ = &mut stopped => break,
             msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    if !t.contains("\"kind\":\"presence.changed\"") {
-                        continue;
-                    }
-                    if let Some(us) = number_after(&t, "bench-") {
-                        end_to_end.push(start.elapsed().saturating_sub(Duration::from_micros(us)));
-                    }
-                    if let Some(ms) = number_after(&t, "\"at_ms\":") {
-                        fan_out.push(Duration::from_micros(unix_us().saturating_sub(ms * 1000)));
-                    }
-                }
+                Some(Ok(Message::Text(t))) => on_text(&t),
                 Some(Ok(_)) => {}
                 _ => break,
             }
         }
     }
     let _ = ws.close(None).await;
-    (end_to_end, fan_out)
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
