@@ -396,7 +396,7 @@ async fn create_complaint(
     msg.thread = Thread::New;
     msg.to_addr = "portal".into();
     msg.meta = json!({"source": "portal", "locale": locale, "attachments": attachments});
-    let outcome = intake::receive(&state.db, &msg).await?;
+    let outcome = intake::receive(&state.db, msg).await?;
     let ticket = outcome.ticket;
 
     // The acknowledgement goes where the customer can read it: email first, else SMS.

@@ -162,10 +162,8 @@ impl SqliteReaders {
         let conn = rusqlite::Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(internal)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(internal)?;
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(conn)
     }
 
@@ -189,7 +187,7 @@ pub(crate) fn query<T: FromRow>(
     let mut stmt = prepare(conn, sql, params)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(internal)? {
+    while let Some(row) = rows.next()? {
         out.push(T::from_row(row)?);
     }
     Ok(out)
@@ -198,7 +196,7 @@ pub(crate) fn query<T: FromRow>(
 /// Runs a statement that returns no rows; the number of rows it changed.
 pub(crate) fn execute(conn: &rusqlite::Connection, sql: &str, params: &[Param]) -> AppResult<u64> {
     let mut stmt = prepare(conn, sql, params)?;
-    Ok(stmt.raw_execute().map_err(internal)? as u64)
+    Ok(stmt.raw_execute()? as u64)
 }
 
 fn prepare<'c>(
@@ -206,13 +204,10 @@ fn prepare<'c>(
     sql: &str,
     params: &[Param],
 ) -> AppResult<rusqlite::CachedStatement<'c>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     // Bound by name: SQLite numbers `$n` parameters in order of first appearance, not by n.
     for (i, p) in params.iter().enumerate() {
-        let Some(index) = stmt
-            .parameter_index(&format!("${}", i + 1))
-            .map_err(internal)?
-        else {
+        let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else {
             continue;
         };
         match p {
@@ -222,8 +217,7 @@ fn prepare<'c>(
             Param::NullInt | Param::NullText => {
                 stmt.raw_bind_parameter(index, rusqlite::types::Null)
             }
-        }
-        .map_err(internal)?;
+        }?;
     }
     Ok(stmt)
 }
@@ -254,10 +248,6 @@ pub async fn fetch_all_pooled<T: FromRow>(
 ) -> AppResult<Vec<T>> {
     let rows = sqlx_query(sql, params).fetch_all(pool).await?;
     Ok(rows.iter().map(T::from_row).collect::<Result<_, _>>()?)
-}
-
-pub(crate) fn internal(e: rusqlite::Error) -> AppError {
-    e.into()
 }
 
 #[cfg(test)]

@@ -83,9 +83,10 @@ pub struct Outcome {
 ///
 /// On SQLite it joins the group-commit writer's next transaction (`db/writer.rs`): one commit
 /// for all the messages that arrive meanwhile. On PostgreSQL it is a transaction of its own.
-pub async fn receive(db: &Db, msg: &Inbound) -> AppResult<Outcome> {
-    let outcome = db.write(Receive(msg.clone())).await?;
-    committed(&outcome, msg.channel);
+pub async fn receive(db: &Db, msg: Inbound) -> AppResult<Outcome> {
+    let channel = msg.channel;
+    let outcome = db.write(Receive(msg)).await?;
+    committed(&outcome, channel);
     Ok(outcome)
 }
 

@@ -289,7 +289,16 @@ async fn hand_over(tx: &mut Tx<'_>, db: &Db, w: &WorkItem, user_id: i64, by: i64
     .await?
     .try_get("n")?;
     let queue_capacity = match w.queue_id {
-        Some(q) => queue_capacities(&mut **tx).await?.remove(&q),
+        Some(q) => {
+            let row = sqlx::query("SELECT capacity FROM queues WHERE id = $1")
+                .bind(q)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let text = row
+                .map(|r| r.try_get::<String, _>("capacity"))
+                .transpose()?;
+            text.map(|t| presence::parse_capacity(&t))
+        }
         None => None,
     };
     if p.state == "available" && load >= p.capacity_in(&w.channel, queue_capacity.as_ref()) {
@@ -642,7 +651,7 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
             .or_default()
             .insert(r.try_get("user_id")?);
     }
-    let capacities = queue_capacities(&db.pool).await?;
+    let capacities = queue_capacities(db).await?;
     let strategy = Strategy::parse(&state.config.routing_strategy);
     let mut used: HashSet<i64> = HashSet::new();
     let mut offered = 0;
@@ -682,12 +691,9 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
 }
 
 /// Each queue's per-channel capacity, where one is set.
-async fn queue_capacities<'e, E>(exec: E) -> AppResult<HashMap<i64, BTreeMap<String, i64>>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+async fn queue_capacities(db: &Db) -> AppResult<HashMap<i64, BTreeMap<String, i64>>> {
     let rows = sqlx::query("SELECT id, capacity FROM queues WHERE capacity <> '{}'")
-        .fetch_all(exec)
+        .fetch_all(&db.pool)
         .await?;
     let mut out = HashMap::new();
     for r in &rows {

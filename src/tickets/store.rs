@@ -289,11 +289,6 @@ pub async fn insert_interaction<E: Exec>(
     db: &Db,
     i: &NewInteraction,
 ) -> AppResult<(Interaction, bool)> {
-    if let Some(ext) = &i.external_id
-        && let Some(existing) = find_interaction_by_external(tx, i.channel, ext).await?
-    {
-        return Ok((existing, false));
-    }
     let now = now_ms();
     let sql = format!(
         "INSERT INTO interactions (ticket_id, customer_id, channel, direction, from_addr, to_addr, \
@@ -316,7 +311,7 @@ pub async fn insert_interaction<E: Exec>(
         now.into(),
     ];
     let Some(interaction) = tx.row::<Interaction>(&sql, params).await? else {
-        // A concurrent insert won the race on the idempotency key.
+        // Stored before (a repeat, or a concurrent insert that won the idempotency key).
         let ext = i.external_id.as_deref().unwrap_or_default();
         let existing = find_interaction_by_external(tx, i.channel, ext)
             .await?

@@ -107,7 +107,7 @@ async fn the_360_shows_everything_newest_first_with_pages() {
             msg.kind = hotline::tickets::Kind::Complaint;
             msg.thread = intake::Thread::New;
         }
-        let out = intake::receive(&app.state.db, &msg).await.unwrap();
+        let out = intake::receive(&app.state.db, msg.clone()).await.unwrap();
         assert_eq!(out.customer_id, Some(cid));
     }
     let (s, v) = app
@@ -172,13 +172,13 @@ async fn intake_is_idempotent_and_creates_unknown_senders() {
     let mut msg = Inbound::new(Channel::Sms, Some(ident), "我的快递还没到");
     msg.external_id = Some("SM123".into());
     let (a, b) = tokio::join!(
-        intake::receive(&app.state.db, &msg),
-        intake::receive(&app.state.db, &msg)
+        intake::receive(&app.state.db, msg.clone()),
+        intake::receive(&app.state.db, msg.clone())
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.interaction.id, b.interaction.id);
     assert!(a.duplicate ^ b.duplicate, "exactly one stored it");
-    let again = intake::receive(&app.state.db, &msg).await.unwrap();
+    let again = intake::receive(&app.state.db, msg.clone()).await.unwrap();
     assert!(again.duplicate);
     let (_, v) = app
         .get("/api/customers/lookup?q=13711112222", &app.admin_token)

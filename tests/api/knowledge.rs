@@ -554,7 +554,7 @@ async fn import_retires_articles_whose_file_was_deleted_and_restores_them() {
 async fn suggestions_for_a_ticket_and_usage_recorded() {
     let app = spawn().await;
     let (agent_id, agent) = app.user("kb-agent4", "agent").await;
-    let outcome = hotline::intake::receive(&app.state.db, &{
+    let outcome = hotline::intake::receive(&app.state.db, {
         let mut m = hotline::intake::Inbound::new(
             hotline::tickets::Channel::Web,
             None,

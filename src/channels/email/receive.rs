@@ -89,17 +89,10 @@ async fn process_row(state: &AppState, row: &store::InboundMail) -> AppResult<Op
         "inbound_mail_id": row.id,
         "source": row.source,
     });
-    let kept = parsed
-        .attachments
-        .iter()
-        .filter(|a| (a.size as u64) <= state.config.attachment_max_size)
-        .cloned()
-        .collect();
     let job = StoreMail {
         state: state.clone(),
         msg,
         parsed,
-        kept,
         row_id: row.id,
         envelope_from: row.envelope_from.clone(),
         sender,
@@ -116,8 +109,6 @@ struct StoreMail {
     state: AppState,
     msg: Inbound,
     parsed: ParsedMail,
-    /// The attachments within the size limit.
-    kept: Vec<mime::Attachment>,
     row_id: i64,
     envelope_from: String,
     sender: Option<String>,
@@ -136,7 +127,11 @@ impl WriteJob for StoreMail {
         // exactly one of them store the interaction: that one keeps the attachments and sends
         // the acknowledgement, whichever of them marked the row processed.
         if !outcome.duplicate {
-            store::insert_attachments(tx, interaction_id, &self.kept).await?;
+            let limit = self.state.config.attachment_max_size;
+            let kept: Vec<&mime::Attachment> = (self.parsed.attachments.iter())
+                .filter(|a| (a.size as u64) <= limit)
+                .collect();
+            store::insert_attachments(tx, interaction_id, &kept).await?;
             if outcome.ticket_created {
                 let (parsed, from) = (&self.parsed, &self.envelope_from);
                 queue_ack(

@@ -254,7 +254,7 @@ pub struct AttachmentRow {
 pub async fn insert_attachments<E: Exec>(
     tx: &mut E,
     interaction_id: i64,
-    items: &[super::mime::Attachment],
+    items: &[&super::mime::Attachment],
 ) -> AppResult<()> {
     if items.is_empty() {
         return Ok(());

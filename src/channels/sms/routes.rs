@@ -83,7 +83,7 @@ async fn receive_sms(
             .unwrap_or_else(|| segments(text)),
         "keyword": kw.map(|k| match k { Keyword::OptOut => "opt_out", Keyword::OptIn => "opt_in" }),
     });
-    let outcome = intake::receive(&state.db, &msg).await?;
+    let outcome = intake::receive(&state.db, msg).await?;
     if let (Some(number), Some(kw), false) = (&number, kw, outcome.duplicate) {
         match kw {
             Keyword::OptOut => store::insert_opt_out(&state.db.pool, number, text.trim()).await?,
