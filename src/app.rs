@@ -126,8 +126,13 @@ impl App {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
-        for task in background {
+        for task in &background {
             task.abort();
+        }
+        // A task can be in the middle of a blocking read; it must end before the runtime does
+        // (a timer created while the runtime shuts down panics).
+        for task in background {
+            let _ = task.await;
         }
         state.db.pool.close().await;
         Ok(())
@@ -144,7 +149,9 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     if let Some(stmt) = state.db.backend.checkpoint() {
         let db = state.db.clone();
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            // Often, so that one ends between two commits and the WAL can start over: every 5 s
+            // it never caught up at 100 calls/s, and the WAL grew without end (BENCHMARKS.md).
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
             loop {
                 tick.tick().await;
                 if let Err(e) = sqlx::query(stmt).execute(&db.pool).await {
