@@ -10,11 +10,21 @@ use std::time::{Duration, Instant};
 /// Signature URLs are computed against this base; the server is told it is its public URL.
 pub const BENCH_PUBLIC_URL: &str = "https://hotline.bench";
 
-/// A running server for a benchmark; dropping the sender stops it.
+/// A running server for a benchmark: `stop` ends it before the bench returns.
 pub struct Running {
     pub base: String,
     pub state: crate::app::AppState,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Shuts the server down and waits for it (at most a few seconds), so that its tasks end
+    /// before the runtime does.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
 }
 
 /// Starts the real server on 127.0.0.1:0 with `config` (tokens filled in when unset).
@@ -32,7 +42,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<Running> {
     let base = format!("http://{}", app.local_addr()?);
     let state = app.state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = app
             .serve_with_shutdown(async {
                 let _ = rx.await;
@@ -42,7 +52,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         base,
         state,
-        _stop: tx,
+        stop: tx,
+        task,
     })
 }
 
@@ -144,6 +155,7 @@ pub async fn run(
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
     println!("webhook latency: {}", summarize(&mut latencies));
+    server.stop().await;
     anyhow::ensure!(
         stored as usize == messages,
         "lost messages: {stored} of {messages} stored"

@@ -99,6 +99,9 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
         consoles.push(tokio::spawn(console(ws, key, started, sent_us, stop)));
         extensions.push(ext);
     }
+    // Agents log in before the calls come: a console holds live frames for a moment after
+    // hello, waiting for a `resume` (realtime/ws.rs), and the bench measures a console past that.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let seq_before: i64 = sqlx::Row::try_get(
         &sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM events")
             .fetch_one(&db.pool)
@@ -185,6 +188,7 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
         "newCall webhook → screen_pop committed (HTTP answer): {}",
         summarize(&mut latencies)
     );
+    server.stop().await;
     anyhow::ensure!(
         pops as usize == calls,
         "{pops} screen pops for {calls} calls"
