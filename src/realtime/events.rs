@@ -1,7 +1,7 @@
 //! The events log: every change others must see appends a row here in the same transaction as
 //! the change itself, so an event exists exactly when its change committed.
 
-use crate::db::{Backend, Exec, Tx, now_ms};
+use crate::db::{Backend, Db, Exec, Tx, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
 
@@ -53,4 +53,12 @@ pub async fn commit(tx: Tx<'_>) -> Result<(), sqlx::Error> {
     tx.commit().await?;
     COMMITTED.notify_waiters();
     Ok(())
+}
+
+/// Runs a job that appends events on the write path (`Db::write`) and wakes the hub once it
+/// committed.
+pub async fn write<J: WriteJob>(db: &Db, job: J) -> AppResult<J::Out> {
+    let out = db.write(job).await?;
+    COMMITTED.notify_waiters();
+    Ok(out)
 }

@@ -285,7 +285,7 @@ impl Hub {
                         || rows.iter().any(|r| r.kind == "queue.members");
                     let members = if refresh {
                         members_at = tokio::time::Instant::now();
-                        load_members(&db).await.ok()
+                        crate::routing::store::members_by_queue(&db).await.ok()
                     } else {
                         None
                     };
@@ -345,19 +345,6 @@ impl crate::db::FromRow for EventRow {
             payload: r.try_get("payload")?,
         })
     }
-}
-
-async fn load_members(db: &Db) -> Result<HashMap<i64, HashSet<i64>>, sqlx::Error> {
-    let rows = sqlx::query("SELECT queue_id, user_id FROM queue_members")
-        .fetch_all(&db.pool)
-        .await?;
-    let mut m: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for r in &rows {
-        m.entry(r.try_get("queue_id")?)
-            .or_default()
-            .insert(r.try_get("user_id")?);
-    }
-    Ok(m)
 }
 
 /// The highest seq pruned from the log (a resume at or before it cannot be served).

@@ -27,10 +27,11 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// One pass of routing work, in the order that keeps offers fair.
-pub async fn tick(state: &AppState, with_clocks: bool) {
+/// One pass of routing work, in the order that keeps offers fair. `followed`: the events seq
+/// the leader has followed tickets to (`offers::follow_tickets`).
+pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64>) {
     let steps = async {
-        super::offers::follow_tickets(state).await?;
+        super::offers::follow_tickets(state, followed).await?;
         super::offers::expire_offers(state).await?;
         super::offers::place_new_tickets(state).await?;
         super::offers::offer_waiting(state).await?;
@@ -50,6 +51,7 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
     // SLA clocks are checked every fourth pass (each second by default).
     let clock_every = every * 4;
     let mut last_clocks = tokio::time::Instant::now() - clock_every;
+    let mut followed = None;
     loop {
         let committed = crate::realtime::events::COMMITTED.notified();
         tokio::pin!(committed);
@@ -58,7 +60,7 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
         if clocks {
             last_clocks = tokio::time::Instant::now();
         }
-        tick(state, clocks).await;
+        tick(state, clocks, &mut followed).await;
         if last_check.elapsed() >= RETRY {
             last_check = tokio::time::Instant::now();
             if !lock.still_held().await {

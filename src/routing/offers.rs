@@ -5,12 +5,11 @@
 use super::presence::{self, Presence};
 use super::{QueueRule, Strategy, WorkFacts};
 use crate::app::AppState;
-use crate::db::{Db, Tx, from_json_list, now_ms, to_json_list};
+use crate::db::{Db, Exec, FromRow, ReadRow, WriteJob, from_json_list, now_ms, to_json_list};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 use crate::tickets::store::{TicketChanges, find_ticket, update_ticket};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Clone, Debug, Serialize)]
@@ -47,57 +46,54 @@ pub const COLUMNS: &str = "id, ticket_id, kind, queue_id, channel, customer_id, 
      phone, note, state, enqueued_at, offer_id, offered_to, offer_expires_at, tried, assigned_to, \
      assigned_at, done_at, first_response_due, resolution_due, sla_flags";
 
-pub fn item_from_row(r: &sqlx::any::AnyRow) -> Result<WorkItem, sqlx::Error> {
-    Ok(WorkItem {
-        id: r.try_get("id")?,
-        ticket_id: r.try_get("ticket_id")?,
-        kind: r.try_get("kind")?,
-        queue_id: r.try_get("queue_id")?,
-        channel: r.try_get("channel")?,
-        customer_id: r.try_get("customer_id")?,
-        priority: r.try_get("priority")?,
-        skills: from_json_list(&r.try_get::<String, _>("skills")?),
-        phone: r.try_get("phone")?,
-        note: r.try_get("note")?,
-        state: r.try_get("state")?,
-        enqueued_at: r.try_get("enqueued_at")?,
-        offer_id: r.try_get("offer_id")?,
-        offered_to: r.try_get("offered_to")?,
-        offer_expires_at: r.try_get("offer_expires_at")?,
-        tried: serde_json::from_str(&r.try_get::<String, _>("tried")?).unwrap_or_default(),
-        assigned_to: r.try_get("assigned_to")?,
-        assigned_at: r.try_get("assigned_at")?,
-        done_at: r.try_get("done_at")?,
-        first_response_due: r.try_get("first_response_due")?,
-        resolution_due: r.try_get("resolution_due")?,
-        sla_flags: r.try_get("sla_flags")?,
-    })
+impl FromRow for WorkItem {
+    fn from_row(r: &impl ReadRow) -> Result<WorkItem, sqlx::Error> {
+        Ok(WorkItem {
+            id: r.try_get("id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            kind: r.try_get("kind")?,
+            queue_id: r.try_get("queue_id")?,
+            channel: r.try_get("channel")?,
+            customer_id: r.try_get("customer_id")?,
+            priority: r.try_get("priority")?,
+            skills: from_json_list(&r.try_get::<String>("skills")?),
+            phone: r.try_get("phone")?,
+            note: r.try_get("note")?,
+            state: r.try_get("state")?,
+            enqueued_at: r.try_get("enqueued_at")?,
+            offer_id: r.try_get("offer_id")?,
+            offered_to: r.try_get("offered_to")?,
+            offer_expires_at: r.try_get("offer_expires_at")?,
+            tried: serde_json::from_str(&r.try_get::<String>("tried")?).unwrap_or_default(),
+            assigned_to: r.try_get("assigned_to")?,
+            assigned_at: r.try_get("assigned_at")?,
+            done_at: r.try_get("done_at")?,
+            first_response_due: r.try_get("first_response_due")?,
+            resolution_due: r.try_get("resolution_due")?,
+            sla_flags: r.try_get("sla_flags")?,
+        })
+    }
 }
 
-pub async fn find_item<'e, E>(exec: E, id: i64) -> AppResult<WorkItem>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn find_item<E: Exec>(exec: &mut E, id: i64) -> AppResult<WorkItem> {
     let sql = format!("SELECT {COLUMNS} FROM work_items WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(exec)
-        .await?
-        .ok_or(AppError::NotFound("work item"))?;
-    Ok(item_from_row(&row)?)
+    let found = exec.row(&sql, vec![id.into()]).await?;
+    found.ok_or(AppError::NotFound("work item"))
 }
 
-pub async fn find_item_by_ticket<'e, E>(exec: E, ticket_id: i64) -> AppResult<WorkItem>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn find_item_by_ticket<E: Exec>(exec: &mut E, ticket_id: i64) -> AppResult<WorkItem> {
     let sql = format!("SELECT {COLUMNS} FROM work_items WHERE ticket_id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(ticket_id)
-        .fetch_optional(exec)
-        .await?
-        .ok_or(AppError::NotFound("work item"))?;
-    Ok(item_from_row(&row)?)
+    let found = exec.row(&sql, vec![ticket_id.into()]).await?;
+    found.ok_or(AppError::NotFound("work item"))
+}
+
+/// The columns of `work_items w`, for queries that join it.
+fn w_columns() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("w.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn queue_scope(w: &WorkItem) -> Scope {
@@ -121,15 +117,15 @@ fn agent_scope(w: &WorkItem, user_id: i64) -> Scope {
 /// Inserts (or, when the ticket already has one, turns into a callback) the work item "call
 /// this customer back" for `ticket_id`, inside the caller's transaction. `queue_id` None keeps
 /// the ticket's queue. The item gets the callback SLA of its queue and priority.
-pub async fn insert_callback(
-    tx: &mut Tx<'_>,
+pub async fn insert_callback<E: Exec>(
+    tx: &mut E,
     db: &Db,
     ticket_id: i64,
     queue_id: Option<i64>,
     phone: &str,
     note: &str,
 ) -> AppResult<WorkItem> {
-    let t = find_ticket(&mut **tx, ticket_id).await?;
+    let t = find_ticket(tx, ticket_id).await?;
     let queue_id = queue_id.or(t.queue_id);
     let now = now_ms();
     let (fr, res) = super::sla::due_times(tx, queue_id, t.priority.rank(), "callback", now).await?;
@@ -149,22 +145,24 @@ pub async fn insert_callback(
          resolution_due = excluded.resolution_due, next_clock_at = excluded.next_clock_at, \
          sla_flags = 0 RETURNING {COLUMNS}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(ticket_id)
-        .bind(queue_id)
-        .bind(t.customer_id)
-        .bind(t.priority.rank())
-        .bind(phone)
-        .bind(note)
-        .bind(state)
-        .bind(now)
-        .bind(fr)
-        .bind(res)
+    let params = vec![
+        ticket_id.into(),
+        queue_id.into(),
+        t.customer_id.into(),
+        t.priority.rank().into(),
+        phone.into(),
+        note.into(),
+        state.into(),
+        now.into(),
+        fr.into(),
+        res.into(),
         // The SLA check works out the real next clock time on its first look.
-        .bind((fr.is_some() || res.is_some()).then_some(now))
-        .fetch_one(&mut **tx)
-        .await?;
-    let w = item_from_row(&row)?;
+        (fr.is_some() || res.is_some()).then_some(now).into(),
+    ];
+    let w: WorkItem = tx
+        .row(&sql, params)
+        .await?
+        .ok_or(AppError::NotFound("work item"))?;
     events::append(
         tx,
         db.backend,
@@ -191,46 +189,96 @@ pub async fn create_callback(
     Ok(w)
 }
 
-/// Marks the waiting or ringing item of `ticket_id` abandoned (the caller hung up).
-pub async fn abandon_work(db: &Db, ticket_id: i64) -> AppResult<Option<WorkItem>> {
-    let mut tx = db.begin().await?;
-    let Ok(w) = find_item_by_ticket(&mut *tx, ticket_id).await else {
-        return Ok(None);
+/// A call's own work: the ticket it is filed on, its queue, and since when it waits.
+pub struct CallWork {
+    pub ticket_id: i64,
+    pub queue_id: Option<i64>,
+    pub since: i64,
+}
+
+/// The call ended: its own (voice) work item ends with it. Answered by
+/// `agent`, the item is done and theirs; unanswered (`None`), it is abandoned. Either way a
+/// ringing offer is withdrawn, so nobody is offered a call that is over. A call that ended
+/// before routing placed its ticket gets its item inserted already ended, so routing never
+/// places it. `None` when the ticket's item had
+/// already ended or is not the call's.
+pub async fn end_call_work<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    call: &CallWork,
+    agent: Option<i64>,
+) -> AppResult<Option<WorkItem>> {
+    let now = now_ms();
+    let (state, kind) = match agent {
+        Some(_) => ("done", "work.done"),
+        None => ("abandoned", "work.abandoned"),
     };
-    if !matches!(w.state.as_str(), "waiting" | "offered" | "unqueued") {
-        return Ok(None);
-    }
-    let done = sqlx::query(
-        "UPDATE work_items SET state = 'abandoned', done_at = $2, offer_id = NULL, \
-         offered_to = NULL, offer_expires_at = NULL WHERE id = $1 AND state = $3",
-    )
-    .bind(w.id)
-    .bind(now_ms())
-    .bind(&w.state)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(None);
-    }
-    if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
-        close_offer(&mut tx, db, &w, o, u, "withdrawn").await?;
-    }
-    let w = find_item(&mut *tx, w.id).await?;
-    events::append(
-        &mut tx,
-        db.backend,
-        "work.abandoned",
-        queue_scope(&w),
-        &serde_json::json!({ "work_item": w }),
-    )
-    .await?;
-    events::commit(tx).await?;
+    let w = match find_item_by_ticket(tx, call.ticket_id).await {
+        Ok(w) => {
+            let open = matches!(
+                w.state.as_str(),
+                "waiting" | "offered" | "unqueued" | "assigned"
+            );
+            if !open || w.channel != "voice" {
+                return Ok(None);
+            }
+            let done = tx
+                .run(
+                    "UPDATE work_items SET state = $2, done_at = $3,                      assigned_to = COALESCE($4, assigned_to), assigned_at = COALESCE(assigned_at, $5),                      offer_id = NULL, offered_to = NULL, offer_expires_at = NULL                      WHERE id = $1 AND state = $6",
+                    vec![
+                        w.id.into(),
+                        state.into(),
+                        now.into(),
+                        agent.into(),
+                        agent.map(|_| now).into(),
+                        (&w.state).into(),
+                    ],
+                )
+                .await?;
+            if done == 0 {
+                return Err(AppError::Conflict("the work item moved meanwhile".into()));
+            }
+            if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
+                close_offer(tx, db, &w, o, u, "withdrawn").await?;
+            }
+            find_item(tx, w.id).await?
+        }
+        Err(AppError::NotFound(_)) => {
+            let sql = format!(
+                "INSERT INTO work_items (ticket_id, queue_id, channel, customer_id, priority, \
+                 state, enqueued_at, done_at, assigned_to, assigned_at) \
+                 SELECT id, $2, 'voice', customer_id, priority, $3, $4, $5, $6, $7 \
+                 FROM tickets WHERE id = $1 ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}"
+            );
+            let params = vec![
+                call.ticket_id.into(),
+                call.queue_id.into(),
+                state.into(),
+                call.since.into(),
+                now.into(),
+                agent.into(),
+                agent.map(|_| now).into(),
+            ];
+            match tx.row::<WorkItem>(&sql, params).await? {
+                Some(w) => w,
+                // Routing placed it meanwhile (PostgreSQL): the job runs again and ends that.
+                None => {
+                    return Err(AppError::Conflict(
+                        "the work item was placed meanwhile".into(),
+                    ));
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let payload = serde_json::json!({ "work_item": w });
+    events::append(tx, db.backend, kind, queue_scope(&w), &payload).await?;
     Ok(Some(w))
 }
 
 /// Closes an offer, frees the agent's ringing slot and tells the agent.
-async fn close_offer(
-    tx: &mut Tx<'_>,
+async fn close_offer<E: Exec>(
+    tx: &mut E,
     db: &Db,
     w: &WorkItem,
     offer_id: i64,
@@ -238,17 +286,16 @@ async fn close_offer(
     outcome: &str,
 ) -> AppResult<()> {
     let now = now_ms();
-    sqlx::query("UPDATE offers SET outcome = $2, closed_at = $3 WHERE id = $1 AND outcome IS NULL")
-        .bind(offer_id)
-        .bind(outcome)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE agent_presence SET offer_id = NULL WHERE user_id = $1 AND offer_id = $2")
-        .bind(user_id)
-        .bind(offer_id)
-        .execute(&mut **tx)
-        .await?;
+    tx.run(
+        "UPDATE offers SET outcome = $2, closed_at = $3 WHERE id = $1 AND outcome IS NULL",
+        vec![offer_id.into(), outcome.into(), now.into()],
+    )
+    .await?;
+    tx.run(
+        "UPDATE agent_presence SET offer_id = NULL WHERE user_id = $1 AND offer_id = $2",
+        vec![user_id.into(), offer_id.into()],
+    )
+    .await?;
     events::append(
         tx,
         db.backend,
@@ -263,8 +310,14 @@ async fn close_offer(
 
 /// Gives the ticket to `user_id`, and marks the agent busy when that fills their capacity on
 /// the item's channel.
-async fn hand_over(tx: &mut Tx<'_>, db: &Db, w: &WorkItem, user_id: i64, by: i64) -> AppResult<()> {
-    let t = find_ticket(&mut **tx, w.ticket_id).await?;
+async fn hand_over<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    w: &WorkItem,
+    user_id: i64,
+    by: i64,
+) -> AppResult<()> {
+    let t = find_ticket(tx, w.ticket_id).await?;
     let status = (t.status == crate::tickets::Status::New).then_some(crate::tickets::Status::Open);
     update_ticket(
         tx,
@@ -278,106 +331,137 @@ async fn hand_over(tx: &mut Tx<'_>, db: &Db, w: &WorkItem, user_id: i64, by: i64
         Some(by),
     )
     .await?;
-    let p = presence::find_presence(&mut **tx, user_id).await?;
-    let load: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM work_items WHERE assigned_to = $1 AND state = 'assigned' \
-         AND channel = $2",
-    )
-    .bind(user_id)
-    .bind(&w.channel)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("n")?;
-    let queue_capacity = match w.queue_id {
+    let p = presence::find_presence(tx, user_id).await?;
+    let load: Option<Count> = tx
+        .row(
+            "SELECT COUNT(*) AS n FROM work_items WHERE assigned_to = $1 AND state = 'assigned' \
+             AND channel = $2",
+            vec![user_id.into(), (&w.channel).into()],
+        )
+        .await?;
+    let queue: Option<QueueRouting> = match w.queue_id {
         Some(q) => {
-            let row = sqlx::query("SELECT capacity FROM queues WHERE id = $1")
-                .bind(q)
-                .fetch_optional(&mut **tx)
-                .await?;
-            let text = row
-                .map(|r| r.try_get::<String, _>("capacity"))
-                .transpose()?;
-            text.map(|t| presence::parse_capacity(&t))
+            let sql = format!("SELECT {QUEUE_ROUTING} FROM queues WHERE id = $1");
+            tx.row(&sql, vec![q.into()]).await?
         }
         None => None,
     };
-    if p.state == "available" && load >= p.capacity_in(&w.channel, queue_capacity.as_ref()) {
+    let load = load.map_or(0, |c| c.0);
+    if p.state == "available"
+        && load >= p.capacity_in(&w.channel, queue.as_ref().map(|q| &q.capacity))
+    {
         presence::change_state(tx, db, user_id, "busy", "at_capacity", None).await?;
     }
     Ok(())
 }
 
+/// `COUNT(*) AS n`.
+struct Count(i64);
+
+impl FromRow for Count {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Count(r.try_get("n")?))
+    }
+}
+
+/// An offer's item and owner.
+struct OfferRow {
+    work_item_id: i64,
+    user_id: i64,
+}
+
+impl FromRow for OfferRow {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(OfferRow {
+            work_item_id: r.try_get("work_item_id")?,
+            user_id: r.try_get("user_id")?,
+        })
+    }
+}
+
+/// The item of `user_id`'s offer; not found when the offer is someone else's.
+async fn offered_item<E: Exec>(tx: &mut E, offer_id: i64, user_id: i64) -> AppResult<i64> {
+    let row: Option<OfferRow> = tx
+        .row(
+            "SELECT work_item_id, user_id FROM offers WHERE id = $1",
+            vec![offer_id.into()],
+        )
+        .await?;
+    match row {
+        Some(r) if r.user_id == user_id => Ok(r.work_item_id),
+        _ => Err(AppError::NotFound("offer")),
+    }
+}
+
 /// The agent takes the work offered to them.
 pub async fn accept_offer(state: &AppState, offer_id: i64, user_id: i64) -> AppResult<WorkItem> {
-    let db = &state.db;
-    let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT work_item_id, user_id FROM offers WHERE id = $1")
-        .bind(offer_id)
-        .fetch_optional(&mut *tx)
+    events::write(&state.db, Accept { offer_id, user_id }).await
+}
+
+struct Accept {
+    offer_id: i64,
+    user_id: i64,
+}
+
+impl WriteJob for Accept {
+    type Out = WorkItem;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<WorkItem> {
+        let (offer_id, user_id) = (self.offer_id, self.user_id);
+        let item_id = offered_item(tx, offer_id, user_id).await?;
+        let now = now_ms();
+        let done = tx
+            .run(
+                "UPDATE work_items SET state = 'assigned', assigned_to = $3, assigned_at = $4, \
+                 offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
+                 WHERE id = $1 AND state = 'offered' AND offer_id = $2 AND offered_to = $3",
+                vec![item_id.into(), offer_id.into(), user_id.into(), now.into()],
+            )
+            .await?;
+        if done != 1 {
+            return Err(AppError::Conflict("this offer is no longer open".into()));
+        }
+        let w = find_item(tx, item_id).await?;
+        close_offer(tx, db, &w, offer_id, user_id, "accepted").await?;
+        tx.run(
+            "UPDATE agent_presence SET idle_since_ms = $2 WHERE user_id = $1",
+            vec![user_id.into(), now.into()],
+        )
         .await?;
-    let Some(row) = row else {
-        return Err(AppError::NotFound("offer"));
-    };
-    let (item_id, owner): (i64, i64) = (row.try_get("work_item_id")?, row.try_get("user_id")?);
-    if owner != user_id {
-        return Err(AppError::NotFound("offer"));
+        hand_over(tx, db, &w, user_id, user_id).await?;
+        Ok(w)
     }
-    let now = now_ms();
-    let done = sqlx::query(
-        "UPDATE work_items SET state = 'assigned', assigned_to = $3, assigned_at = $4, \
-         offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
-         WHERE id = $1 AND state = 'offered' AND offer_id = $2 AND offered_to = $3",
-    )
-    .bind(item_id)
-    .bind(offer_id)
-    .bind(user_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(AppError::Conflict("this offer is no longer open".into()));
-    }
-    let w = find_item(&mut *tx, item_id).await?;
-    close_offer(&mut tx, db, &w, offer_id, user_id, "accepted").await?;
-    sqlx::query("UPDATE agent_presence SET idle_since_ms = $2 WHERE user_id = $1")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    hand_over(&mut tx, db, &w, user_id, user_id).await?;
-    events::commit(tx).await?;
-    Ok(w)
 }
 
 /// The agent declines; the item waits for the next agent (this one is tried last).
 pub async fn reject_offer(state: &AppState, offer_id: i64, user_id: i64) -> AppResult<WorkItem> {
-    let db = &state.db;
-    let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT work_item_id, user_id FROM offers WHERE id = $1")
-        .bind(offer_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(row) = row else {
-        return Err(AppError::NotFound("offer"));
-    };
-    let (item_id, owner): (i64, i64) = (row.try_get("work_item_id")?, row.try_get("user_id")?);
-    if owner != user_id {
-        return Err(AppError::NotFound("offer"));
+    events::write(&state.db, Reject { offer_id, user_id }).await
+}
+
+struct Reject {
+    offer_id: i64,
+    user_id: i64,
+}
+
+impl WriteJob for Reject {
+    type Out = WorkItem;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<WorkItem> {
+        let (offer_id, user_id) = (self.offer_id, self.user_id);
+        let item_id = offered_item(tx, offer_id, user_id).await?;
+        let w = find_item(tx, item_id).await?;
+        if !return_to_queue(tx, &w, offer_id, user_id).await? {
+            return Err(AppError::Conflict("this offer is no longer open".into()));
+        }
+        close_offer(tx, db, &w, offer_id, user_id, "rejected").await?;
+        find_item(tx, item_id).await
     }
-    let w = find_item(&mut *tx, item_id).await?;
-    if !return_to_queue(&mut tx, &w, offer_id, user_id).await? {
-        return Err(AppError::Conflict("this offer is no longer open".into()));
-    }
-    close_offer(&mut tx, db, &w, offer_id, user_id, "rejected").await?;
-    let w = find_item(&mut *tx, item_id).await?;
-    events::commit(tx).await?;
-    Ok(w)
 }
 
 /// Puts an offered item back to waiting, remembering who had it. False when it was no longer
 /// offered by this offer.
-async fn return_to_queue(
-    tx: &mut Tx<'_>,
+async fn return_to_queue<E: Exec>(
+    tx: &mut E,
     w: &WorkItem,
     offer_id: i64,
     user_id: i64,
@@ -386,18 +470,16 @@ async fn return_to_queue(
     if !tried.contains(&user_id) {
         tried.push(user_id);
     }
-    let done = sqlx::query(
-        "UPDATE work_items SET state = 'waiting', offer_id = NULL, offered_to = NULL, \
-         offer_expires_at = NULL, tried = $4 \
-         WHERE id = $1 AND state = 'offered' AND offer_id = $2 AND offered_to = $3",
-    )
-    .bind(w.id)
-    .bind(offer_id)
-    .bind(user_id)
-    .bind(serde_json::to_string(&tried).unwrap_or_else(|_| "[]".into()))
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let tried = serde_json::to_string(&tried).unwrap_or_else(|_| "[]".into());
+    let done = tx
+        .run(
+            "UPDATE work_items SET state = 'waiting', offer_id = NULL, offered_to = NULL, \
+             offer_expires_at = NULL, tried = $4 \
+             WHERE id = $1 AND state = 'offered' AND offer_id = $2 AND offered_to = $3",
+            vec![w.id.into(), offer_id.into(), user_id.into(), tried.into()],
+        )
+        .await?;
+    Ok(done == 1)
 }
 
 /// Assigns the item of `ticket_id` to `to` whatever its state (unless done): manual pick by an
@@ -409,39 +491,58 @@ pub async fn assign_work(
     by: i64,
     allow_assigned: bool,
 ) -> AppResult<WorkItem> {
-    let db = &state.db;
-    let mut tx = db.begin().await?;
-    let w = find_item_by_ticket(&mut *tx, ticket_id).await?;
-    let open = matches!(w.state.as_str(), "unqueued" | "waiting" | "offered")
-        || (allow_assigned && w.state == "assigned");
-    if !open {
-        return Err(AppError::Conflict(format!("this work is {}", w.state)));
+    let job = Assign {
+        ticket_id,
+        to,
+        by,
+        allow_assigned,
+    };
+    events::write(&state.db, job).await
+}
+
+struct Assign {
+    ticket_id: i64,
+    to: i64,
+    by: i64,
+    allow_assigned: bool,
+}
+
+impl WriteJob for Assign {
+    type Out = WorkItem;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<WorkItem> {
+        let w = find_item_by_ticket(tx, self.ticket_id).await?;
+        let open = matches!(w.state.as_str(), "unqueued" | "waiting" | "offered")
+            || (self.allow_assigned && w.state == "assigned");
+        if !open {
+            return Err(AppError::Conflict(format!("this work is {}", w.state)));
+        }
+        let done = tx
+            .run(
+                "UPDATE work_items SET state = 'assigned', assigned_to = $2, assigned_at = $3, \
+                 offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
+                 WHERE id = $1 AND state = $4 AND COALESCE(offer_id, 0) = $5 \
+                 AND COALESCE(assigned_to, 0) = $6",
+                vec![
+                    w.id.into(),
+                    self.to.into(),
+                    now_ms().into(),
+                    (&w.state).into(),
+                    w.offer_id.unwrap_or(0).into(),
+                    w.assigned_to.unwrap_or(0).into(),
+                ],
+            )
+            .await?;
+        if done != 1 {
+            return Err(AppError::Conflict("this work changed; try again".into()));
+        }
+        if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
+            close_offer(tx, db, &w, o, u, "withdrawn").await?;
+        }
+        let w = find_item(tx, w.id).await?;
+        hand_over(tx, db, &w, self.to, self.by).await?;
+        Ok(w)
     }
-    let now = now_ms();
-    let done = sqlx::query(
-        "UPDATE work_items SET state = 'assigned', assigned_to = $2, assigned_at = $3, \
-         offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
-         WHERE id = $1 AND state = $4 AND COALESCE(offer_id, 0) = $5 \
-         AND COALESCE(assigned_to, 0) = $6",
-    )
-    .bind(w.id)
-    .bind(to)
-    .bind(now)
-    .bind(&w.state)
-    .bind(w.offer_id.unwrap_or(0))
-    .bind(w.assigned_to.unwrap_or(0))
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(AppError::Conflict("this work changed; try again".into()));
-    }
-    if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
-        close_offer(&mut tx, db, &w, o, u, "withdrawn").await?;
-    }
-    let w = find_item(&mut *tx, w.id).await?;
-    hand_over(&mut tx, db, &w, to, by).await?;
-    events::commit(tx).await?;
-    Ok(w)
 }
 
 /// Queue ids the user works.
@@ -452,129 +553,208 @@ pub async fn queues_of(db: &Db, user_id: i64) -> AppResult<Vec<i64>> {
 // ---- the routing leader's steps -------------------------------------------------------------
 
 /// Tickets that are new, unassigned and have no work item get one: queue rules decide the
-/// queue (else the ticket's own; none → `unqueued`, left for manual pick).
+/// queue (else the ticket's own; none → `unqueued`, left for manual pick). The tickets are read
+/// on the readers and placed in one write.
 pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
     let db = &state.db;
-    let from: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(value), 0) AS v FROM realtime_marks \
-         WHERE name = 'routing_from_ticket_id'",
-    )
-    .fetch_one(&db.pool)
-    .await?
-    .try_get("v")?;
-    let rows = sqlx::query(
-        "SELECT t.id, t.subject, t.kind, t.channel, t.queue_id, t.priority, t.customer_id, \
-         c.tier, c.language FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id \
-         WHERE t.id > $1 AND t.status = 'new' AND t.assignee_id IS NULL \
-         AND t.merged_into IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.ticket_id = t.id) \
-         ORDER BY t.id LIMIT 200",
-    )
-    .bind(from)
-    .fetch_all(&db.pool)
-    .await?;
-    if rows.len() < 200 {
-        // Everything before the newest ticket older than a few seconds has been looked at:
-        // move the mark so later passes scan only new tickets. (Younger ids are rescanned, as
-        // a transaction holding a smaller id may still commit.)
-        sqlx::query(
-            "UPDATE realtime_marks SET value = (SELECT COALESCE(MAX(id), $1) FROM tickets \
-             WHERE id > $1 AND created_at < $2) \
-             WHERE name = 'routing_from_ticket_id' AND value = $1",
+    let from: Vec<i64> = db
+        .fetch_all(
+            "SELECT value AS id FROM realtime_marks WHERE name = 'routing_from_ticket_id'",
+            vec![],
         )
-        .bind(from)
-        .bind(now_ms() - 10_000)
-        .execute(&db.pool)
         .await?;
+    let from = from.first().copied().unwrap_or(0);
+    let tickets: Vec<NewWork> = db
+        .fetch_all(
+            "SELECT t.id, t.subject, t.kind, t.channel, t.queue_id, t.priority, t.customer_id, \
+             c.tier, c.language FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id \
+             WHERE t.id > $1 AND t.status = 'new' AND t.assignee_id IS NULL \
+             AND t.merged_into IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.ticket_id = t.id) \
+             ORDER BY t.id LIMIT 200",
+            vec![from.into()],
+        )
+        .await?;
+    // When all was read, everything up to the newest ticket older than a few seconds has been
+    // looked at: the mark moves there so later passes scan only new tickets. (Younger ids are
+    // rescanned, as a transaction holding a smaller id may still commit.)
+    let mut mark = None;
+    if tickets.len() < 200 {
+        let upto: Vec<i64> = db
+            .fetch_all(
+                "SELECT COALESCE(MAX(id), $1) AS id FROM tickets WHERE id > $1 AND created_at < $2",
+                vec![from.into(), (now_ms() - 10_000).into()],
+            )
+            .await?;
+        mark = upto
+            .first()
+            .copied()
+            .filter(|&u| u > from)
+            .map(|u| (from, u));
     }
-    if rows.is_empty() {
+    if tickets.is_empty() && mark.is_none() {
         return Ok(0);
     }
-    let rules = super::store::list_rules(db, None).await?;
-    let mut placed = 0;
-    for r in &rows {
-        let ticket_id: i64 = r.try_get("id")?;
-        let first = sqlx::query(
-            "SELECT to_addr, body FROM interactions WHERE ticket_id = $1 ORDER BY id LIMIT 1",
-        )
-        .bind(ticket_id)
-        .fetch_optional(&db.pool)
-        .await?;
-        let (to_addr, body) = match &first {
-            Some(i) => (i.try_get::<String, _>("to_addr")?, i.try_get("body")?),
-            None => (String::new(), String::new()),
-        };
-        let subject: String = r.try_get("subject")?;
+    let rules = if tickets.is_empty() {
+        Vec::new()
+    } else {
+        super::store::list_rules(db, None).await?
+    };
+    let mut places = Vec::with_capacity(tickets.len());
+    for t in tickets {
+        let first: Vec<FirstMessage> = db
+            .fetch_all(
+                "SELECT to_addr, body FROM interactions WHERE ticket_id = $1 ORDER BY id LIMIT 1",
+                vec![t.id.into()],
+            )
+            .await?;
+        let (to_addr, body) = first
+            .into_iter()
+            .next()
+            .map_or_else(Default::default, |m| (m.to_addr, m.body));
         let facts = WorkFacts {
-            channel: r.try_get("channel")?,
+            channel: t.channel,
             to_addr,
-            text: format!("{subject}\n{body}").to_lowercase(),
-            tier: r.try_get::<Option<String>, _>("tier")?.unwrap_or_default(),
-            language: r
-                .try_get::<Option<String>, _>("language")?
-                .unwrap_or_default(),
-            kind: r.try_get("kind")?,
+            text: format!("{}\n{body}", t.subject).to_lowercase(),
+            tier: t.tier.unwrap_or_default(),
+            language: t.language.unwrap_or_default(),
+            kind: t.kind,
         };
         let rule: Option<&QueueRule> = super::place(&rules, &facts);
-        let own_queue: Option<i64> = r.try_get("queue_id")?;
-        let queue_id = rule.map(|r| r.queue_id).or(own_queue);
-        let base: i64 = r.try_get("priority")?;
-        let priority = base + rule.map(|r| r.priority_boost).unwrap_or(0);
-        let skills = rule.map(|r| r.skills.clone()).unwrap_or_default();
-        let mut tx = db.begin().await?;
-        let now = now_ms();
-        let (fr, res) = super::sla::due_times(&mut tx, queue_id, base, "ticket", now).await?;
+        places.push(Placement {
+            ticket_id: t.id,
+            own_queue: t.queue_id,
+            queue_id: rule.map(|r| r.queue_id).or(t.queue_id),
+            channel: facts.channel,
+            customer_id: t.customer_id,
+            base_priority: t.priority,
+            priority: t.priority + rule.map_or(0, |r| r.priority_boost),
+            skills: rule.map(|r| r.skills.clone()).unwrap_or_default(),
+        });
+    }
+    events::write(db, Place { mark, places }).await
+}
+
+/// A ticket waiting for its work item.
+struct NewWork {
+    id: i64,
+    subject: String,
+    kind: String,
+    channel: String,
+    queue_id: Option<i64>,
+    priority: i64,
+    customer_id: Option<i64>,
+    tier: Option<String>,
+    language: Option<String>,
+}
+
+impl FromRow for NewWork {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(NewWork {
+            id: r.try_get("id")?,
+            subject: r.try_get("subject")?,
+            kind: r.try_get("kind")?,
+            channel: r.try_get("channel")?,
+            queue_id: r.try_get("queue_id")?,
+            priority: r.try_get("priority")?,
+            customer_id: r.try_get("customer_id")?,
+            tier: r.try_get("tier")?,
+            language: r.try_get("language")?,
+        })
+    }
+}
+
+struct FirstMessage {
+    to_addr: String,
+    body: String,
+}
+
+impl FromRow for FirstMessage {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(FirstMessage {
+            to_addr: r.try_get("to_addr")?,
+            body: r.try_get("body")?,
+        })
+    }
+}
+
+/// Where a rule put a new ticket's work.
+struct Placement {
+    ticket_id: i64,
+    own_queue: Option<i64>,
+    queue_id: Option<i64>,
+    channel: String,
+    customer_id: Option<i64>,
+    /// The ticket's priority (the SLA target's), before a rule's boost.
+    base_priority: i64,
+    priority: i64,
+    skills: Vec<String>,
+}
+
+/// One pass's placements and the scan mark's move (from, to), in one transaction. An item the
+/// ticket got meanwhile (`ON CONFLICT`) is left as it is.
+struct Place {
+    mark: Option<(i64, i64)>,
+    places: Vec<Placement>,
+}
+
+impl WriteJob for Place {
+    type Out = usize;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<usize> {
+        if let Some((from, to)) = self.mark {
+            tx.run(
+                "UPDATE realtime_marks SET value = $2 \
+                 WHERE name = 'routing_from_ticket_id' AND value = $1",
+                vec![from.into(), to.into()],
+            )
+            .await?;
+        }
         let sql = format!(
             "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
              skills, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
              VALUES ($1, 'ticket', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ticket_id)
-            .bind(queue_id)
-            .bind(&facts.channel)
-            .bind(r.try_get::<Option<i64>, _>("customer_id")?)
-            .bind(priority)
-            .bind(to_json_list(&skills))
-            .bind(if queue_id.is_some() {
+        let mut placed = 0;
+        for p in &self.places {
+            let now = now_ms();
+            let (fr, res) =
+                super::sla::due_times(tx, p.queue_id, p.base_priority, "ticket", now).await?;
+            let state = if p.queue_id.is_some() {
                 "waiting"
             } else {
                 "unqueued"
-            })
-            .bind(now)
-            .bind(fr)
-            .bind(res)
-            .bind((fr.is_some() || res.is_some()).then_some(now))
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else { continue };
-        let w = item_from_row(&row)?;
-        if queue_id != own_queue {
-            update_ticket(
-                &mut tx,
-                db,
-                ticket_id,
-                &TicketChanges {
-                    queue_id: Some(queue_id),
+            };
+            let params = vec![
+                p.ticket_id.into(),
+                p.queue_id.into(),
+                (&p.channel).into(),
+                p.customer_id.into(),
+                p.priority.into(),
+                to_json_list(&p.skills).into(),
+                state.into(),
+                now.into(),
+                fr.into(),
+                res.into(),
+                (fr.is_some() || res.is_some()).then_some(now).into(),
+            ];
+            let Some(w) = tx.row::<WorkItem>(&sql, params).await? else {
+                continue;
+            };
+            if p.queue_id != p.own_queue {
+                let changes = TicketChanges {
+                    queue_id: Some(p.queue_id),
                     ..TicketChanges::default()
-                },
-                None,
-            )
-            .await?;
+                };
+                update_ticket(tx, db, p.ticket_id, &changes, None).await?;
+            }
+            let payload = serde_json::json!({ "work_item": w });
+            events::append(tx, db.backend, "work.queued", queue_scope(&w), &payload).await?;
+            placed += 1;
         }
-        events::append(
-            &mut tx,
-            db.backend,
-            "work.queued",
-            queue_scope(&w),
-            &serde_json::json!({ "work_item": w }),
-        )
-        .await?;
-        events::commit(tx).await?;
-        placed += 1;
+        Ok(placed)
     }
-    Ok(placed)
 }
 
 /// Offers waiting items (queue priority, item priority, then longest wait first) to available
@@ -586,89 +766,64 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
         "SELECT {} FROM work_items w LEFT JOIN queues q ON q.id = w.queue_id \
          WHERE w.state = 'waiting' AND w.queue_id IS NOT NULL \
          ORDER BY COALESCE(q.priority, 0) DESC, w.priority DESC, w.enqueued_at, w.id LIMIT 500",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("w.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        w_columns()
     );
-    let items: Vec<WorkItem> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(item_from_row)
-        .collect::<Result<_, _>>()?;
+    let items: Vec<WorkItem> = db.fetch_all(&sql, vec![]).await?;
     if items.is_empty() {
         return Ok(0);
     }
-    let agents: Vec<(Presence, Vec<String>)> = {
-        let rows = sqlx::query(
+    let agents: Vec<FreeAgent> = db
+        .fetch_all(
             "SELECT p.user_id, p.state, p.reason, p.since_ms, p.until_ms, p.idle_since_ms, \
              p.last_offered_ms, p.offer_id, p.capacity, u.skills FROM agent_presence p \
              JOIN users u ON u.id = p.user_id \
              WHERE p.state = 'available' AND p.offer_id IS NULL AND u.active = 1",
+            vec![],
         )
-        .fetch_all(&db.pool)
         .await?;
-        let mut v = Vec::with_capacity(rows.len());
-        for r in &rows {
-            v.push((
-                presence::presence_from_row(r)?,
-                from_json_list(&r.try_get::<String, _>("skills")?),
-            ));
-        }
-        v
-    };
     if agents.is_empty() {
         return Ok(0);
     }
     let mut load: HashMap<(i64, String), i64> = HashMap::new();
     let mut total: HashMap<i64, i64> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT assigned_to, channel, COUNT(*) AS n FROM work_items \
-         WHERE state = 'assigned' GROUP BY assigned_to, channel",
-    )
-    .fetch_all(&db.pool)
-    .await?
-    {
-        let (u, ch, n): (Option<i64>, String, i64) = (
-            r.try_get("assigned_to")?,
-            r.try_get("channel")?,
-            r.try_get("n")?,
-        );
-        if let Some(u) = u {
-            load.insert((u, ch), n);
-            *total.entry(u).or_default() += n;
-        }
+    let loads: Vec<Load> = db
+        .fetch_all(
+            "SELECT assigned_to, channel, COUNT(*) AS n FROM work_items \
+             WHERE state = 'assigned' AND assigned_to IS NOT NULL GROUP BY assigned_to, channel",
+            vec![],
+        )
+        .await?;
+    for l in loads {
+        *total.entry(l.user_id).or_default() += l.n;
+        load.insert((l.user_id, l.channel), l.n);
     }
-    let mut members: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for r in sqlx::query("SELECT queue_id, user_id FROM queue_members")
-        .fetch_all(&db.pool)
+    let members = super::store::members_by_queue(db).await?;
+    let sql = format!("SELECT {QUEUE_ROUTING} FROM queues");
+    let queues: HashMap<i64, QueueRouting> = db
+        .fetch_all::<QueueRouting>(&sql, vec![])
         .await?
-    {
-        members
-            .entry(r.try_get("queue_id")?)
-            .or_default()
-            .insert(r.try_get("user_id")?);
-    }
-    let capacities = queue_capacities(db).await?;
+        .into_iter()
+        .map(|q| (q.id, q))
+        .collect();
     let strategy = Strategy::parse(&state.config.routing_strategy);
     let mut used: HashSet<i64> = HashSet::new();
     let mut offered = 0;
     for w in &items {
         let Some(q) = w.queue_id else { continue };
-        let eligible = agents.iter().filter(|(p, skills)| {
+        let eligible = agents.iter().filter(|a| {
+            let p = &a.presence;
             !used.contains(&p.user_id)
                 && members.get(&q).is_some_and(|m| m.contains(&p.user_id))
-                && w.skills.iter().all(|s| skills.contains(s))
+                && w.skills.iter().all(|s| a.skills.contains(s))
                 && load
                     .get(&(p.user_id, w.channel.clone()))
                     .copied()
                     .unwrap_or(0)
-                    < p.capacity_in(&w.channel, capacities.get(&q))
+                    < p.capacity_in(&w.channel, queues.get(&q).map(|q| &q.capacity))
         });
         // Agents who already declined or missed this item come last.
-        let best = eligible.min_by_key(|(p, _)| {
+        let best = eligible.min_by_key(|a| {
+            let p = &a.presence;
             let key = match strategy {
                 Strategy::LongestIdle => (0, p.idle_since_ms),
                 Strategy::RoundRobin => (0, p.last_offered_ms),
@@ -678,94 +833,134 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
             };
             (w.tried.contains(&p.user_id), key, p.user_id)
         });
-        let Some((p, _)) = best else { continue };
-        let timeout = queue_offer_timeout(db, q)
-            .await?
+        let Some(agent) = best else { continue };
+        let timeout = queues
+            .get(&q)
+            .and_then(|q| q.offer_timeout_secs)
             .unwrap_or(state.config.offer_timeout_secs as i64);
-        if make_offer(db, w, p.user_id, timeout).await? {
-            used.insert(p.user_id);
-            offered += 1;
+        let job = MakeOffer {
+            w: w.clone(),
+            user_id: agent.presence.user_id,
+            timeout_secs: timeout,
+        };
+        match events::write(db, job).await {
+            Ok(()) => {
+                used.insert(agent.presence.user_id);
+                offered += 1;
+            }
+            // The item or the agent moved on since they were read.
+            Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(offered)
 }
 
-/// Each queue's per-channel capacity, where one is set.
-async fn queue_capacities(db: &Db) -> AppResult<HashMap<i64, BTreeMap<String, i64>>> {
-    let rows = sqlx::query("SELECT id, capacity FROM queues WHERE capacity <> '{}'")
-        .fetch_all(&db.pool)
-        .await?;
-    let mut out = HashMap::new();
-    for r in &rows {
-        let capacity = presence::parse_capacity(&r.try_get::<String, _>("capacity")?);
-        out.insert(r.try_get("id")?, capacity);
-    }
-    Ok(out)
+/// An agent free for an offer, with their skills.
+struct FreeAgent {
+    presence: Presence,
+    skills: Vec<String>,
 }
 
-async fn queue_offer_timeout(db: &Db, queue_id: i64) -> AppResult<Option<i64>> {
-    let row = sqlx::query("SELECT offer_timeout_secs FROM queues WHERE id = $1")
-        .bind(queue_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(match row {
-        Some(r) => r.try_get("offer_timeout_secs")?,
-        None => None,
-    })
+impl FromRow for FreeAgent {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(FreeAgent {
+            presence: Presence::from_row(r)?,
+            skills: from_json_list(&r.try_get::<String>("skills")?),
+        })
+    }
 }
 
-/// One offer: conditional on the item still waiting and the agent still free. False otherwise.
-async fn make_offer(db: &Db, w: &WorkItem, user_id: i64, timeout_secs: i64) -> AppResult<bool> {
-    let mut tx = db.begin().await?;
-    let now = now_ms();
-    let expires = now + timeout_secs.max(1) * 1000;
-    let offer_id: i64 = sqlx::query(
-        "INSERT INTO offers (work_item_id, user_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(w.id)
-    .bind(user_id)
-    .bind(now)
-    .bind(expires)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
-    let agent = sqlx::query(
-        "UPDATE agent_presence SET offer_id = $2, last_offered_ms = $3 \
-         WHERE user_id = $1 AND offer_id IS NULL AND state = 'available'",
-    )
-    .bind(user_id)
-    .bind(offer_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let item = sqlx::query(
-        "UPDATE work_items SET state = 'offered', offer_id = $2, offered_to = $3, \
-         offer_expires_at = $4 WHERE id = $1 AND state = 'waiting'",
-    )
-    .bind(w.id)
-    .bind(offer_id)
-    .bind(user_id)
-    .bind(expires)
-    .execute(&mut *tx)
-    .await?;
-    if agent.rows_affected() != 1 || item.rows_affected() != 1 {
-        tx.rollback().await?;
-        return Ok(false);
+/// How many items of a channel an agent has.
+struct Load {
+    user_id: i64,
+    channel: String,
+    n: i64,
+}
+
+impl FromRow for Load {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Load {
+            user_id: r.try_get("assigned_to")?,
+            channel: r.try_get("channel")?,
+            n: r.try_get("n")?,
+        })
     }
-    events::append(
-        &mut tx,
-        db.backend,
-        "offer.created",
-        agent_scope(w, user_id),
-        &serde_json::json!({"offer_id": offer_id, "ticket_id": w.ticket_id,
-            "work_item_id": w.id, "kind": w.kind, "channel": w.channel, "queue_id": w.queue_id,
-            "customer_id": w.customer_id, "phone": w.phone, "note": w.note,
-            "waiting_since_ms": w.enqueued_at, "expires_at_ms": expires}),
-    )
-    .await?;
-    events::commit(tx).await?;
-    Ok(true)
+}
+
+/// What routing reads of a queue: its per-channel capacity (empty: none set) and its offer
+/// timeout (`None`: `HOTLINE_OFFER_TIMEOUT_SECS`).
+struct QueueRouting {
+    id: i64,
+    capacity: BTreeMap<String, i64>,
+    offer_timeout_secs: Option<i64>,
+}
+
+const QUEUE_ROUTING: &str = "id, capacity, offer_timeout_secs";
+
+impl FromRow for QueueRouting {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(QueueRouting {
+            id: r.try_get("id")?,
+            capacity: presence::parse_capacity(&r.try_get::<String>("capacity")?),
+            offer_timeout_secs: r.try_get("offer_timeout_secs")?,
+        })
+    }
+}
+
+/// One offer: conditional on the item still waiting and the agent still free (a `Conflict`
+/// otherwise, which leaves nothing behind).
+struct MakeOffer {
+    w: WorkItem,
+    user_id: i64,
+    timeout_secs: i64,
+}
+
+impl WriteJob for MakeOffer {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<()> {
+        let (w, user_id) = (&self.w, self.user_id);
+        let now = now_ms();
+        let expires = now + self.timeout_secs.max(1) * 1000;
+        let offer_id: i64 = tx
+            .row(
+                "INSERT INTO offers (work_item_id, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+                vec![w.id.into(), user_id.into(), now.into(), expires.into()],
+            )
+            .await?
+            .ok_or(AppError::Internal(anyhow::anyhow!("no offer id returned")))?;
+        let agent = tx
+            .run(
+                "UPDATE agent_presence SET offer_id = $2, last_offered_ms = $3 \
+                 WHERE user_id = $1 AND offer_id IS NULL AND state = 'available'",
+                vec![user_id.into(), offer_id.into(), now.into()],
+            )
+            .await?;
+        let item = tx
+            .run(
+                "UPDATE work_items SET state = 'offered', offer_id = $2, offered_to = $3, \
+                 offer_expires_at = $4 WHERE id = $1 AND state = 'waiting'",
+                vec![w.id.into(), offer_id.into(), user_id.into(), expires.into()],
+            )
+            .await?;
+        if agent != 1 || item != 1 {
+            return Err(AppError::Conflict("the item or the agent moved on".into()));
+        }
+        events::append(
+            tx,
+            db.backend,
+            "offer.created",
+            agent_scope(w, user_id),
+            &serde_json::json!({"offer_id": offer_id, "ticket_id": w.ticket_id,
+                "work_item_id": w.id, "kind": w.kind, "channel": w.channel,
+                "queue_id": w.queue_id, "customer_id": w.customer_id, "phone": w.phone,
+                "note": w.note, "waiting_since_ms": w.enqueued_at, "expires_at_ms": expires}),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Offers that rang out go back to the queue (outcome `timeout`).
@@ -774,136 +969,198 @@ pub async fn expire_offers(state: &AppState) -> AppResult<usize> {
     let sql = format!(
         "SELECT {COLUMNS} FROM work_items WHERE state = 'offered' AND offer_expires_at < $1"
     );
-    let items: Vec<WorkItem> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now_ms())
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(item_from_row)
-        .collect::<Result<_, _>>()?;
-    let mut n = 0;
-    for w in items {
-        let (Some(o), Some(u)) = (w.offer_id, w.offered_to) else {
-            continue;
-        };
-        let mut tx = db.begin().await?;
-        if return_to_queue(&mut tx, &w, o, u).await? {
-            close_offer(&mut tx, db, &w, o, u, "timeout").await?;
-            events::commit(tx).await?;
-            n += 1;
-        }
+    let items: Vec<WorkItem> = db.fetch_all(&sql, vec![now_ms().into()]).await?;
+    if items.is_empty() {
+        return Ok(0);
     }
-    Ok(n)
+    events::write(db, Expire { items }).await
+}
+
+struct Expire {
+    items: Vec<WorkItem>,
+}
+
+impl WriteJob for Expire {
+    type Out = usize;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<usize> {
+        let mut n = 0;
+        for w in &self.items {
+            let (Some(o), Some(u)) = (w.offer_id, w.offered_to) else {
+                continue;
+            };
+            if return_to_queue(tx, w, o, u).await? {
+                close_offer(tx, db, w, o, u, "timeout").await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// An agent finished a piece of work: from one of `from` states into timed wrap-up
-/// (`HOTLINE_WRAP_UP_SECS`), or available when wrap-up is off. True when wrapping up.
-async fn after_work(
-    tx: &mut Tx<'_>,
-    state: &AppState,
+/// (`wrap_up_secs`), or available when wrap-up is off. True when wrapping up.
+async fn after_work<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    wrap_up_secs: u64,
     agent: i64,
     from: &[&str],
 ) -> AppResult<bool> {
-    let p = presence::find_presence(&mut **tx, agent).await?;
+    let p = presence::find_presence(tx, agent).await?;
     if !from.contains(&p.state.as_str()) {
         return Ok(false);
     }
-    let wrap = state.config.wrap_up_secs as i64;
-    if wrap > 0 {
-        let until = Some(now_ms() + wrap * 1000);
-        presence::change_state(tx, &state.db, agent, "wrap_up", "after_work", until).await?;
+    if wrap_up_secs > 0 {
+        let until = Some(now_ms() + wrap_up_secs as i64 * 1000);
+        presence::change_state(tx, db, agent, "wrap_up", "after_work", until).await?;
         return Ok(true);
     }
-    presence::change_state(tx, &state.db, agent, "available", "", None).await?;
+    presence::change_state(tx, db, agent, "available", "", None).await?;
     Ok(false)
 }
 
 /// A call the agent took ended: the ticket's voice work item is done (its follow-up stays on the
 /// ticket, which remains theirs), so the call no longer counts against their capacity, and the
-/// agent goes to after-call work. True when they are wrapping up.
-pub async fn finish_call_work(
-    tx: &mut Tx<'_>,
-    state: &AppState,
-    ticket_id: i64,
+/// agent goes to after-call work for `wrap_up_secs`. True when they are wrapping up.
+pub async fn finish_call_work<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    wrap_up_secs: u64,
+    call: &CallWork,
     agent: i64,
 ) -> AppResult<bool> {
-    sqlx::query(
-        "UPDATE work_items SET state = 'done', done_at = $3 \
-         WHERE ticket_id = $1 AND assigned_to = $2 AND state = 'assigned' AND channel = 'voice'",
-    )
-    .bind(ticket_id)
-    .bind(agent)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    after_work(tx, state, agent, &["busy", "available"]).await
+    end_call_work(tx, db, call, Some(agent)).await?;
+    after_work(tx, db, wrap_up_secs, agent, &["busy", "available"]).await
 }
 
 /// Follows tickets that moved on outside routing: resolved or closed tickets finish their item
 /// (freeing the agent: busy → wrap-up or available); a ticket someone assigned by hand takes its
 /// waiting item with it. Timed wrap-ups that ended become available.
-pub async fn follow_tickets(state: &AppState) -> AppResult<usize> {
+///
+/// `followed` is the events seq seen so far: only tickets with a `ticket.updated` (or
+/// `ticket.merged`) after it are looked at. `None` (a new leader) looks at every open item first, 200 at a time.
+pub async fn follow_tickets(state: &AppState, followed: &mut Option<i64>) -> AppResult<usize> {
     let db = &state.db;
-    let sql = format!(
-        "SELECT {}, t.status AS t_status, t.assignee_id AS t_assignee FROM work_items w \
-         JOIN tickets t ON t.id = w.ticket_id \
-         WHERE (w.state = 'assigned' AND t.status IN ('resolved', 'closed')) \
+    let upto = crate::realtime::hub::max_seq(db).await?;
+    let moved_on = "((w.state = 'assigned' AND t.status IN ('resolved', 'closed')) \
          OR (w.state IN ('unqueued', 'waiting', 'offered') \
-             AND (t.status IN ('resolved', 'closed') OR t.assignee_id IS NOT NULL)) LIMIT 200",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("w.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&db.pool)
+             AND (t.status IN ('resolved', 'closed') OR t.assignee_id IS NOT NULL)))";
+    let (sql, params) = match *followed {
+        Some(after) => (
+            format!(
+                "SELECT {}, t.status AS t_status, t.assignee_id AS t_assignee FROM work_items w \
+                 JOIN tickets t ON t.id = w.ticket_id WHERE w.ticket_id IN \
+                 (SELECT ticket_id FROM events WHERE seq > $1 AND seq <= $2 \
+                 AND kind IN ('ticket.updated', 'ticket.merged')) AND {moved_on}",
+                w_columns()
+            ),
+            vec![after.into(), upto.into()],
+        ),
+        None => (
+            format!(
+                "SELECT {}, t.status AS t_status, t.assignee_id AS t_assignee FROM work_items w \
+                 JOIN tickets t ON t.id = w.ticket_id WHERE {moved_on} LIMIT 200",
+                w_columns()
+            ),
+            vec![],
+        ),
+    };
+    let moved: Vec<MovedOn> = db.fetch_all(&sql, params).await?;
+    // The full look is done once it finds less than a batch.
+    let next = (followed.is_some() || moved.len() < 200).then_some(upto);
+    let wrapped: Vec<i64> = db
+        .fetch_all(
+            "SELECT user_id AS id FROM agent_presence WHERE state = 'wrap_up' \
+             AND until_ms IS NOT NULL AND until_ms < $1",
+            vec![now_ms().into()],
+        )
         .await?;
     let mut n = 0;
-    for r in &rows {
-        let w = item_from_row(r)?;
-        let status: String = r.try_get("t_status")?;
-        let assignee: Option<i64> = r.try_get("t_assignee")?;
-        let finished = status == "resolved" || status == "closed";
-        let now = now_ms();
-        let mut tx = db.begin().await?;
-        let done = sqlx::query(
-            "UPDATE work_items SET state = $2, done_at = $3, assigned_to = $4, \
-             assigned_at = COALESCE(assigned_at, $3), offer_id = NULL, offered_to = NULL, \
-             offer_expires_at = NULL WHERE id = $1 AND state = $5",
-        )
-        .bind(w.id)
-        .bind(if finished { "done" } else { "assigned" })
-        .bind(if finished { Some(now) } else { None })
-        .bind(w.assigned_to.or(assignee))
-        .bind(&w.state)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            continue;
-        }
-        if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
-            close_offer(&mut tx, db, &w, o, u, "withdrawn").await?;
-        }
-        if finished && let Some(agent) = w.assigned_to {
-            after_work(&mut tx, state, agent, &["busy"]).await?;
-        }
-        events::commit(tx).await?;
-        n += 1;
+    if !moved.is_empty() || !wrapped.is_empty() {
+        let job = Follow {
+            moved,
+            wrapped,
+            wrap_up_secs: state.config.wrap_up_secs,
+        };
+        n = events::write(db, job).await?;
     }
-    let ended = sqlx::query(
-        "SELECT user_id FROM agent_presence WHERE state = 'wrap_up' AND until_ms IS NOT NULL \
-         AND until_ms < $1",
-    )
-    .bind(now_ms())
-    .fetch_all(&db.pool)
-    .await?;
-    for r in &ended {
-        let mut tx = db.begin().await?;
-        presence::change_state(&mut tx, db, r.try_get("user_id")?, "available", "", None).await?;
-        events::commit(tx).await?;
+    if next.is_some() {
+        *followed = next;
     }
     Ok(n)
+}
+
+/// A work item whose ticket moved on.
+struct MovedOn {
+    w: WorkItem,
+    /// The ticket was resolved or closed.
+    finished: bool,
+    assignee: Option<i64>,
+}
+
+impl FromRow for MovedOn {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        let status: String = r.try_get("t_status")?;
+        Ok(MovedOn {
+            w: WorkItem::from_row(r)?,
+            finished: status == "resolved" || status == "closed",
+            assignee: r.try_get("t_assignee")?,
+        })
+    }
+}
+
+struct Follow {
+    moved: Vec<MovedOn>,
+    /// Agents whose timed wrap-up ran out.
+    wrapped: Vec<i64>,
+    wrap_up_secs: u64,
+}
+
+impl WriteJob for Follow {
+    type Out = usize;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<usize> {
+        let mut n = 0;
+        for m in &self.moved {
+            let w = &m.w;
+            let now = now_ms();
+            let done = tx
+                .run(
+                    "UPDATE work_items SET state = $2, done_at = $3, assigned_to = $4, \
+                     assigned_at = COALESCE(assigned_at, $3), offer_id = NULL, \
+                     offered_to = NULL, offer_expires_at = NULL WHERE id = $1 AND state = $5",
+                    vec![
+                        w.id.into(),
+                        if m.finished { "done" } else { "assigned" }.into(),
+                        m.finished.then_some(now).into(),
+                        w.assigned_to.or(m.assignee).into(),
+                        (&w.state).into(),
+                    ],
+                )
+                .await?;
+            if done != 1 {
+                continue;
+            }
+            if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
+                close_offer(tx, db, w, o, u, "withdrawn").await?;
+            }
+            if m.finished
+                && let Some(agent) = w.assigned_to
+            {
+                after_work(tx, db, self.wrap_up_secs, agent, &["busy"]).await?;
+            }
+            n += 1;
+        }
+        for &agent in &self.wrapped {
+            // Conditional on still being in a wrap-up that ran out: the agent may have moved.
+            let p = presence::find_presence(tx, agent).await?;
+            if p.state == "wrap_up" && p.until_ms.is_some_and(|u| u < now_ms()) {
+                presence::change_state(tx, db, agent, "available", "", None).await?;
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Work items for the console: the user's own assigned and offered items, and (for a queue
@@ -918,11 +1175,10 @@ pub async fn list_items(
         "SELECT {COLUMNS} FROM work_items WHERE ($1 < 0 OR queue_id = $1) \
          AND ($2 = '' OR state = $2) ORDER BY priority DESC, enqueued_at, id LIMIT $3"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(queue_id.unwrap_or(-1))
-        .bind(state_filter.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows.iter().map(item_from_row).collect::<Result<_, _>>()?)
+    let params = vec![
+        queue_id.unwrap_or(-1).into(),
+        state_filter.unwrap_or("").into(),
+        limit.into(),
+    ];
+    db.fetch_all(&sql, params).await
 }

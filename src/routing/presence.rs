@@ -3,7 +3,7 @@
 //! Every change appends `presence.changed`. Offers and assignment live in offers.rs.
 
 use crate::app::AppState;
-use crate::db::{Db, Tx, now_ms};
+use crate::db::{Db, Exec, FromRow, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 use serde::Serialize;
@@ -75,22 +75,24 @@ impl Presence {
 
 const COLUMNS: &str = "user_id, state, reason, since_ms, until_ms, idle_since_ms, last_offered_ms, offer_id, capacity";
 
-pub fn presence_from_row(r: &sqlx::any::AnyRow) -> Result<Presence, sqlx::Error> {
-    let own = parse_capacity(&r.try_get::<String, _>("capacity")?);
-    let mut cap = default_capacity();
-    cap.extend(own.clone());
-    Ok(Presence {
-        user_id: r.try_get("user_id")?,
-        state: r.try_get("state")?,
-        reason: r.try_get("reason")?,
-        since_ms: r.try_get("since_ms")?,
-        until_ms: r.try_get("until_ms")?,
-        idle_since_ms: r.try_get("idle_since_ms")?,
-        last_offered_ms: r.try_get("last_offered_ms")?,
-        offer_id: r.try_get("offer_id")?,
-        capacity: cap,
-        own_capacity: own,
-    })
+impl FromRow for Presence {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Presence, sqlx::Error> {
+        let own = parse_capacity(&r.try_get::<String>("capacity")?);
+        let mut cap = default_capacity();
+        cap.extend(own.clone());
+        Ok(Presence {
+            user_id: r.try_get("user_id")?,
+            state: r.try_get("state")?,
+            reason: r.try_get("reason")?,
+            since_ms: r.try_get("since_ms")?,
+            until_ms: r.try_get("until_ms")?,
+            idle_since_ms: r.try_get("idle_since_ms")?,
+            last_offered_ms: r.try_get("last_offered_ms")?,
+            offer_id: r.try_get("offer_id")?,
+            capacity: cap,
+            own_capacity: own,
+        })
+    }
 }
 
 /// A capacity map as stored (JSON); anything unreadable counts as none set.
@@ -111,43 +113,28 @@ pub fn check_capacity(capacity: &BTreeMap<String, i64>) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn find_presence<'e, E>(exec: E, user_id: i64) -> AppResult<Presence>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn find_presence<E: Exec>(exec: &mut E, user_id: i64) -> AppResult<Presence> {
     let sql = format!("SELECT {COLUMNS} FROM agent_presence WHERE user_id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(user_id)
-        .fetch_optional(exec)
-        .await?;
-    Ok(match row {
-        Some(r) => presence_from_row(&r)?,
-        None => Presence::offline(user_id),
-    })
+    let found = exec.row(&sql, vec![user_id.into()]).await?;
+    Ok(found.unwrap_or_else(|| Presence::offline(user_id)))
 }
 
 pub async fn list_presence(db: &Db) -> AppResult<Vec<Presence>> {
     let sql = format!("SELECT {COLUMNS} FROM agent_presence ORDER BY user_id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(presence_from_row)
-        .collect::<Result<_, _>>()?)
+    db.fetch_all(&sql, vec![]).await
 }
 
 /// Moves an agent to `state` inside `tx` (no-op when nothing changes): closes the previous
 /// `presence_log` row, opens a new one and appends `presence.changed`.
-pub async fn change_state(
-    tx: &mut Tx<'_>,
+pub async fn change_state<E: Exec>(
+    tx: &mut E,
     db: &Db,
     user_id: i64,
     state: &str,
     reason: &str,
     until_ms: Option<i64>,
 ) -> AppResult<Presence> {
-    let cur = find_presence(&mut **tx, user_id).await?;
+    let cur = find_presence(tx, user_id).await?;
     if cur.state == state && cur.reason == reason && cur.until_ms == until_ms && cur.since_ms > 0 {
         return Ok(cur);
     }
@@ -164,29 +151,27 @@ pub async fn change_state(
          since_ms = excluded.since_ms, until_ms = excluded.until_ms, \
          idle_since_ms = excluded.idle_since_ms RETURNING {COLUMNS}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(user_id)
-        .bind(state)
-        .bind(reason)
-        .bind(now)
-        .bind(until_ms)
-        .bind(idle_since)
-        .fetch_one(&mut **tx)
-        .await?;
-    let p = presence_from_row(&row)?;
-    sqlx::query("UPDATE presence_log SET ended_ms = $2 WHERE user_id = $1 AND ended_ms IS NULL")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO presence_log (user_id, state, reason, started_ms) VALUES ($1, $2, $3, $4)",
+    let params = vec![
+        user_id.into(),
+        state.into(),
+        reason.into(),
+        now.into(),
+        until_ms.into(),
+        idle_since.into(),
+    ];
+    let p: Presence = tx
+        .row(&sql, params)
+        .await?
+        .ok_or(AppError::NotFound("presence"))?;
+    tx.run(
+        "UPDATE presence_log SET ended_ms = $2 WHERE user_id = $1 AND ended_ms IS NULL",
+        vec![user_id.into(), now.into()],
     )
-    .bind(user_id)
-    .bind(state)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut **tx)
+    .await?;
+    tx.run(
+        "INSERT INTO presence_log (user_id, state, reason, started_ms) VALUES ($1, $2, $3, $4)",
+        vec![user_id.into(), state.into(), reason.into(), now.into()],
+    )
     .await?;
     events::append(
         tx,

@@ -431,7 +431,7 @@ async fn visible_item(
     if !crate::tickets::routes::can_see(state, user, &t).await? {
         return Err(AppError::NotFound("ticket"));
     }
-    super::offers::find_item_by_ticket(&state.db.pool, ticket_id).await
+    super::offers::find_item_by_ticket(&mut &state.db, ticket_id).await
 }
 
 async fn get_work(
@@ -792,8 +792,7 @@ async fn get_hours(
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<HoursBody>> {
     store::find_queue(&state.db, id).await?;
-    let mut conn = state.db.pool.acquire().await?;
-    let c = super::sla::find_calendar(&mut conn, id).await?;
+    let c = super::sla::find_calendar(&mut &state.db, id).await?;
     Ok(axum::Json(HoursBody {
         utc_offset_minutes: c.utc_offset_minutes,
         hours: c

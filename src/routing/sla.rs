@@ -5,7 +5,7 @@
 //! counts around the clock).
 
 use crate::app::AppState;
-use crate::db::{Db, now_ms};
+use crate::db::{Db, Exec, FromRow, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 use crate::tickets::store::{TicketChanges, update_ticket};
@@ -48,41 +48,39 @@ fn default_warn() -> i64 {
 const COLUMNS: &str = "id, queue_id, priority, kind, first_response_secs, resolution_secs, \
      warn_percent, escalate_queue_id";
 
-fn target_from_row(r: &sqlx::any::AnyRow) -> Result<SlaTarget, sqlx::Error> {
-    Ok(SlaTarget {
-        id: r.try_get("id")?,
-        queue_id: r.try_get("queue_id")?,
-        priority: r.try_get("priority")?,
-        kind: r.try_get("kind")?,
-        first_response_secs: r.try_get("first_response_secs")?,
-        resolution_secs: r.try_get("resolution_secs")?,
-        warn_percent: r.try_get("warn_percent")?,
-        escalate_queue_id: r.try_get("escalate_queue_id")?,
-    })
+impl FromRow for SlaTarget {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(SlaTarget {
+            id: r.try_get("id")?,
+            queue_id: r.try_get("queue_id")?,
+            priority: r.try_get("priority")?,
+            kind: r.try_get("kind")?,
+            first_response_secs: r.try_get("first_response_secs")?,
+            resolution_secs: r.try_get("resolution_secs")?,
+            warn_percent: r.try_get("warn_percent")?,
+            escalate_queue_id: r.try_get("escalate_queue_id")?,
+        })
+    }
 }
 
 /// The target for a queue (its own, else the one for every queue), priority and kind.
-pub async fn find_target<'e, E>(
-    exec: E,
+pub async fn find_target<E: Exec>(
+    exec: &mut E,
     queue_id: Option<i64>,
     priority: i64,
     kind: &str,
-) -> AppResult<Option<SlaTarget>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+) -> AppResult<Option<SlaTarget>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM sla_targets WHERE (queue_id = $1 OR queue_id IS NULL) \
          AND priority = $2 AND kind = $3 \
          ORDER BY CASE WHEN queue_id IS NULL THEN 1 ELSE 0 END LIMIT 1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(queue_id.unwrap_or(-1))
-        .bind(priority.clamp(0, 3))
-        .bind(kind)
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.as_ref().map(target_from_row).transpose()?)
+    let params = vec![
+        queue_id.unwrap_or(-1).into(),
+        priority.clamp(0, 3).into(),
+        kind.into(),
+    ];
+    exec.row(&sql, params).await
 }
 
 /// A queue's working time: opening windows per weekday (minutes from local midnight, 0 =
@@ -153,43 +151,57 @@ pub fn day_text(day: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
 }
 
-pub async fn find_calendar(conn: &mut sqlx::AnyConnection, queue_id: i64) -> AppResult<Calendar> {
-    let offset: i64 = sqlx::query("SELECT utc_offset_minutes FROM queues WHERE id = $1")
-        .bind(queue_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.try_get("utc_offset_minutes"))
-        .transpose()?
-        .unwrap_or(0);
-    let hours = sqlx::query(
-        "SELECT weekday, open_min, close_min FROM queue_hours WHERE queue_id = $1 \
-         ORDER BY weekday, open_min",
-    )
-    .bind(queue_id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
+pub async fn find_calendar<E: Exec>(exec: &mut E, queue_id: i64) -> AppResult<Calendar> {
+    let offset: Option<Offset> = exec
+        .row(
+            "SELECT utc_offset_minutes FROM queues WHERE id = $1",
+            vec![queue_id.into()],
+        )
+        .await?;
+    let hours: Vec<Hours> = exec
+        .rows(
+            "SELECT weekday, open_min, close_min FROM queue_hours WHERE queue_id = $1 \
+             ORDER BY weekday, open_min",
+            vec![queue_id.into()],
+        )
+        .await?;
+    let holidays: Vec<Holiday> = exec
+        .rows(
+            "SELECT day FROM queue_holidays WHERE queue_id = $1 ORDER BY day",
+            vec![queue_id.into()],
+        )
+        .await?;
+    Ok(Calendar {
+        utc_offset_minutes: offset.map_or(0, |o| o.0),
+        hours: hours.into_iter().map(|h| (h.0, h.1, h.2)).collect(),
+        holidays: holidays.iter().filter_map(|d| day_number(&d.0)).collect(),
+    })
+}
+
+struct Offset(i64);
+struct Hours(i64, i64, i64);
+struct Holiday(String);
+
+impl FromRow for Offset {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Offset(r.try_get("utc_offset_minutes")?))
+    }
+}
+
+impl FromRow for Hours {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Hours(
             r.try_get("weekday")?,
             r.try_get("open_min")?,
             r.try_get("close_min")?,
         ))
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let holidays = sqlx::query("SELECT day FROM queue_holidays WHERE queue_id = $1 ORDER BY day")
-        .bind(queue_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>("day").ok())
-        .filter_map(|d| day_number(&d))
-        .collect();
-    Ok(Calendar {
-        utc_offset_minutes: offset,
-        hours,
-        holidays,
-    })
+    }
+}
+
+impl FromRow for Holiday {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Holiday(r.try_get("day")?))
+    }
 }
 
 /// Replaces a queue's business hours and holidays.
@@ -253,18 +265,18 @@ pub async fn update_calendar(db: &Db, queue_id: i64, c: &Calendar) -> AppResult<
 
 /// First-response and resolution due times of work enqueued at `from`, counted in the
 /// queue's business hours.
-pub async fn due_times(
-    conn: &mut sqlx::AnyConnection,
+pub async fn due_times<E: Exec>(
+    exec: &mut E,
     queue_id: Option<i64>,
     priority: i64,
     kind: &str,
     from: i64,
 ) -> AppResult<(Option<i64>, Option<i64>)> {
-    let Some(t) = find_target(&mut *conn, queue_id, priority, kind).await? else {
+    let Some(t) = find_target(exec, queue_id, priority, kind).await? else {
         return Ok((None, None));
     };
     let cal = match queue_id {
-        Some(q) => find_calendar(conn, q).await?,
+        Some(q) => find_calendar(exec, q).await?,
         None => Calendar::default(),
     };
     Ok((
@@ -280,7 +292,10 @@ pub async fn list_targets(db: &Db, queue_id: i64) -> AppResult<Vec<SlaTarget>> {
         .bind(queue_id)
         .fetch_all(&db.pool)
         .await?;
-    Ok(rows.iter().map(target_from_row).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(SlaTarget::from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// Creates or replaces the target of (queue, priority, kind).
@@ -332,7 +347,7 @@ pub async fn upsert_target(db: &Db, t: &SlaTarget) -> AppResult<SlaTarget> {
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(target_from_row(&row)?)
+    Ok(SlaTarget::from_row(&row)?)
 }
 
 /// Which clock event is due for one item, given what is met already.
@@ -384,7 +399,7 @@ pub async fn check_clocks(state: &AppState) -> AppResult<usize> {
         let flags: i64 = r.try_get("sla_flags")?;
         let enqueued: i64 = r.try_get("enqueued_at")?;
         let t_priority: i64 = r.try_get("t_priority")?;
-        let target = find_target(&db.pool, queue_id, t_priority, &kind).await?;
+        let target = find_target(&mut &state.db, queue_id, t_priority, &kind).await?;
         let warn = target.as_ref().map(|t| t.warn_percent).unwrap_or(80);
         // Finished work stops its clocks (and leaves the index range this check scans).
         let state: String = r.try_get("state")?;

@@ -5,6 +5,7 @@ use crate::db::{Db, now_ms};
 use crate::error::{AppError, AppResult};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::{HashMap, HashSet};
 
 async fn members_of(db: &Db, queue_id: i64) -> AppResult<Vec<i64>> {
     let rows =
@@ -144,6 +145,32 @@ pub async fn queues_of_user(db: &Db, user_id: i64) -> AppResult<Vec<i64>> {
         .iter()
         .map(|r| r.try_get("queue_id"))
         .collect::<Result<_, _>>()?)
+}
+
+/// Every queue's members: queue id → user ids.
+pub async fn members_by_queue(db: &Db) -> AppResult<HashMap<i64, HashSet<i64>>> {
+    let rows: Vec<Member> = db
+        .fetch_all("SELECT queue_id, user_id FROM queue_members", vec![])
+        .await?;
+    let mut members: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for m in rows {
+        members.entry(m.queue_id).or_default().insert(m.user_id);
+    }
+    Ok(members)
+}
+
+struct Member {
+    queue_id: i64,
+    user_id: i64,
+}
+
+impl crate::db::FromRow for Member {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Member {
+            queue_id: r.try_get("queue_id")?,
+            user_id: r.try_get("user_id")?,
+        })
+    }
 }
 
 const RULE_COLUMNS: &str = "id, queue_id, position, channel, to_addr, keyword, tier, language, \

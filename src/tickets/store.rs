@@ -369,18 +369,16 @@ pub async fn find_interaction(db: &Db, id: i64) -> AppResult<Interaction> {
 }
 
 /// Merges `meta` keys into an interaction's meta (delivery state, call durations).
-pub async fn update_interaction_meta(
-    tx: &mut Tx<'_>,
+pub async fn update_interaction_meta<E: Exec>(
+    tx: &mut E,
     id: i64,
     patch: &serde_json::Value,
 ) -> AppResult<Interaction> {
     let sql = format!("SELECT {INTERACTION_COLUMNS} FROM interactions WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&mut **tx)
+    let mut i: Interaction = tx
+        .row(&sql, vec![id.into()])
         .await?
         .ok_or(AppError::NotFound("interaction"))?;
-    let mut i = interaction_from_row(&row)?;
     if let (Some(meta), Some(patch)) = (i.meta.as_object_mut(), patch.as_object()) {
         for (k, v) in patch {
             meta.insert(k.clone(), v.clone());
@@ -388,11 +386,11 @@ pub async fn update_interaction_meta(
     } else {
         i.meta = patch.clone();
     }
-    sqlx::query("UPDATE interactions SET meta = $2 WHERE id = $1")
-        .bind(id)
-        .bind(i.meta.to_string())
-        .execute(&mut **tx)
-        .await?;
+    tx.run(
+        "UPDATE interactions SET meta = $2 WHERE id = $1",
+        vec![id.into(), i.meta.to_string().into()],
+    )
+    .await?;
     Ok(i)
 }
 

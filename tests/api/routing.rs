@@ -45,7 +45,7 @@ async fn work(app: &TestApp, ticket_id: i64) -> Value {
 }
 
 /// Polls the ticket's work item until `pred` holds.
-async fn work_until(app: &TestApp, ticket_id: i64, pred: impl Fn(&Value) -> bool) -> Value {
+pub async fn work_until(app: &TestApp, ticket_id: i64, pred: impl Fn(&Value) -> bool) -> Value {
     let end = std::time::Instant::now() + WAIT;
     loop {
         let (s, w) = app
@@ -339,6 +339,45 @@ async fn rules_place_new_work_in_order() {
     assert_eq!(s.as_u16(), 204);
     let (s, b) = app.call(Method::DELETE, &del, Some(&sup), None).await;
     assert_error(s, &b, 404, "not_found");
+}
+
+/// The leader follows tickets by their events: one merged away finishes its waiting work, one
+/// assigned by hand takes its work to the assignee.
+#[tokio::test]
+async fn work_follows_tickets_merged_or_assigned_by_hand() {
+    let app = fast_app().await;
+    let q = app.queue("Q").await;
+    let (a1, _) = app.user("a1", "agent").await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    members(&app, q, &[a1]).await;
+    // Nobody is available: the items wait.
+    let keep = ticket(&app, &sup, "keep", Some(q)).await;
+    let dup = ticket(&app, &sup, "duplicate", Some(q)).await;
+    let by_hand = ticket(&app, &sup, "by hand", Some(q)).await;
+    for t in [keep, dup, by_hand] {
+        work_until(&app, t, |w| w["state"] == "waiting").await;
+    }
+    let (s, b) = app
+        .post(
+            &format!("/api/tickets/{dup}/merge"),
+            &sup,
+            json!({"into": keep}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{b}");
+    let w = work_until(&app, dup, |w| w["state"] == "done").await;
+    assert!(w["done_at"].as_i64().is_some(), "{w}");
+    let (s, b) = app
+        .patch(
+            &format!("/api/tickets/{by_hand}"),
+            &sup,
+            json!({"assignee_id": a1}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{b}");
+    let w = work_until(&app, by_hand, |w| w["state"] == "assigned").await;
+    assert_eq!(w["assigned_to"], a1);
+    assert_eq!(work(&app, keep).await["state"], "waiting");
 }
 
 /// The agent accepts the offer their console rings with, which fills their capacity: busy.

@@ -264,6 +264,12 @@ async fn an_answered_call_ends_in_timed_wrap_up_and_frees_the_agent() {
     app.queue("phone").await;
 
     cti(&app, json!({"event": "newCall", "from": "+8613800138001", "to": "4008001234", "direction": "in", "callId": "wrap-1", "user": ["101"], "queue": "phone"})).await;
+    // Routing has placed the call's ticket (and may be offering it) when the PBX says who
+    // answered: the call's work must still end with the call, not stay on the agent.
+    let tid = call_row(&app, "cti", "wrap-1").await["ticket_id"]
+        .as_i64()
+        .unwrap();
+    crate::routing::work_until(&app, tid, |w| w["state"] != "assigned").await;
     cti(
         &app,
         json!({"event": "answer", "callId": "wrap-1", "direction": "in", "user": "101"}),
@@ -271,6 +277,12 @@ async fn an_answered_call_ends_in_timed_wrap_up_and_frees_the_agent() {
     .await;
     let (s, _) = cti(&app, json!({"event": "hangup", "callId": "wrap-1", "direction": "in", "cause": "normalClearing"})).await;
     assert_eq!(s, 200);
+    let (_, w) = app.get(&format!("/api/work/{tid}"), &app.admin_token).await;
+    assert_eq!(
+        (w["state"].as_str(), w["assigned_to"].as_i64()),
+        (Some("done"), Some(a1)),
+        "{w}"
+    );
     // Hung up: the agent does after-call work, and the call waits for it.
     let call = call_row(&app, "cti", "wrap-1").await;
     assert_eq!(
@@ -421,6 +433,15 @@ async fn hangup_without_answer_becomes_a_callback_and_a_late_answer_is_ignored()
     assert_eq!(s, 200);
     let call = call_row(&app, "cti", "m-1").await;
     assert_eq!(call["state"], "abandoned");
+    // The call's own work is abandoned, whether routing had placed it yet or not: it is never
+    // offered, and the wallboard counts it.
+    let own = call["ticket_id"].as_i64().unwrap();
+    let (s, w) = app.get(&format!("/api/work/{own}"), &app.admin_token).await;
+    assert_eq!(s.as_u16(), 200, "{w}");
+    assert_eq!(
+        (w["state"].as_str(), w["queue_id"].as_i64()),
+        (Some("abandoned"), Some(queue))
+    );
     let cb = call["callback_ticket_id"]
         .as_i64()
         .expect("a callback ticket");
@@ -469,6 +490,8 @@ async fn hangup_without_answer_becomes_a_callback_and_a_late_answer_is_ignored()
         ),
         (Some("abandoned"), None, Some("cancel"))
     );
+    let (_, w) = app.get(&format!("/api/work/{own}"), &app.admin_token).await;
+    assert_eq!(w["state"], "abandoned", "routing left it alone: {w}");
     assert_eq!(
         count(
             &app,
@@ -1013,12 +1036,9 @@ async fn twilio_caller_who_hangs_up_in_the_queue_gets_a_callback() {
     );
 }
 
-/// Hotline's own queue: routing offers the waiting Twilio caller to an available agent, whose
-/// screen pops at the offer; the agent accepts and the call is put through to them.
-#[tokio::test]
-async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
-    let (app, fake) = spawn_with_twilio().await;
-    let (a1, a1_token) = agent(&app, "a1", "101", Some("+8613911112222")).await;
+/// Agent a1 (with a phone) in queue "service", which Twilio calls to +14155550100 wait in.
+async fn service_queue_with_agent(app: &TestApp) -> (i64, String) {
+    let (a1, a1_token) = agent(app, "a1", "101", Some("+8613911112222")).await;
     let service = app.queue("service").await;
     app.call(
         reqwest::Method::PUT,
@@ -1036,6 +1056,15 @@ async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
         )
         .await;
     assert_eq!(s.as_u16(), 200, "{n}");
+    (a1, a1_token)
+}
+
+/// Hotline's own queue: routing offers the waiting Twilio caller to an available agent, whose
+/// screen pops at the offer; the agent accepts and the call is put through to them.
+#[tokio::test]
+async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
+    let (app, fake) = spawn_with_twilio().await;
+    let (a1, a1_token) = service_queue_with_agent(&app).await;
     let params = [
         ("CallSid", "CA900"),
         ("From", "+8613800138000"),
@@ -1100,6 +1129,64 @@ async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
         r.field("Twiml"),
         Some("<Response><Dial><Number>+8613911112222</Number></Dial></Response>")
     );
+}
+
+/// The caller hangs up while routing rings an agent: the offer is withdrawn, the agent is free
+/// again, the call's work is abandoned and a callback waits instead.
+#[tokio::test]
+async fn a_caller_hanging_up_while_offered_withdraws_the_offer() {
+    let (app, _) = spawn_with_twilio().await;
+    let (a1, a1_token) = service_queue_with_agent(&app).await;
+    let params = [
+        ("CallSid", "CA910"),
+        ("From", "+8613800138000"),
+        ("To", "+14155550100"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let (s, _) = post_signed(&app, "/webhooks/twilio/voice", &params).await;
+    assert_eq!(s, 200);
+    app.post("/api/presence", &a1_token, json!({"state": "available"}))
+        .await;
+    wait_for(|| async {
+        (call_row(&app, "twilio", "CA910").await["state"] == "offered").then_some(())
+    })
+    .await
+    .expect("the waiting call is offered");
+    let status = [
+        ("CallSid", "CA910"),
+        ("CallStatus", "completed"),
+        ("SequenceNumber", "1"),
+    ];
+    let (s, _) = post_signed(&app, "/webhooks/twilio/voice/status", &status).await;
+    assert_eq!(s, 200);
+    let call = call_row(&app, "twilio", "CA910").await;
+    assert_eq!(call["state"], "abandoned");
+    assert!(call["callback_ticket_id"].as_i64().is_some(), "{call}");
+    let own = call["ticket_id"].as_i64().unwrap();
+    let (_, w) = app.get(&format!("/api/work/{own}"), &app.admin_token).await;
+    assert_eq!(
+        (w["state"].as_str(), w["offer_id"].as_i64()),
+        (Some("abandoned"), None),
+        "{w}"
+    );
+    let outcome: String = sqlx::Row::get(
+        &sqlx::query("SELECT outcome FROM offers WHERE work_item_id = $1")
+            .bind(w["id"].as_i64().unwrap())
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap(),
+        "outcome",
+    );
+    assert_eq!(outcome, "withdrawn");
+    // The agent's ringing slot is free: the callback is offered to them next.
+    wait_for(|| async {
+        let cb = call["callback_ticket_id"].as_i64()?;
+        let (_, w) = app.get(&format!("/api/work/{cb}"), &app.admin_token).await;
+        (w["state"] == "offered" && w["offered_to"] == a1).then_some(())
+    })
+    .await
+    .expect("the callback rings the same agent");
 }
 
 /// Polls `f` every 50 ms for up to 10 s.

@@ -8,10 +8,11 @@ use crate::app::AppState;
 use crate::auth::User;
 use crate::customers::identity::IdentityKind;
 use crate::customers::{Identity, MatchQuality};
-use crate::db::{Backend, Db, Exec, Tx, WriteJob, now_ms};
+use crate::db::{Backend, Db, Exec, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, Inbound, Thread};
 use crate::realtime::events::{self, Scope};
+use crate::routing::offers::CallWork;
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
 use crate::tickets::{Channel, Direction, Kind, Priority, Status};
 use serde_json::{Value, json};
@@ -136,12 +137,7 @@ async fn append_pop<E: Exec>(
 
 /// Writes the call row's changes, mirrors them on the interaction's meta and appends
 /// `call.updated`. Returns false (and writes nothing) when the call ended meanwhile.
-async fn save(
-    tx: &mut Tx<'_>,
-    state: &AppState,
-    call: &Call,
-    allow_ended: bool,
-) -> AppResult<bool> {
+async fn save<E: Exec>(tx: &mut E, db: &Db, call: &Call, allow_ended: bool) -> AppResult<bool> {
     if !store::update_call(tx, call, allow_ended).await? {
         return Ok(false);
     }
@@ -160,14 +156,8 @@ async fn save(
         });
         tickets::update_interaction_meta(tx, iid, &meta).await?;
     }
-    events::append(
-        tx,
-        state.db.backend,
-        "call.updated",
-        call_scope(call),
-        &call_payload(call),
-    )
-    .await?;
+    let payload = call_payload(call);
+    events::append(tx, db.backend, "call.updated", call_scope(call), &payload).await?;
     Ok(true)
 }
 
@@ -186,7 +176,7 @@ pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call,
 }
 
 async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call, bool)> {
-    if let Some(existing) = store::find_call(&state.db.pool, s.source, s.call_id).await? {
+    if let Some(existing) = store::find_call(&mut &state.db, s.source, s.call_id).await? {
         return Ok((existing, false));
     }
     let number = if s.direction == "in" { s.from } else { s.to };
@@ -244,12 +234,11 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
         ringing: s.ringing.iter().map(|u| u.id).collect(),
         view,
     };
-    let Some(call) = state.db.write(job).await? else {
+    let Some(call) = events::write(&state.db, job).await? else {
         // A concurrent repeat of the same event won.
-        let existing = store::find_call(&state.db.pool, s.source, s.call_id).await?;
+        let existing = store::find_call(&mut &state.db, s.source, s.call_id).await?;
         return Ok((existing.ok_or(AppError::NotFound("call"))?, false));
     };
-    events::COMMITTED.notify_waiters();
     if s.direction == "in" {
         metrics::counter!("hotline_intake_total", "channel" => "voice").increment(1);
     }
@@ -397,34 +386,60 @@ pub async fn pop_screen(state: &AppState, call: &Call, user_id: i64) -> AppResul
         return Ok(false);
     }
     let view = view_for_number(state, call.customer_number()).await?;
-    let mut tx = state.db.begin().await?;
-    let mut current = store::find_call_by_id(&mut *tx, call.id).await?;
-    if current.popped.contains(&user_id) || current.state.is_final() {
-        tx.rollback().await?;
-        return Ok(false);
+    let job = Pop {
+        call_id: call.id,
+        user_id,
+        view,
+    };
+    events::write(&state.db, job).await
+}
+
+struct Pop {
+    call_id: i64,
+    user_id: i64,
+    view: Value,
+}
+
+impl WriteJob for Pop {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<bool> {
+        let mut call = store::find_call_by_id(tx, self.call_id).await?;
+        if call.popped.contains(&self.user_id) || call.state.is_final() {
+            return Ok(false);
+        }
+        call.popped.push(self.user_id);
+        store::update_call(tx, &call, false).await?;
+        append_pop(tx, db.backend, &call, self.user_id, &self.view).await?;
+        Ok(true)
     }
-    current.popped.push(user_id);
-    store::update_call(&mut tx, &current, false).await?;
-    append_pop(&mut tx, state.db.backend, &current, user_id, &view).await?;
-    events::commit(tx).await?;
-    Ok(true)
 }
 
 /// Sets an unfinished call's state (e.g. queued, offered) with its event.
 pub async fn set_state(state: &AppState, call_id: i64, to: CallState) -> AppResult<Call> {
-    let mut tx = state.db.begin().await?;
-    let mut call = store::find_call_by_id(&mut *tx, call_id).await?;
-    if call.state.is_final() || call.state == to {
-        tx.rollback().await?;
-        return Ok(call);
+    events::write(&state.db, SetState { call_id, to }).await
+}
+
+struct SetState {
+    call_id: i64,
+    to: CallState,
+}
+
+impl WriteJob for SetState {
+    type Out = Call;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Call> {
+        let mut call = store::find_call_by_id(tx, self.call_id).await?;
+        if call.state.is_final() || call.state == self.to {
+            return Ok(call);
+        }
+        call.state = self.to;
+        if self.to == CallState::Queued && call.queued_at.is_none() {
+            call.queued_at = Some(now_ms());
+        }
+        save(tx, db, &call, false).await?;
+        Ok(call)
     }
-    call.state = to;
-    if to == CallState::Queued && call.queued_at.is_none() {
-        call.queued_at = Some(now_ms());
-    }
-    save(&mut tx, state, &call, false).await?;
-    events::commit(tx).await?;
-    Ok(call)
 }
 
 /// The call was answered by `agent`. Ignored (returns the call unchanged, `false`) when the
@@ -434,109 +449,183 @@ pub async fn answer(
     call_id: i64,
     agent: Option<&User>,
 ) -> AppResult<(Call, bool)> {
-    let mut tx = state.db.begin().await?;
-    let mut call = store::find_call_by_id(&mut *tx, call_id).await?;
-    if call.state.is_final() || call.answered_at.is_some() {
-        tx.rollback().await?;
+    let job = Answer {
+        call_id,
+        agent_id: agent.map(|a| a.id),
+    };
+    let (call, answered) = events::write(&state.db, job).await?;
+    if !answered {
         return Ok((call, false));
     }
-    call.state = CallState::Talking;
-    call.answered_at = Some(now_ms());
-    if let Some(a) = agent {
-        call.agent_id = Some(a.id);
-    }
-    if !save(&mut tx, state, &call, false).await? {
-        tx.rollback().await?;
-        return Ok((call, false));
-    }
-    // The agent who talks to the customer owns the ticket unless someone already does.
-    if let (Some(tid), Some(a)) = (call.ticket_id, agent) {
-        let t = tickets::find_ticket(&mut *tx, tid).await?;
-        if t.assignee_id.is_none() {
-            let change = TicketChanges {
-                assignee_id: Some(Some(a.id)),
-                status: (t.status == Status::New).then_some(Status::Open),
-                ..TicketChanges::default()
-            };
-            tickets::update_ticket(&mut tx, &state.db, tid, &change, None).await?;
-        }
-    }
-    events::commit(tx).await?;
     if let Some(a) = agent {
         // PBXs that announce nobody before the answer still get the pop, now.
         pop_screen(state, &call, a.id).await?;
     }
-    Ok((store::find_call_by_id(&state.db.pool, call_id).await?, true))
+    Ok((store::find_call_by_id(&mut &state.db, call_id).await?, true))
+}
+
+struct Answer {
+    call_id: i64,
+    agent_id: Option<i64>,
+}
+
+impl WriteJob for Answer {
+    type Out = (Call, bool);
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<(Call, bool)> {
+        let mut call = store::find_call_by_id(tx, self.call_id).await?;
+        if call.state.is_final() || call.answered_at.is_some() {
+            return Ok((call, false));
+        }
+        call.state = CallState::Talking;
+        call.answered_at = Some(now_ms());
+        call.agent_id = self.agent_id.or(call.agent_id);
+        if !save(tx, db, &call, false).await? {
+            return Ok((call, false));
+        }
+        // The agent who talks to the customer owns the ticket unless someone already does.
+        if let (Some(tid), Some(a)) = (call.ticket_id, self.agent_id) {
+            let t = tickets::find_ticket(tx, tid).await?;
+            if t.assignee_id.is_none() {
+                let change = TicketChanges {
+                    assignee_id: Some(Some(a)),
+                    status: (t.status == Status::New).then_some(Status::Open),
+                    ..TicketChanges::default()
+                };
+                tickets::update_ticket(tx, db, tid, &change, None).await?;
+            }
+        }
+        Ok((call, true))
+    }
 }
 
 /// The call ended with `cause`. Computes durations; an unanswered, not forwarded inbound call
-/// becomes a callback ticket in its queue. Ignored when the call already ended.
+/// abandons its own work and becomes a callback ticket in its queue. Ignored when the call
+/// already ended.
 pub async fn end(state: &AppState, call_id: i64, cause: &str) -> AppResult<(Call, bool)> {
-    let mut tx = state.db.begin().await?;
-    let mut call = store::find_call_by_id(&mut *tx, call_id).await?;
-    if call.state.is_final() {
-        tx.rollback().await?;
-        return Ok((call, false));
+    let job = End {
+        call_id,
+        cause: cause.to_string(),
+        wrap_up_secs: state.config.wrap_up_secs,
+        callback_sla_minutes: state.config.callback_sla_minutes,
+    };
+    let (call, ended) = match events::write(&state.db, job).await {
+        // Another request ended it first (PostgreSQL): nothing of this one stayed.
+        Err(AppError::Conflict(_)) => (
+            store::find_call_by_id(&mut &state.db, call_id).await?,
+            false,
+        ),
+        other => other?,
+    };
+    if ended {
+        metrics::counter!("hotline_calls_ended_total", "state" => call.state.as_str()).increment(1);
     }
-    let now = now_ms();
-    let answered = call.answered_at.is_some();
-    call.ended_at = Some(now);
-    call.cause = Some(cause.to_string());
-    // The agent who talked goes to after-call work; the call stays in wrap-up until that ends.
-    let wrapping = match (answered, call.agent_id, call.ticket_id) {
-        (true, Some(agent), Some(ticket)) => {
-            crate::routing::offers::finish_call_work(&mut tx, state, ticket, agent).await?
+    Ok((call, ended))
+}
+
+struct End {
+    call_id: i64,
+    cause: String,
+    wrap_up_secs: u64,
+    callback_sla_minutes: i64,
+}
+
+impl WriteJob for End {
+    type Out = (Call, bool);
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<(Call, bool)> {
+        let mut call = store::find_call_by_id(tx, self.call_id).await?;
+        if call.state.is_final() {
+            return Ok((call, false));
         }
-        _ => false,
-    };
-    call.state = match (answered, wrapping) {
-        (false, _) => CallState::Abandoned,
-        (true, true) => CallState::WrapUp,
-        (true, false) => CallState::Ended,
-    };
-    if is_missed(&call.direction, answered, cause) {
-        call.callback_ticket_id = Some(create_callback(&mut tx, state, &call).await?);
+        let answered = call.answered_at.is_some();
+        call.ended_at = Some(now_ms());
+        call.cause = Some(self.cause.clone());
+        // The agent who talked goes to after-call work; the call stays in wrap-up until that
+        // ends.
+        let work = call.ticket_id.map(|ticket_id| CallWork {
+            ticket_id,
+            queue_id: call.queue_id,
+            since: call.started_at,
+        });
+        let wrapping = match (answered, call.agent_id, &work) {
+            (true, Some(agent), Some(work)) => {
+                let wrap = self.wrap_up_secs;
+                crate::routing::offers::finish_call_work(tx, db, wrap, work, agent).await?
+            }
+            _ => false,
+        };
+        call.state = match (answered, wrapping) {
+            (false, _) => CallState::Abandoned,
+            (true, true) => CallState::WrapUp,
+            (true, false) => CallState::Ended,
+        };
+        if is_missed(&call.direction, answered, &self.cause) {
+            if let Some(work) = &work {
+                crate::routing::offers::end_call_work(tx, db, work, None).await?;
+            }
+            let minutes = self.callback_sla_minutes;
+            call.callback_ticket_id = Some(create_callback(tx, db, minutes, &call).await?);
+        }
+        if !save(tx, db, &call, false).await? {
+            // Another request ended it first: nothing of this one stays.
+            return Err(AppError::Conflict("the call ended meanwhile".into()));
+        }
+        if call.direction == "out" {
+            log_callback_attempt(tx, db, &call, answered).await?;
+        }
+        Ok((call, true))
     }
-    if !save(&mut tx, state, &call, false).await? {
-        tx.rollback().await?;
-        let current = store::find_call_by_id(&state.db.pool, call_id).await?;
-        return Ok((current, false));
-    }
-    if call.direction == "out" {
-        log_callback_attempt(&mut tx, state, &call, answered).await?;
-    }
-    events::commit(tx).await?;
-    metrics::counter!("hotline_calls_ended_total", "state" => call.state.as_str()).increment(1);
-    Ok((call, true))
 }
 
 /// The agent's after-call work ended (they left wrap-up, or its time ran out): their calls in
 /// wrap-up end, with the wrap-up time. Safe on several nodes: a call ends once.
 pub async fn end_wrap_up(state: &AppState, agent: i64) -> AppResult<usize> {
-    let mut ended = 0;
-    for mut call in store::wrapping_up(&state.db, agent).await? {
-        let mut tx = state.db.begin().await?;
-        if !store::end_wrap_up(&mut tx, call.id).await? {
-            tx.rollback().await?;
-            continue;
-        }
-        call.state = CallState::Ended;
-        call.wrapped_at = Some(now_ms());
-        save(&mut tx, state, &call, true).await?;
-        events::commit(tx).await?;
-        ended += 1;
+    let calls = store::wrapping_up(&state.db, agent).await?;
+    if calls.is_empty() {
+        return Ok(0);
     }
-    Ok(ended)
+    events::write(&state.db, EndWrapUp { calls }).await
+}
+
+struct EndWrapUp {
+    calls: Vec<Call>,
+}
+
+impl WriteJob for EndWrapUp {
+    type Out = usize;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<usize> {
+        let mut ended = 0;
+        for call in &self.calls {
+            if !store::end_wrap_up(tx, call.id).await? {
+                continue;
+            }
+            let call = Call {
+                state: CallState::Ended,
+                wrapped_at: Some(now_ms()),
+                ..call.clone()
+            };
+            save(tx, db, &call, true).await?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
 }
 
 /// A missed call becomes a callback ticket: status new, in the call's queue, the caller as
 /// customer, with its due time (the callback SLA) in the first note's meta.
-async fn create_callback(tx: &mut Tx<'_>, state: &AppState, call: &Call) -> AppResult<i64> {
+async fn create_callback<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    sla_minutes: i64,
+    call: &Call,
+) -> AppResult<i64> {
     let number = call.customer_number().to_string();
-    let due = now_ms() + state.config.callback_sla_minutes.max(1) * 60_000;
+    let due = now_ms() + sla_minutes.max(1) * 60_000;
     let ticket = tickets::insert_ticket(
         tx,
-        &state.db,
+        db,
         &NewTicket {
             subject: format!("Call back {number}"),
             priority: Priority::High,
@@ -551,7 +640,7 @@ async fn create_callback(tx: &mut Tx<'_>, state: &AppState, call: &Call) -> AppR
     .await?;
     tickets::insert_interaction(
         tx,
-        &state.db,
+        db,
         &NewInteraction {
             ticket_id: ticket.id,
             customer_id: call.customer_id,
@@ -561,9 +650,8 @@ async fn create_callback(tx: &mut Tx<'_>, state: &AppState, call: &Call) -> AppR
             to_addr: String::new(),
             subject: String::new(),
             body: format!(
-                "Missed call from {number} ({}); call back within {} minutes.",
+                "Missed call from {number} ({}); call back within {sla_minutes} minutes.",
                 call.cause.as_deref().unwrap_or("noAnswer"),
-                state.config.callback_sla_minutes
             ),
             external_id: None,
             author_id: None,
@@ -574,29 +662,22 @@ async fn create_callback(tx: &mut Tx<'_>, state: &AppState, call: &Call) -> AppR
     .await?;
     // The callback waits in the queue as work of its own kind, with the queue's callback SLA.
     let note = format!("Missed call from {number}");
-    crate::routing::offers::insert_callback(
-        tx,
-        &state.db,
-        ticket.id,
-        call.queue_id,
-        &number,
-        &note,
-    )
-    .await?;
+    crate::routing::offers::insert_callback(tx, db, ticket.id, call.queue_id, &number, &note)
+        .await?;
     Ok(ticket.id)
 }
 
 /// An outbound call on a callback ticket logs its result there; a reached customer resolves it.
-async fn log_callback_attempt(
-    tx: &mut Tx<'_>,
-    state: &AppState,
+async fn log_callback_attempt<E: Exec>(
+    tx: &mut E,
+    db: &Db,
     call: &Call,
     answered: bool,
 ) -> AppResult<()> {
     let Some(tid) = call.ticket_id else {
         return Ok(());
     };
-    let t = tickets::find_ticket(&mut **tx, tid).await?;
+    let t = tickets::find_ticket(tx, tid).await?;
     if t.kind != Kind::Callback || !t.status.is_open() {
         return Ok(());
     }
@@ -607,7 +688,7 @@ async fn log_callback_attempt(
     };
     tickets::insert_interaction(
         tx,
-        &state.db,
+        db,
         &NewInteraction {
             ticket_id: tid,
             customer_id: t.customer_id,
@@ -629,7 +710,7 @@ async fn log_callback_attempt(
             assignee_id: call.agent_id.map(Some),
             ..TicketChanges::default()
         };
-        tickets::update_ticket(tx, &state.db, tid, &change, call.agent_id).await?;
+        tickets::update_ticket(tx, db, tid, &change, call.agent_id).await?;
     }
     Ok(())
 }

@@ -278,7 +278,7 @@ async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>
 }
 
 async fn find(state: &AppState, e: &CtiEvent) -> AppResult<store::Call> {
-    store::find_call(&state.db.pool, "cti", &e.call_id)
+    store::find_call(&mut &state.db, "cti", &e.call_id)
         .await?
         .ok_or_else(|| {
             AppError::Unprocessable(format!(

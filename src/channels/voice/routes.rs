@@ -59,7 +59,7 @@ async fn list_calls(
 }
 
 async fn visible_call(state: &AppState, user: &crate::auth::User, id: i64) -> AppResult<Call> {
-    let call = store::find_call_by_id(&state.db.pool, id).await?;
+    let call = store::find_call_by_id(&mut &state.db, id).await?;
     let mine = call.agent_id == Some(user.id) || call.popped.contains(&user.id);
     let in_queue = match call.queue_id {
         Some(q) => crate::routing::store::queues_of_user(&state.db, user.id)
@@ -136,7 +136,7 @@ async fn dial(
     let caller_id = store::caller_id_for(&state.db, &number)
         .await?
         .or_else(|| Some(state.config.twilio_caller_id.clone()).filter(|c| !c.is_empty()));
-    let callback = store::find_open_callback(&state.db.pool, &number).await?;
+    let callback = store::find_open_callback(&mut &state.db, &number).await?;
     let twilio_ready = !state.config.twilio_account_sid.is_empty()
         && !state.config.twilio_auth_token.is_empty()
         && caller_id.is_some();

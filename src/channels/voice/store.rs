@@ -1,7 +1,7 @@
 //! SQL for calls, blocked numbers, caller-id rules and the settings of dialled numbers.
 
 use super::CallState;
-use crate::db::{Db, Exec, FromRow, Tx, now_ms};
+use crate::db::{Db, Exec, FromRow, now_ms};
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
 use sqlx::Row;
@@ -144,30 +144,19 @@ pub async fn insert_call<E: Exec>(tx: &mut E, c: &NewCall<'_>) -> AppResult<Opti
     tx.row(&sql, params).await
 }
 
-pub async fn find_call<'e, E>(exec: E, source: &str, call_id: &str) -> AppResult<Option<Call>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn find_call<E: Exec>(
+    exec: &mut E,
+    source: &str,
+    call_id: &str,
+) -> AppResult<Option<Call>> {
     let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE source = $1 AND call_id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(source)
-        .bind(call_id)
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.map(|r| call_from_row(&r)).transpose()?)
+    exec.row(&sql, vec![source.into(), call_id.into()]).await
 }
 
-pub async fn find_call_by_id<'e, E>(exec: E, id: i64) -> AppResult<Call>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn find_call_by_id<E: Exec>(exec: &mut E, id: i64) -> AppResult<Call> {
     let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(exec)
-        .await?
-        .ok_or(AppError::NotFound("call"))?;
-    Ok(call_from_row(&row)?)
+    let found = exec.row(&sql, vec![id.into()]).await?;
+    found.ok_or(AppError::NotFound("call"))
 }
 
 /// Calls, newest first; `active` keeps the ones not yet over.
@@ -197,59 +186,59 @@ pub async fn wrapping_up(db: &Db, agent_id: i64) -> AppResult<Vec<Call>> {
 }
 
 /// Claims a call in wrap-up for ending it; false when another node did.
-pub async fn end_wrap_up(tx: &mut Tx<'_>, call_id: i64) -> AppResult<bool> {
-    let claimed =
-        sqlx::query("UPDATE calls SET state = 'ended' WHERE id = $1 AND state = 'wrap_up'")
-            .bind(call_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+pub async fn end_wrap_up<E: Exec>(tx: &mut E, call_id: i64) -> AppResult<bool> {
+    let claimed = tx
+        .run(
+            "UPDATE calls SET state = 'ended' WHERE id = $1 AND state = 'wrap_up'",
+            vec![call_id.into()],
+        )
+        .await?;
     Ok(claimed == 1)
 }
 
 /// Writes a call's changing fields, only while it is not over yet (`ended_at IS NULL`) unless
 /// `allow_ended`; returns false when another request got there first.
-pub async fn update_call(tx: &mut Tx<'_>, c: &Call, allow_ended: bool) -> AppResult<bool> {
-    let done = sqlx::query(
-        "UPDATE calls SET state = $2, agent_id = $3, queue_id = $4, queued_at = $5, \
-         answered_at = $6, ended_at = $7, cause = $8, last_sequence = $9, popped = $10, \
-         recording_url = $11, callback_ticket_id = $12, wrapped_at = $14 \
-         WHERE id = $1 AND ($13 = 1 OR ended_at IS NULL)",
-    )
-    .bind(c.id)
-    .bind(c.state.as_str())
-    .bind(c.agent_id)
-    .bind(c.queue_id)
-    .bind(c.queued_at)
-    .bind(c.answered_at)
-    .bind(c.ended_at)
-    .bind(&c.cause)
-    .bind(c.last_sequence)
-    .bind(serde_json::to_string(&c.popped).unwrap_or_else(|_| "[]".into()))
-    .bind(&c.recording_url)
-    .bind(c.callback_ticket_id)
-    .bind(allow_ended as i64)
-    .bind(c.wrapped_at)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+pub async fn update_call<E: Exec>(tx: &mut E, c: &Call, allow_ended: bool) -> AppResult<bool> {
+    let params = vec![
+        c.id.into(),
+        c.state.as_str().into(),
+        c.agent_id.into(),
+        c.queue_id.into(),
+        c.queued_at.into(),
+        c.answered_at.into(),
+        c.ended_at.into(),
+        (&c.cause).into(),
+        c.last_sequence.into(),
+        serde_json::to_string(&c.popped)
+            .unwrap_or_else(|_| "[]".into())
+            .into(),
+        (&c.recording_url).into(),
+        c.callback_ticket_id.into(),
+        allow_ended.into(),
+        c.wrapped_at.into(),
+    ];
+    let done = tx
+        .run(
+            "UPDATE calls SET state = $2, agent_id = $3, queue_id = $4, queued_at = $5, \
+             answered_at = $6, ended_at = $7, cause = $8, last_sequence = $9, popped = $10, \
+             recording_url = $11, callback_ticket_id = $12, wrapped_at = $14 \
+             WHERE id = $1 AND ($13 = 1 OR ended_at IS NULL)",
+            params,
+        )
+        .await?;
     Ok(done == 1)
 }
 
 /// The open callback ticket left by an earlier missed call from `number`, if any.
-pub async fn find_open_callback<'e, E>(exec: E, number: &str) -> AppResult<Option<i64>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row = sqlx::query(
-        "SELECT c.callback_ticket_id AS id FROM calls c JOIN tickets t ON t.id = c.callback_ticket_id \
+pub async fn find_open_callback<E: Exec>(exec: &mut E, number: &str) -> AppResult<Option<i64>> {
+    exec.row(
+        "SELECT c.callback_ticket_id AS id FROM calls c \
+         JOIN tickets t ON t.id = c.callback_ticket_id \
          WHERE c.from_number = $1 AND t.status IN ('new', 'open', 'pending') \
          ORDER BY c.id DESC LIMIT 1",
+        vec![number.into()],
     )
-    .bind(number)
-    .fetch_optional(exec)
-    .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
+    .await
 }
 
 /// An active user by extension, then login, then phone number (what PBXs send in `user`).

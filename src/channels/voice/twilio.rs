@@ -127,7 +127,7 @@ pub async fn receive_voice_status(
     let status = twilio::field(&form, "CallStatus").unwrap_or_default();
     let seq: Option<i64> = twilio::field(&form, "SequenceNumber").and_then(|s| s.parse().ok());
     let recording = twilio::field(&form, "RecordingUrl").filter(|u| !u.is_empty());
-    let call = store::find_call(&state.db.pool, "twilio", sid)
+    let call = store::find_call(&mut &state.db, "twilio", sid)
         .await?
         .ok_or(AppError::NotFound("call"))?;
     let mut tx = state.db.begin().await?;
