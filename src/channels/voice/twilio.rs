@@ -6,6 +6,7 @@ use super::calls::{self, StartCall};
 use super::{CallState, cause_of_twilio_status, store};
 use crate::app::AppState;
 use crate::channels::twilio::{self, xml_escape};
+use crate::db::{Db, Exec, WriteJob};
 use crate::error::{AppError, AppResult};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -130,41 +131,65 @@ pub async fn receive_voice_status(
     let call = store::find_call(&mut &state.db, "twilio", sid)
         .await?
         .ok_or(AppError::NotFound("call"))?;
-    let mut tx = state.db.begin().await?;
-    let mut current = store::find_call_by_id(&mut *tx, call.id).await?;
-    if let Some(n) = seq {
-        if n <= current.last_sequence {
-            tx.rollback().await?;
-            return Ok(twiml(""));
-        }
-        current.last_sequence = n;
+    let job = Status {
+        call_id: call.id,
+        seq,
+        recording: recording.map(str::to_string),
+        interaction_id: call.interaction_id,
+    };
+    if !state.db.write(job).await? {
+        return Ok(twiml(""));
     }
-    if let Some(url) = recording {
-        current.recording_url = Some(url.to_string());
-    }
-    store::update_call(&mut tx, &current, true).await?;
-    if let (Some(url), Some(iid)) = (recording, current.interaction_id) {
-        crate::tickets::store::update_interaction_meta(
-            &mut tx,
-            iid,
-            &json!({"recording_url": url}),
-        )
-        .await?;
-    }
-    tx.commit().await?;
     match status {
-        "in-progress" if current.direction == "out" => {
-            let agent = match current.agent_id {
+        "in-progress" if call.direction == "out" => {
+            let agent = match call.agent_id {
                 Some(a) => Some(crate::auth::store::find_user(&state.db, a).await?),
                 None => None,
             };
-            calls::answer(&state, current.id, agent.as_ref()).await?;
+            calls::answer(&state, call.id, agent.as_ref()).await?;
         }
         s => {
             if let Some(cause) = cause_of_twilio_status(s) {
-                calls::end(&state, current.id, cause).await?;
+                calls::end(&state, call.id, cause).await?;
             }
         }
     }
     Ok(twiml(""))
+}
+
+/// What a status callback keeps: its sequence number and the recording. Only the columns it
+/// owns change, so a callback racing the call's end cannot write an older state back.
+struct Status {
+    call_id: i64,
+    seq: Option<i64>,
+    recording: Option<String>,
+    interaction_id: Option<i64>,
+}
+
+impl WriteJob for Status {
+    /// False for a callback older than one already seen.
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, tx: &mut E, _db: &Db) -> AppResult<bool> {
+        let kept = tx
+            .run(
+                "UPDATE calls SET last_sequence = COALESCE($2, last_sequence), \
+                 recording_url = COALESCE($3, recording_url) \
+                 WHERE id = $1 AND ($2 IS NULL OR last_sequence < $2)",
+                vec![
+                    self.call_id.into(),
+                    self.seq.into(),
+                    (&self.recording).into(),
+                ],
+            )
+            .await?;
+        if kept == 0 {
+            return Ok(false);
+        }
+        if let (Some(url), Some(iid)) = (&self.recording, self.interaction_id) {
+            let meta = json!({"recording_url": url});
+            crate::tickets::store::update_interaction_meta(tx, iid, &meta).await?;
+        }
+        Ok(true)
+    }
 }
