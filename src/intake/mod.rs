@@ -5,7 +5,7 @@
 use crate::customers::Identity;
 use crate::customers::store::{self as customers, NewCustomer};
 use crate::db::{Db, Exec, WriteJob};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
 use crate::tickets::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket};
 use serde::Serialize;
@@ -220,7 +220,7 @@ pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResul
     if let Some(m) = meta.as_object_mut() {
         m.insert("thread_reason".into(), thread_reason.into());
     }
-    let (interaction, _) = tickets::insert_interaction(
+    let (interaction, stored) = tickets::insert_interaction(
         tx,
         db,
         &NewInteraction {
@@ -238,6 +238,14 @@ pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResul
         },
     )
     .await?;
+    if !stored {
+        // A concurrent delivery of the same message won its key after this one looked
+        // (PostgreSQL): nothing of this run may stay (it may have opened a ticket). Run again,
+        // and find it stored.
+        return Err(AppError::Conflict(
+            "the message was stored meanwhile".into(),
+        ));
+    }
     Ok(Outcome {
         ticket,
         interaction,

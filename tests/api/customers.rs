@@ -178,6 +178,13 @@ async fn intake_is_idempotent_and_creates_unknown_senders() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.interaction.id, b.interaction.id);
     assert!(a.duplicate ^ b.duplicate, "exactly one stored it");
+    let tickets = crate::email_support::count(
+        &app,
+        "SELECT COUNT(*) FROM tickets WHERE channel = $1",
+        "sms",
+    )
+    .await;
+    assert_eq!(tickets, 1, "the delivery that lost left nothing of its own");
     let again = intake::receive(&app.state.db, msg.clone()).await.unwrap();
     assert!(again.duplicate);
     let (_, v) = app
