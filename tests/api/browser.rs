@@ -506,3 +506,81 @@ async fn browser_wallboard_waiting_and_handover() {
     let (_, audit) = t.get("/api/audit", &t.admin_token).await;
     assert!(audit.to_string().contains("user.handover"), "{audit}");
 }
+
+/// The admin's phone settings in the console: a number blocked there is rejected at the CTI
+/// webhook and unblocked again; a caller-id rule and a dialled number's menu are saved; a number
+/// that is no phone number is refused with the field named.
+#[tokio::test]
+async fn browser_admin_phone_settings() {
+    let Some(b) = browser().await else { return };
+    let t =
+        TestApp::spawn_with(|c| c.cti_token = hotline::config::Secret("cti-secret".into())).await;
+    let sales = t.queue("Sales").await;
+    let c = &b.client;
+    let app = &t;
+    let cti = |from: &'static str| async move {
+        let body = json!({"event": "newCall", "from": from, "to": "4008001234",
+            "direction": "in", "callId": format!("b-{}", rand::random::<u32>())});
+        let (_, v) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/cti/cti-secret",
+                None,
+                Some(body),
+            )
+            .await;
+        v
+    };
+    scenario("browser_admin_phone", &b, || async move {
+        sign_in(app, c, "admin", crate::support::ADMIN_PASSWORD).await;
+        click(c, "a[href='#/admin/phone']").await;
+        find(c, "#block-form").await;
+
+        type_into(c, "#block-number", "call me maybe").await;
+        click(c, "#block-form button[type=submit]").await;
+        wait_text(c, ".toast.error", "number").await;
+
+        type_into(c, "#block-number", "+86 138 0013 8099").await;
+        type_into(c, "#block-reason", "abusive caller").await;
+        click(c, "#block-form button[type=submit]").await;
+        wait_text(c, "#blocked-list", "+8613800138099").await;
+        assert_eq!(cti("+8613800138099").await["action"], "reject");
+
+        click(c, "#blocked-list [data-unblock]").await;
+        wait_text(c, "hl-phone-settings", "No number is blocked").await;
+        assert_ne!(cti("+8613800138099").await["action"], "reject");
+
+        type_into(c, "#rule-prefix", "+86").await;
+        type_into(c, "#rule-caller-id", "+86 21 5000 1234").await;
+        click(c, "#rule-form button[type=submit]").await;
+        wait_text(c, "#rule-list", "+862150001234").await;
+
+        type_into(c, "#number-number", "+86 21 5000 1234").await;
+        type_into(c, "#number-language", "zh-CN").await;
+        type_into(c, "#number-greeting", "您好，欢迎致电").await;
+        click(c, "#menu-add").await;
+        type_into(c, "#menu-rows [name=digit]", "1").await;
+        type_into(c, "#menu-rows [name=label]", "销售").await;
+        click(c, "#number-form button[type=submit]").await;
+        wait_text(c, "#number-list", "1 → Sales").await;
+    })
+    .await;
+    let (_, numbers) = t.get("/api/voice/numbers", &t.admin_token).await;
+    assert_eq!(numbers[0]["menu"][0]["queue_id"], sales, "{numbers}");
+    assert_eq!(numbers[0]["greeting"], "您好，欢迎致电");
+    let (_, rules) = t.get("/api/voice/caller-id-rules", &t.admin_token).await;
+    assert_eq!(rules[0]["caller_id"], "+862150001234");
+    let audit = sqlx::query("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(&t.state.db.pool)
+        .await
+        .unwrap();
+    let actions: Vec<String> = audit.iter().map(|r| r.get("action")).collect();
+    for a in [
+        "voice.block",
+        "voice.unblock",
+        "voice.caller_id_rule",
+        "voice.number",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
+    }
+}

@@ -26,6 +26,9 @@ export class Session extends EventTarget {
     return this.user;
   }
 
+  get admin() {
+    return !!this.user && this.user.role === 'admin';
+  }
   get supervisor() {
     return !!this.user && (this.user.role === 'supervisor' || this.user.role === 'admin');
   }

@@ -289,8 +289,20 @@ async fn create_rule(
     Ok((StatusCode::CREATED, axum::Json(rule)))
 }
 
-async fn delete_rule(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<StatusCode> {
+async fn delete_rule(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
     store::delete_by_id(&state.db, AdminTable::CallerId, id).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.caller_id_rule_delete",
+        &format!("caller_id_rule:{id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -310,6 +322,7 @@ struct NumberBody {
 
 async fn upsert_number(
     State(state): State<AppState>,
+    AuthUser(user): AuthUser,
     Json(b): Json<NumberBody>,
 ) -> AppResult<axum::Json<VoiceNumber>> {
     let number = phone(&state, "number", &b.number)?;
@@ -340,5 +353,13 @@ async fn upsert_number(
         menu: b.menu,
     };
     store::upsert_voice_number(&state.db, &n).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.number",
+        &format!("number:{}", n.number),
+        json!({"language": n.language, "queue_id": n.queue_id, "menu": n.menu.len()}),
+    )
+    .await?;
     Ok(axum::Json(n))
 }

@@ -1,6 +1,7 @@
 // <hl-console> — the agent console: sign-in, the top bar (search, presence, live status,
 // language), navigation, and the routed main view. Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
+//   #/admin/phone (admins)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
 
 import { api } from '../../lib/api.js';
@@ -15,6 +16,7 @@ import '../hl-ticket-view/hl-ticket-view.js';
 import '../hl-customer-view/hl-customer-view.js';
 import '../hl-customer-search/hl-customer-search.js';
 import '../hl-kb-panel/hl-kb-panel.js';
+import '../hl-phone-settings/hl-phone-settings.js';
 
 class HlConsole extends HTMLElement {
   async connectedCallback() {
@@ -90,6 +92,7 @@ class HlConsole extends HTMLElement {
             <a href="#/customers" data-nav="customers">${t('nav.customer_search')}</a>
             <a href="#/pop" data-nav="pop" id="nav-pop" ${session.screenPop ? '' : 'hidden'}>${t('nav.screen_pop')}</a>
             ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>` : ''}
+            ${session.admin ? html`<h3>${t('nav.admin')}</h3><a href="#/admin/phone" data-nav="admin-phone">${t('nav.phone_settings')}</a>` : ''}
             <h3>${t('nav.help')}</h3>
             <a href="#" id="show-keys">${t('nav.shortcuts')}</a>
           </nav>
@@ -173,6 +176,10 @@ class HlConsole extends HTMLElement {
         break;
       case 'customer':
         render(view, html`<hl-customer-view customer-id="${parts[1]}"></hl-customer-view>`);
+        break;
+      case 'admin':
+        navKey = 'admin-phone';
+        render(view, session.admin ? html`<hl-phone-settings></hl-phone-settings>` : html`<p class="empty">${t('phone.admins_only')}</p>`);
         break;
       case 'pop': {
         navKey = 'pop';
