@@ -196,22 +196,33 @@ pub struct CallWork {
     pub since: i64,
 }
 
-/// The call ended: its own (voice) work item ends with it. Answered by
-/// `agent`, the item is done and theirs; unanswered (`None`), it is abandoned. Either way a
-/// ringing offer is withdrawn, so nobody is offered a call that is over. A call that ended
-/// before routing placed its ticket gets its item inserted already ended, so routing never
-/// places it. `None` when the ticket's item had
-/// already ended or is not the call's.
+/// How a call ended, for its work item.
+#[derive(Clone, Copy)]
+pub enum CallEnd {
+    /// Answered at `at`, by `agent` when the PBX said who: the item is done (and theirs).
+    Answered { agent: Option<i64>, at: i64 },
+    /// Nobody answered: the item is abandoned (the call becomes a callback).
+    Missed,
+    /// Forwarded elsewhere unanswered: the item is done, by nobody here.
+    Forwarded,
+}
+
+/// The call ended: its own (voice) work item ends with it, as `end` says, and a ringing offer
+/// is withdrawn, so nobody is offered a call that is over. A call that ended before routing
+/// placed its ticket gets its item inserted already ended, so routing never places it. `None`
+/// when the ticket's item had already ended or is not the call's (a call filed on an e-mail
+/// ticket leaves that ticket's work alone).
 pub async fn end_call_work<E: Exec>(
     tx: &mut E,
     db: &Db,
     call: &CallWork,
-    agent: Option<i64>,
+    end: CallEnd,
 ) -> AppResult<Option<WorkItem>> {
     let now = now_ms();
-    let (state, kind) = match agent {
-        Some(_) => ("done", "work.done"),
-        None => ("abandoned", "work.abandoned"),
+    let (state, kind, agent, answered_at) = match end {
+        CallEnd::Answered { agent, at } => ("done", "work.done", agent, Some(at)),
+        CallEnd::Missed => ("abandoned", "work.abandoned", None, None),
+        CallEnd::Forwarded => ("done", "work.done", None, None),
     };
     let w = match find_item_by_ticket(tx, call.ticket_id).await {
         Ok(w) => {
@@ -224,13 +235,17 @@ pub async fn end_call_work<E: Exec>(
             }
             let done = tx
                 .run(
-                    "UPDATE work_items SET state = $2, done_at = $3,                      assigned_to = COALESCE($4, assigned_to), assigned_at = COALESCE(assigned_at, $5),                      offer_id = NULL, offered_to = NULL, offer_expires_at = NULL                      WHERE id = $1 AND state = $6",
+                    "UPDATE work_items SET state = $2, done_at = $3, \
+                     assigned_to = COALESCE($4, assigned_to), \
+                     assigned_at = COALESCE(assigned_at, $5), \
+                     offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
+                     WHERE id = $1 AND state = $6",
                     vec![
                         w.id.into(),
                         state.into(),
                         now.into(),
                         agent.into(),
-                        agent.map(|_| now).into(),
+                        answered_at.into(),
                         (&w.state).into(),
                     ],
                 )
@@ -257,7 +272,7 @@ pub async fn end_call_work<E: Exec>(
                 call.since.into(),
                 now.into(),
                 agent.into(),
-                agent.map(|_| now).into(),
+                answered_at.into(),
             ];
             match tx.row::<WorkItem>(&sql, params).await? {
                 Some(w) => w,
@@ -1020,17 +1035,23 @@ async fn after_work<E: Exec>(
     Ok(false)
 }
 
-/// A call the agent took ended: the ticket's voice work item is done (its follow-up stays on the
-/// ticket, which remains theirs), so the call no longer counts against their capacity, and the
-/// agent goes to after-call work for `wrap_up_secs`. True when they are wrapping up.
+/// A call `agent` took ended (answered at `answered_at`): the ticket's voice work item is done
+/// (its follow-up stays on the ticket, which remains theirs), so the call no longer counts
+/// against their capacity, and the agent goes to after-call work for `wrap_up_secs`. True when
+/// they are wrapping up.
 pub async fn finish_call_work<E: Exec>(
     tx: &mut E,
     db: &Db,
     wrap_up_secs: u64,
     call: &CallWork,
     agent: i64,
+    answered_at: i64,
 ) -> AppResult<bool> {
-    end_call_work(tx, db, call, Some(agent)).await?;
+    let end = CallEnd::Answered {
+        agent: Some(agent),
+        at: answered_at,
+    };
+    end_call_work(tx, db, call, end).await?;
     after_work(tx, db, wrap_up_secs, agent, &["busy", "available"]).await
 }
 

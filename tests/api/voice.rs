@@ -285,6 +285,11 @@ async fn an_answered_call_ends_in_timed_wrap_up_and_frees_the_agent() {
     );
     // Hung up: the agent does after-call work, and the call waits for it.
     let call = call_row(&app, "cti", "wrap-1").await;
+    let answered = call["answered_at"].as_i64().unwrap();
+    assert!(
+        (answered..answered + 1000).contains(&w["assigned_at"].as_i64().unwrap()),
+        "the caller's wait ended when the call was answered: {w} {call}"
+    );
     assert_eq!(
         (call["state"].as_str(), call["agent_id"].as_i64()),
         (Some("wrap_up"), Some(a1))
@@ -501,13 +506,25 @@ async fn hangup_without_answer_becomes_a_callback_and_a_late_answer_is_ignored()
         1
     );
 
-    // A forwarded call is not missed.
-    cti(&app, json!({"event": "newCall", "from": "+8613700000008", "to": "400", "direction": "in", "callId": "f-1"})).await;
+    // A forwarded call is not missed, but it left the queue: its work is done, by nobody here,
+    // and never offered.
+    cti(&app, json!({"event": "newCall", "from": "+8613700000008", "to": "400", "direction": "in", "callId": "f-1", "queue": "phone"})).await;
     cti(
         &app,
         json!({"event": "hangup", "callId": "f-1", "cause": "forwarded"}),
     )
     .await;
+    let forwarded = call_row(&app, "cti", "f-1").await["ticket_id"]
+        .as_i64()
+        .unwrap();
+    let (_, w) = app
+        .get(&format!("/api/work/{forwarded}"), &app.admin_token)
+        .await;
+    assert_eq!(
+        (w["state"].as_str(), w["assigned_to"].as_i64()),
+        (Some("done"), None),
+        "{w}"
+    );
     assert_eq!(
         count(
             &app,

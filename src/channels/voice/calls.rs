@@ -12,7 +12,7 @@ use crate::db::{Backend, Db, Exec, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, Inbound, Thread};
 use crate::realtime::events::{self, Scope};
-use crate::routing::offers::CallWork;
+use crate::routing::offers::{self, CallEnd, CallWork};
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
 use crate::tickets::{Channel, Direction, Kind, Priority, Status};
 use serde_json::{Value, json};
@@ -541,29 +541,40 @@ impl WriteJob for End {
         let answered = call.answered_at.is_some();
         call.ended_at = Some(now_ms());
         call.cause = Some(self.cause.clone());
-        // The agent who talked goes to after-call work; the call stays in wrap-up until that
-        // ends.
+        // The call's own work ends with it. The agent who talked goes to after-call work; the
+        // call stays in wrap-up until that ends.
         let work = call.ticket_id.map(|ticket_id| CallWork {
             ticket_id,
             queue_id: call.queue_id,
             since: call.started_at,
         });
-        let wrapping = match (answered, call.agent_id, &work) {
-            (true, Some(agent), Some(work)) => {
-                let wrap = self.wrap_up_secs;
-                crate::routing::offers::finish_call_work(tx, db, wrap, work, agent).await?
+        let missed = is_missed(&call.direction, answered, &self.cause);
+        let mut wrapping = false;
+        if let Some(work) = &work {
+            match (call.answered_at, call.agent_id) {
+                (Some(at), Some(agent)) => {
+                    let wrap = self.wrap_up_secs;
+                    wrapping = offers::finish_call_work(tx, db, wrap, work, agent, at).await?;
+                }
+                (Some(at), None) => {
+                    let end = CallEnd::Answered { agent: None, at };
+                    offers::end_call_work(tx, db, work, end).await?;
+                }
+                (None, _) if missed => {
+                    offers::end_call_work(tx, db, work, CallEnd::Missed).await?;
+                }
+                (None, _) if call.direction == "in" => {
+                    offers::end_call_work(tx, db, work, CallEnd::Forwarded).await?;
+                }
+                (None, _) => {}
             }
-            _ => false,
-        };
+        }
         call.state = match (answered, wrapping) {
             (false, _) => CallState::Abandoned,
             (true, true) => CallState::WrapUp,
             (true, false) => CallState::Ended,
         };
-        if is_missed(&call.direction, answered, &self.cause) {
-            if let Some(work) = &work {
-                crate::routing::offers::end_call_work(tx, db, work, None).await?;
-            }
+        if missed {
             let minutes = self.callback_sla_minutes;
             call.callback_ticket_id = Some(create_callback(tx, db, minutes, &call).await?);
         }
