@@ -1016,6 +1016,21 @@ async fn twilio_caller_who_hangs_up_in_the_queue_gets_a_callback() {
     )
     .await;
     assert!(twiml.contains("<Reject reason=\"busy\"/>"), "{twiml}");
+    // It is on record as rejected, so Twilio's status callback for it is taken and changes
+    // nothing; no ticket is opened for it.
+    let (s, _) = post_signed(
+        &app,
+        "/webhooks/twilio/voice/status",
+        &[("CallSid", "CA300"), ("CallStatus", "busy")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let rejected = call_row(&app, "twilio", "CA300").await;
+    assert_eq!(
+        (rejected["state"].as_str(), rejected["ticket_id"].as_i64()),
+        (Some("rejected"), None),
+        "{rejected}"
+    );
 
     // Click-to-call through Twilio: the agent's phone first, then the customer.
     app.post(

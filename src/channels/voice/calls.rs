@@ -163,8 +163,7 @@ async fn save<E: Exec>(tx: &mut E, db: &Db, call: &Call, allow_ended: bool) -> A
 
 /// Starts a call: files it on the customer's ticket (their open voice ticket in the same queue,
 /// or a new one; an outbound call to a number with a pending callback goes on that callback),
-/// stores the call row and pops the screens of the ringing agents, an inbound call in one
-/// commit. Idempotent on (source, call_id): a repeated start returns the existing call and
+/// stores the call row and pops the screens of the ringing agents, all in one commit. Idempotent on (source, call_id): a repeated start returns the existing call and
 /// pops nothing.
 pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call, bool)> {
     // A concurrent repeat of the same event can win the interaction's unique key; the second
@@ -194,13 +193,8 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
     };
     let external_id = format!("{}:{}", s.source, s.call_id);
     let shown = normalized.clone().unwrap_or_else(|| number.to_string());
-    let outbound = match s.direction {
-        "in" => None,
-        _ => Some(start_outbound(state, s, &shown, identity.as_ref(), &external_id).await?),
-    };
-    let filing = match outbound {
-        Some(filed) => Filing::Filed(filed),
-        None => {
+    let filing = match s.direction {
+        "in" => {
             let mut msg = Inbound::new(
                 Channel::Voice,
                 identity,
@@ -215,6 +209,13 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
             msg.meta = json!({"call_id": s.call_id, "source": s.source, "state": s.state});
             Filing::Inbound(Box::new(msg))
         }
+        _ => Filing::Outbound(Outbound {
+            from: s.from.to_string(),
+            shown: shown.clone(),
+            identity,
+            external_id,
+            meta: json!({"call_id": s.call_id, "source": s.source, "state": s.state}),
+        }),
     };
     let inbound = s.direction == "in";
     let job = FileCall {
@@ -246,12 +247,70 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
     Ok((call, true))
 }
 
-/// Where a starting call's interaction comes from.
+/// Records a call rejected as busy (its number is blocked), so that a repeat of the event and
+/// the later hangup or status callback are recognised and change nothing.
+pub async fn record_rejected(
+    state: &AppState,
+    source: &str,
+    call_id: &str,
+    from: &str,
+    to: &str,
+) -> AppResult<()> {
+    let job = Rejected {
+        source: source.to_string(),
+        call_id: call_id.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+    };
+    state.db.write(job).await
+}
+
+struct Rejected {
+    source: String,
+    call_id: String,
+    from: String,
+    to: String,
+}
+
+impl WriteJob for Rejected {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, tx: &mut E, _db: &Db) -> AppResult<()> {
+        let new = NewCall {
+            source: &self.source,
+            call_id: &self.call_id,
+            direction: "in",
+            from_number: &self.from,
+            to_number: &self.to,
+            queue_id: None,
+            state: CallState::Rejected,
+            agent_id: None,
+            customer_id: None,
+            ticket_id: None,
+            interaction_id: None,
+            popped: &[],
+        };
+        store::insert_call(tx, &new).await?;
+        Ok(())
+    }
+}
+
+/// How a starting call's interaction is filed, in the call's own transaction.
 enum Filing {
-    /// An inbound call: filed through intake in the call's own transaction.
+    /// An inbound call: through intake.
     Inbound(Box<Inbound>),
-    /// An outbound call, filed already: (ticket, interaction, customer).
-    Filed((i64, i64, Option<i64>)),
+    /// An outbound call: on the number's pending callback, the customer's open voice ticket in
+    /// the queue, or a new ticket of the calling agent.
+    Outbound(Outbound),
+}
+
+struct Outbound {
+    from: String,
+    /// The dialled number as shown (E.164 when it is one).
+    shown: String,
+    identity: Option<Identity>,
+    external_id: String,
+    meta: Value,
 }
 
 /// The one transaction of a starting call: its interaction (inbound), the call row and the
@@ -275,7 +334,9 @@ impl WriteJob for FileCall {
 
     async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Option<Call>> {
         let (ticket_id, interaction_id, customer_id) = match &self.filing {
-            Filing::Filed(filed) => *filed,
+            Filing::Outbound(out) => {
+                file_outbound(tx, db, out, self.queue_id, self.agent_id).await?
+            }
             Filing::Inbound(msg) => {
                 let o = intake::receive_in(tx, db, msg).await?;
                 (o.ticket.id, o.interaction.id, o.customer_id)
@@ -308,70 +369,66 @@ impl WriteJob for FileCall {
     }
 }
 
-async fn start_outbound(
-    state: &AppState,
-    s: &StartCall<'_>,
-    shown: &str,
-    identity: Option<&Identity>,
-    external_id: &str,
+/// Files an outbound call: (ticket, interaction, customer).
+async fn file_outbound<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    out: &Outbound,
+    queue_id: Option<i64>,
+    agent_id: Option<i64>,
 ) -> AppResult<(i64, i64, Option<i64>)> {
-    let mut tx = state.db.begin().await?;
-    let customer_id = match identity {
-        Some(i) => crate::customers::store::find_by_identity(&mut *tx, i).await?,
+    let customer_id = match &out.identity {
+        Some(i) => crate::customers::store::find_by_identity(tx, i).await?,
         None => None,
     };
-    let callback = store::find_open_callback(&mut *tx, shown).await?;
-    let ticket = match callback {
-        Some(id) => tickets::find_ticket(&mut *tx, id).await?,
+    let callback = store::find_open_callback(tx, &out.shown).await?;
+    let open = match (callback, customer_id) {
+        (Some(id), _) => Some(tickets::find_ticket(tx, id).await?),
+        (None, Some(cid)) => {
+            tickets::find_open_ticket_on(tx, cid, Channel::Voice, queue_id).await?
+        }
+        (None, None) => None,
+    };
+    let ticket = match open {
+        Some(t) => t,
         None => {
-            let open = match customer_id {
-                Some(cid) => {
-                    tickets::find_open_ticket_on(&mut *tx, cid, Channel::Voice, s.queue_id).await?
-                }
-                None => None,
+            let new = NewTicket {
+                subject: format!("Call to {}", out.shown),
+                priority: Priority::Normal,
+                kind: Kind::Inquiry,
+                channel: Channel::Voice,
+                queue_id,
+                assignee_id: agent_id,
+                customer_id,
+                tags: Vec::new(),
             };
-            match open {
-                Some(t) => t,
-                None => {
-                    tickets::insert_ticket(
-                        &mut tx,
-                        &state.db,
-                        &NewTicket {
-                            subject: format!("Call to {shown}"),
-                            priority: Priority::Normal,
-                            kind: Kind::Inquiry,
-                            channel: Channel::Voice,
-                            queue_id: s.queue_id,
-                            assignee_id: s.agent_id,
-                            customer_id,
-                            tags: Vec::new(),
-                        },
-                    )
-                    .await?
-                }
-            }
+            tickets::insert_ticket(tx, db, &new).await?
         }
     };
-    let (interaction, _) = tickets::insert_interaction(
-        &mut tx,
-        &state.db,
+    let mut meta = out.meta.clone();
+    meta["callback_for"] = json!(callback);
+    let (interaction, stored) = tickets::insert_interaction(
+        tx,
+        db,
         &NewInteraction {
             ticket_id: ticket.id,
             customer_id: ticket.customer_id.or(customer_id),
             channel: Channel::Voice,
             direction: Direction::Out,
-            from_addr: s.from.to_string(),
-            to_addr: shown.to_string(),
+            from_addr: out.from.clone(),
+            to_addr: out.shown.clone(),
             subject: String::new(),
-            body: format!("Outgoing call to {shown}"),
-            external_id: Some(external_id.to_string()),
-            author_id: s.agent_id,
-            meta: json!({"call_id": s.call_id, "source": s.source, "state": s.state,
-                "callback_for": callback}),
+            body: format!("Outgoing call to {}", out.shown),
+            external_id: Some(out.external_id.clone()),
+            author_id: agent_id,
+            meta,
         },
     )
     .await?;
-    events::commit(tx).await?;
+    if !stored {
+        // A concurrent repeat filed it (PostgreSQL): nothing of this run may stay.
+        return Err(AppError::Conflict("the call was filed meanwhile".into()));
+    }
     Ok((
         ticket.id,
         interaction.id,

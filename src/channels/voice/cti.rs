@@ -221,27 +221,7 @@ async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>
         && let Some(n) = &normalized
         && store::is_blocked(&state.db, n).await?
     {
-        // Recorded, so that a repeated event and the later hangup are recognised and ignored.
-        let mut tx = state.db.begin().await?;
-        store::insert_call(
-            &mut tx,
-            &store::NewCall {
-                source: "cti",
-                call_id: &e.call_id,
-                direction: "in",
-                from_number: n,
-                to_number: &e.to,
-                queue_id: None,
-                state: CallState::Rejected,
-                agent_id: None,
-                customer_id: None,
-                ticket_id: None,
-                interaction_id: None,
-                popped: &[],
-            },
-        )
-        .await?;
-        tx.commit().await?;
+        calls::record_rejected(state, "cti", &e.call_id, n, &e.to).await?;
         return Ok(axum::Json(json!({"action": "reject", "reason": "busy"})));
     }
     let ringing = agents(state, &e.users).await?;

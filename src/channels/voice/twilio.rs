@@ -55,6 +55,7 @@ pub async fn receive_voice(
     if let Some(n) = state.phones.normalize(from)
         && store::is_blocked(&state.db, &n).await?
     {
+        calls::record_rejected(&state, "twilio", sid, &n, &dialled).await?;
         return Ok(twiml("<Reject reason=\"busy\"/>"));
     }
     let menu = settings
