@@ -86,6 +86,13 @@ impl From<sqlx::Error> for AppError {
         {
             return AppError::Conflict(conflict_message(db.message()));
         }
+        // PostgreSQL broke a deadlock or a serialization conflict by failing this transaction:
+        // nothing of it stayed, and a write job runs once more (`Db::write`).
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        {
+            return AppError::Conflict("a concurrent change got in the way; try again".into());
+        }
         match e {
             sqlx::Error::RowNotFound => AppError::NotFound("record"),
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {

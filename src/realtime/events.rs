@@ -15,6 +15,17 @@ pub struct Scope {
     pub customer_id: Option<i64>,
 }
 
+/// Takes the events-order lock now (PostgreSQL; SQLite has one writer anyway), as appending an
+/// event would later. Every other transaction that appends events then waits for this one's
+/// commit, and what this one reads from here on includes all they committed: a transaction that
+/// decides on what it reads (is there work for this ticket yet?) takes it first.
+pub async fn order<E: Exec>(tx: &mut E, backend: Backend) -> AppResult<()> {
+    if let Some(lock) = backend.event_order_lock() {
+        tx.run(lock, vec![]).await?;
+    }
+    Ok(())
+}
+
 /// Appends one event and returns its sequence number.
 pub async fn append<E: Exec>(
     tx: &mut E,
@@ -23,9 +34,7 @@ pub async fn append<E: Exec>(
     scope: Scope,
     payload: &serde_json::Value,
 ) -> AppResult<i64> {
-    if let Some(lock) = backend.event_order_lock() {
-        tx.run(lock, vec![]).await?;
-    }
+    order(tx, backend).await?;
     let seq = tx
         .row(
             "INSERT INTO events (at_ms, kind, queue_id, user_id, ticket_id, customer_id, payload) \

@@ -81,8 +81,16 @@ pub async fn find_item<E: Exec>(exec: &mut E, id: i64) -> AppResult<WorkItem> {
     found.ok_or(AppError::NotFound("work item"))
 }
 
+/// The states of work not yet finished. A ticket has at most one item in them (its earlier
+/// work, e.g. an earlier call on it, is finished).
+pub const OPEN_STATES: &str = "('unqueued', 'waiting', 'offered', 'assigned')";
+
+/// A ticket's current work item: the open one, else the newest.
 pub async fn find_item_by_ticket<E: Exec>(exec: &mut E, ticket_id: i64) -> AppResult<WorkItem> {
-    let sql = format!("SELECT {COLUMNS} FROM work_items WHERE ticket_id = $1");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM work_items WHERE ticket_id = $1 \
+         ORDER BY CASE WHEN state IN {OPEN_STATES} THEN 0 ELSE 1 END, id DESC LIMIT 1"
+    );
     let found = exec.row(&sql, vec![ticket_id.into()]).await?;
     found.ok_or(AppError::NotFound("work item"))
 }
@@ -138,7 +146,8 @@ pub async fn insert_callback<E: Exec>(
         "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
          phone, note, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
          VALUES ($1, 'callback', $2, 'voice', $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (ticket_id) DO UPDATE SET kind = 'callback', phone = excluded.phone, \
+         ON CONFLICT (ticket_id) WHERE state IN {OPEN_STATES} \
+         DO UPDATE SET kind = 'callback', phone = excluded.phone, \
          note = excluded.note, channel = 'voice', \
          queue_id = COALESCE(excluded.queue_id, work_items.queue_id), \
          first_response_due = excluded.first_response_due, \
@@ -218,6 +227,7 @@ pub async fn end_call_work<E: Exec>(
     call: &CallWork,
     end: CallEnd,
 ) -> AppResult<Option<WorkItem>> {
+    events::order(tx, db.backend).await?;
     let now = now_ms();
     let (state, kind, agent, answered_at) = match end {
         CallEnd::Answered { agent, at } => ("done", "work.done", agent, Some(at)),
@@ -263,7 +273,7 @@ pub async fn end_call_work<E: Exec>(
                 "INSERT INTO work_items (ticket_id, queue_id, channel, customer_id, priority, \
                  state, enqueued_at, done_at, assigned_to, assigned_at) \
                  SELECT id, $2, 'voice', customer_id, priority, $3, $4, $5, $6, $7 \
-                 FROM tickets WHERE id = $1 ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}"
+                 FROM tickets WHERE id = $1 RETURNING {COLUMNS}"
             );
             let params = vec![
                 call.ticket_id.into(),
@@ -274,21 +284,106 @@ pub async fn end_call_work<E: Exec>(
                 agent.into(),
                 answered_at.into(),
             ];
-            match tx.row::<WorkItem>(&sql, params).await? {
-                Some(w) => w,
-                // Routing placed it meanwhile (PostgreSQL): the job runs again and ends that.
-                None => {
-                    return Err(AppError::Conflict(
-                        "the work item was placed meanwhile".into(),
-                    ));
-                }
-            }
+            tx.row::<WorkItem>(&sql, params)
+                .await?
+                .ok_or(AppError::NotFound("ticket"))?
         }
         Err(e) => return Err(e),
     };
     let payload = serde_json::json!({ "work_item": w });
     events::append(tx, db.backend, kind, queue_scope(&w), &payload).await?;
     Ok(Some(w))
+}
+
+/// A call rings again on a ticket whose earlier work is finished (the customer calls back about
+/// an open ticket): the call is work of its own, waiting in `queue_id` (else the ticket's
+/// earlier queue) with the earlier work's priority and skills. `None` when the ticket's work
+/// is still open (that item carries this call too) or the ticket never had work (routing
+/// places it as a new ticket).
+pub async fn queue_call_again<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    ticket_id: i64,
+    queue_id: Option<i64>,
+) -> AppResult<Option<WorkItem>> {
+    events::order(tx, db.backend).await?;
+    let before = match find_item_by_ticket(tx, ticket_id).await {
+        Ok(w) if !matches!(w.state.as_str(), "done" | "abandoned") => return Ok(None),
+        Ok(w) => w,
+        Err(AppError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let queue_id = queue_id.or(before.queue_id);
+    let t = find_ticket(tx, ticket_id).await?;
+    let now = now_ms();
+    let (fr, res) = super::sla::due_times(tx, queue_id, t.priority.rank(), "ticket", now).await?;
+    let state = if queue_id.is_some() {
+        "waiting"
+    } else {
+        "unqueued"
+    };
+    let sql = format!(
+        "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
+         skills, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
+         VALUES ($1, 'ticket', $2, 'voice', $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    );
+    let params = vec![
+        ticket_id.into(),
+        queue_id.into(),
+        t.customer_id.into(),
+        before.priority.into(),
+        to_json_list(&before.skills).into(),
+        state.into(),
+        now.into(),
+        fr.into(),
+        res.into(),
+        (fr.is_some() || res.is_some()).then_some(now).into(),
+    ];
+    let Some(w) = tx.row::<WorkItem>(&sql, params).await? else {
+        // Another call on the ticket queued it meanwhile (PostgreSQL): that item carries both.
+        return Ok(None);
+    };
+    let payload = serde_json::json!({ "work_item": w });
+    events::append(tx, db.backend, "work.queued", queue_scope(&w), &payload).await?;
+    Ok(Some(w))
+}
+
+/// `agent` answered the call on `ticket_id` (at `at`): the call's waiting or ringing work is
+/// theirs now, so routing offers it to nobody else while they talk and it counts against
+/// their capacity. An offer ringing for someone else is withdrawn. False when the work was
+/// not waiting (taken through an offer already, or no voice work).
+pub async fn take_call_work<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    ticket_id: i64,
+    agent: i64,
+    at: i64,
+) -> AppResult<bool> {
+    events::order(tx, db.backend).await?;
+    let w = match find_item_by_ticket(tx, ticket_id).await {
+        Ok(w) => w,
+        Err(AppError::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if w.channel != "voice" || !matches!(w.state.as_str(), "unqueued" | "waiting" | "offered") {
+        return Ok(false);
+    }
+    let done = tx
+        .run(
+            "UPDATE work_items SET state = 'assigned', assigned_to = $2, assigned_at = $3, \
+             offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
+             WHERE id = $1 AND state = $4",
+            vec![w.id.into(), agent.into(), at.into(), (&w.state).into()],
+        )
+        .await?;
+    if done == 0 {
+        return Err(AppError::Conflict("the work item moved meanwhile".into()));
+    }
+    if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
+        close_offer(tx, db, &w, o, u, "withdrawn").await?;
+    }
+    Ok(true)
 }
 
 /// Closes an offer, frees the agent's ringing slot and tells the agent.
@@ -706,8 +801,9 @@ struct Placement {
     skills: Vec<String>,
 }
 
-/// One pass's placements and the scan mark's move (from, to), in one transaction. An item the
-/// ticket got meanwhile (`ON CONFLICT`) is left as it is.
+/// One pass's placements and the scan mark's move (from, to), in one transaction. A ticket
+/// that got an item or an agent meanwhile (its call was answered or ended, say) is left as it
+/// is.
 struct Place {
     mark: Option<(i64, i64)>,
     places: Vec<Placement>,
@@ -717,6 +813,8 @@ impl WriteJob for Place {
     type Out = usize;
 
     async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<usize> {
+        // Serialized with calls that end or ring again on these tickets (PostgreSQL).
+        events::order(tx, db.backend).await?;
         if let Some((from, to)) = self.mark {
             tx.run(
                 "UPDATE realtime_marks SET value = $2 \
@@ -728,8 +826,11 @@ impl WriteJob for Place {
         let sql = format!(
             "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
              skills, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
-             VALUES ($1, 'ticket', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}"
+             SELECT $1, 'ticket', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM work_items WHERE ticket_id = $1) \
+             AND EXISTS (SELECT 1 FROM tickets WHERE id = $1 AND status = 'new' \
+             AND assignee_id IS NULL AND merged_into IS NULL) \
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         );
         let mut placed = 0;
         for p in &self.places {
@@ -1064,9 +1165,13 @@ pub async fn finish_call_work<E: Exec>(
 pub async fn follow_tickets(state: &AppState, followed: &mut Option<i64>) -> AppResult<usize> {
     let db = &state.db;
     let upto = crate::realtime::hub::max_seq(db).await?;
+    // A waiting call does not go to whoever holds its ticket: it needs an agent who answers
+    // now (a caller ringing again about a ticket someone holds), and the call's own answer
+    // makes it that agent's.
     let moved_on = "((w.state = 'assigned' AND t.status IN ('resolved', 'closed')) \
          OR (w.state IN ('unqueued', 'waiting', 'offered') \
-             AND (t.status IN ('resolved', 'closed') OR t.assignee_id IS NOT NULL)))";
+             AND (t.status IN ('resolved', 'closed') \
+                  OR (t.assignee_id IS NOT NULL AND NOT (w.channel = 'voice' AND w.kind = 'ticket')))))";
     let (sql, params) = match *followed {
         Some(after) => (
             format!(

@@ -299,12 +299,15 @@ async fn an_answered_call_ends_in_timed_wrap_up_and_frees_the_agent() {
         call["ended_at"].is_i64() && call["wrapped_at"].is_null(),
         "{call}"
     );
-    // A late hangup changes nothing.
+    // A late hangup changes nothing; nor does an older presence change read late (the agent
+    // is still in wrap-up).
     cti(
         &app,
         json!({"event": "hangup", "callId": "wrap-1", "direction": "in", "cause": "cancel"}),
     )
     .await;
+    let ended = hotline::channels::voice::calls::end_wrap_up(&app.state, a1).await;
+    assert_eq!(ended.unwrap(), 0);
     assert_eq!(call_row(&app, "cti", "wrap-1").await["state"], "wrap_up");
 
     // When the wrap-up time runs out the agent is available again and the call has ended.
@@ -1219,6 +1222,88 @@ async fn a_caller_hanging_up_while_offered_withdraws_the_offer() {
     })
     .await
     .expect("the callback rings the same agent");
+}
+
+/// A known customer rings again about the ticket their first call left open with the agent:
+/// the call threads into that ticket and is routed again as work of its own (it used to wait in
+/// Twilio's queue for good), and each call's work counts once.
+#[tokio::test]
+async fn a_caller_ringing_again_about_an_open_ticket_is_routed_again() {
+    let (app, fake) = spawn_with_twilio().await;
+    let (a1, a1_token) = service_queue_with_agent(&app).await;
+    app.customer("Wang Fang", &[("phone", "+8613800138000")])
+        .await;
+    for (n, sid) in ["CA910", "CA911"].into_iter().enumerate() {
+        app.post("/api/presence", &a1_token, json!({"state": "available"}))
+            .await;
+        let params = [
+            ("CallSid", sid),
+            ("From", "+8613800138000"),
+            ("To", "+14155550100"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ];
+        let (s, twiml) = post_signed(&app, "/webhooks/twilio/voice", &params).await;
+        assert!(s == 200 && twiml.contains("<Enqueue>"), "{twiml}");
+        let offer_id = wait_for(|| async {
+            let rows = sqlx::query(
+                "SELECT payload FROM events WHERE kind = 'offer.created' AND user_id = $1 \
+                 ORDER BY seq",
+            )
+            .bind(a1)
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+            let p: Value =
+                serde_json::from_str(&sqlx::Row::get::<String, _>(rows.get(n)?, "payload")).ok()?;
+            p["offer_id"].as_i64()
+        })
+        .await
+        .unwrap_or_else(|| panic!("call {sid} is offered"));
+        let (s, b) = app
+            .post(
+                &format!("/api/offers/{offer_id}/accept"),
+                &a1_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s.as_u16(), 200, "{b}");
+        wait_for(|| async {
+            (call_row(&app, "twilio", sid).await["state"] == "talking").then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("call {sid} is put through"));
+        let status = [
+            ("CallSid", sid),
+            ("CallStatus", "completed"),
+            ("SequenceNumber", "5"),
+        ];
+        post_signed(&app, "/webhooks/twilio/voice/status", &status).await;
+    }
+    let (first, second) = (
+        call_row(&app, "twilio", "CA910").await,
+        call_row(&app, "twilio", "CA911").await,
+    );
+    assert_eq!(
+        first["ticket_id"], second["ticket_id"],
+        "one ticket, two calls"
+    );
+    let connects = fake
+        .requests()
+        .iter()
+        .filter(|r| r.resource.starts_with("Calls/CA91"))
+        .count();
+    assert_eq!(connects, 2);
+    let tid = first["ticket_id"].as_i64().unwrap();
+    let work = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) AS n FROM work_items WHERE ticket_id = {tid} \
+             AND state = 'done' AND assigned_to = {a1}"
+        ),
+    )
+    .await;
+    assert_eq!(work, 2, "each call's work is done once");
 }
 
 /// Polls `f` every 50 ms for up to 10 s.

@@ -339,6 +339,10 @@ impl WriteJob for FileCall {
             }
             Filing::Inbound(msg) => {
                 let o = intake::receive_in(tx, db, msg).await?;
+                if !o.ticket_created && !o.duplicate {
+                    // A caller ringing again about their open ticket is routed again.
+                    offers::queue_call_again(tx, db, o.ticket.id, self.queue_id).await?;
+                }
                 (o.ticket.id, o.interaction.id, o.customer_id)
             }
         };
@@ -540,8 +544,10 @@ impl WriteJob for Answer {
         if !save(tx, db, &call, false).await? {
             return Ok((call, false));
         }
-        // The agent who talks to the customer owns the ticket unless someone already does.
-        if let (Some(tid), Some(a)) = (call.ticket_id, self.agent_id) {
+        // The agent who talks to the customer owns the ticket unless someone already does, and
+        // the call's work is theirs.
+        if let (Some(tid), Some(a), Some(at)) = (call.ticket_id, self.agent_id, call.answered_at) {
+            offers::take_call_work(tx, db, tid, a, at).await?;
             let t = tickets::find_ticket(tx, tid).await?;
             if t.assignee_id.is_none() {
                 let change = TicketChanges {
@@ -653,10 +659,11 @@ pub async fn end_wrap_up(state: &AppState, agent: i64) -> AppResult<usize> {
     if calls.is_empty() {
         return Ok(0);
     }
-    events::write(&state.db, EndWrapUp { calls }).await
+    events::write(&state.db, EndWrapUp { agent, calls }).await
 }
 
 struct EndWrapUp {
+    agent: i64,
     calls: Vec<Call>,
 }
 
@@ -664,6 +671,12 @@ impl WriteJob for EndWrapUp {
     type Out = usize;
 
     async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<usize> {
+        // The presence change that woke this may be older than the agent's current wrap-up (its
+        // event read late): calls end only when the agent is out of wrap-up now.
+        let now = crate::routing::presence::find_presence(tx, self.agent).await?;
+        if now.state == "wrap_up" {
+            return Ok(0);
+        }
         let mut ended = 0;
         for call in &self.calls {
             if !store::end_wrap_up(tx, call.id).await? {
