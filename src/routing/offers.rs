@@ -313,34 +313,21 @@ pub async fn queue_call_again<E: Exec>(
         Err(AppError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let queue_id = queue_id.or(before.queue_id);
     let t = find_ticket(tx, ticket_id).await?;
-    let now = now_ms();
-    let (fr, res) = super::sla::due_times(tx, queue_id, t.priority.rank(), "ticket", now).await?;
-    let state = if queue_id.is_some() {
-        "waiting"
-    } else {
-        "unqueued"
+    let again = Placement {
+        ticket_id,
+        own_queue: t.queue_id,
+        queue_id: queue_id.or(before.queue_id),
+        channel: "voice".into(),
+        customer_id: t.customer_id,
+        base_priority: t.priority.rank(),
+        priority: before.priority,
+        skills: before.skills,
     };
-    let sql = format!(
-        "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
-         skills, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
-         VALUES ($1, 'ticket', $2, 'voice', $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    let open = format!(
+        "WHERE NOT EXISTS (SELECT 1 FROM work_items WHERE ticket_id = $1 AND state IN {OPEN_STATES})"
     );
-    let params = vec![
-        ticket_id.into(),
-        queue_id.into(),
-        t.customer_id.into(),
-        before.priority.into(),
-        to_json_list(&before.skills).into(),
-        state.into(),
-        now.into(),
-        fr.into(),
-        res.into(),
-        (fr.is_some() || res.is_some()).then_some(now).into(),
-    ];
-    let Some(w) = tx.row::<WorkItem>(&sql, params).await? else {
+    let Some(w) = insert_item(tx, &again, &open).await? else {
         // Another call on the ticket queued it meanwhile (PostgreSQL): that item carries both.
         return Ok(None);
     };
@@ -801,6 +788,43 @@ struct Placement {
     skills: Vec<String>,
 }
 
+/// Inserts the work item of `p`, waiting in its queue (unqueued without one) with the SLA due
+/// times of the queue and the ticket's priority, when `guard` (a WHERE clause; `$1` is the
+/// ticket) holds. `None` when it does not, or the ticket has open work already.
+async fn insert_item<E: Exec>(
+    tx: &mut E,
+    p: &Placement,
+    guard: &str,
+) -> AppResult<Option<WorkItem>> {
+    let now = now_ms();
+    let (fr, res) = super::sla::due_times(tx, p.queue_id, p.base_priority, "ticket", now).await?;
+    let state = if p.queue_id.is_some() {
+        "waiting"
+    } else {
+        "unqueued"
+    };
+    let sql = format!(
+        "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
+         skills, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
+         SELECT $1, 'ticket', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 {guard} \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    );
+    let params = vec![
+        p.ticket_id.into(),
+        p.queue_id.into(),
+        (&p.channel).into(),
+        p.customer_id.into(),
+        p.priority.into(),
+        to_json_list(&p.skills).into(),
+        state.into(),
+        now.into(),
+        fr.into(),
+        res.into(),
+        (fr.is_some() || res.is_some()).then_some(now).into(),
+    ];
+    tx.row::<WorkItem>(&sql, params).await
+}
+
 /// One pass's placements and the scan mark's move (from, to), in one transaction. A ticket
 /// that got an item or an agent meanwhile (its call was answered or ended, say) is left as it
 /// is.
@@ -823,39 +847,14 @@ impl WriteJob for Place {
             )
             .await?;
         }
-        let sql = format!(
-            "INSERT INTO work_items (ticket_id, kind, queue_id, channel, customer_id, priority, \
-             skills, state, enqueued_at, first_response_due, resolution_due, next_clock_at) \
-             SELECT $1, 'ticket', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM work_items WHERE ticket_id = $1) \
+        // Only a ticket still new and without work: its call may have been answered or ended
+        // since routing looked.
+        let guard = "WHERE NOT EXISTS (SELECT 1 FROM work_items WHERE ticket_id = $1) \
              AND EXISTS (SELECT 1 FROM tickets WHERE id = $1 AND status = 'new' \
-             AND assignee_id IS NULL AND merged_into IS NULL) \
-             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-        );
+             AND assignee_id IS NULL AND merged_into IS NULL)";
         let mut placed = 0;
         for p in &self.places {
-            let now = now_ms();
-            let (fr, res) =
-                super::sla::due_times(tx, p.queue_id, p.base_priority, "ticket", now).await?;
-            let state = if p.queue_id.is_some() {
-                "waiting"
-            } else {
-                "unqueued"
-            };
-            let params = vec![
-                p.ticket_id.into(),
-                p.queue_id.into(),
-                (&p.channel).into(),
-                p.customer_id.into(),
-                p.priority.into(),
-                to_json_list(&p.skills).into(),
-                state.into(),
-                now.into(),
-                fr.into(),
-                res.into(),
-                (fr.is_some() || res.is_some()).then_some(now).into(),
-            ];
-            let Some(w) = tx.row::<WorkItem>(&sql, params).await? else {
+            let Some(w) = insert_item(tx, p, guard).await? else {
                 continue;
             };
             if p.queue_id != p.own_queue {
