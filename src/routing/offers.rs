@@ -1160,7 +1160,8 @@ pub async fn finish_call_work<E: Exec>(
 /// waiting item with it. Timed wrap-ups that ended become available.
 ///
 /// `followed` is the events seq seen so far: only tickets with a `ticket.updated` (or
-/// `ticket.merged`) after it are looked at. `None` (a new leader) looks at every open item first, 200 at a time.
+/// `ticket.merged`) after it are looked at. `None` (a new leader) looks at every open item
+/// first, 200 at a time.
 pub async fn follow_tickets(state: &AppState, followed: &mut Option<i64>) -> AppResult<usize> {
     let db = &state.db;
     let upto = crate::realtime::hub::max_seq(db).await?;

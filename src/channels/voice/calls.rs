@@ -163,8 +163,9 @@ async fn save<E: Exec>(tx: &mut E, db: &Db, call: &Call, allow_ended: bool) -> A
 
 /// Starts a call: files it on the customer's ticket (their open voice ticket in the same queue,
 /// or a new one; an outbound call to a number with a pending callback goes on that callback),
-/// stores the call row and pops the screens of the ringing agents, all in one commit. Idempotent on (source, call_id): a repeated start returns the existing call and
-/// pops nothing.
+/// stores the call row and pops the screens of the ringing agents, all in one commit.
+/// Idempotent on (source, call_id): a repeated start returns the existing call and pops
+/// nothing.
 pub async fn start_call(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call, bool)> {
     // A concurrent repeat of the same event can win the interaction's unique key; the second
     // try then finds its call.
