@@ -243,28 +243,14 @@ pub async fn end_call_work<E: Exec>(
             if !open || w.channel != "voice" {
                 return Ok(None);
             }
-            let done = tx
-                .run(
-                    "UPDATE work_items SET state = $2, done_at = $3, \
-                     assigned_to = COALESCE($4, assigned_to), \
-                     assigned_at = COALESCE(assigned_at, $5), \
-                     offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
-                     WHERE id = $1 AND state = $6",
-                    vec![
-                        w.id.into(),
-                        state.into(),
-                        now.into(),
-                        agent.into(),
-                        answered_at.into(),
-                        (&w.state).into(),
-                    ],
-                )
-                .await?;
-            if done == 0 {
+            let to = Settle {
+                state,
+                assigned_to: agent,
+                assigned_at: answered_at,
+                done_at: Some(now),
+            };
+            if !settle(tx, db, &w, to).await? {
                 return Err(AppError::Conflict("the work item moved meanwhile".into()));
-            }
-            if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
-                close_offer(tx, db, &w, o, u, "withdrawn").await?;
             }
             find_item(tx, w.id).await?
         }
@@ -356,19 +342,52 @@ pub async fn take_call_work<E: Exec>(
     if w.channel != "voice" || !matches!(w.state.as_str(), "unqueued" | "waiting" | "offered") {
         return Ok(false);
     }
-    let done = tx
-        .run(
-            "UPDATE work_items SET state = 'assigned', assigned_to = $2, assigned_at = $3, \
-             offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
-             WHERE id = $1 AND state = $4",
-            vec![w.id.into(), agent.into(), at.into(), (&w.state).into()],
-        )
-        .await?;
-    if done == 0 {
+    let to = Settle {
+        state: "assigned",
+        assigned_to: Some(agent),
+        assigned_at: Some(at),
+        done_at: None,
+    };
+    if !settle(tx, db, &w, to).await? {
         return Err(AppError::Conflict("the work item moved meanwhile".into()));
     }
+    Ok(true)
+}
+
+/// Where a work item moves on to from the state it was read in.
+struct Settle {
+    state: &'static str,
+    /// Who holds it from now (the holder stays when `None`).
+    assigned_to: Option<i64>,
+    /// Since when it is held, unless it already was.
+    assigned_at: Option<i64>,
+    done_at: Option<i64>,
+}
+
+/// Moves `w` on as `to` says, conditional on the state it was read in; an offer ringing for it
+/// is withdrawn. False when the item moved meanwhile.
+async fn settle<E: Exec>(tx: &mut E, db: &Db, w: &WorkItem, to: Settle) -> AppResult<bool> {
+    let moved = tx
+        .run(
+            "UPDATE work_items SET state = $2, assigned_to = COALESCE($3, assigned_to), \
+             assigned_at = COALESCE(assigned_at, $4), done_at = $5, \
+             offer_id = NULL, offered_to = NULL, offer_expires_at = NULL \
+             WHERE id = $1 AND state = $6",
+            vec![
+                w.id.into(),
+                to.state.into(),
+                to.assigned_to.into(),
+                to.assigned_at.into(),
+                to.done_at.into(),
+                (&w.state).into(),
+            ],
+        )
+        .await?;
+    if moved == 0 {
+        return Ok(false);
+    }
     if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
-        close_offer(tx, db, &w, o, u, "withdrawn").await?;
+        close_offer(tx, db, w, o, u, "withdrawn").await?;
     }
     Ok(true)
 }
@@ -1250,26 +1269,15 @@ impl WriteJob for Follow {
         let mut n = 0;
         for m in &self.moved {
             let w = &m.w;
-            let now = now_ms();
-            let done = tx
-                .run(
-                    "UPDATE work_items SET state = $2, done_at = $3, assigned_to = $4, \
-                     assigned_at = COALESCE(assigned_at, $3), offer_id = NULL, \
-                     offered_to = NULL, offer_expires_at = NULL WHERE id = $1 AND state = $5",
-                    vec![
-                        w.id.into(),
-                        if m.finished { "done" } else { "assigned" }.into(),
-                        m.finished.then_some(now).into(),
-                        w.assigned_to.or(m.assignee).into(),
-                        (&w.state).into(),
-                    ],
-                )
-                .await?;
-            if done != 1 {
+            let done_at = m.finished.then_some(now_ms());
+            let to = Settle {
+                state: if m.finished { "done" } else { "assigned" },
+                assigned_to: w.assigned_to.or(m.assignee),
+                assigned_at: done_at,
+                done_at,
+            };
+            if !settle(tx, db, w, to).await? {
                 continue;
-            }
-            if let (Some(o), Some(u)) = (w.offer_id, w.offered_to) {
-                close_offer(tx, db, w, o, u, "withdrawn").await?;
             }
             if m.finished
                 && let Some(agent) = w.assigned_to
