@@ -1094,20 +1094,44 @@ async fn service_queue_with_agent(app: &TestApp) -> (i64, String) {
     (a1, a1_token)
 }
 
+/// +8613800138000 rings +14155550100 (the service queue's number) as Twilio call `sid`;
+/// returns Twilio's status and the TwiML answer.
+async fn ring_service(app: &TestApp, sid: &str) -> (u16, String) {
+    let params = [
+        ("CallSid", sid),
+        ("From", "+8613800138000"),
+        ("To", "+14155550100"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    post_signed(app, "/webhooks/twilio/voice", &params).await
+}
+
+/// The id of the `n`th offer (0 first) made to `agent`, once routing has made it.
+async fn nth_offer_to(app: &TestApp, agent: i64, n: usize) -> Option<i64> {
+    wait_for(|| async {
+        let rows = sqlx::query(
+            "SELECT payload FROM events WHERE kind = 'offer.created' AND user_id = $1 \
+             ORDER BY seq",
+        )
+        .bind(agent)
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+        let p: Value =
+            serde_json::from_str(&sqlx::Row::get::<String, _>(rows.get(n)?, "payload")).ok()?;
+        p["offer_id"].as_i64()
+    })
+    .await
+}
+
 /// Hotline's own queue: routing offers the waiting Twilio caller to an available agent, whose
 /// screen pops at the offer; the agent accepts and the call is put through to them.
 #[tokio::test]
 async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
     let (app, fake) = spawn_with_twilio().await;
     let (a1, a1_token) = service_queue_with_agent(&app).await;
-    let params = [
-        ("CallSid", "CA900"),
-        ("From", "+8613800138000"),
-        ("To", "+14155550100"),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ];
-    let (s, twiml) = post_signed(&app, "/webhooks/twilio/voice", &params).await;
+    let (s, twiml) = ring_service(&app, "CA900").await;
     assert_eq!(s, 200, "{twiml}");
     assert!(twiml.contains("<Enqueue>"), "{twiml}");
 
@@ -1116,18 +1140,9 @@ async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
         .await;
     assert_eq!(s.as_u16(), 200);
     // Routing offers the call's ticket; the screen pops at the offer and the call shows offered.
-    let offer_id = wait_for(|| async {
-        let row =
-            sqlx::query("SELECT payload FROM events WHERE kind = 'offer.created' AND user_id = $1")
-                .bind(a1)
-                .fetch_optional(&app.state.db.pool)
-                .await
-                .unwrap()?;
-        let p: Value = serde_json::from_str(&sqlx::Row::get::<String, _>(&row, "payload")).ok()?;
-        p["offer_id"].as_i64()
-    })
-    .await
-    .expect("the waiting call is offered to the available agent");
+    let offer_id = nth_offer_to(&app, a1, 0)
+        .await
+        .expect("the waiting call is offered to the available agent");
     wait_for(|| async {
         (call_row(&app, "twilio", "CA900").await["state"] == "offered").then_some(())
     })
@@ -1172,14 +1187,7 @@ async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
 async fn a_caller_hanging_up_while_offered_withdraws_the_offer() {
     let (app, _) = spawn_with_twilio().await;
     let (a1, a1_token) = service_queue_with_agent(&app).await;
-    let params = [
-        ("CallSid", "CA910"),
-        ("From", "+8613800138000"),
-        ("To", "+14155550100"),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ];
-    let (s, _) = post_signed(&app, "/webhooks/twilio/voice", &params).await;
+    let (s, _) = ring_service(&app, "CA910").await;
     assert_eq!(s, 200);
     app.post("/api/presence", &a1_token, json!({"state": "available"}))
         .await;
@@ -1236,30 +1244,11 @@ async fn a_caller_ringing_again_about_an_open_ticket_is_routed_again() {
     for (n, sid) in ["CA910", "CA911"].into_iter().enumerate() {
         app.post("/api/presence", &a1_token, json!({"state": "available"}))
             .await;
-        let params = [
-            ("CallSid", sid),
-            ("From", "+8613800138000"),
-            ("To", "+14155550100"),
-            ("CallStatus", "ringing"),
-            ("Direction", "inbound"),
-        ];
-        let (s, twiml) = post_signed(&app, "/webhooks/twilio/voice", &params).await;
+        let (s, twiml) = ring_service(&app, sid).await;
         assert!(s == 200 && twiml.contains("<Enqueue>"), "{twiml}");
-        let offer_id = wait_for(|| async {
-            let rows = sqlx::query(
-                "SELECT payload FROM events WHERE kind = 'offer.created' AND user_id = $1 \
-                 ORDER BY seq",
-            )
-            .bind(a1)
-            .fetch_all(&app.state.db.pool)
+        let offer_id = nth_offer_to(&app, a1, n)
             .await
-            .unwrap();
-            let p: Value =
-                serde_json::from_str(&sqlx::Row::get::<String, _>(rows.get(n)?, "payload")).ok()?;
-            p["offer_id"].as_i64()
-        })
-        .await
-        .unwrap_or_else(|| panic!("call {sid} is offered"));
+            .unwrap_or_else(|| panic!("call {sid} is offered"));
         let (s, b) = app
             .post(
                 &format!("/api/offers/{offer_id}/accept"),
