@@ -26,7 +26,8 @@ export function offerTicket(o) {
 
 class HlOffers extends HTMLElement {
   connectedCallback() {
-    this.offers = new Map();
+    // The ringing offers outlive this element (the shell is redrawn, e.g. on a language change).
+    this.offers = session.offers || new Map();
     session.offers = this.offers;
     this.onEvent = (e) => this.event(e.detail);
     this.onKey = (e) => {
@@ -38,6 +39,10 @@ class HlOffers extends HTMLElement {
     window.addEventListener('hl-event', this.onEvent);
     window.addEventListener('hl-shortcut', this.onKey);
     this.tick = setInterval(() => this.offers.size && this.draw(), 1000);
+    if (this.offers.size) {
+      this.ring();
+      this.draw();
+    }
   }
 
   disconnectedCallback() {
