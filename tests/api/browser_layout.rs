@@ -313,8 +313,14 @@ async fn browser_console_layout_offer_drafts_language() {
                 "const out = [];
                  for (const el of document.querySelectorAll('#ticket-table th, #ticket-table td.nowrap, #ticket-table td.name')) {
                    const s = getComputedStyle(el); const font = parseFloat(s.fontSize);
-                   const r = document.createRange(); r.selectNodeContents(el);
-                   const lines = new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
+                   // Lines of each piece of text (a badge's box is no line of its own).
+                   let lines = 0;
+                   const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+                   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                     if (!n.textContent.trim()) continue;
+                     const r = document.createRange(); r.selectNodeContents(n);
+                     lines = Math.max(lines, new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size);
+                   }
                    const text = el.textContent.trim();
                    const narrow = el.tagName === 'TH' && text.length >= 2 && el.getBoundingClientRect().width < 2 * font;
                    if (text && (lines > 1 || narrow))

@@ -60,6 +60,15 @@ class HlOffers extends HTMLElement {
       this.ring();
       this.draw();
       window.dispatchEvent(new CustomEvent('hl-offers-changed'));
+      if (offer.ticket_id && offer.ticket_subject === undefined) {
+        // Servers without the subject in the offer: read it, so the card names its ticket.
+        api.get(`/api/tickets/${offer.ticket_id}`).then((v) => {
+          offer.ticket_subject = v.ticket.subject;
+          offer.ticket_subject_data = v.ticket.subject_data ?? null;
+          this.draw();
+          window.dispatchEvent(new CustomEvent('hl-offers-changed'));
+        }).catch(() => {});
+      }
       if (offer.customer_id) {
         try {
           const view = await api.get(`/api/customers/${offer.customer_id}`);

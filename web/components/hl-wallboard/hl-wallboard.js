@@ -116,7 +116,13 @@ class HlWallboard extends HTMLElement {
         </form>
       </div>`);
     this.querySelector('#large').addEventListener('click', () => this.toggleLarge());
-    this.querySelector('#wall-locale').addEventListener('change', (e) => i18n.load(e.target.value));
+    this.querySelector('#wall-locale').addEventListener('change', async (e) => {
+      const locale = e.target.value;
+      // Kept on the user, as the console does, so the next page opens in it too.
+      await api.patch(`/api/users/${session.user.id}`, { locale }).catch(() => {});
+      session.user.locale = locale;
+      await i18n.load(locale);
+    });
     this.querySelector('#reassign').addEventListener('submit', (e) => this.reassign(e));
     this.querySelector('#handover').addEventListener('submit', (e) => this.handover(e));
     if (this.stats) this.showStats(this.stats, this.liveStats);
