@@ -500,6 +500,15 @@ async fn browser_pops_only_for_their_agent_and_callbacks() {
         // The customer can be texted: the reply goes by SMS, not email.
         assert_eq!(value_of(c, "#reply-channel").await, "sms");
         screenshot(c, "console-en-1440x900-callback-ticket").await;
+
+        // Nobody answered: the outcome is recorded (the callback comes back later).
+        let id: i64 = hash(c).await.trim_start_matches("#/ticket/").parse().unwrap();
+        click(c, "#callback-panel [data-outcome=no_answer]").await;
+        wait_text(c, "#callback-outcomes", "No answer").await;
+        let (_, view) = app
+            .get(&format!("/api/tickets/{id}"), &app.admin_token)
+            .await;
+        assert_eq!(view["callback"]["outcomes"][0]["outcome"], "no_answer", "{view}");
     })
     .await;
 }
