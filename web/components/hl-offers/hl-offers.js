@@ -8,7 +8,7 @@
 
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { errorText, fmtDateTime, fmtDuration, subjectText, t } from '../../lib/i18n.js';
+import { errorText, fmtDateTime, fmtDuration, subjectText, systemText, t } from '../../lib/i18n.js';
 import { channelIcon, icon } from '../../lib/icons.js';
 import { notify, session } from '../../lib/session.js';
 
@@ -113,7 +113,7 @@ class HlOffers extends HTMLElement {
         <p class="offer-what small">${o.ticket_id ? html`<a href="#/ticket/${o.ticket_id}" class="offer-ticket">${offerTicket(o)}</a>` : ''}
           ${o.queue_id ? html`<span class="muted"> · ${session.queueName(o.queue_id)}</span>` : ''}</p>
         ${callback ? html`<p class="small offer-callback">
-          ${o.phone ? html`<span class="ident">${o.phone}</span> · ` : ''}${o.note ? html`${t('callback.why')}: ${o.note} · ` : ''}
+          ${o.phone ? html`<span class="ident">${o.phone}</span> · ` : ''}${o.note ? html`${t('callback.why')}: ${systemText(o.note_data, o.note)} · ` : ''}
           ${o.callback_due_ms ? html`${t('callback.due')}: ${fmtDateTime(o.callback_due_ms)} · ` : ''}
           ${t('callback.attempts', { n: o.attempts ?? 0 })}</p>` : ''}
         <p class="muted small">${t('offer.waiting', { time: fmtDuration((now - (o.waiting_since_ms || now)) / 1000) })}

@@ -217,7 +217,7 @@ class HlTicketView extends HTMLElement {
         ${number ? html`<button type="button" class="primary" id="dial">${icon('voice')} ${t('callback.dial')}</button>` : ''}
       </div>
       <dl>
-        ${cb.reason ? html`<div><dt>${t('callback.why')}</dt><dd>${cb.reason}</dd></div>` : ''}
+        ${cb.reason ? html`<div><dt>${t('callback.why')}</dt><dd>${systemText(cb.reason_data, cb.reason)}</dd></div>` : ''}
         <div><dt>${t('callback.due')}</dt><dd id="callback-due">${cb.due_ms ? fmtDateTime(cb.due_ms) : '—'}</dd></div>
         <div><dt>${t('callback.attempts_label')}</dt><dd id="callback-attempts">${cb.attempts ?? outcomes.length}</dd></div>
       </dl>
