@@ -32,6 +32,10 @@ pub struct AppState {
     pub mail_store: crate::channels::email::receive::RawCommitter,
     /// Where the embedded SMTP receiver listens (None when disabled).
     pub smtp_addr: Option<SocketAddr>,
+    /// This process's id among the nodes: the prefix of its consoles' ids.
+    pub node_id: Arc<str>,
+    /// The center's time zone: "today" on the wallboard, dates in the console.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 /// The process-wide Prometheus recorder (one per process, shared by test servers).
@@ -69,6 +73,10 @@ impl App {
             Some(&config.kb_dir),
         )
         .await?;
+        let zone = config.time_zone();
+        let time_zone = jiff::tz::TimeZone::get(&zone).map_err(|e| {
+            anyhow::anyhow!("HOTLINE_TIME_ZONE: {zone} is not a known time zone ({e})")
+        })?;
         let smtp_listener = if config.smtp_listen.is_empty() {
             None
         } else {
@@ -82,6 +90,8 @@ impl App {
             metrics: metrics_handle(),
             hub: Arc::new(Hub::starting_after(max_seq(&db).await?)),
             leader: Arc::default(),
+            node_id: format!("{:016x}", rand::random::<u64>()).into(),
+            time_zone,
             kb,
             config: Arc::new(config),
             db,
@@ -187,7 +197,7 @@ fn spawn_realtime(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     }));
-    let (db, hub) = (state.db.clone(), state.hub.clone());
+    let (db, hub, tz) = (state.db.clone(), state.hub.clone(), state.time_zone.clone());
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -195,13 +205,24 @@ fn spawn_realtime(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             if !hub.has_supervisors() {
                 continue;
             }
-            match crate::routing::stats::compute(&db).await {
+            match crate::routing::stats::compute(&db, &tz).await {
                 Ok(s) => hub.publish_stats(s),
                 Err(e) => tracing::warn!(error = %e, "wallboard figures failed"),
             }
         }
     }));
     tasks.push(tokio::spawn(crate::routing::leader::run(state.clone())));
+    let (db, node) = (state.db.clone(), state.node_id.clone());
+    tasks.push(tokio::spawn(async move {
+        // This node's consoles stay live while it runs (a dead node's expire).
+        let mut tick = tokio::time::interval(crate::routing::presence::CONSOLE_HEARTBEAT);
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::routing::presence::touch_consoles(&db, &node).await {
+                tracing::warn!(error = %e, "console heartbeat failed");
+            }
+        }
+    }));
     tasks
 }
 

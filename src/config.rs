@@ -122,6 +122,11 @@ pub struct Config {
     pub portal_form_min_age_ms: u64,
     /// Customer portal: submissions and failed status look-ups allowed per client address per minute.
     pub portal_per_minute: u32,
+    /// The center's time zone (IANA name, e.g. `Asia/Shanghai`): "today" on the wallboard and
+    /// every date the console shows. Empty: the default region's zone (UTC when unknown).
+    pub time_zone: String,
+    /// Seconds an agent's last console may be gone before they go offline.
+    pub presence_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -174,6 +179,8 @@ impl Default for Config {
             callback_sla_minutes: 30,
             portal_form_min_age_ms: 3000,
             portal_per_minute: 5,
+            time_zone: String::new(),
+            presence_grace_secs: 60,
         }
     }
 }
@@ -194,10 +201,18 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("hotline.toml"));
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("HOTLINE_"))
-            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(TypedEnv)
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The center's time zone: the setting, else the default region's main zone, else UTC.
+    pub fn time_zone(&self) -> String {
+        let tz = self.time_zone.trim();
+        if !tz.is_empty() {
+            return tz.to_string();
+        }
+        region_time_zone(&self.default_region).to_string()
     }
 
     pub fn database_url(&self) -> String {
@@ -234,6 +249,268 @@ impl Config {
             self.mail_from.clone()
         }
     }
+}
+
+/// The main time zone of a region (ISO 3166 alpha-2) for the regions Hotline's users are in;
+/// UTC for any other (set `HOTLINE_TIME_ZONE` there).
+pub fn region_time_zone(region: &str) -> &'static str {
+    match region.to_ascii_uppercase().as_str() {
+        "CN" => "Asia/Shanghai",
+        "HK" => "Asia/Hong_Kong",
+        "MO" => "Asia/Macau",
+        "TW" => "Asia/Taipei",
+        "SG" => "Asia/Singapore",
+        "MY" => "Asia/Kuala_Lumpur",
+        "JP" => "Asia/Tokyo",
+        "KR" => "Asia/Seoul",
+        "IN" => "Asia/Kolkata",
+        "GB" => "Europe/London",
+        "IE" => "Europe/Dublin",
+        "DE" => "Europe/Berlin",
+        "FR" => "Europe/Paris",
+        "NL" => "Europe/Amsterdam",
+        "ES" => "Europe/Madrid",
+        "IT" => "Europe/Rome",
+        "US" => "America/New_York",
+        "CA" => "America/Toronto",
+        "AU" => "Australia/Sydney",
+        "NZ" => "Pacific/Auckland",
+        _ => "UTC",
+    }
+}
+
+/// The environment as settings: `HOTLINE_*` (and `DATABASE_URL`). figment's own `Env` parses
+/// every value as TOML-like data, so `HOTLINE_CTI_TOKEN=0123456789` became the number
+/// 123456789 (and then failed as "expected a string"). Here a setting that is a string keeps
+/// the exact text; only numbers and flags are parsed.
+struct TypedEnv;
+
+impl figment::Provider for TypedEnv {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable(s)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Value};
+        let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+        let mut dict = Dict::new();
+        let (prefixed, raw_env) = (
+            Env::prefixed("HOTLINE_"),
+            Env::raw().only(&["DATABASE_URL"]),
+        );
+        for (key, raw) in prefixed.iter().chain(raw_env.iter()) {
+            let key = key.as_str().to_ascii_lowercase();
+            let value = match defaults.get(&key) {
+                Some(serde_json::Value::String(_)) => Value::from(raw),
+                _ => raw.parse().unwrap_or_else(|_| Value::from(raw)),
+            };
+            dict.insert(key, value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// Every setting, for `hotline --help`: the variable, its default and what it does. The
+/// README's table lists the same names (a test checks both ways).
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    ("HOTLINE_LISTEN", "127.0.0.1:8080", "HTTP address"),
+    (
+        "HOTLINE_DATA_DIR",
+        "./data",
+        "SQLite file, search index, attachments",
+    ),
+    (
+        "DATABASE_URL",
+        "sqlite://{data}/hotline.db",
+        "or postgres://user@host/db",
+    ),
+    (
+        "HOTLINE_ADMIN_PASSWORD",
+        "generated, printed once",
+        "password of `admin` on first start",
+    ),
+    (
+        "HOTLINE_DEFAULT_REGION",
+        "CN",
+        "region of phone numbers without a country code",
+    ),
+    (
+        "HOTLINE_TIME_ZONE",
+        "the region's (Asia/Shanghai for CN)",
+        "the center's time zone (IANA)",
+    ),
+    (
+        "HOTLINE_PUBLIC_URL",
+        "http://{listen}",
+        "links in mail, Twilio signature checks",
+    ),
+    (
+        "HOTLINE_SMTP_LISTEN",
+        "127.0.0.1:2525",
+        "embedded SMTP receiver (empty: off)",
+    ),
+    (
+        "HOTLINE_SUPPORT_ADDRESSES",
+        "support@localhost",
+        "addresses the receiver accepts",
+    ),
+    (
+        "HOTLINE_SMTP_RELAY",
+        "none (outbox waits)",
+        "smtp://user:pass@host:port",
+    ),
+    (
+        "HOTLINE_SMTP_MAX_SIZE",
+        "10485760",
+        "largest message accepted",
+    ),
+    (
+        "HOTLINE_MAIL_FROM",
+        "first support address",
+        "sender of replies and acknowledgements",
+    ),
+    (
+        "HOTLINE_SMTP_TLS_CERT",
+        "none",
+        "PEM certificate chain for STARTTLS",
+    ),
+    ("HOTLINE_SMTP_TLS_KEY", "none", "PEM key for STARTTLS"),
+    ("HOTLINE_SMTP_LMTP", "false", "speak LMTP on the receiver"),
+    (
+        "HOTLINE_ATTACHMENT_MAX_SIZE",
+        "26214400",
+        "larger attachments are listed, not stored",
+    ),
+    ("HOTLINE_MAIL_ACK", "true", "acknowledge new email tickets"),
+    (
+        "HOTLINE_MAIL_ACK_PER_HOUR",
+        "5",
+        "acknowledgements per sender and hour",
+    ),
+    (
+        "HOTLINE_OUTBOX_RETRY_MS",
+        "5000",
+        "first retry delay of outgoing mail (doubles)",
+    ),
+    (
+        "HOTLINE_OUTBOX_MAX_ATTEMPTS",
+        "10",
+        "attempts before an outgoing mail fails",
+    ),
+    ("HOTLINE_IMAP_HOST", "none", "mailbox to poll"),
+    ("HOTLINE_IMAP_PORT", "993", "IMAP port"),
+    ("HOTLINE_IMAP_TLS", "true", "implicit TLS"),
+    ("HOTLINE_IMAP_USER", "none", "IMAP login"),
+    ("HOTLINE_IMAP_PASSWORD", "none", "IMAP password"),
+    ("HOTLINE_IMAP_FOLDER", "INBOX", "folder to poll"),
+    ("HOTLINE_IMAP_POLL_SECS", "60", "poll interval without IDLE"),
+    (
+        "HOTLINE_CTI_TOKEN",
+        "none (CTI off)",
+        "token in /api/v1/cti/{token}",
+    ),
+    (
+        "HOTLINE_TWILIO_AUTH_TOKEN",
+        "none",
+        "Twilio webhooks and REST",
+    ),
+    (
+        "HOTLINE_TWILIO_API_BASE",
+        "https://api.twilio.com",
+        "Twilio's REST base",
+    ),
+    (
+        "HOTLINE_TWILIO_ACCOUNT_SID",
+        "none",
+        "account of Twilio REST calls",
+    ),
+    (
+        "HOTLINE_TWILIO_SMS_FROM",
+        "none",
+        "sender of outbound SMS (number or MG…)",
+    ),
+    (
+        "HOTLINE_TWILIO_CALLER_ID",
+        "none",
+        "caller id of calls placed through Twilio",
+    ),
+    (
+        "HOTLINE_CALLBACK_SLA_MINUTES",
+        "30",
+        "a missed call is called back within this",
+    ),
+    ("HOTLINE_DB_MAX_CONNECTIONS", "16", "pool size"),
+    (
+        "HOTLINE_LOGIN_ATTEMPTS_PER_MINUTE",
+        "10",
+        "failed logins per login and address",
+    ),
+    ("HOTLINE_SESSION_HOURS", "12", "session lifetime"),
+    (
+        "HOTLINE_LOG_FORMAT",
+        "text",
+        "or json; RUST_LOG sets levels",
+    ),
+    (
+        "HOTLINE_KB_DIR",
+        "./knowledge-base",
+        "articles imported at start",
+    ),
+    (
+        "HOTLINE_PORTAL_FORM_MIN_AGE_MS",
+        "3000",
+        "the portal form refuses faster submissions",
+    ),
+    (
+        "HOTLINE_PORTAL_PER_MINUTE",
+        "5",
+        "portal submissions and failed look-ups per address",
+    ),
+    (
+        "HOTLINE_EVENTS_RETENTION_HOURS",
+        "72",
+        "events older are pruned",
+    ),
+    ("HOTLINE_WS_PING_SECS", "20", "websocket heartbeat"),
+    (
+        "HOTLINE_WS_BUFFER_FRAMES",
+        "1024",
+        "frames queued per console before resync",
+    ),
+    (
+        "HOTLINE_OFFER_TIMEOUT_SECS",
+        "20",
+        "how long an offer rings",
+    ),
+    (
+        "HOTLINE_ROUTING_STRATEGY",
+        "longest_idle",
+        "or round_robin, least_loaded",
+    ),
+    (
+        "HOTLINE_WRAP_UP_SECS",
+        "0",
+        "timed wrap-up after work or a call",
+    ),
+    ("HOTLINE_ROUTING_TICK_MS", "250", "routing pass interval"),
+    (
+        "HOTLINE_PRESENCE_GRACE_SECS",
+        "60",
+        "an agent whose consoles are gone goes offline after",
+    ),
+];
+
+/// The settings as `hotline --help` prints them.
+pub fn settings_help() -> String {
+    let mut out = String::from(
+        "Settings (environment; or the TOML file with the names in lower case without HOTLINE_):\n",
+    );
+    for (name, default, meaning) in SETTINGS {
+        out.push_str(&format!("  {name:<34} {meaning} [default: {default}]\n"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,26 +1,16 @@
 //! The `hotline` command: serve, migrate, manage users, back up, benchmark.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use hotline::app::{App, shutdown_signal};
 use hotline::config::Config;
 use std::path::PathBuf;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Hotline — call-center and omnichannel service desk.
 ///
 /// Settings come from defaults, then the optional TOML file (`--config`, default `hotline.toml`),
-/// then environment variables:
-///   HOTLINE_LISTEN (127.0.0.1:8080), HOTLINE_DATA_DIR (./data), DATABASE_URL (sqlite in the data
-///   folder, or postgres://…), HOTLINE_ADMIN_PASSWORD (first admin; generated and printed once when
-///   unset), HOTLINE_DEFAULT_REGION (CN), HOTLINE_PUBLIC_URL (http://{listen}),
-///   HOTLINE_SMTP_LISTEN (127.0.0.1:2525), HOTLINE_SUPPORT_ADDRESSES (support@localhost),
-///   HOTLINE_SMTP_MAX_SIZE (10485760), HOTLINE_SMTP_RELAY (smtp://user:pass@host:port),
-///   HOTLINE_MAIL_FROM, HOTLINE_CTI_TOKEN, HOTLINE_TWILIO_ACCOUNT_SID, HOTLINE_TWILIO_AUTH_TOKEN,
-///   HOTLINE_TWILIO_API_BASE, HOTLINE_DB_MAX_CONNECTIONS (16), HOTLINE_LOGIN_ATTEMPTS_PER_MINUTE
-///   (10), HOTLINE_SESSION_HOURS (12), HOTLINE_LOG_FORMAT (text|json),
-///   HOTLINE_PORTAL_FORM_MIN_AGE_MS (3000), HOTLINE_PORTAL_PER_MINUTE (5). RUST_LOG sets log levels.
-///   Email: HOTLINE_SMTP_TLS_CERT/_KEY, HOTLINE_SMTP_LMTP, HOTLINE_ATTACHMENT_MAX_SIZE,
-///   HOTLINE_MAIL_ACK, HOTLINE_MAIL_ACK_PER_HOUR, HOTLINE_OUTBOX_RETRY_MS,
-///   HOTLINE_OUTBOX_MAX_ATTEMPTS, HOTLINE_IMAP_HOST/_PORT/_TLS/_USER/_PASSWORD/_FOLDER/_POLL_SECS.
+/// then environment variables (listed below).
 #[derive(Parser)]
 #[command(name = "hotline", version, verbatim_doc_comment)]
 struct Cli {
@@ -86,27 +76,49 @@ enum UserCommand {
 }
 
 fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a terminal: a log file or journal gets plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if config.log_format == "json" {
-        builder.json().init();
+        builder
+            .json()
+            .finish()
+            .with(hotline::logcount::Counter)
+            .init();
     } else {
-        builder.init();
+        builder.finish().with(hotline::logcount::Counter).init();
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(
+        &Cli::command()
+            .after_help(hotline::config::settings_help())
+            .get_matches(),
+    )?;
     let config = Config::load(cli.config.as_deref())?;
     init_logging(&config);
     match cli.command {
         Command::Serve => {
+            let config_public_url = config.public_url.trim_end_matches('/').to_string();
             let listener = tokio::net::TcpListener::bind(&config.listen).await?;
             let app = App::build(config, listener).await?;
-            tracing::info!(addr = %app.local_addr()?, "hotline listening");
+            let addr = app.local_addr()?;
+            tracing::info!(addr = %addr, "hotline listening");
+            let base = if config_public_url.is_empty() {
+                format!("http://{addr}")
+            } else {
+                config_public_url
+            };
+            println!(
+                "Hotline is running.\n  Agent console:  {base}/\n  Wallboard:      {base}/wallboard.html\n  Customer portal: {base}/portal.html"
+            );
             app.serve_with_shutdown(shutdown_signal()).await?;
         }
         Command::Migrate => {
@@ -142,6 +154,11 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if user.role != hotline::auth::Role::Admin {
+                hotline::routing::store::join_default_queue(&db, user.id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
             println!("created user {} ({})", user.login, user.id);
         }
         Command::Backup { file } => {

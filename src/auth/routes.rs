@@ -94,6 +94,12 @@ pub fn routes(r: Routes) -> Routes {
 /// On first start with no user, creates `admin` with the configured or a generated password.
 pub async fn ensure_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
     if store::count_users(db).await? > 0 {
+        if !config.admin_password.is_empty() {
+            tracing::info!(
+                "HOTLINE_ADMIN_PASSWORD is ignored: users exist already (it only sets the first \
+                 admin's password); change passwords in the console or with the API"
+            );
+        }
         return Ok(());
     }
     let (password, generated) = if config.admin_password.is_empty() {
@@ -187,14 +193,25 @@ async fn login(
 
 async fn logout(headers: HeaderMap, State(state): State<AppState>) -> AppResult<Response> {
     if let Some(token) = request_token(&headers) {
-        store::delete_token(&state.db, &super::token_hash(&token)).await?;
+        let hash = super::token_hash(&token);
+        // Signing out ends the shift: no more offers ring for this agent.
+        if let Some(user) = store::find_user_by_token(&state.db, &hash).await? {
+            crate::routing::presence::sign_out(&state.db, user.id).await?;
+        }
+        store::delete_token(&state.db, &hash).await?;
     }
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
-async fn me(AuthUser(user): AuthUser) -> axum::Json<User> {
-    axum::Json(user)
+/// The signed-in user, with the center's time zone (every date the console shows uses it).
+async fn me(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    let mut v = serde_json::to_value(&user).map_err(AppError::internal)?;
+    v["time_zone"] = json!(state.time_zone.iana_name().unwrap_or("UTC"));
+    Ok(axum::Json(v))
 }
 
 #[derive(Deserialize)]
@@ -321,6 +338,10 @@ async fn create_user(
         locale: check_locale(b.locale.as_deref().unwrap_or("en"))?,
     };
     let user = store::insert_user(&state.db, &new).await?;
+    if user.role != Role::Admin {
+        // A new agent receives work from the start (the default queue catches every ticket).
+        crate::routing::store::join_default_queue(&state.db, user.id).await?;
+    }
     store::insert_audit(
         &state.db.pool,
         Some(admin.id),

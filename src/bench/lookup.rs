@@ -146,6 +146,8 @@ pub async fn run(config: &Config, samples: usize) -> anyhow::Result<()> {
         hub: Default::default(),
         leader: Default::default(),
         kb: Arc::new(crate::knowledge::Kb::in_memory()?),
+        node_id: "bench".into(),
+        time_zone: jiff::tz::TimeZone::UTC,
     };
     let ids: Vec<i64> = (0..samples)
         .map(|_| rand::random_range(1..=n_customers))

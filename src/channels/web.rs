@@ -395,7 +395,15 @@ async fn create_complaint(
     msg.kind = kind;
     msg.thread = Thread::New;
     msg.to_addr = "portal".into();
-    msg.meta = json!({"source": "portal", "locale": locale, "attachments": attachments});
+    // Every contact given with the ticket looks it up later, even one that is not (or not yet)
+    // the customer's identity (the email matched a known customer; the phone was new).
+    let contacts: Vec<String> = [&email, &phone]
+        .into_iter()
+        .flatten()
+        .map(|i| i.value.clone())
+        .collect();
+    msg.meta = json!({"source": "portal", "locale": locale, "attachments": attachments,
+        "contacts": contacts});
     let outcome = intake::receive(&state.db, msg).await?;
     let ticket = outcome.ticket;
 
@@ -502,15 +510,25 @@ async fn get_ticket_status(
         Err(e) => return Err(e),
     };
     let mut ticket = None;
-    if let (Some(t), Some(value)) = (found, wanted)
-        && let Some(cid) = t.customer_id
-    {
-        let customer = crate::customers::store::find_customer(&state.db, cid).await?;
-        if customer
-            .identities
+    if let (Some(t), Some(value)) = (found, wanted) {
+        let given = tickets::list_interactions(&state.db, t.id)
+            .await?
             .iter()
-            .any(|i| i.kind == kind && i.value == value)
-        {
+            .filter(|i| i.meta["source"] == "portal")
+            .any(|i| {
+                i.meta["contacts"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c.as_str() == Some(&value)))
+            });
+        let of_customer = match t.customer_id {
+            Some(cid) if !given => crate::customers::store::find_customer(&state.db, cid)
+                .await?
+                .identities
+                .iter()
+                .any(|i| i.kind == kind && i.value == value),
+            _ => false,
+        };
+        if given || of_customer {
             ticket = Some(t);
         }
     }

@@ -7,7 +7,7 @@ use crate::customers::store::{self as customers, NewCustomer};
 use crate::db::{Db, Exec, WriteJob};
 use crate::error::{AppError, AppResult};
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
-use crate::tickets::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket};
+use crate::tickets::{Channel, Direction, Interaction, Kind, Priority, Status, SystemText, Ticket};
 use serde::Serialize;
 
 /// Where an inbound message belongs, as its channel adapter determined it.
@@ -40,6 +40,9 @@ pub struct Inbound {
     pub priority: Priority,
     pub queue_id: Option<i64>,
     pub thread: Thread,
+    /// The body as data when the system wrote it (a call's "Incoming call from …"): kept in the
+    /// interaction's `meta.text`, and as a new ticket's `subject_data`.
+    pub text: Option<SystemText>,
 }
 
 impl Inbound {
@@ -63,6 +66,7 @@ impl Inbound {
             priority: Priority::Normal,
             queue_id: None,
             thread: Thread::OpenOnChannel,
+            text: None,
         }
     }
 }
@@ -207,6 +211,7 @@ pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResul
                 assignee_id: None,
                 customer_id,
                 tags: Vec::new(),
+                subject_data: msg.text.clone(),
             };
             (
                 tickets::insert_ticket(tx, db, &new).await?,
@@ -219,6 +224,9 @@ pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResul
     let mut meta = msg.meta.clone();
     if let Some(m) = meta.as_object_mut() {
         m.insert("thread_reason".into(), thread_reason.into());
+        if let Some(text) = &msg.text {
+            m.insert("text".into(), serde_json::json!(text));
+        }
     }
     let (interaction, stored) = tickets::insert_interaction(
         tx,

@@ -82,7 +82,14 @@ struct Inner {
 
 impl Inner {
     fn in_scope(&self, v: Viewer, ev: &EventRow) -> bool {
-        if v.supervisor || ev.user_id == Some(v.user_id) {
+        if ev.user_id == Some(v.user_id) {
+            return true;
+        }
+        // A screen pop carries the caller's whole 360 and is for the ringing agent alone.
+        if ev.kind == "screen_pop" {
+            return false;
+        }
+        if v.supervisor {
             return true;
         }
         if let Some(q) = ev.queue_id {
@@ -433,6 +440,11 @@ mod tests {
         assert!(inner.in_scope(agent, &ev("customer.created", None, None)));
         assert!(!inner.in_scope(agent, &ev("presence.changed", None, None)));
         assert!(inner.in_scope(sup, &ev("presence.changed", None, None)));
+        // Another agent's screen pop reaches neither a colleague nor a supervisor.
+        let pop = ev("screen_pop", None, Some(11));
+        assert!(inner.in_scope(other, &pop));
+        assert!(!inner.in_scope(agent, &pop));
+        assert!(!inner.in_scope(sup, &pop));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::auth::User;
 use crate::error::AppError;
 use crate::http::extract::AuthUser;
 use crate::http::{Access, Routes};
+use crate::routing::presence;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -95,6 +96,11 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
         supervisor: user.is_supervisor(),
     };
     let mut reg = hub.register(viewer, state.config.ws_buffer_frames);
+    // Presence follows the console: routing offers work only to agents with one open.
+    let console_id = format!("{}:{}", state.node_id, reg.id);
+    if let Err(e) = presence::console_opened(&state.db, &console_id, user.id).await {
+        tracing::warn!(error = %e, "recording a console failed");
+    }
     let mut s = Session {
         socket,
         viewer,
@@ -179,6 +185,9 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
         }
     }
     hub.unregister(reg.id);
+    if let Err(e) = presence::console_closed(&state.db, &console_id, user.id).await {
+        tracing::warn!(error = %e, "recording a console's end failed");
+    }
 }
 
 /// Moves queued frames to `pending`, up to one write's worth.

@@ -37,6 +37,7 @@ pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64
         super::offers::offer_waiting(state).await?;
         if with_clocks {
             super::sla::check_clocks(state).await?;
+            super::presence::sweep_consoles(&state.db, state.config.presence_grace_secs).await?;
         }
         Ok::<_, crate::error::AppError>(())
     };

@@ -14,8 +14,11 @@ pub struct Queue {
     pub priority: i64,
     pub created_at: i64,
     pub members: Vec<i64>,
+    /// The queue that catches every ticket no rule places (exactly one; it cannot be removed).
+    pub is_default: bool,
 }
 
+pub mod callbacks;
 pub mod leader;
 pub mod offers;
 pub mod presence;

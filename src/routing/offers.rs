@@ -40,11 +40,13 @@ pub struct WorkItem {
     pub resolution_due: Option<i64>,
     #[serde(skip)]
     pub sla_flags: i64,
+    /// Put off until then (a callback to try again later): not offered before.
+    pub not_before: Option<i64>,
 }
 
 pub const COLUMNS: &str = "id, ticket_id, kind, queue_id, channel, customer_id, priority, skills, \
      phone, note, state, enqueued_at, offer_id, offered_to, offer_expires_at, tried, assigned_to, \
-     assigned_at, done_at, first_response_due, resolution_due, sla_flags";
+     assigned_at, done_at, first_response_due, resolution_due, sla_flags, not_before";
 
 impl FromRow for WorkItem {
     fn from_row(r: &impl ReadRow) -> Result<WorkItem, sqlx::Error> {
@@ -71,6 +73,7 @@ impl FromRow for WorkItem {
             first_response_due: r.try_get("first_response_due")?,
             resolution_due: r.try_get("resolution_due")?,
             sla_flags: r.try_get("sla_flags")?,
+            not_before: r.try_get("not_before")?,
         })
     }
 }
@@ -134,6 +137,7 @@ pub async fn insert_callback<E: Exec>(
     note: &str,
 ) -> AppResult<WorkItem> {
     let t = find_ticket(tx, ticket_id).await?;
+    let asked = queue_id;
     let queue_id = queue_id.or(t.queue_id);
     let now = now_ms();
     let (fr, res) = super::sla::due_times(tx, queue_id, t.priority.rank(), "callback", now).await?;
@@ -149,7 +153,7 @@ pub async fn insert_callback<E: Exec>(
          ON CONFLICT (ticket_id) WHERE state IN {OPEN_STATES} \
          DO UPDATE SET kind = 'callback', phone = excluded.phone, \
          note = excluded.note, channel = 'voice', \
-         queue_id = COALESCE(excluded.queue_id, work_items.queue_id), \
+         queue_id = COALESCE($12, work_items.queue_id), \
          first_response_due = excluded.first_response_due, \
          resolution_due = excluded.resolution_due, next_clock_at = excluded.next_clock_at, \
          sla_flags = 0 RETURNING {COLUMNS}"
@@ -167,6 +171,8 @@ pub async fn insert_callback<E: Exec>(
         res.into(),
         // The SLA check works out the real next clock time on its first look.
         (fr.is_some() || res.is_some()).then_some(now).into(),
+        // An open item stays in its queue unless one was asked for.
+        asked.into(),
     ];
     let w: WorkItem = tx
         .row(&sql, params)
@@ -355,18 +361,23 @@ pub async fn take_call_work<E: Exec>(
 }
 
 /// Where a work item moves on to from the state it was read in.
-struct Settle {
-    state: &'static str,
+pub(super) struct Settle {
+    pub state: &'static str,
     /// Who holds it from now (the holder stays when `None`).
-    assigned_to: Option<i64>,
+    pub assigned_to: Option<i64>,
     /// Since when it is held, unless it already was.
-    assigned_at: Option<i64>,
-    done_at: Option<i64>,
+    pub assigned_at: Option<i64>,
+    pub done_at: Option<i64>,
 }
 
 /// Moves `w` on as `to` says, conditional on the state it was read in; an offer ringing for it
 /// is withdrawn. False when the item moved meanwhile.
-async fn settle<E: Exec>(tx: &mut E, db: &Db, w: &WorkItem, to: Settle) -> AppResult<bool> {
+pub(super) async fn settle<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    w: &WorkItem,
+    to: Settle,
+) -> AppResult<bool> {
     let moved = tx
         .run(
             "UPDATE work_items SET state = $2, assigned_to = COALESCE($3, assigned_to), \
@@ -572,6 +583,21 @@ impl WriteJob for Reject {
         close_offer(tx, db, &w, offer_id, user_id, "rejected").await?;
         find_item(tx, item_id).await
     }
+}
+
+/// An agent who goes offline no longer rings: their open offer goes back to the queue (outcome
+/// `agent_offline`).
+pub async fn withdraw_ringing<E: Exec>(tx: &mut E, db: &Db, user_id: i64) -> AppResult<()> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM work_items WHERE state = 'offered' AND offered_to = $1");
+    let items: Vec<WorkItem> = tx.rows(&sql, vec![user_id.into()]).await?;
+    for w in items {
+        let Some(o) = w.offer_id else { continue };
+        if return_to_queue(tx, &w, o, user_id).await? {
+            close_offer(tx, db, &w, o, user_id, "agent_offline").await?;
+        }
+    }
+    Ok(())
 }
 
 /// Puts an offered item back to waiting, remembering who had it. False when it was no longer
@@ -899,20 +925,24 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
     let sql = format!(
         "SELECT {} FROM work_items w LEFT JOIN queues q ON q.id = w.queue_id \
          WHERE w.state = 'waiting' AND w.queue_id IS NOT NULL \
+         AND (w.not_before IS NULL OR w.not_before <= $1) \
          ORDER BY COALESCE(q.priority, 0) DESC, w.priority DESC, w.enqueued_at, w.id LIMIT 500",
         w_columns()
     );
-    let items: Vec<WorkItem> = db.fetch_all(&sql, vec![]).await?;
+    let now = now_ms();
+    let items: Vec<WorkItem> = db.fetch_all(&sql, vec![now.into()]).await?;
     if items.is_empty() {
         return Ok(0);
     }
+    // Only agents with a live console: work offered to nobody watching would just ring out.
     let agents: Vec<FreeAgent> = db
         .fetch_all(
             "SELECT p.user_id, p.state, p.reason, p.since_ms, p.until_ms, p.idle_since_ms, \
              p.last_offered_ms, p.offer_id, p.capacity, u.skills FROM agent_presence p \
              JOIN users u ON u.id = p.user_id \
-             WHERE p.state = 'available' AND p.offer_id IS NULL AND u.active = 1",
-            vec![],
+             WHERE p.state = 'available' AND p.offer_id IS NULL AND u.active = 1 \
+             AND EXISTS (SELECT 1 FROM consoles c WHERE c.user_id = p.user_id AND c.seen_ms > $1)",
+            vec![(now - presence::CONSOLE_STALE_MS).into()],
         )
         .await?;
     if agents.is_empty() {
@@ -988,6 +1018,14 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
         }
     }
     Ok(offered)
+}
+
+struct CustomerName(String);
+
+impl FromRow for CustomerName {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(CustomerName(r.try_get("display_name")?))
+    }
 }
 
 /// An agent free for an offer, with their skills.
@@ -1082,15 +1120,36 @@ impl WriteJob for MakeOffer {
         if agent != 1 || item != 1 {
             return Err(AppError::Conflict("the item or the agent moved on".into()));
         }
+        // The card names what rings: the customer, the ticket, and for a callback its tries.
+        let t = find_ticket(tx, w.ticket_id).await?;
+        let customer: Option<CustomerName> = match w.customer_id {
+            Some(c) => {
+                tx.row(
+                    "SELECT display_name FROM customers WHERE id = $1",
+                    vec![c.into()],
+                )
+                .await?
+            }
+            None => None,
+        };
+        let mut payload = serde_json::json!({"offer_id": offer_id, "ticket_id": w.ticket_id,
+            "work_item_id": w.id, "kind": w.kind, "channel": w.channel,
+            "queue_id": w.queue_id, "customer_id": w.customer_id, "phone": w.phone,
+            "note": w.note, "waiting_since_ms": w.enqueued_at, "expires_at_ms": expires,
+            "customer_name": customer.map(|c| c.0), "ticket_subject": t.subject,
+            "ticket_subject_data": t.subject_data});
+        if w.kind == "callback"
+            && let Some(cb) = super::callbacks::info(tx, w.ticket_id).await?
+        {
+            payload["callback_due_ms"] = serde_json::json!(cb.due_ms);
+            payload["attempts"] = serde_json::json!(cb.attempts);
+        }
         events::append(
             tx,
             db.backend,
             "offer.created",
             agent_scope(w, user_id),
-            &serde_json::json!({"offer_id": offer_id, "ticket_id": w.ticket_id,
-                "work_item_id": w.id, "kind": w.kind, "channel": w.channel,
-                "queue_id": w.queue_id, "customer_id": w.customer_id, "phone": w.phone,
-                "note": w.note, "waiting_since_ms": w.enqueued_at, "expires_at_ms": expires}),
+            &payload,
         )
         .await?;
         Ok(())
@@ -1134,7 +1193,7 @@ impl WriteJob for Expire {
 
 /// An agent finished a piece of work: from one of `from` states into timed wrap-up
 /// (`wrap_up_secs`), or available when wrap-up is off. True when wrapping up.
-async fn after_work<E: Exec>(
+pub(super) async fn after_work<E: Exec>(
     tx: &mut E,
     db: &Db,
     wrap_up_secs: u64,

@@ -267,3 +267,121 @@ pub async fn time_in_states(
     }
     Ok(out)
 }
+
+// ---- presence follows the console -----------------------------------------------------------
+
+/// A console row not refreshed for this long belongs to a node that died.
+pub const CONSOLE_STALE_MS: i64 = 30_000;
+/// How often a node refreshes its consoles' rows.
+pub const CONSOLE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A console (`/ws`) of `user_id` opened on this node: routing may offer them work again.
+pub async fn console_opened(db: &Db, console_id: &str, user_id: i64) -> AppResult<()> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO consoles (id, user_id, opened_ms, seen_ms) VALUES ($1, $2, $3, $3)")
+        .bind(console_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE agent_presence SET console_gone_ms = NULL WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A console closed. When it was the user's last, the grace period starts (see
+/// [`sweep_consoles`]); no new work is offered to them meanwhile.
+pub async fn console_closed(db: &Db, console_id: &str, user_id: i64) -> AppResult<()> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM consoles WHERE id = $1")
+        .bind(console_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE agent_presence SET console_gone_ms = $2 WHERE user_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM consoles WHERE user_id = $1 AND seen_ms > $3)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(now - CONSOLE_STALE_MS)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Refreshes the rows of this node's open consoles (ids start with `node_prefix`).
+pub async fn touch_consoles(db: &Db, node_prefix: &str) -> AppResult<()> {
+    sqlx::query("UPDATE consoles SET seen_ms = $1 WHERE id LIKE $2")
+        .bind(now_ms())
+        .bind(format!("{node_prefix}%"))
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Run by the routing leader: forgets consoles of dead nodes, starts the grace period of agents
+/// who have no live console (also those who set a presence without ever opening one), and takes
+/// offline everyone whose grace is over (a ringing offer returns to the queue). Returns the
+/// agents taken offline.
+pub async fn sweep_consoles(db: &Db, grace_secs: u64) -> AppResult<Vec<i64>> {
+    let now = now_ms();
+    let live_after = now - CONSOLE_STALE_MS;
+    sqlx::query("DELETE FROM consoles WHERE seen_ms <= $1")
+        .bind(live_after)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query(
+        "UPDATE agent_presence SET console_gone_ms = $1 \
+         WHERE console_gone_ms IS NULL AND state <> 'offline' AND NOT EXISTS \
+         (SELECT 1 FROM consoles c WHERE c.user_id = agent_presence.user_id AND c.seen_ms > $2)",
+    )
+    .bind(now)
+    .bind(live_after)
+    .execute(&db.pool)
+    .await?;
+    let gone: Vec<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM agent_presence WHERE state <> 'offline' AND console_gone_ms <= $1",
+    )
+    .bind(now - grace_secs as i64 * 1000)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for user_id in gone {
+        if go_offline(db, user_id, "disconnected", true).await? {
+            out.push(user_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Signing out takes the agent offline at once (a ringing offer returns to the queue).
+pub async fn sign_out(db: &Db, user_id: i64) -> AppResult<()> {
+    go_offline(db, user_id, "signed_out", false).await?;
+    Ok(())
+}
+
+/// Sets `user_id` offline with `reason` and withdraws their ringing offer. With
+/// `only_if_gone`, nothing happens when a console came back meanwhile. True when they went.
+async fn go_offline(db: &Db, user_id: i64, reason: &str, only_if_gone: bool) -> AppResult<bool> {
+    let mut tx = db.begin().await?;
+    let p = find_presence(&mut tx, user_id).await?;
+    let back: Option<i64> =
+        sqlx::query_scalar("SELECT console_gone_ms FROM agent_presence WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+    if p.state == "offline" || (only_if_gone && back.is_none()) {
+        return Ok(false);
+    }
+    super::offers::withdraw_ringing(&mut tx, db, user_id).await?;
+    change_state(&mut tx, db, user_id, "offline", reason, None).await?;
+    events::commit(tx).await?;
+    Ok(true)
+}

@@ -552,6 +552,10 @@ async fn create_callback(
                     assignee_id: None,
                     customer_id: b.customer_id,
                     tags: vec![],
+                    subject_data: Some(crate::tickets::SystemText::new(
+                        "callback",
+                        serde_json::json!({"number": phone}),
+                    )),
                 },
             )
             .await?;
@@ -752,7 +756,9 @@ async fn wallboard(State(state): State<AppState>) -> AppResult<axum::Json<serde_
         Some(s) if s["at_ms"].as_i64().unwrap_or(0) > crate::db::now_ms() - 2000 => {
             Ok(axum::Json(s))
         }
-        _ => Ok(axum::Json(super::stats::compute(&state.db).await?)),
+        _ => Ok(axum::Json(
+            super::stats::compute(&state.db, &state.time_zone).await?,
+        )),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Wallboard figures (`queue_stats`), per queue and overall, computed from work items and
-//! presence. "Today" is the UTC day. Definitions (also in README):
+//! presence. "Today" is the day in the center's time zone (`HOTLINE_TIME_ZONE`). Definitions (also in README):
 //! - waiting: items waiting or ringing now; longest_wait_secs: the oldest of them.
 //! - offered: items that entered the queue today; answered: assigned to an agent today
 //!   (accepted offer, manual pick or reassign); abandoned: gave up while waiting today.
@@ -113,10 +113,21 @@ impl QueueFigures {
     }
 }
 
-/// The wallboard snapshot: `{at_ms, queues: [QueueFigures], overall: QueueFigures, agents: […]}`.
-pub async fn compute(db: &Db) -> AppResult<serde_json::Value> {
+/// When the day that holds `now_ms` began in `tz`.
+pub fn day_start(tz: &jiff::tz::TimeZone, now_ms: i64) -> i64 {
+    jiff::Timestamp::from_millisecond(now_ms)
+        .ok()
+        .and_then(|t| t.to_zoned(tz.clone()).start_of_day().ok())
+        .map_or(now_ms - now_ms.rem_euclid(DAY_MS), |d| {
+            d.timestamp().as_millisecond()
+        })
+}
+
+/// The wallboard snapshot: `{at_ms, time_zone, day_start_ms, queues: [QueueFigures], overall:
+/// QueueFigures, agents: […]}`. Agents are everyone who works a queue or has a presence.
+pub async fn compute(db: &Db, tz: &jiff::tz::TimeZone) -> AppResult<serde_json::Value> {
     let now = now_ms();
-    let today = now - now.rem_euclid(DAY_MS);
+    let today = day_start(tz, now);
     let mut queues: BTreeMap<i64, QueueFigures> = BTreeMap::new();
     for r in sqlx::query("SELECT id, name, service_level_secs FROM queues ORDER BY id")
         .fetch_all(&db.pool)
@@ -164,7 +175,7 @@ pub async fn compute(db: &Db) -> AppResult<serde_json::Value> {
             threshold,
         );
     }
-    // Agents: everyone with a presence row, with their queues.
+    // Agents: every member of a queue and everyone with a presence row, with their queues.
     let mut queues_of: HashMap<i64, Vec<i64>> = HashMap::new();
     for r in sqlx::query("SELECT queue_id, user_id FROM queue_members")
         .fetch_all(&db.pool)
@@ -178,8 +189,12 @@ pub async fn compute(db: &Db) -> AppResult<serde_json::Value> {
     let today_states = super::presence::time_in_states(db, today).await?;
     let mut agents = Vec::new();
     for r in sqlx::query(
-        "SELECT p.user_id, p.state, p.reason, p.since_ms, u.display_name FROM agent_presence p \
-         JOIN users u ON u.id = p.user_id ORDER BY p.user_id",
+        "SELECT u.id AS user_id, COALESCE(p.state, 'offline') AS state, \
+         COALESCE(p.reason, '') AS reason, COALESCE(p.since_ms, 0) AS since_ms, u.display_name \
+         FROM users u LEFT JOIN agent_presence p ON p.user_id = u.id \
+         WHERE p.user_id IS NOT NULL \
+         OR (u.active = 1 AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id)) \
+         ORDER BY u.id",
     )
     .fetch_all(&db.pool)
     .await?
@@ -199,7 +214,7 @@ pub async fn compute(db: &Db) -> AppResult<serde_json::Value> {
             "state": state,
             "reason": r.try_get::<String, _>("reason")?,
             "since_ms": since,
-            "time_in_state_secs": (now - since).max(0) / 1000,
+            "time_in_state_secs": if since > 0 { (now - since).max(0) / 1000 } else { 0 },
             "today_secs": today_states.get(&uid).cloned().unwrap_or_default(),
             "queues": member_of,
         }));
@@ -220,6 +235,8 @@ pub async fn compute(db: &Db) -> AppResult<serde_json::Value> {
     }
     Ok(json!({
         "at_ms": now,
+        "time_zone": tz.iana_name().unwrap_or("UTC"),
+        "day_start_ms": today,
         "queues": queues.into_values().collect::<Vec<_>>(),
         "overall": overall,
         "agents": agents,

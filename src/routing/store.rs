@@ -28,6 +28,7 @@ async fn queue_from_row(db: &Db, r: &AnyRow) -> AppResult<Queue> {
         priority: r.try_get("priority")?,
         created_at: r.try_get("created_at")?,
         members: members_of(db, id).await?,
+        is_default: r.try_get::<i64, _>("is_default")? != 0,
     })
 }
 
@@ -39,7 +40,7 @@ pub async fn insert_queue(
 ) -> AppResult<Queue> {
     let row = sqlx::query(
         "INSERT INTO queues (name, description, priority, created_at) VALUES ($1, $2, $3, $4) \
-         RETURNING id, name, description, priority, created_at",
+         RETURNING id, name, description, priority, created_at, is_default",
     )
     .bind(name)
     .bind(description)
@@ -51,18 +52,19 @@ pub async fn insert_queue(
 }
 
 pub async fn find_queue(db: &Db, id: i64) -> AppResult<Queue> {
-    let row =
-        sqlx::query("SELECT id, name, description, priority, created_at FROM queues WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?
-            .ok_or(AppError::NotFound("queue"))?;
+    let row = sqlx::query(
+        "SELECT id, name, description, priority, created_at, is_default FROM queues WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(AppError::NotFound("queue"))?;
     queue_from_row(db, &row).await
 }
 
 pub async fn find_queue_by_name(db: &Db, name: &str) -> AppResult<Option<Queue>> {
     let row = sqlx::query(
-        "SELECT id, name, description, priority, created_at FROM queues WHERE name = $1",
+        "SELECT id, name, description, priority, created_at, is_default FROM queues WHERE name = $1",
     )
     .bind(name)
     .fetch_optional(&db.pool)
@@ -75,7 +77,7 @@ pub async fn find_queue_by_name(db: &Db, name: &str) -> AppResult<Option<Queue>>
 
 pub async fn list_queues(db: &Db) -> AppResult<Vec<Queue>> {
     let rows = sqlx::query(
-        "SELECT id, name, description, priority, created_at FROM queues ORDER BY priority DESC, id",
+        "SELECT id, name, description, priority, created_at, is_default FROM queues ORDER BY priority DESC, id",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -132,6 +134,61 @@ pub async fn set_members(db: &Db, queue_id: i64, user_ids: &[i64]) -> AppResult<
     .await?;
     crate::realtime::events::commit(tx).await?;
     Ok(())
+}
+
+/// The default queue's id (the migrations create it; it cannot be removed).
+pub async fn default_queue_id(db: &Db) -> AppResult<i64> {
+    let row = sqlx::query("SELECT id FROM queues WHERE is_default = 1")
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(AppError::NotFound("default queue"))?;
+    Ok(row.try_get("id")?)
+}
+
+/// Puts a user who works no queue in the default one (new agents receive work from the start).
+pub async fn join_default_queue(db: &Db, user_id: i64) -> AppResult<()> {
+    let q = default_queue_id(db).await?;
+    let mut tx = db.begin().await?;
+    let added = sqlx::query(
+        "INSERT INTO queue_members (queue_id, user_id) SELECT $1, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM queue_members WHERE user_id = $2)",
+    )
+    .bind(q)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if added > 0 {
+        let user_ids = members_of_tx(&mut tx, q).await?;
+        crate::realtime::events::append(
+            &mut tx,
+            db.backend,
+            "queue.members",
+            crate::realtime::events::Scope {
+                queue_id: Some(q),
+                ..Default::default()
+            },
+            &serde_json::json!({"queue_id": q, "user_ids": user_ids}),
+        )
+        .await?;
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(())
+}
+
+async fn members_of_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    queue_id: i64,
+) -> AppResult<Vec<i64>> {
+    let rows =
+        sqlx::query("SELECT user_id FROM queue_members WHERE queue_id = $1 ORDER BY user_id")
+            .bind(queue_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, _>>()?)
 }
 
 /// The queues a user is a member of.

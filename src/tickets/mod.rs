@@ -83,6 +83,31 @@ pub struct Ticket {
     pub first_response_at: Option<i64>,
     pub resolved_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// The subject as data when the system wrote it (`{"kind","params"}`), so that each reader
+    /// sees it in their language; `subject` keeps an English rendering for search.
+    pub subject_data: Option<SystemText>,
+}
+
+/// Text the system generates (a call's subject, a missed-call note), kept as data: a `kind`
+/// (`call.incoming`, `call.missed`, …) and its parameters. Consoles render it from their
+/// message catalogs (`system.<kind>`); the stored English text is the fallback.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct SystemText {
+    pub kind: String,
+    pub params: serde_json::Value,
+}
+
+impl SystemText {
+    pub fn new(kind: &str, params: serde_json::Value) -> SystemText {
+        SystemText {
+            kind: kind.into(),
+            params,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

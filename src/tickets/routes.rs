@@ -22,6 +22,9 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/api/tickets/{id}", "tickets", Access::Agent, "A ticket with its whole thread", get(get_ticket))
         .add("PATCH", "/api/tickets/{id}", "tickets", Access::Agent,
             "Change status, priority, kind, queue, assignee, tags or subject", patch(update_ticket))
+        .add("POST", "/api/tickets/{id}/callback/outcome", "tickets", Access::Agent,
+            "Record a callback's outcome: reached, no_answer, wrong_number or later (retry_at_ms)",
+            post(callback_outcome))
         .add("POST", "/api/tickets/{id}/notes", "tickets", Access::Agent, "Add an internal note", post(add_note))
         .add("POST", "/api/tickets/{id}/replies", "tickets", Access::Agent,
             "Reply to the customer by email or SMS (queued in the outbox)", post(add_reply))
@@ -164,6 +167,7 @@ async fn create_ticket(
             .iter()
             .map(|t| required_text("tags", t, 50))
             .collect::<AppResult<_>>()?,
+        subject_data: None,
     };
     let body = optional_text("body", b.body.as_deref().unwrap_or(""), 100_000)?;
     check_refs(&state, new.queue_id, new.assignee_id, new.customer_id).await?;
@@ -221,6 +225,9 @@ async fn check_refs(
 struct TicketView {
     ticket: Ticket,
     interactions: Vec<Interaction>,
+    /// A callback ticket's number, reason, due time, tries and outcomes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback: Option<crate::routing::callbacks::CallbackInfo>,
 }
 
 async fn get_ticket(
@@ -230,10 +237,25 @@ async fn get_ticket(
 ) -> AppResult<axum::Json<TicketView>> {
     let ticket = visible_ticket(&state, &user, id).await?;
     let interactions = store::list_interactions(&state.db, id).await?;
+    let callback = crate::routing::callbacks::info(&mut &state.db, id).await?;
     Ok(axum::Json(TicketView {
         ticket,
         interactions,
+        callback,
     }))
+}
+
+/// Records the outcome of calling a callback ticket's customer back, and answers the ticket as
+/// `GET /api/tickets/{id}` does.
+async fn callback_outcome(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<crate::routing::callbacks::OutcomeBody>,
+) -> AppResult<axum::Json<TicketView>> {
+    visible_ticket(&state, &user, id).await?;
+    crate::routing::callbacks::record_outcome(&state.db, id, user.id, &b).await?;
+    get_ticket(State(state), AuthUser(user), Path(id)).await
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 pub const TICKET_COLUMNS: &str = "id, subject, status, priority, kind, channel, queue_id, \
      assignee_id, customer_id, tags, merged_into, created_at, updated_at, first_response_at, \
-     resolved_at, closed_at";
+     resolved_at, closed_at, subject_data";
 
 impl FromRow for Ticket {
     fn from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Error> {
@@ -34,6 +34,12 @@ pub fn ticket_from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Erro
         first_response_at: r.try_get("first_response_at")?,
         resolved_at: r.try_get("resolved_at")?,
         closed_at: r.try_get("closed_at")?,
+        // Readers that select their own columns leave it out: then there is none.
+        subject_data: r
+            .try_get::<Option<String>>("subject_data")
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -75,6 +81,10 @@ pub fn scope_of(t: &Ticket) -> Scope {
     }
 }
 
+/// A ticket's queue (`$5` here, `$6` in updates), else the default queue: a ticket never sits
+/// without a queue, so some agent always sees it.
+const DEFAULT_QUEUE: &str = "COALESCE($5, (SELECT id FROM queues WHERE is_default = 1))";
+
 pub struct NewTicket {
     pub subject: String,
     pub priority: Priority,
@@ -84,13 +94,16 @@ pub struct NewTicket {
     pub assignee_id: Option<i64>,
     pub customer_id: Option<i64>,
     pub tags: Vec<String>,
+    /// A subject the system wrote, as data (see [`super::SystemText`]).
+    pub subject_data: Option<super::SystemText>,
 }
 
 pub async fn insert_ticket<E: Exec>(tx: &mut E, db: &Db, t: &NewTicket) -> AppResult<Ticket> {
     let sql = format!(
         "INSERT INTO tickets (subject, status, priority, kind, channel, queue_id, assignee_id, \
-         customer_id, tags, created_at, updated_at) \
-         VALUES ($1, 'new', $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {TICKET_COLUMNS}"
+         customer_id, tags, created_at, updated_at, subject_data) \
+         VALUES ($1, 'new', $2, $3, $4, {DEFAULT_QUEUE}, $6, $7, $8, $9, $9, $10) \
+         RETURNING {TICKET_COLUMNS}"
     );
     let params = vec![
         t.subject.as_str().into(),
@@ -102,6 +115,7 @@ pub async fn insert_ticket<E: Exec>(tx: &mut E, db: &Db, t: &NewTicket) -> AppRe
         t.customer_id.into(),
         to_json_list(&t.tags).into(),
         now_ms().into(),
+        t.subject_data.as_ref().map(|d| d.to_json()).into(),
     ];
     let ticket: Ticket = tx
         .row(&sql, params)
@@ -232,9 +246,11 @@ pub async fn update_ticket<E: Exec>(
         (cur.resolved_at, cur.closed_at)
     };
     let sql = format!(
-        "UPDATE tickets SET subject = $2, status = $3, priority = $4, kind = $5, queue_id = $6, \
+        "UPDATE tickets SET subject = $2, status = $3, priority = $4, kind = $5, \
+         queue_id = COALESCE($6, (SELECT id FROM queues WHERE is_default = 1)), \
          assignee_id = $7, tags = $8, customer_id = $9, resolved_at = $10, closed_at = $11, \
-         updated_at = $12 WHERE id = $1 RETURNING {TICKET_COLUMNS}"
+         updated_at = $12, subject_data = CASE WHEN $13 = 1 THEN NULL ELSE subject_data END \
+         WHERE id = $1 RETURNING {TICKET_COLUMNS}"
     );
     let params = vec![
         id.into(),
@@ -252,6 +268,8 @@ pub async fn update_ticket<E: Exec>(
         resolved_at.into(),
         closed_at.into(),
         now.into(),
+        // A subject someone wrote replaces the system's.
+        i64::from(c.subject.as_ref().is_some_and(|s| *s != cur.subject)).into(),
     ];
     let new: Ticket = tx
         .row(&sql, params)
@@ -560,6 +578,7 @@ pub async fn split_interaction(
             assignee_id: None,
             customer_id: interaction.customer_id.or(from.customer_id),
             tags: Vec::new(),
+            subject_data: None,
         },
     )
     .await?;

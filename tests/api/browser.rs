@@ -561,6 +561,11 @@ async fn browser_admin_phone_settings() {
         click(c, "#menu-add").await;
         type_into(c, "#menu-rows [name=digit]", "1").await;
         type_into(c, "#menu-rows [name=label]", "销售").await;
+        find(c, "#menu-rows [name=choice_queue]")
+            .await
+            .select_by_value(&sales.to_string())
+            .await
+            .unwrap();
         click(c, "#number-form button[type=submit]").await;
         wait_text(c, "#number-list", "1 → Sales").await;
     })

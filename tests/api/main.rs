@@ -21,6 +21,7 @@ mod ops;
 mod portal;
 mod realtime;
 mod routing;
+mod shift;
 mod sms;
 mod tickets;
 mod twilio_fake;

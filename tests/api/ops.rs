@@ -106,3 +106,184 @@ async fn backup_is_consistent_and_restores() {
     assert_eq!(s.as_u16(), 200);
     assert_eq!(b["customer"]["id"], cid);
 }
+
+/// The setting names of the README's configuration table.
+fn readme_settings() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a Configuration section");
+    let mut names: Vec<String> = Vec::new();
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let first_cell = line.split('|').nth(1).unwrap_or("");
+        for part in first_cell.split('`').skip(1).step_by(2) {
+            assert!(
+                part.starts_with("HOTLINE_") || part == "DATABASE_URL",
+                "write setting names in full in the README: {part}"
+            );
+            names.push(part.to_string());
+        }
+    }
+    assert!(names.len() > 40, "{names:?}");
+    names
+}
+
+/// A realistic value for every documented setting: strings that look like numbers stay strings
+/// (tokens, phone numbers), and the server starts with all of them set.
+#[tokio::test]
+async fn every_documented_setting_starts_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string()
+    };
+    let (listen, smtp) = (free(), free());
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success());
+    let data = dir.path().join("data");
+    let database = crate::support::fresh_database(&data).await;
+    std::fs::create_dir_all(&data).unwrap();
+    let value = |name: &str| -> String {
+        match name {
+            "HOTLINE_LISTEN" => listen.clone(),
+            "HOTLINE_DATA_DIR" => data.display().to_string(),
+            "DATABASE_URL" => database.clone(),
+            "HOTLINE_ADMIN_PASSWORD" => "0123456789".into(),
+            "HOTLINE_DEFAULT_REGION" => "CN".into(),
+            "HOTLINE_TIME_ZONE" => "Asia/Shanghai".into(),
+            "HOTLINE_PUBLIC_URL" => "https://hotline.example.cn".into(),
+            "HOTLINE_SMTP_LISTEN" => smtp.clone(),
+            "HOTLINE_SUPPORT_ADDRESSES" => "support@example.cn, 客服@example.cn".into(),
+            "HOTLINE_SMTP_RELAY" => "smtp://relay:0123@127.0.0.1:9".into(),
+            "HOTLINE_SMTP_MAX_SIZE" => "20971520".into(),
+            "HOTLINE_MAIL_FROM" => "support@example.cn".into(),
+            "HOTLINE_SMTP_TLS_CERT" => cert.display().to_string(),
+            "HOTLINE_SMTP_TLS_KEY" => key.display().to_string(),
+            "HOTLINE_SMTP_LMTP" => "false".into(),
+            "HOTLINE_ATTACHMENT_MAX_SIZE" => "26214400".into(),
+            "HOTLINE_MAIL_ACK" => "true".into(),
+            "HOTLINE_MAIL_ACK_PER_HOUR" => "5".into(),
+            "HOTLINE_OUTBOX_RETRY_MS" => "5000".into(),
+            "HOTLINE_OUTBOX_MAX_ATTEMPTS" => "10".into(),
+            "HOTLINE_IMAP_HOST" => "127.0.0.1".into(),
+            "HOTLINE_IMAP_PORT" => "9".into(),
+            "HOTLINE_IMAP_TLS" => "false".into(),
+            "HOTLINE_IMAP_USER" => "400800".into(),
+            "HOTLINE_IMAP_PASSWORD" => "000123".into(),
+            "HOTLINE_IMAP_FOLDER" => "INBOX".into(),
+            "HOTLINE_IMAP_POLL_SECS" => "60".into(),
+            "HOTLINE_CTI_TOKEN" => "123456".into(),
+            "HOTLINE_TWILIO_AUTH_TOKEN" => "0123456789".into(),
+            "HOTLINE_TWILIO_API_BASE" => "http://127.0.0.1:9".into(),
+            "HOTLINE_TWILIO_ACCOUNT_SID" => "AC0123456789abcdef0123456789abcdef".into(),
+            "HOTLINE_TWILIO_SMS_FROM" => "+864008008000".into(),
+            "HOTLINE_TWILIO_CALLER_ID" => "+864008008000".into(),
+            "HOTLINE_CALLBACK_SLA_MINUTES" => "30".into(),
+            "HOTLINE_DB_MAX_CONNECTIONS" => "4".into(),
+            "HOTLINE_LOGIN_ATTEMPTS_PER_MINUTE" => "10".into(),
+            "HOTLINE_SESSION_HOURS" => "12".into(),
+            "HOTLINE_LOG_FORMAT" => "text".into(),
+            "HOTLINE_KB_DIR" => dir.path().join("kb").display().to_string(),
+            "HOTLINE_PORTAL_FORM_MIN_AGE_MS" => "3000".into(),
+            "HOTLINE_PORTAL_PER_MINUTE" => "5".into(),
+            "HOTLINE_EVENTS_RETENTION_HOURS" => "72".into(),
+            "HOTLINE_WS_PING_SECS" => "20".into(),
+            "HOTLINE_WS_BUFFER_FRAMES" => "1024".into(),
+            "HOTLINE_OFFER_TIMEOUT_SECS" => "20".into(),
+            "HOTLINE_ROUTING_STRATEGY" => "longest_idle".into(),
+            "HOTLINE_WRAP_UP_SECS" => "0".into(),
+            "HOTLINE_ROUTING_TICK_MS" => "250".into(),
+            "HOTLINE_PRESENCE_GRACE_SECS" => "60".into(),
+            other => panic!("give {other} a realistic value in this test"),
+        }
+    };
+    let bin = env!("CARGO_BIN_EXE_hotline");
+    // `hotline --help` lists every documented setting.
+    let help = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let names = readme_settings();
+    for name in &names {
+        assert!(help.contains(name.as_str()), "--help lacks {name}:\n{help}");
+    }
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.arg("serve")
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for name in &names {
+        cmd.env(name, value(name));
+    }
+    let mut child = cmd.spawn().unwrap();
+    let base = format!("http://{listen}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().await.unwrap();
+            panic!(
+                "the server stopped ({status}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server never answered");
+    // The admin password that looks like a number is the password.
+    let r = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"login": "admin", "password": "0123456789"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // CTI answers on the numeric-looking token.
+    let r = http
+        .post(format!("{base}/api/v1/cti/123456"))
+        .json(
+            &serde_json::json!({"event": "newCall", "callId": "c-1", "from": "13800138000",
+            "to": "4008008000", "direction": "in"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Start-up says where to go, and the log (not a terminal) has no colour codes.
+    assert!(
+        stdout.contains("https://hotline.example.cn/wallboard.html"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("portal.html"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "colour codes in a log file: {stdout}"
+    );
+}

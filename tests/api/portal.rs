@@ -284,6 +284,32 @@ async fn status_lookup_needs_the_tickets_own_contact() {
 }
 
 #[tokio::test]
+async fn every_contact_given_with_a_ticket_looks_it_up() {
+    // The email belongs to a known customer, the phone is new to us: both find the ticket.
+    let t = TestApp::spawn().await;
+    t.customer("Bob", &[("email", "bob@example.com")]).await;
+    let (s, receipt) = submit(
+        &t,
+        json!({"name": "Bob", "email": "bob@example.com", "phone": "139 0013 9000",
+               "description": "手机屏幕坏了", "form_token": token_aged(&t, 5_000).await}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{receipt}");
+    let number = receipt["ticket_number"].as_i64().unwrap();
+    for contact in ["bob@example.com", "139 0013 9000", "+8613900139000"] {
+        let path = format!(
+            "/api/portal/tickets/{number}?contact={}",
+            url_escape(contact)
+        );
+        let (s, b) = t.call(Method::GET, &path, None, None).await;
+        assert_eq!(s, StatusCode::OK, "{contact}: {b}");
+    }
+    let path = format!("/api/portal/tickets/{number}?contact=13700137000");
+    let (s, b) = t.call(Method::GET, &path, None, None).await;
+    assert_error(s, &b, 404, "not_found");
+}
+
+#[tokio::test]
 async fn one_address_is_limited_per_minute() {
     let t = TestApp::spawn_with(|c| c.portal_per_minute = 2).await;
     let body = json!({"name": "Ann", "email": "ann@example.com", "description": "Hello",

@@ -1072,7 +1072,9 @@ async fn twilio_caller_who_hangs_up_in_the_queue_gets_a_callback() {
 }
 
 /// Agent a1 (with a phone) in queue "service", which Twilio calls to +14155550100 wait in.
-async fn service_queue_with_agent(app: &TestApp) -> (i64, String) {
+/// The agent's console stays open as long as the returned `Ws` lives: routing offers work only
+/// to agents with one.
+async fn service_queue_with_agent(app: &TestApp) -> (i64, String, crate::realtime::Ws) {
     let (a1, a1_token) = agent(app, "a1", "101", Some("+8613911112222")).await;
     let service = app.queue("service").await;
     app.call(
@@ -1091,7 +1093,8 @@ async fn service_queue_with_agent(app: &TestApp) -> (i64, String) {
         )
         .await;
     assert_eq!(s.as_u16(), 200, "{n}");
-    (a1, a1_token)
+    let console = crate::realtime::Ws::connect(app, &a1_token).await;
+    (a1, a1_token, console)
 }
 
 /// +8613800138000 rings +14155550100 (the service queue's number) as Twilio call `sid`;
@@ -1130,7 +1133,7 @@ async fn nth_offer_to(app: &TestApp, agent: i64, n: usize) -> Option<i64> {
 #[tokio::test]
 async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
     let (app, fake) = spawn_with_twilio().await;
-    let (a1, a1_token) = service_queue_with_agent(&app).await;
+    let (a1, a1_token, _console) = service_queue_with_agent(&app).await;
     let (s, twiml) = ring_service(&app, "CA900").await;
     assert_eq!(s, 200, "{twiml}");
     assert!(twiml.contains("<Enqueue>"), "{twiml}");
@@ -1186,7 +1189,7 @@ async fn routing_offers_a_waiting_twilio_call_and_accepting_connects_it() {
 #[tokio::test]
 async fn a_caller_hanging_up_while_offered_withdraws_the_offer() {
     let (app, _) = spawn_with_twilio().await;
-    let (a1, a1_token) = service_queue_with_agent(&app).await;
+    let (a1, a1_token, _console) = service_queue_with_agent(&app).await;
     let (s, _) = ring_service(&app, "CA910").await;
     assert_eq!(s, 200);
     app.post("/api/presence", &a1_token, json!({"state": "available"}))
@@ -1238,7 +1241,7 @@ async fn a_caller_hanging_up_while_offered_withdraws_the_offer() {
 #[tokio::test]
 async fn a_caller_ringing_again_about_an_open_ticket_is_routed_again() {
     let (app, fake) = spawn_with_twilio().await;
-    let (a1, a1_token) = service_queue_with_agent(&app).await;
+    let (a1, a1_token, _console) = service_queue_with_agent(&app).await;
     app.customer("Wang Fang", &[("phone", "+8613800138000")])
         .await;
     for (n, sid) in ["CA910", "CA911"].into_iter().enumerate() {

@@ -188,6 +188,7 @@ async fn start_sms(
             assignee_id: Some(user.id),
             customer_id: Some(customer_id),
             tags: Vec::new(),
+            subject_data: None,
         },
     )
     .await?;

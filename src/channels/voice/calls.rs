@@ -14,7 +14,7 @@ use crate::intake::{self, Inbound, Thread};
 use crate::realtime::events::{self, Scope};
 use crate::routing::offers::{self, CallEnd, CallWork};
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
-use crate::tickets::{Channel, Direction, Kind, Priority, Status};
+use crate::tickets::{Channel, Direction, Kind, Priority, Status, SystemText};
 use serde_json::{Value, json};
 
 pub struct StartCall<'a> {
@@ -208,6 +208,7 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
             msg.queue_id = s.queue_id;
             msg.thread = Thread::OpenOnChannel;
             msg.meta = json!({"call_id": s.call_id, "source": s.source, "state": s.state});
+            msg.text = Some(SystemText::new("call.incoming", json!({"number": shown})));
             Filing::Inbound(Box::new(msg))
         }
         _ => Filing::Outbound(Outbound {
@@ -406,6 +407,10 @@ async fn file_outbound<E: Exec>(
                 assignee_id: agent_id,
                 customer_id,
                 tags: Vec::new(),
+                subject_data: Some(SystemText::new(
+                    "call.outgoing",
+                    json!({"number": out.shown}),
+                )),
             };
             tickets::insert_ticket(tx, db, &new).await?
         }
@@ -717,6 +722,7 @@ async fn create_callback<E: Exec>(
             assignee_id: None,
             customer_id: call.customer_id,
             tags: vec!["missed_call".into()],
+            subject_data: Some(SystemText::new("callback", json!({"number": number}))),
         },
     )
     .await?;
@@ -738,7 +744,9 @@ async fn create_callback<E: Exec>(
             external_id: None,
             author_id: None,
             meta: json!({"missed_call": call.id, "call_id": call.call_id, "callback_due_ms": due,
-                "number": number, "ticket_of_call": call.ticket_id}),
+                "number": number, "ticket_of_call": call.ticket_id,
+                "text": SystemText::new("call.missed", json!({"number": number,
+                    "cause": call.cause.as_deref().unwrap_or("noAnswer"), "minutes": sla_minutes}))}),
         },
     )
     .await?;
@@ -782,7 +790,9 @@ async fn log_callback_attempt<E: Exec>(
             body: format!("Call back attempt to {}: {result}", call.to_number),
             external_id: None,
             author_id: call.agent_id,
-            meta: json!({"callback_attempt": call.id, "result": result, "talk_ms": call.talk_ms()}),
+            meta: json!({"callback_attempt": call.id, "result": result, "talk_ms": call.talk_ms(),
+                "text": SystemText::new("callback.attempt",
+                    json!({"number": call.to_number, "result": result}))}),
         },
     )
     .await?;
