@@ -629,8 +629,8 @@ async fn simulate_call(d: &Demo, n: u64, from: &str) -> anyhow::Result<()> {
             .unwrap_or_default();
         if d.args.check {
             // A compressed day: callers wait seconds, some give up at once, talks are short.
-            let patience = if rng.random_bool(0.15) {
-                rng.random_range(300..1500u64)
+            let patience = if rng.random_bool(0.25) {
+                rng.random_range(50..400u64)
             } else {
                 rng.random_range(3000..9000u64)
             };
@@ -666,8 +666,12 @@ async fn simulate_call(d: &Demo, n: u64, from: &str) -> anyhow::Result<()> {
     let waited = Instant::now();
     let mut ticket = None;
     let mut agent: Option<i64> = None;
-    while waited.elapsed() < Duration::from_millis(patience) {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let patience = Duration::from_millis(patience);
+    while let Some(left) = patience.checked_sub(waited.elapsed()) {
+        tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+        if waited.elapsed() >= patience {
+            break;
+        }
         if ticket.is_none() {
             let (_, calls) = d
                 .call(reqwest::Method::GET, "/api/calls?limit=100", &d.admin, None)

@@ -772,8 +772,8 @@ impl Check {
         }
         if last && !log_counter {
             self.sink().note(
-                "GET /metrics has no hotline_log_events_total{level=\"error\"}: ERROR log lines \
-                 were not checked",
+                "GET /metrics shows no hotline_log_events_total{level=\"error\"}: no ERROR line \
+                 was counted (or the server does not count them)",
             );
         }
         self.bump("metrics_checks");

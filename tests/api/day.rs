@@ -47,6 +47,14 @@ async fn a_day_in_the_center_keeps_its_invariants() {
         set(c, "time_zone", serde_json::json!("Asia/Shanghai"));
     })
     .await;
+    // ERROR log lines are counted (and shown on /metrics) by the server's counting layer.
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(hotline::logcount::Counter),
+        );
+    }
+    let errors_before = hotline::logcount::errors();
     let panics = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     {
         let panics = panics.clone();
@@ -119,10 +127,11 @@ async fn a_day_in_the_center_keeps_its_invariants() {
     let day_ok = utc_midnight_plus_8 == Some(0);
 
     let panics = panics.lock().unwrap().clone();
+    let errors = hotline::logcount::errors() - errors_before;
     assert!(
-        report.violations.is_empty() && panics.is_empty() && day_ok,
-        "the day broke invariants:\n{}\npanics: {panics:?}\nwallboard day_start_ms: {day_start:?} \
-         (want 00:00 Asia/Shanghai)",
+        report.violations.is_empty() && panics.is_empty() && day_ok && errors == 0,
+        "the day broke invariants:\n{}\npanics: {panics:?}\nERROR log lines: {errors}\n\
+         wallboard day_start_ms: {day_start:?} (want 00:00 Asia/Shanghai)",
         report.violations_text()
     );
 }
