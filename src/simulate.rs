@@ -72,7 +72,8 @@ impl SimulateArgs {
     /// Fills what was not given from the server's settings, as `serve` reads them: the URL from
     /// `listen`, the tokens, the public URL, the SMTP receiver and the admin password.
     pub fn resolve(mut self, config: &crate::config::Config) -> SimulateArgs {
-        if self.url.trim().is_empty() {
+        let found = self.url.trim().is_empty();
+        if found {
             self.url = format!("http://{}", local_address(&config.listen));
         }
         let or = |v: Option<String>, c: &str| {
@@ -82,7 +83,14 @@ impl SimulateArgs {
         self.admin_password = or(self.admin_password, config.admin_password.expose());
         self.cti_token = or(self.cti_token, config.cti_token.expose());
         self.twilio_auth_token = or(self.twilio_auth_token, config.twilio_auth_token.expose());
-        self.public_url = or(self.public_url, &config.public_url);
+        // Twilio requests are signed for the URL the server checks: its public URL, which is
+        // `http://{listen}` unless set (a given --url stands for it otherwise).
+        let public = if found {
+            config.public_url()
+        } else {
+            config.public_url.clone()
+        };
+        self.public_url = or(self.public_url, &public);
         if self.smtp.trim().is_empty() {
             self.smtp = local_address(&config.smtp_listen);
         }
