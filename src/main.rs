@@ -32,7 +32,8 @@ enum Command {
     User(UserCommand),
     /// Copy the live SQLite database consistently into FILE (PostgreSQL: use pg_dump).
     Backup { file: PathBuf },
-    /// Seed demo agents, queues and customers on a running server, then generate live traffic.
+    /// Seed demo agents, queues and customers on a running server, then generate live traffic
+    /// (`--check`: also play agents and a supervisor and check the center's invariants).
     Simulate(hotline::simulate::SimulateArgs),
     /// Benchmarks against real databases and the real server.
     #[command(subcommand)]
@@ -173,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Kb(KbCommand::Reindex) => {
             hotline::knowledge::sync::reindex_command(&config).await?
         }
-        Command::Simulate(args) => hotline::simulate::run(args).await?,
+        Command::Simulate(args) => hotline::simulate::run_with_config(args, &config).await?,
     }
     Ok(())
 }

@@ -2,6 +2,11 @@
 //! then generates a gentle stream of calls (CTI webhook), SMS (signed Twilio webhook), emails
 //! (SMTP receiver) and web complaints (portal) through the real interfaces only; agents answer
 //! some. Each channel whose endpoint is missing or refuses is logged once and skipped.
+//! Without `--url` it finds the server the way `serve` listens (`HOTLINE_LISTEN`, the config
+//! file). With `--check` it also plays the agents and a supervisor and checks the center's
+//! invariants while the traffic runs (see `check`).
+
+pub mod check;
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
@@ -16,10 +21,11 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimulateArgs {
-    /// The running server.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    /// The running server (default: where `serve` listens, from HOTLINE_LISTEN or the config
+    /// file).
+    #[arg(long, default_value = "")]
     pub url: String,
-    /// Password of the `admin` user (or give --token).
+    /// Password of the `admin` user (or give --token; default: the config's admin_password).
     #[arg(long, env = "HOTLINE_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
     /// An admin's API token instead of the password.
@@ -46,12 +52,59 @@ pub struct SimulateArgs {
     /// The server's public URL as it signs Twilio requests (default: --url).
     #[arg(long, env = "HOTLINE_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The server's SMTP receiver.
-    #[arg(long, env = "HOTLINE_SMTP_LISTEN", default_value = "127.0.0.1:2525")]
+    /// The server's SMTP receiver (default: the config's smtp_listen).
+    #[arg(long, env = "HOTLINE_SMTP_LISTEN", default_value = "")]
     pub smtp: String,
     /// Address the demo emails are sent to.
     #[arg(long, default_value = "support@localhost")]
     pub support_address: String,
+    /// Also play the agents (as consoles on /ws) and a supervisor, check the center's invariants
+    /// while the traffic runs (for --duration, default 120 s), print each violation and exit
+    /// non-zero when there was one. Calls are answered and resolved in seconds, not minutes.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: how many of the demo agents (agent1…) are played as consoles.
+    #[arg(long, default_value_t = 4)]
+    pub bots: usize,
+}
+
+impl SimulateArgs {
+    /// Fills what was not given from the server's settings, as `serve` reads them: the URL from
+    /// `listen`, the tokens, the public URL, the SMTP receiver and the admin password.
+    pub fn resolve(mut self, config: &crate::config::Config) -> SimulateArgs {
+        let found = self.url.trim().is_empty();
+        if found {
+            self.url = format!("http://{}", local_address(&config.listen));
+        }
+        let or = |v: Option<String>, c: &str| {
+            v.filter(|v| !v.is_empty())
+                .or_else(|| (!c.is_empty()).then(|| c.to_string()))
+        };
+        self.admin_password = or(self.admin_password, config.admin_password.expose());
+        self.cti_token = or(self.cti_token, config.cti_token.expose());
+        self.twilio_auth_token = or(self.twilio_auth_token, config.twilio_auth_token.expose());
+        // Twilio requests are signed for the URL the server checks: its public URL, which is
+        // `http://{listen}` unless set (a given --url stands for it otherwise).
+        let public = if found {
+            config.public_url()
+        } else {
+            config.public_url.clone()
+        };
+        self.public_url = or(self.public_url, &public);
+        if self.smtp.trim().is_empty() {
+            self.smtp = local_address(&config.smtp_listen);
+        }
+        self
+    }
+}
+
+/// An address to reach a listener bound to `listen`: a wildcard host means this machine.
+fn local_address(listen: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some(("0.0.0.0", port)) | Some(("", port)) => format!("127.0.0.1:{port}"),
+        Some(("[::]", port)) => format!("[::1]:{port}"),
+        _ => listen.to_string(),
+    }
 }
 
 /// Demo customers: name, phone, email, tier, language.
@@ -168,15 +221,27 @@ const REPLIES: &[&str] = &[
     "We are looking into it and will get back to you within 24 hours.",
 ];
 
-struct Demo {
+/// A demo agent: id, login and bearer token.
+#[derive(Clone, Debug)]
+pub(crate) struct Agent {
+    pub id: i64,
+    pub login: String,
+    pub token: String,
+}
+
+pub(crate) struct Demo {
     http: reqwest::Client,
     base: String,
     admin: String,
-    agents: Vec<(i64, String)>,
+    agents: Vec<Agent>,
+    /// Every seeded agent (signed in or not): id → login.
+    logins: Vec<(i64, String)>,
     queues: Vec<(i64, String)>,
     customers: Vec<(i64, String, String, String, String)>,
     disabled: Mutex<HashSet<&'static str>>,
     args: SimulateArgs,
+    /// Violations and notes of `--check` (a 5xx of any request is one).
+    sink: Arc<check::Sink>,
 }
 
 impl Demo {
@@ -198,6 +263,7 @@ impl Demo {
         let res = req.send().await.with_context(|| path.to_string())?;
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
+        self.sink.status(status, path, &text);
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
@@ -232,7 +298,38 @@ async fn login(
     Ok(v["token"].as_str().unwrap_or_default().to_string())
 }
 
+/// Runs the simulator with `args` as given (nothing read from settings).
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    run_with_config(args, &crate::config::Config::default()).await
+}
+
+/// `hotline simulate`: what `args` leaves out comes from the server's settings (`config`).
+pub async fn run_with_config(
+    args: SimulateArgs,
+    config: &crate::config::Config,
+) -> anyhow::Result<()> {
+    let args = args.resolve(config);
+    if args.check {
+        let report = check::day(args, check::DayOptions::default()).await?;
+        report.print();
+        if !report.violations.is_empty() {
+            return Err(anyhow!(
+                "{} invariant violation(s)",
+                report.violations.len()
+            ));
+        }
+        return Ok(());
+    }
+    let demo = Arc::new(start(args).await?);
+    if demo.args.seed_only {
+        return Ok(());
+    }
+    traffic(demo, None).await;
+    Ok(())
+}
+
+/// Signs in as admin and seeds the demo data.
+pub(crate) async fn start(args: SimulateArgs) -> anyhow::Result<Demo> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()?;
@@ -251,16 +348,20 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         base,
         admin,
         agents: Vec::new(),
+        logins: Vec::new(),
         queues: Vec::new(),
         customers: Vec::new(),
         disabled: Mutex::new(HashSet::new()),
         args: args.clone(),
+        sink: Arc::new(check::Sink::default()),
     };
     seed(&mut demo).await?;
-    if args.seed_only {
-        return Ok(());
-    }
-    let demo = Arc::new(demo);
+    Ok(demo)
+}
+
+/// Sends traffic until `--duration` is over, Ctrl-C, or `stop` turns true.
+pub(crate) async fn traffic(demo: Arc<Demo>, stop: Option<tokio::sync::watch::Receiver<bool>>) {
+    let args = demo.args.clone();
     if demo.args.cti_token.as_deref().unwrap_or("").is_empty() {
         demo.disable("calls", "no --cti-token / HOTLINE_CTI_TOKEN");
     }
@@ -273,6 +374,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     {
         demo.disable("sms", "no --twilio-auth-token / HOTLINE_TWILIO_AUTH_TOKEN");
     }
+    if demo.args.smtp.trim().is_empty() {
+        demo.disable("email", "no --smtp / smtp_listen");
+    }
     println!(
         "Generating traffic at about {}/min; Ctrl-C to stop.",
         args.per_minute
@@ -284,6 +388,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         if let Some(d) = args.duration
             && started.elapsed() >= Duration::from_secs(d)
         {
+            break;
+        }
+        if stop.as_ref().is_some_and(|s| *s.borrow()) {
             break;
         }
         n += 1;
@@ -300,7 +407,6 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         }
     }
     println!("Stopped after {n} events.");
-    Ok(())
 }
 
 async fn seed(d: &mut Demo) -> anyhow::Result<()> {
@@ -352,8 +458,20 @@ async fn seed(d: &mut Demo) -> anyhow::Result<()> {
         .call(reqwest::Method::GET, "/api/queues", &d.admin, None)
         .await?;
     let existing: Vec<Value> = queues.as_array().cloned().unwrap_or_default();
+    // The server's default queue catches everything no rule places: the demo's general queue is
+    // that one (a server without one gets a queue named General).
+    let general = existing
+        .iter()
+        .find(|q| q["is_default"] == true)
+        .and_then(|q| q["name"].as_str())
+        .unwrap_or("General")
+        .to_string();
     let wanted = [
-        ("General", "Everything else / 综合咨询", vec![0, 1, 2]),
+        (
+            general.as_str(),
+            "Everything else / 综合咨询",
+            vec![0, 1, 2],
+        ),
         (
             "Billing",
             "Invoices and payments / 账单与支付",
@@ -362,7 +480,10 @@ async fn seed(d: &mut Demo) -> anyhow::Result<()> {
         ("投诉 Complaints", "Complaints / 投诉处理", vec![3, 4]),
     ];
     for (name, description, members) in wanted {
-        let id = match existing.iter().find(|q| q["name"] == name) {
+        let found = existing
+            .iter()
+            .find(|q| q["name"] == name || (name == general && q["is_default"] == true));
+        let id = match found {
             Some(q) => q["id"].as_i64().unwrap_or_default(),
             None => {
                 let (s, b) = d
@@ -389,7 +510,8 @@ async fn seed(d: &mut Demo) -> anyhow::Result<()> {
         .await?;
         d.queues.push((id, name.to_string()));
     }
-    println!("  queues: General, Billing, 投诉 Complaints");
+    let names: Vec<&str> = d.queues.iter().map(|q| q.1.as_str()).collect();
+    println!("  queues: {}", names.join(", "));
 
     for (name, phone, email, tier, lang) in CUSTOMERS {
         let (_, found) = d
@@ -429,9 +551,14 @@ async fn seed(d: &mut Demo) -> anyhow::Result<()> {
     }
     println!("  customers: {} (zh and en, all tiers)", CUSTOMERS.len());
     d.agents = Vec::new();
+    d.logins = agent_ids.clone();
     for (id, login_name) in agent_ids {
         match login(&d.http, &d.base, &login_name, &d.args.demo_password).await {
-            Ok(token) => d.agents.push((id, token)),
+            Ok(token) => d.agents.push(Agent {
+                id,
+                login: login_name,
+                token,
+            }),
             Err(e) => println!("  {login_name}: cannot sign in ({e}); it will not answer"),
         }
     }
@@ -479,7 +606,10 @@ async fn step(d: &Demo, n: u64) -> anyhow::Result<()> {
     if d.enabled("email") {
         channels.push("email");
     }
-    channels.push("work");
+    if !d.args.check {
+        // With --check the agents are played as consoles that take their offers instead.
+        channels.push("work");
+    }
     let pick = channels[(roll * channels.len() as f64) as usize % channels.len()];
     match pick {
         "calls" => simulate_call(d, n, &phone).await,
@@ -490,25 +620,46 @@ async fn step(d: &Demo, n: u64) -> anyhow::Result<()> {
     }
 }
 
+/// One inbound call through the CTI webhook. The caller waits for an agent: when routing gets
+/// the call's work to one (an offer accepted) the PBX puts it through to them (`answer` as that
+/// agent); a caller who waited too long hangs up (abandoned, and the server files a callback).
+/// Without --check, an unrouted call is still answered by a random demo agent most of the time,
+/// so that the wallboard shows handling without anyone in the console.
 async fn simulate_call(d: &Demo, n: u64, from: &str) -> anyhow::Result<()> {
     let token = d.args.cti_token.clone().unwrap_or_default();
     let path = format!("/api/v1/cti/{token}");
-    let (queue, answer_after, talk, answered) = {
+    let (queue, patience, talk, answered) = {
         let mut rng = rand::rng();
-        (
-            d.queues
-                .choose(&mut rng)
-                .map(|q| q.1.clone())
-                .unwrap_or_default(),
-            rng.random_range(5..40u64),
-            rng.random_range(20..150u64),
-            rng.random_bool(0.8),
-        )
+        let queue = d
+            .queues
+            .choose(&mut rng)
+            .map(|q| q.1.clone())
+            .unwrap_or_default();
+        if d.args.check {
+            // A compressed day: callers wait seconds, some give up at once, talks are short.
+            let patience = if rng.random_bool(0.25) {
+                rng.random_range(50..400u64)
+            } else {
+                rng.random_range(3000..9000u64)
+            };
+            (queue, patience, rng.random_range(800..3000u64), false)
+        } else {
+            (
+                queue,
+                rng.random_range(5000..40_000u64),
+                rng.random_range(20_000..150_000u64),
+                rng.random_bool(0.8),
+            )
+        }
     };
     let call_id = format!("sim-{}-{n}", std::process::id());
     let send = |body: Value| {
         let req = d.http.post(d.url(&path)).json(&body);
-        async move { req.send().await }
+        async move {
+            let res = req.send().await?;
+            d.sink.status(res.status(), "/api/v1/cti/…", "");
+            Ok::<_, reqwest::Error>(res)
+        }
     };
     let res = send(
         json!({"event": "newCall", "from": from, "to": "4008001234", "direction": "in",
@@ -520,25 +671,62 @@ async fn simulate_call(d: &Demo, n: u64, from: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("  call from {from} ({queue})");
-    tokio::time::sleep(Duration::from_secs(answer_after)).await;
-    if !answered {
+    let waited = Instant::now();
+    let mut ticket = None;
+    let mut agent: Option<i64> = None;
+    let patience = Duration::from_millis(patience);
+    while let Some(left) = patience.checked_sub(waited.elapsed()) {
+        tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+        if waited.elapsed() >= patience {
+            break;
+        }
+        if ticket.is_none() {
+            let (_, calls) = d
+                .call(reqwest::Method::GET, "/api/calls?limit=100", &d.admin, None)
+                .await?;
+            ticket = calls.as_array().and_then(|l| {
+                l.iter()
+                    .find(|c| c["call_id"] == call_id.as_str())
+                    .and_then(|c| c["ticket_id"].as_i64())
+            });
+        }
+        if let Some(t) = ticket {
+            let (_, w) = d
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/work/{t}"),
+                    &d.admin,
+                    None,
+                )
+                .await?;
+            if w["state"] == "assigned" {
+                agent = w["assigned_to"].as_i64();
+                break;
+            }
+        }
+    }
+    let who = match agent {
+        Some(id) => d.logins.iter().find(|a| a.0 == id).map(|a| a.1.clone()),
+        None if answered => {
+            let i = rand::rng().random_range(0..d.logins.len().max(1));
+            d.logins.get(i).map(|a| a.1.clone())
+        }
+        None => None,
+    };
+    let Some(who) = who else {
         send(
             json!({"event": "hangup", "callId": call_id, "cause": "cancel", "direction": "in",
                     "from": from, "to": "4008001234"}),
         )
         .await?;
         return Ok(());
-    }
-    let agent = d.agents.first().map(|_| {
-        let i = rand::rng().random_range(1..=d.agents.len());
-        format!("agent{i}")
-    });
+    };
     send(
-        json!({"event": "answer", "callId": call_id, "user": agent, "direction": "in",
+        json!({"event": "answer", "callId": call_id, "user": who, "direction": "in",
                 "from": from, "to": "4008001234", "answeringNumber": "4008001234"}),
     )
     .await?;
-    tokio::time::sleep(Duration::from_secs(talk)).await;
+    tokio::time::sleep(Duration::from_millis(talk)).await;
     send(
         json!({"event": "hangup", "callId": call_id, "cause": "normalClearing", "direction": "in",
                 "from": from, "to": "4008001234"}),
@@ -585,6 +773,7 @@ async fn simulate_sms(d: &Demo, n: u64, from: &str, text: &str) -> anyhow::Resul
         .form(&params)
         .send()
         .await?;
+    d.sink.status(res.status(), "/webhooks/twilio/sms", "");
     if matches!(res.status().as_u16(), 401 | 403 | 404) {
         d.disable("sms", format!("SMS webhook answered {}", res.status()));
     } else {
@@ -632,13 +821,9 @@ async fn simulate_email(
 }
 
 async fn simulate_portal(d: &Demo, name: &str, email: &str, text: &str) -> anyhow::Result<()> {
-    let form: Value = d
-        .http
-        .get(d.url("/api/portal/form-token"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let res = d.http.get(d.url("/api/portal/form-token")).send().await?;
+    d.sink.status(res.status(), "/api/portal/form-token", "");
+    let form: Value = res.json().await?;
     let wait = form["min_age_ms"].as_u64().unwrap_or(3000) + 300;
     tokio::time::sleep(Duration::from_millis(wait)).await;
     let kind = if text.contains("投诉") || text.contains("Complaint") {
@@ -657,6 +842,8 @@ async fn simulate_portal(d: &Demo, name: &str, email: &str, text: &str) -> anyho
         .await?;
     let status = res.status();
     let body: Value = res.json().await.unwrap_or(Value::Null);
+    d.sink
+        .status(status, "/api/portal/complaints", &body.to_string());
     if status.is_success() {
         println!(
             "  web {kind} from {email}: ticket #{}",
@@ -670,7 +857,12 @@ async fn simulate_portal(d: &Demo, name: &str, email: &str, text: &str) -> anyho
 
 /// An agent replies to and resolves an open ticket, so the board shows handling too.
 async fn simulate_agent_work(d: &Demo) -> anyhow::Result<()> {
-    let Some((agent_id, token)) = d.agents.choose(&mut rand::rng()).cloned() else {
+    let Some(Agent {
+        id: agent_id,
+        token,
+        ..
+    }) = d.agents.choose(&mut rand::rng()).cloned()
+    else {
         return Ok(());
     };
     let (_, list) = d

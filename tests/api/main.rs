@@ -8,6 +8,7 @@ mod browser;
 mod browser_layout;
 mod browser_live;
 mod customers;
+mod day;
 mod email_crash;
 mod email_golden;
 mod email_imap;

@@ -388,6 +388,8 @@ async fn simulator_seeds_once_and_sends_traffic() {
         public_url: None,
         smtp: "127.0.0.1:9".into(),
         support_address: "support@localhost".into(),
+        check: false,
+        bots: 4,
     };
     hotline::simulate::run(args(0)).await.unwrap();
     hotline::simulate::run(args(3)).await.unwrap();
