@@ -13,6 +13,7 @@ mod email_imap;
 mod email_outbound;
 mod email_smtp;
 mod email_support;
+mod email_text;
 mod email_threads;
 mod knowledge;
 mod nodes;
