@@ -224,6 +224,7 @@ async fn the_inbound_list_pages_past_any_cap() {
             break;
         }
         assert!(page.len() <= 2);
+        assert!(seen.len() < ids.len(), "paging does not move on: {seen:?}");
         seen.extend(page.iter().map(|m| m["id"].as_i64().unwrap()));
         before = format!("&before_id={}", seen.last().unwrap());
     }
