@@ -309,6 +309,9 @@ impl ParsedMail {
                 "{removed} NUL or control characters removed from the text"
             ));
         }
+        // A part read twice (an HTML-only body is the text and the HTML) reports once.
+        let mut seen = std::collections::HashSet::new();
+        self.problems.retain(|p| seen.insert(p.clone()));
         let flagged = self.problems.iter().any(|p| p.contains("U+FFFD"));
         if !flagged && (self.text.contains('\u{fffd}') || self.subject.contains('\u{fffd}')) {
             self.problems
