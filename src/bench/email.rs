@@ -141,7 +141,7 @@ pub async fn run(config: &Config, clients: usize, messages: usize) -> anyhow::Re
     let per_client = messages.div_ceil(clients);
     let total = (per_client * clients) as i64;
     println!(
-        "backend {:?}: {clients} SMTP clients × {per_client} mails = {total} (mixed: plain, replies, GB2312, multipart with attachments)",
+        "backend {:?}: {clients} SMTP clients × {per_client} mails = {total} (mixed: plain, replies, GB2312, unlabelled Big5, HTML only, multipart with attachments)",
         state.db.backend
     );
     let start = Instant::now();
