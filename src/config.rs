@@ -94,6 +94,9 @@ pub struct Config {
     pub smtp_lmtp: bool,
     /// Largest attachment stored, in bytes; larger ones are listed but not kept.
     pub attachment_max_size: u64,
+    /// Time one mail may take to parse and sanitize, in milliseconds; a mail over it is
+    /// quarantined with that reason.
+    pub mail_parse_budget_ms: u64,
     /// Acknowledge new email tickets with their number.
     pub mail_ack: bool,
     /// Acknowledgements one sender may get per hour (the rest are skipped).
@@ -163,6 +166,7 @@ impl Default for Config {
             smtp_tls_key: String::new(),
             smtp_lmtp: false,
             attachment_max_size: 25 * 1024 * 1024,
+            mail_parse_budget_ms: 10_000,
             mail_ack: true,
             mail_ack_per_hour: 5,
             outbox_retry_ms: 5_000,

@@ -1,5 +1,5 @@
 //! `hotline bench email`: concurrent SMTP clients deliver a mixed corpus (plain, replies that
-//! thread, Chinese GB2312, multipart with attachments) to the real server until every message
+//! thread, Chinese GB2312, unlabelled Big5, HTML only, multipart with attachments) to the real server until every message
 //! is a committed ticket interaction. Prints throughput and the 250-reply latency.
 
 use super::summarize;
@@ -13,21 +13,39 @@ use tokio::net::TcpStream;
 
 const NESTED: &[u8] = include_bytes!("../../tests/fixtures/email/08_nested_multipart.eml");
 const GB2312: &[u8] = include_bytes!("../../tests/fixtures/email/02_gb2312_base64.eml");
+const HTML_ONLY: &[u8] = include_bytes!("../../tests/fixtures/email/20_html_only.eml");
+const BIG5_UNLABELLED: &[u8] = include_bytes!("../../tests/fixtures/email/24_unlabelled_big5.eml");
+
+/// `hay` with every `from` replaced by `to` (bytes: the fixtures need not be UTF-8).
+fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len() + to.len());
+    let mut rest = hay;
+    while let Some(pos) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..pos]);
+        out.extend_from_slice(to);
+        rest = &rest[pos + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
 
 /// Message `i` of client `c`: every tenth carries attachments, every tenth is Chinese, every
-/// fifth answers the client's previous mail (threads onto its ticket), the rest are plain.
+/// tenth is HTML only (read as text by html2text), every tenth is Big5 without a charset
+/// (detected), every fifth answers the client's previous mail (threads onto its ticket), the
+/// rest are plain.
 fn corpus_message(c: usize, i: usize) -> Vec<u8> {
     let id = format!("bench-{c}-{i}@bench.test");
     let from = format!("customer{}@bench.test", (c * 7919 + i) % 5000);
     let swap_id = |fixture: &[u8], old: &str| {
-        String::from_utf8_lossy(fixture)
-            .replace(old, &id)
-            .replace("From: ", &format!("X-Bench: {c}\r\nFrom: "))
-            .into_bytes()
+        let with_id = replace_bytes(fixture, old.as_bytes(), id.as_bytes());
+        let from = format!("X-Bench: {c}\r\nFrom: ");
+        replace_bytes(&with_id, b"From: ", from.as_bytes())
     };
     match i % 10 {
         3 => swap_id(NESTED, "nested-1@example.com"),
         6 => swap_id(GB2312, "gb2312-1@example.cn"),
+        4 => swap_id(HTML_ONLY, "html-only-1@example.com"),
+        9 => swap_id(BIG5_UNLABELLED, "big5-nolabel-1@example.tw"),
         1 | 8 if i > 0 => format!(
             "From: {from}\r\nTo: support@localhost\r\nSubject: Re: order {c}\r\nMessage-ID: <{id}>\r\n\
              In-Reply-To: <bench-{c}-{}@bench.test>\r\nMIME-Version: 1.0\r\n\
@@ -123,7 +141,7 @@ pub async fn run(config: &Config, clients: usize, messages: usize) -> anyhow::Re
     let per_client = messages.div_ceil(clients);
     let total = (per_client * clients) as i64;
     println!(
-        "backend {:?}: {clients} SMTP clients × {per_client} mails = {total} (mixed: plain, replies, GB2312, multipart with attachments)",
+        "backend {:?}: {clients} SMTP clients × {per_client} mails = {total} (mixed: plain, replies, GB2312, unlabelled Big5, HTML only, multipart with attachments)",
         state.db.backend
     );
     let start = Instant::now();

@@ -18,20 +18,33 @@ use std::time::Duration;
 const MAX_ATTEMPTS: i64 = 3;
 
 /// Processes stored message `id`. On error the row stays `received` (retried by the background
-/// task) until it is quarantined; the error is returned for logging.
+/// task) until it is quarantined; the error is returned for logging. A mail that its parsing
+/// cannot handle (over the time budget, or a panic in a parser) is quarantined at once.
 pub async fn process(state: &AppState, id: i64) -> AppResult<Option<Outcome>> {
-    let row = store::find_inbound(&state.db, id).await?;
+    let mut row = store::find_inbound(&state.db, id).await?;
     if row.status != "received" {
         return Ok(None);
     }
-    match process_row(state, &row).await {
+    let raw = std::mem::take(&mut row.raw);
+    let budget = Duration::from_millis(state.config.mail_parse_budget_ms);
+    let parsed = match parse_in_budget(raw, budget).await {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            store::quarantine(&state.db, id, &reason).await?;
+            tracing::warn!(id, reason, "inbound mail quarantined");
+            metrics::counter!("hotline_email_quarantined_total").increment(1);
+            return Err(AppError::Unprocessable(reason));
+        }
+    };
+    match process_row(state, &row, parsed).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
-            let status = store::update_failed(&state.db, id, &e.to_string(), MAX_ATTEMPTS)
+            let reason = failure_reason(&e);
+            let status = store::update_failed(&state.db, id, &reason, MAX_ATTEMPTS)
                 .await
                 .unwrap_or_default();
             if status == "quarantined" {
-                tracing::warn!(id, error = %e, "inbound mail quarantined");
+                tracing::warn!(id, error = %reason, "inbound mail quarantined");
                 metrics::counter!("hotline_email_quarantined_total").increment(1);
             }
             Err(e)
@@ -39,8 +52,38 @@ pub async fn process(state: &AppState, id: i64) -> AppResult<Option<Outcome>> {
     }
 }
 
-async fn process_row(state: &AppState, row: &store::InboundMail) -> AppResult<Option<Outcome>> {
-    let parsed = mime::parse(&row.raw);
+/// Parses and sanitizes a mail on the blocking pool, so that a costly mail never holds an async
+/// worker, within `budget`. A parse over the budget is abandoned (its thread finishes on its
+/// own) and named as the reason.
+pub async fn parse_in_budget(raw: Vec<u8>, budget: Duration) -> Result<ParsedMail, String> {
+    let task = tokio::task::spawn_blocking(move || mime::parse(&raw));
+    match tokio::time::timeout(budget, task).await {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(e)) if e.is_panic() => {
+            Err("parsing the message failed (the parser panicked)".into())
+        }
+        Ok(Err(_)) => Err("parsing the message was cancelled".into()),
+        Err(_) => Err(format!(
+            "parsing the message took longer than its budget of {} ms",
+            budget.as_millis()
+        )),
+    }
+}
+
+/// The cause of a failure as an admin reads it in the quarantine list: the whole chain of an
+/// internal error (e.g. the database's refusal), not just "internal error".
+fn failure_reason(e: &AppError) -> String {
+    match e {
+        AppError::Internal(inner) => format!("{inner:#}"),
+        other => other.to_string(),
+    }
+}
+
+async fn process_row(
+    state: &AppState,
+    row: &store::InboundMail,
+    parsed: ParsedMail,
+) -> AppResult<Option<Outcome>> {
     let sender = sender_of(state, &parsed, &row.envelope_from);
     let thread = threading::decide(&state.db, &parsed, sender.as_deref()).await?;
     let attachments = keep_attachments(state, &parsed).await?;
@@ -86,6 +129,7 @@ async fn process_row(state: &AppState, row: &store::InboundMail) -> AppResult<Op
         "automated": parsed.automated,
         "problems": parsed.problems,
         "malformed": !parsed.problems.is_empty(),
+        "content_sha256": parsed.content_sha256,
         "inbound_mail_id": row.id,
         "source": row.source,
     });
@@ -118,11 +162,25 @@ impl WriteJob for StoreMail {
     type Out = Outcome;
 
     async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Outcome> {
-        let outcome = intake::receive_in(tx, db, &self.msg).await?;
+        let key = self.key(tx).await?;
+        let outcome = if key == self.parsed.dedup_key {
+            intake::receive_in(tx, db, &self.msg).await?
+        } else {
+            // Another mail already has this Message-ID: this one is a message of its own.
+            let mut msg = self.msg.clone();
+            msg.external_id = Some(key.clone());
+            msg.meta["reused_message_id"] = true.into();
+            intake::receive_in(tx, db, &msg).await?
+        };
         let note = outcome.duplicate.then_some("duplicate");
         let (ticket_id, interaction_id) = (outcome.ticket.id, outcome.interaction.id);
-        let key = &self.parsed.dedup_key;
-        store::update_processed(tx, self.row_id, key, ticket_id, interaction_id, note).await?;
+        let marked =
+            store::update_processed(tx, self.row_id, &key, ticket_id, interaction_id, note).await?;
+        let own = outcome.interaction.meta["inbound_mail_id"].as_i64() == Some(self.row_id);
+        if outcome.duplicate && marked && !own {
+            // Folded into an earlier delivery: the ticket shows it among that one's duplicates.
+            store::note_duplicate(tx, interaction_id, self.row_id).await?;
+        }
         // Two workers may process one row (the SMTP session and the re-processor). Intake lets
         // exactly one of them store the interaction: that one keeps the attachments and sends
         // the acknowledgement, whichever of them marked the row processed.
@@ -146,6 +204,33 @@ impl WriteJob for StoreMail {
             }
         }
         Ok(outcome)
+    }
+}
+
+impl StoreMail {
+    /// The idempotency key: the parser's (Message-ID, or the content hash without one), unless
+    /// a stored mail has the same Message-ID and other content (a sender that reuses its
+    /// Message-IDs): then the Message-ID with this mail's content hash, so that this mail is a
+    /// message of its own and its own retries still collapse.
+    async fn key<E: Exec>(&self, tx: &mut E) -> AppResult<String> {
+        let parsed = &self.parsed;
+        let Some(message_id) = &parsed.message_id else {
+            return Ok(parsed.dedup_key.clone());
+        };
+        let existing =
+            crate::tickets::store::find_interaction_by_external(tx, Channel::Email, message_id)
+                .await?;
+        // Mail stored before content hashes were kept (or our own outgoing mail) has none: the
+        // Message-ID alone decides, as it did.
+        let other_content = existing
+            .as_ref()
+            .and_then(|i| i.meta["content_sha256"].as_str())
+            .is_some_and(|h| h != parsed.content_sha256);
+        Ok(if other_content {
+            format!("{message_id}#sha256:{}", parsed.content_sha256)
+        } else {
+            parsed.dedup_key.clone()
+        })
     }
 }
 

@@ -100,6 +100,8 @@ async fn get_attachment(
 #[derive(Deserialize)]
 struct InboundQuery {
     status: Option<String>,
+    /// Page on: only ids below this one (the last id of the previous page).
+    before_id: Option<i64>,
     limit: Option<i64>,
 }
 
@@ -117,7 +119,7 @@ async fn list_inbound(
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     Ok(axum::Json(
-        store::list_inbound(&state.db, q.status.as_deref(), limit).await?,
+        store::list_inbound(&state.db, q.status.as_deref(), q.before_id, limit).await?,
     ))
 }
 
@@ -129,6 +131,8 @@ async fn get_inbound_raw(
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], m.raw).into_response())
 }
 
+/// Processes the message again and answers with its state afterwards: processed (with its
+/// ticket), or still failing with the reason (never a 500 for a mail that fails again).
 async fn retry_inbound(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -139,15 +143,17 @@ async fn retry_inbound(
             "this message was already processed".into(),
         ));
     }
-    sqlx::query("UPDATE inbound_mail SET status = 'received', attempts = 0 WHERE id = $1")
-        .bind(id)
-        .execute(&state.db.pool)
-        .await?;
-    let outcome = receive::process(&state, id).await?;
+    store::reset_for_retry(&state.db, id).await?;
+    if let Err(e) = receive::process(&state, id).await {
+        tracing::warn!(id, error = %e, "re-processing inbound mail failed");
+    }
+    let m = store::find_inbound(&state.db, id).await?;
     Ok(axum::Json(serde_json::json!({
         "id": id,
-        "ticket_id": outcome.as_ref().map(|o| o.ticket.id),
-        "interaction_id": outcome.as_ref().map(|o| o.interaction.id),
+        "status": m.status,
+        "error": m.error,
+        "ticket_id": m.ticket_id,
+        "interaction_id": m.interaction_id,
     })))
 }
 

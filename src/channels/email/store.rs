@@ -116,25 +116,128 @@ pub async fn list_unprocessed(db: &Db, older_than: i64, limit: i64) -> AppResult
         .collect::<Result<_, _>>()?)
 }
 
-/// Messages of one status for the admin view (quarantined ones with their error), newest first.
+/// Messages of one status for the admin view (quarantined ones with their error), newest first:
+/// a page of at most `limit` with ids below `before_id` (the last id of the previous page).
+/// The raw bytes are not read (`size` only).
 pub async fn list_inbound(
     db: &Db,
     status: Option<&str>,
+    before_id: Option<i64>,
     limit: i64,
 ) -> AppResult<Vec<InboundMail>> {
+    let sql = INBOUND_COLUMNS.replace("raw,", "CAST(length(raw) AS BIGINT) AS size,");
     let sql = format!(
-        "SELECT {INBOUND_COLUMNS} FROM inbound_mail WHERE ($1 = '' OR status = $1) \
-         ORDER BY id DESC LIMIT $2"
+        "SELECT {sql} FROM inbound_mail WHERE ($1 = '' OR status = $1) AND id < $2 \
+         ORDER BY id DESC LIMIT $3"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status.unwrap_or(""))
+        .bind(before_id.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(&db.pool)
         .await?;
-    Ok(rows
-        .iter()
-        .map(inbound_from_row)
-        .collect::<Result<_, _>>()?)
+    let listed = |r: &sqlx::any::AnyRow| -> Result<InboundMail, sqlx::Error> {
+        Ok(InboundMail {
+            id: r.try_get("id")?,
+            source: r.try_get("source")?,
+            size: r.try_get::<i64, _>("size")?.max(0) as usize,
+            raw: Vec::new(),
+            envelope_from: r.try_get("envelope_from")?,
+            envelope_to: r.try_get("envelope_to")?,
+            message_id: r.try_get("message_id")?,
+            status: r.try_get("status")?,
+            error: r.try_get("error")?,
+            attempts: r.try_get("attempts")?,
+            ticket_id: r.try_get("ticket_id")?,
+            interaction_id: r.try_get("interaction_id")?,
+            created_at: r.try_get("created_at")?,
+        })
+    };
+    Ok(rows.iter().map(listed).collect::<Result<_, _>>()?)
+}
+
+/// Quarantines a message at once with `reason` (a mail its parsing cannot handle).
+pub async fn quarantine(db: &Db, id: i64, reason: &str) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE inbound_mail SET status = 'quarantined', error = $2, attempts = attempts + 1 \
+         WHERE id = $1 AND status = 'received'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Puts a quarantined or failed message back to be processed (an admin's retry).
+pub async fn reset_for_retry(db: &Db, id: i64) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE inbound_mail SET status = 'received', attempts = 0 \
+         WHERE id = $1 AND status <> 'processed'",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+struct MetaText {
+    meta: String,
+}
+
+impl FromRow for MetaText {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(MetaText {
+            meta: r.try_get("meta")?,
+        })
+    }
+}
+
+/// Lists inbound mail `row_id` among the duplicates of interaction `interaction_id` (its meta's
+/// `duplicates`), so that a delivery folded into it is visible from the ticket. The update
+/// compares the meta it read, so a concurrent one is not lost: it runs again (`Conflict`).
+pub async fn note_duplicate<E: Exec>(
+    tx: &mut E,
+    interaction_id: i64,
+    row_id: i64,
+) -> AppResult<()> {
+    let Some(old) = tx
+        .row::<MetaText>(
+            "SELECT meta FROM interactions WHERE id = $1",
+            vec![interaction_id.into()],
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&old.meta).unwrap_or_else(|_| serde_json::json!({}));
+    let Some(map) = meta.as_object_mut() else {
+        return Ok(());
+    };
+    let list = map
+        .entry("duplicates")
+        .or_insert_with(|| serde_json::json!([]));
+    match list.as_array_mut() {
+        Some(ids) if !ids.iter().any(|v| v.as_i64() == Some(row_id)) => ids.push(row_id.into()),
+        _ => return Ok(()),
+    }
+    let changed = tx
+        .run(
+            "UPDATE interactions SET meta = $2 WHERE id = $1 AND meta = $3",
+            vec![
+                interaction_id.into(),
+                meta.to_string().into(),
+                old.meta.into(),
+            ],
+        )
+        .await?;
+    if changed != 1 {
+        return Err(AppError::Conflict(
+            "the interaction changed meanwhile; try again".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Marks a message processed, unless another worker already did (returns false then).
