@@ -672,3 +672,80 @@ async fn starttls_with_a_configured_certificate() {
     let id = last_inbound(&app).await;
     assert_eq!(wait_processed(&app, id).await.0, "processed");
 }
+
+/// Issue #13 item 12: acknowledgements answered whatever a spoofable From said, repeating its
+/// whole subject. Now: none when the receiving MTA's Authentication-Results says the sender
+/// failed or passed nothing, none to senders asking for no automatic answers, and only a
+/// short, cleaned subject.
+#[tokio::test]
+async fn acknowledgements_do_not_backscatter() {
+    let app = spawn_mail(|_| {}).await;
+    let addr = smtp_addr(&app);
+    // spawn_mail's support domains are localhost and example.test: `mx.example.test` is the
+    // receiving MTA's authserv-id; `mx.evil.test` is anyone's.
+    let cases = [
+        (
+            "a1@example.com",
+            "Authentication-Results: mx.example.test;\r\n spf=pass smtp.mailfrom=example.com;\r\n dmarc=fail (p=reject) header.from=example.com\r\n",
+            false,
+        ),
+        (
+            "a2@example.com",
+            "Authentication-Results: mx.example.test; spf=softfail; dkim=none; dmarc=none\r\n",
+            false,
+        ),
+        (
+            "a3@example.com",
+            "Authentication-Results: mx.example.test; dkim=fail header.d=example.com\r\n",
+            false,
+        ),
+        ("a4@example.com", "X-Auto-Response-Suppress: All\r\n", false),
+        (
+            "a5@example.com",
+            "Authentication-Results: mx.example.test (postfix); spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com\r\n",
+            true,
+        ),
+        (
+            "a6@example.com",
+            "Authentication-Results: mx.evil.test; dmarc=fail\r\n",
+            true,
+        ),
+        ("a7@example.com", "", true),
+    ];
+    for (i, (from, extra, acked)) in cases.iter().enumerate() {
+        let raw = mail(from, "Help", &format!("bs-{i}@example.com"), extra, "hi");
+        let r = deliver(addr, from, "support@localhost", &raw).await;
+        let (status, ticket, _) = wait_processed(&app, queued_id(&r)).await;
+        assert_eq!(status, "processed");
+        assert!(ticket.is_some(), "the mail is kept either way");
+        assert_eq!(acks_to(&app, from).await, *acked as i64, "{from}: {extra}");
+    }
+    // The subject it repeats: no tags, no control characters, no links, at most 60 characters.
+    let subject = format!(
+        "Re: [#999] Win\t=?utf-8?q?=E2=80=AE?= now http://evil.test/x www.evil.test pay.evil.test/now {}",
+        "x".repeat(100)
+    );
+    let raw = mail("b1@example.com", &subject, "bs-long@example.com", "", "hi");
+    let r = deliver(addr, "b1@example.com", "support@localhost", &raw).await;
+    let (_, t, _) = wait_processed(&app, queued_id(&r)).await;
+    let payload: String = sqlx::query("SELECT payload FROM outbox WHERE recipient = $1")
+        .bind("b1@example.com")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("payload")
+        .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    let sent = payload["subject"].as_str().unwrap();
+    let prefix = format!("[#{}] We received your message: ", t.unwrap());
+    let echoed = sent
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{sent}"));
+    assert!(echoed.starts_with("Win now xxx"), "{sent}");
+    assert!(echoed.chars().count() <= 60, "{sent}");
+    assert!(!echoed.contains("evil") && !echoed.contains("[#"), "{sent}");
+    assert!(
+        !echoed.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{sent}"
+    );
+}
