@@ -950,5 +950,8 @@ async fn trickling_clients_meet_the_data_and_session_limits() {
         let took = start.elapsed().as_secs_f64();
         assert!((3.5..7.0).contains(&took), "session cut after {took} s");
     };
-    tokio::join!(trickle, busy);
+    let both = async { tokio::join!(trickle, busy) };
+    tokio::time::timeout(std::time::Duration::from_secs(30), both)
+        .await
+        .expect("both clients cut off within 30 s");
 }
