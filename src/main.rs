@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
                 config_public_url
             };
             println!(
-                "Hotline is running.\n  Agent console:  {base}/\n  Wallboard:      {base}/wallboard.html\n  Customer portal: {base}/portal.html"
+                "Hotline is running.\n  Agent console:   {base}/\n  Wallboard:       {base}/wallboard.html\n  Customer portal: {base}/portal.html"
             );
             app.serve_with_shutdown(shutdown_signal()).await?;
         }
