@@ -92,6 +92,17 @@ pub struct Config {
     pub smtp_tls_key: String,
     /// Speak LMTP (LHLO, one reply per recipient) instead of SMTP on `smtp_listen`.
     pub smtp_lmtp: bool,
+    /// Seconds an SMTP client may stay silent (between commands and within DATA) before the
+    /// receiver answers `421 4.4.2` and closes.
+    pub smtp_idle_secs: u64,
+    /// Seconds one SMTP message's DATA may take in all (a client trickling bytes included).
+    pub smtp_data_secs: u64,
+    /// Seconds one SMTP connection may last in all.
+    pub smtp_session_secs: u64,
+    /// Concurrent SMTP connections from one client address; more are refused with `421 4.7.0`.
+    pub smtp_max_per_client: usize,
+    /// Concurrent SMTP connections in all; more are refused with `421 4.7.0`.
+    pub smtp_max_connections: usize,
     /// Largest attachment stored, in bytes; larger ones are listed but not kept.
     pub attachment_max_size: u64,
     /// Time one mail may take to parse and sanitize, in milliseconds; a mail over it is
@@ -101,6 +112,9 @@ pub struct Config {
     pub mail_ack: bool,
     /// Acknowledgements one sender may get per hour (the rest are skipped).
     pub mail_ack_per_hour: u32,
+    /// Comma-separated authserv-ids (hosts or domains, hosts under them included) whose
+    /// `Authentication-Results` headers decide acknowledgements; empty: the support domains.
+    pub mail_authserv_ids: String,
     /// First retry delay of the email outbox in milliseconds (doubles per attempt, max 1 h).
     pub outbox_retry_ms: u64,
     /// Attempts after which an outgoing email is marked failed.
@@ -165,10 +179,16 @@ impl Default for Config {
             smtp_tls_cert: String::new(),
             smtp_tls_key: String::new(),
             smtp_lmtp: false,
+            smtp_idle_secs: 300,
+            smtp_data_secs: 600,
+            smtp_session_secs: 1800,
+            smtp_max_per_client: 20,
+            smtp_max_connections: 1000,
             attachment_max_size: 25 * 1024 * 1024,
             mail_parse_budget_ms: 10_000,
             mail_ack: true,
             mail_ack_per_hour: 5,
+            mail_authserv_ids: String::new(),
             outbox_retry_ms: 5_000,
             outbox_max_attempts: 10,
             imap_host: String::new(),
@@ -241,6 +261,27 @@ impl Config {
             .map(|s| s.trim().to_ascii_lowercase())
             .filter(|s| !s.is_empty())
             .collect()
+    }
+
+    /// The authserv-ids whose `Authentication-Results` count: the setting, else the domains of
+    /// the support addresses.
+    pub fn mail_authserv_ids(&self) -> Vec<String> {
+        let set: Vec<String> = (self.mail_authserv_ids.split(','))
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !set.is_empty() {
+            return set;
+        }
+        let mut domains = Vec::new();
+        for a in self.support_addresses() {
+            if let Some((_, d)) = a.rsplit_once('@')
+                && !domains.iter().any(|x| x == d)
+            {
+                domains.push(d.to_string());
+            }
+        }
+        domains
     }
 
     pub fn mail_from(&self) -> String {
@@ -383,6 +424,31 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("HOTLINE_SMTP_TLS_KEY", "none", "PEM key for STARTTLS"),
     ("HOTLINE_SMTP_LMTP", "false", "speak LMTP on the receiver"),
     (
+        "HOTLINE_SMTP_IDLE_SECS",
+        "300",
+        "a silent SMTP client (also in DATA) gets 421 4.4.2",
+    ),
+    (
+        "HOTLINE_SMTP_DATA_SECS",
+        "600",
+        "longest DATA of one message (421 4.4.2 after)",
+    ),
+    (
+        "HOTLINE_SMTP_SESSION_SECS",
+        "1800",
+        "longest SMTP connection (421 4.4.2 after)",
+    ),
+    (
+        "HOTLINE_SMTP_MAX_PER_CLIENT",
+        "20",
+        "concurrent SMTP connections per client address",
+    ),
+    (
+        "HOTLINE_SMTP_MAX_CONNECTIONS",
+        "1000",
+        "concurrent SMTP connections in all",
+    ),
+    (
         "HOTLINE_ATTACHMENT_MAX_SIZE",
         "26214400",
         "larger attachments are listed, not stored",
@@ -392,6 +458,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "HOTLINE_MAIL_ACK_PER_HOUR",
         "5",
         "acknowledgements per sender and hour",
+    ),
+    (
+        "HOTLINE_MAIL_AUTHSERV_IDS",
+        "the support domains",
+        "whose Authentication-Results decide acknowledgements",
     ),
     (
         "HOTLINE_OUTBOX_RETRY_MS",

@@ -19,6 +19,10 @@ pub enum Thread {
     OpenOnChannel,
     /// Always a new ticket.
     New,
+    /// A new ticket that names `related` in its first interaction's `meta.related_ticket` (e.g.
+    /// a stranger answering another customer's thread: the agent can merge); `reason` is kept
+    /// as the thread reason.
+    Related { related: i64, reason: &'static str },
 }
 
 #[derive(Clone, Debug)]
@@ -213,17 +217,20 @@ pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResul
                 tags: Vec::new(),
                 subject_data: msg.text.clone(),
             };
-            (
-                tickets::insert_ticket(tx, db, &new).await?,
-                true,
-                "new_ticket",
-            )
+            let reason = match msg.thread {
+                Thread::Related { reason, .. } => reason,
+                _ => "new_ticket",
+            };
+            (tickets::insert_ticket(tx, db, &new).await?, true, reason)
         }
     };
 
     let mut meta = msg.meta.clone();
     if let Some(m) = meta.as_object_mut() {
         m.insert("thread_reason".into(), thread_reason.into());
+        if let (Thread::Related { related, .. }, true) = (&msg.thread, ticket_created) {
+            m.insert("related_ticket".into(), (*related).into());
+        }
         if let Some(text) = &msg.text {
             m.insert("text".into(), serde_json::json!(text));
         }

@@ -56,7 +56,7 @@ pub async fn start_relay(port: u16, dir: &Path) -> Relay {
 }
 
 /// Waits for `n` messages in the relay's folder and returns them parsed, oldest first.
-async fn wait_messages(dir: &Path, n: usize) -> Vec<Vec<u8>> {
+pub async fn wait_messages(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     let start = Instant::now();
     loop {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -83,7 +83,7 @@ async fn wait_messages(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     }
 }
 
-fn header(raw: &[u8], name: &str) -> Option<String> {
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
     let msg = mail_parser::MessageParser::default().parse(raw)?;
     msg.header_raw(name)
         .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -672,3 +672,286 @@ async fn starttls_with_a_configured_certificate() {
     let id = last_inbound(&app).await;
     assert_eq!(wait_processed(&app, id).await.0, "processed");
 }
+
+/// Issue #13 item 12: acknowledgements answered whatever a spoofable From said, repeating its
+/// whole subject. Now: none when the receiving MTA's Authentication-Results says the sender
+/// failed or passed nothing, none to senders asking for no automatic answers, and only a
+/// short, cleaned subject.
+#[tokio::test]
+async fn acknowledgements_do_not_backscatter() {
+    let app = spawn_mail(|_| {}).await;
+    let addr = smtp_addr(&app);
+    // spawn_mail's support domains are localhost and example.test: `mx.example.test` is the
+    // receiving MTA's authserv-id; `mx.evil.test` is anyone's.
+    let cases = [
+        (
+            "a1@example.com",
+            "Authentication-Results: mx.example.test;\r\n spf=pass smtp.mailfrom=example.com;\r\n dmarc=fail (p=reject) header.from=example.com\r\n",
+            false,
+        ),
+        (
+            "a2@example.com",
+            "Authentication-Results: mx.example.test; spf=softfail; dkim=none; dmarc=none\r\n",
+            false,
+        ),
+        (
+            "a3@example.com",
+            "Authentication-Results: mx.example.test; dkim=fail header.d=example.com\r\n",
+            false,
+        ),
+        ("a4@example.com", "X-Auto-Response-Suppress: All\r\n", false),
+        (
+            "a5@example.com",
+            "Authentication-Results: mx.example.test (postfix); spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com\r\n",
+            true,
+        ),
+        (
+            "a6@example.com",
+            "Authentication-Results: mx.evil.test; dmarc=fail\r\n",
+            true,
+        ),
+        ("a7@example.com", "", true),
+    ];
+    for (i, (from, extra, acked)) in cases.iter().enumerate() {
+        let raw = mail(from, "Help", &format!("bs-{i}@example.com"), extra, "hi");
+        let r = deliver(addr, from, "support@localhost", &raw).await;
+        let (status, ticket, _) = wait_processed(&app, queued_id(&r)).await;
+        assert_eq!(status, "processed");
+        assert!(ticket.is_some(), "the mail is kept either way");
+        assert_eq!(acks_to(&app, from).await, *acked as i64, "{from}: {extra}");
+    }
+    // The subject it repeats: no tags, no control characters, no links, at most 60 characters.
+    let subject = format!(
+        "Re: [#999] Win\t=?utf-8?q?=E2=80=AE?= now http://evil.test/x www.evil.test pay.evil.test/now {}",
+        "x".repeat(100)
+    );
+    let raw = mail("b1@example.com", &subject, "bs-long@example.com", "", "hi");
+    let r = deliver(addr, "b1@example.com", "support@localhost", &raw).await;
+    let (_, t, _) = wait_processed(&app, queued_id(&r)).await;
+    let payload: String = sqlx::query("SELECT payload FROM outbox WHERE recipient = $1")
+        .bind("b1@example.com")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("payload")
+        .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    let sent = payload["subject"].as_str().unwrap();
+    let prefix = format!("[#{}] We received your message: ", t.unwrap());
+    let echoed = sent
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{sent}"));
+    assert!(echoed.starts_with("Win now xxx"), "{sent}");
+    assert!(echoed.chars().count() <= 60, "{sent}");
+    assert!(!echoed.contains("evil") && !echoed.contains("[#"), "{sent}");
+    assert!(
+        !echoed.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{sent}"
+    );
+}
+
+/// Binds a client socket to `source` (any 127.x address is loopback) and connects.
+async fn connect_from(source: &str, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Reads until the server closes the connection (or `wait` passes); all it said.
+async fn read_to_close(s: &mut tokio::net::TcpStream, wait: std::time::Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(wait, s.read_to_end(&mut all)).await;
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// Issue #13 item 11: a connection stalled in DATA was closed after 300 s without a 421, and
+/// nothing capped connections. 500 stalled connections (400 silent after the greeting, 100
+/// silent in DATA) from 50 addresses; one address over its cap and the server over its total
+/// are refused with `421 4.7.0`; a normal client (Python's smtplib) still delivers; every
+/// stalled one gets `421 4.4.2` after the idle time.
+#[tokio::test]
+async fn stalled_connections_are_capped_and_closed_and_others_are_served() {
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let app = spawn_mail(|c| {
+        // Long enough for the whole check below to run while all 500 are still open.
+        c.smtp_idle_secs = 10;
+        c.smtp_max_per_client = 10;
+        c.smtp_max_connections = 501;
+    })
+    .await;
+    let addr = smtp_addr(&app);
+    // Opened 50 at a time: a burst of 500 connects overflows the kernel's listen backlog (the
+    // handshakes it drops leave clients waiting for a greeting that never comes).
+    let mut stalled = Vec::new();
+    for batch in 0..10usize {
+        let mut opening = tokio::task::JoinSet::new();
+        for n in batch * 50..(batch + 1) * 50 {
+            opening.spawn(async move {
+                let source = format!("127.0.1.{}", n / 10 + 1);
+                let mut s = BufReader::new(connect_from(&source, addr).await);
+                let mut seen = String::new();
+                let wanted = if n % 5 == 0 {
+                    // Into DATA, then silence.
+                    s.get_mut()
+                        .write_all(b"EHLO s.test\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<support@localhost>\r\nDATA\r\n")
+                        .await
+                        .unwrap();
+                    "354"
+                } else {
+                    "220"
+                };
+                while !seen.contains(wanted) {
+                    let mut line = String::new();
+                    let read = tokio::time::timeout(Duration::from_secs(10), s.read_line(&mut line));
+                    let n = read.await.expect("a reply in time").unwrap();
+                    assert!(n > 0, "{seen}");
+                    seen.push_str(&line);
+                }
+                if wanted == "354" {
+                    s.get_mut().write_all(b"Subject: half\r\n\r\nand then").await.unwrap();
+                }
+                s.into_inner()
+            });
+        }
+        while let Some(s) = opening.join_next().await {
+            stalled.push(s.unwrap());
+        }
+    }
+    // Over the per-address cap: refused at once.
+    let mut over = connect_from("127.0.1.1", addr).await;
+    let said = read_to_close(&mut over, std::time::Duration::from_secs(5)).await;
+    assert!(said.starts_with("421 4.7.0"), "{said}");
+    // A normal client from another address is served meanwhile (connection 501).
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import smtplib\ns=smtplib.SMTP('127.0.0.1',{},timeout=20)\n\
+             s.sendmail('normal@example.com',['support@localhost'],\
+             b'From: normal@example.com\\r\\nSubject: Still served\\r\\n\\r\\nhello\\r\\n')\n\
+             s.quit()",
+            addr.port()
+        ))
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = last_inbound(&app).await;
+    let (status, t, _) = wait_processed(&app, id).await;
+    assert_eq!(status, "processed");
+    assert_eq!(
+        ticket_view(&app, t.unwrap()).await["ticket"]["subject"],
+        "Still served"
+    );
+    // The server's total: one more fits (the normal client is gone), the next does not.
+    let start = std::time::Instant::now();
+    let mut fits = loop {
+        let mut s = BufReader::new(connect_from("127.0.2.1", addr).await);
+        let mut greeting = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_line(&mut greeting));
+        read.await.expect("a greeting in time").unwrap();
+        if greeting.starts_with("220") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{greeting}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut refused = connect_from("127.0.2.2", addr).await;
+    let said = read_to_close(&mut refused, std::time::Duration::from_secs(5)).await;
+    assert!(said.starts_with("421 4.7.0 Too many connections"), "{said}");
+    // Every stalled connection is closed with 421 4.4.2 after the idle time.
+    let mut closing = tokio::task::JoinSet::new();
+    for mut s in stalled {
+        closing
+            .spawn(async move { read_to_close(&mut s, std::time::Duration::from_secs(30)).await });
+    }
+    while let Some(said) = closing.join_next().await {
+        let said = said.unwrap();
+        assert!(
+            said.lines().last().unwrap_or("").starts_with("421 4.4.2"),
+            "{said}"
+        );
+    }
+    let mut rest = String::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut line = String::new();
+        while fits.read_line(&mut line).await.unwrap_or(0) > 0 {
+            rest.push_str(&line);
+            line.clear();
+        }
+    })
+    .await;
+    assert!(rest.starts_with("421 4.4.2"), "{rest}");
+    // The half-sent messages were never accepted.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM inbound_mail WHERE envelope_from = $1",
+            "s@x.test"
+        )
+        .await,
+        0
+    );
+}
+
+/// Issue #13 item 11: a client trickling DATA, or keeping a session busy with NOOPs, is cut
+/// off by the DATA and session time limits with `421 4.4.2`.
+#[tokio::test]
+async fn trickling_clients_meet_the_data_and_session_limits() {
+    let app = spawn_mail(|c| {
+        c.smtp_idle_secs = 5;
+        c.smtp_data_secs = 2;
+        c.smtp_session_secs = 4;
+    })
+    .await;
+    let addr = smtp_addr(&app);
+    let trickle = async {
+        let mut d = Dialog::open(addr).await;
+        assert!(d.cmd("EHLO t.test").await.starts_with("250"));
+        assert!(d.cmd("MAIL FROM:<t@x.test>").await.starts_with("250"));
+        assert!(
+            d.cmd("RCPT TO:<support@localhost>")
+                .await
+                .starts_with("250")
+        );
+        assert!(d.cmd("DATA").await.starts_with("354"));
+        let start = std::time::Instant::now();
+        d.send(b"Subject: slow\r\n\r\n").await;
+        let reply = loop {
+            let step = tokio::time::timeout(std::time::Duration::from_millis(500), d.reply());
+            match step.await {
+                Ok(reply) => break reply,
+                Err(_) => d.send(b"one more line\r\n").await,
+            }
+        };
+        assert!(reply.starts_with("421 4.4.2"), "{reply}");
+        let took = start.elapsed().as_secs_f64();
+        assert!((1.5..4.5).contains(&took), "DATA cut after {took} s");
+    };
+    let busy = async {
+        let mut d = Dialog::open(addr).await;
+        let start = std::time::Instant::now();
+        let reply = loop {
+            let reply = d.cmd("NOOP").await;
+            if !reply.starts_with("250") {
+                break reply;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        };
+        assert!(reply.starts_with("421 4.4.2"), "{reply}");
+        let took = start.elapsed().as_secs_f64();
+        assert!((3.5..7.0).contains(&took), "session cut after {took} s");
+    };
+    let both = async { tokio::join!(trickle, busy) };
+    tokio::time::timeout(std::time::Duration::from_secs(30), both)
+        .await
+        .expect("both clients cut off within 30 s");
+}

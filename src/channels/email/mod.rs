@@ -1,6 +1,7 @@
 //! The email channel: SMTP receiver and IMAP poller in, MIME parsing, threading, the durable raw
 //! store, acknowledgements, and the outbox sender out. Goes into tickets only through `intake`.
 
+pub mod ack;
 pub mod imap;
 pub mod mime;
 pub mod outbound;

@@ -259,16 +259,23 @@ async fn record(state: &AppState, job: &Job, result: Sent) -> AppResult<()> {
         Sent::Retry(e) => ("pending", "retrying", Some(e), None),
     };
     let next = now + backoff_ms(state.config.outbox_retry_ms, job.attempts);
+    // The Message-ID it went out with is kept: only Message-IDs Hotline really sent thread a
+    // reply (an acknowledgement has no interaction to keep it on).
+    let mut payload = job.payload.clone();
+    if let (Some(id), Some(p)) = (&message_id, payload.as_object_mut()) {
+        p.insert("message_id".into(), json!(id));
+    }
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE outbox SET status = $2, last_error = $3, next_attempt_at = $4, \
-         sent_at = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at END WHERE id = $1",
+         sent_at = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at END, payload = $6 WHERE id = $1",
     )
     .bind(job.id)
     .bind(status)
     .bind(&error)
     .bind(next)
     .bind(now)
+    .bind(payload.to_string())
     .execute(&mut *tx)
     .await?;
     if let Some(iid) = job.interaction_id {

@@ -196,6 +196,7 @@ impl WriteJob for StoreMail {
                     &self.state,
                     tx,
                     parsed,
+                    self.row_id,
                     from,
                     self.sender.as_deref(),
                     &outcome,
@@ -279,12 +280,15 @@ async fn keep_attachments(state: &AppState, parsed: &ParsedMail) -> AppResult<se
     Ok(serde_json::Value::Array(list))
 }
 
-/// Acknowledges a new ticket, except to automated mail, null senders, our own addresses, and
-/// senders over the hourly limit.
+/// Acknowledges a new ticket, except to automated or bulk mail, mail the receiving MTA found
+/// unauthenticated (`ack::refusal`), null senders, our own addresses, and senders over the
+/// hourly limit. It repeats only a short, cleaned subject and name (no backscatter, no
+/// nesting of earlier acknowledgements).
 async fn queue_ack<E: Exec>(
     state: &AppState,
     tx: &mut E,
     parsed: &ParsedMail,
+    row_id: i64,
     envelope_from: &str,
     sender: Option<&str>,
     outcome: &Outcome,
@@ -292,11 +296,22 @@ async fn queue_ack<E: Exec>(
     let Some(to) = sender else { return Ok(()) };
     let ours = state.config.support_addresses();
     if !state.config.mail_ack
-        || parsed.automated.is_some()
         || envelope_from.trim().is_empty()
         || ours.iter().any(|a| a == to)
         || to == state.config.mail_from().to_ascii_lowercase()
     {
+        return Ok(());
+    }
+    let trusted = state.config.mail_authserv_ids();
+    let refused = match &parsed.automated {
+        Some(why) => Some(why.clone()),
+        None => super::ack::refusal(&store::raw_of(tx, row_id).await?, |id| {
+            super::ack::is_trusted(id, &trusted)
+        }),
+    };
+    if let Some(why) = refused {
+        tracing::debug!(ticket = outcome.ticket.id, reason = %why, "no acknowledgement");
+        metrics::counter!("hotline_email_ack_skipped_total").increment(1);
         return Ok(());
     }
     let since = now_ms() - 3_600_000;
@@ -313,12 +328,25 @@ async fn queue_ack<E: Exec>(
                 (s.to_string(), b.to_string())
             }
         };
-    let name = parsed.from_name.clone().unwrap_or_else(|| to.to_string());
+    // The prefixes of this template and the built-in ones, so that a reply to any earlier
+    // acknowledgement is not echoed inside the new one.
+    let mut prefixes = vec![super::ack::template_prefix(&subject_t)];
+    for lang in ["en", "zh"] {
+        prefixes.push(super::ack::template_prefix(
+            super::default_ack_template(lang).0,
+        ));
+    }
+    let echoed = super::ack::echo_subject(&parsed.subject, &prefixes);
+    let name = (parsed.from_name.as_deref())
+        .map(super::ack::echo_name)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| to.to_string());
     let ticket = outcome.ticket.id;
+    let subject = super::fill_template(&subject_t, ticket, &echoed, &name);
     let payload = json!({
         "kind": "ack",
-        "subject": super::fill_template(&subject_t, ticket, &parsed.subject, &name),
-        "body": super::fill_template(&body_t, ticket, &parsed.subject, &name),
+        "subject": subject.trim_end_matches([' ', ':', '：']),
+        "body": super::fill_template(&body_t, ticket, &echoed, &name),
         "html": null,
         "in_reply_to": parsed.message_id,
     });

@@ -5,22 +5,23 @@
 use super::{receive, store};
 use crate::app::AppState;
 use smtp_proto::{Error as ProtoError, Request};
+use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf,
 };
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 /// Longest command line (RFC 5321 says 512; real clients send longer ones with extensions).
 const MAX_COMMAND_LINE: usize = 4096;
-/// How long a client may stay silent.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_RECIPIENTS: usize = 100;
 
 /// A connection before or after STARTTLS.
@@ -84,10 +85,13 @@ pub fn tls_acceptor(cert: &str, key: &str) -> anyhow::Result<Option<TlsAcceptor>
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 
-/// Accepts connections until the task is aborted; one task per session.
+/// Accepts connections until the task is aborted; one task per session. Connections over the
+/// caps (per client address, in all) get `421 4.7.0` at once, so that one client's stalled
+/// connections never keep the others out.
 pub async fn serve(listener: TcpListener, state: AppState, tls: Option<TlsAcceptor>) {
+    let open = Arc::new(Connections::default());
     loop {
-        let (socket, peer) = match listener.accept().await {
+        let (mut socket, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "smtp accept failed");
@@ -96,13 +100,82 @@ pub async fn serve(listener: TcpListener, state: AppState, tls: Option<TlsAccept
             }
         };
         let _ = socket.set_nodelay(true);
+        let slot = open.take(
+            peer.ip(),
+            state.config.smtp_max_per_client,
+            state.config.smtp_max_connections,
+        );
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(why) => {
+                metrics::counter!("hotline_smtp_refused_total").increment(1);
+                tokio::spawn(async move {
+                    let reply = format!("421 4.7.0 {why}, try again later\r\n");
+                    let write = socket.write_all(reply.as_bytes());
+                    let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+                });
+                continue;
+            }
+        };
         let state = state.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(e) = Session::new(state, tls).run(socket).await {
                 tracing::debug!(%peer, error = %e, "smtp session ended");
             }
         });
+    }
+}
+
+/// The open SMTP connections: in all and per client address.
+#[derive(Default)]
+struct Connections {
+    counts: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One open connection's place in the counts, given back when dropped.
+struct Slot {
+    open: Arc<Connections>,
+    ip: IpAddr,
+}
+
+impl Connections {
+    fn take(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        per_client: usize,
+        total: usize,
+    ) -> Result<Slot, &'static str> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (all, by_ip) = &mut *counts;
+        if *all >= total {
+            return Err("Too many connections");
+        }
+        let mine = by_ip.entry(ip).or_insert(0);
+        if *mine >= per_client {
+            return Err("Too many connections from your address");
+        }
+        *mine += 1;
+        *all += 1;
+        Ok(Slot {
+            open: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.open.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (all, by_ip) = &mut *counts;
+        *all = all.saturating_sub(1);
+        if let Some(n) = by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                by_ip.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -158,9 +231,22 @@ fn memchr_lf(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
 
+/// What DATA brought.
+enum Data {
+    Message(Vec<u8>),
+    /// Larger than the size limit (read to its end and dropped).
+    TooBig,
+    /// A time limit passed; the reason for the `421`.
+    TimedOut(&'static str),
+}
+
 struct Session {
     state: AppState,
     tls: Option<TlsAcceptor>,
+    /// The silence allowed between two reads (and for a write to drain).
+    idle: Duration,
+    /// When the whole session must end.
+    session_end: Instant,
     lmtp: bool,
     max_size: usize,
     support: Vec<String>,
@@ -174,6 +260,8 @@ struct Session {
 impl Session {
     fn new(state: AppState, tls: Option<TlsAcceptor>) -> Self {
         Session {
+            idle: Duration::from_secs(state.config.smtp_idle_secs.max(1)),
+            session_end: Instant::now() + Duration::from_secs(state.config.smtp_session_secs),
             lmtp: state.config.smtp_lmtp,
             max_size: state.config.smtp_max_size as usize,
             support: state.config.support_addresses(),
@@ -192,14 +280,52 @@ impl Session {
         self.out.extend_from_slice(b"\r\n");
     }
 
-    /// Writes queued replies once the client's pipelined commands are all read.
+    /// Writes queued replies once the client's pipelined commands are all read. A client that
+    /// reads nothing for the idle time is dropped.
     async fn flush<S: AsyncWrite + Unpin>(&mut self, w: &mut S) -> io::Result<()> {
         if !self.out.is_empty() {
-            w.write_all(&self.out).await?;
-            w.flush().await?;
+            let write = async {
+                w.write_all(&self.out).await?;
+                w.flush().await
+            };
+            match tokio::time::timeout(self.idle, write).await {
+                Ok(done) => done?,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "client reads nothing",
+                    ));
+                }
+            }
             self.out.clear();
         }
         Ok(())
+    }
+
+    /// When the next read must have finished, and the `421` reason when it has not: the idle
+    /// time from now, capped by the session's end and `also` (the end of DATA).
+    fn read_deadline(&self, also: Option<Instant>) -> (Instant, &'static str) {
+        let mut until = (Instant::now() + self.idle, "Idle too long");
+        if self.session_end < until.0 {
+            until = (self.session_end, "Session too long");
+        }
+        if let Some(data_end) = also
+            && data_end < until.0
+        {
+            until = (data_end, "DATA too slow");
+        }
+        until
+    }
+
+    /// Answers `421 4.4.2` and ends the session.
+    async fn close_timed_out<S: AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut S,
+        why: &str,
+    ) -> io::Result<()> {
+        metrics::counter!("hotline_smtp_timeouts_total").increment(1);
+        self.reply(&format!("421 4.4.2 {why}, closing connection"));
+        self.flush(w).await
     }
 
     fn reset(&mut self) {
@@ -216,17 +342,13 @@ impl Session {
             if conn.buffer().is_empty() {
                 self.flush(conn.get_mut()).await?;
             }
-            let line =
-                match tokio::time::timeout(IDLE_TIMEOUT, read_line(&mut conn, MAX_COMMAND_LINE))
-                    .await
-                {
-                    Ok(l) => l?,
-                    Err(_) => {
-                        self.reply("421 4.4.2 Idle too long, closing connection");
-                        self.flush(conn.get_mut()).await?;
-                        return Ok(());
-                    }
-                };
+            let (until, why) = self.read_deadline(None);
+            let line = match tokio::time::timeout_at(until, read_line(&mut conn, MAX_COMMAND_LINE))
+                .await
+            {
+                Ok(l) => l?,
+                Err(_) => return self.close_timed_out(conn.get_mut(), why).await,
+            };
             let line = match line {
                 Line::Eof => return Ok(()),
                 Line::TooLong => {
@@ -281,7 +403,10 @@ impl Session {
                     let Stream::Plain(tcp) = conn.into_inner() else {
                         return Ok(());
                     };
-                    let tls = acceptor.accept(tcp).await?;
+                    let (until, _) = self.read_deadline(None);
+                    let tls = tokio::time::timeout_at(until, acceptor.accept(tcp))
+                        .await
+                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
                     conn = BufReader::new(Stream::Tls(Box::new(tls)));
                     self.secure = true;
                     self.greeted = false;
@@ -326,14 +451,20 @@ impl Session {
                     }
                     self.reply("354 End data with <CR><LF>.<CR><LF>");
                     self.flush(conn.get_mut()).await?;
-                    let Some(raw) = self.read_data(&mut conn).await? else {
-                        let msg = format!(
-                            "552 5.3.4 Message size exceeds the limit of {} bytes",
-                            self.max_size
-                        );
-                        self.per_recipient(&msg);
-                        self.reset();
-                        continue;
+                    let raw = match self.read_data(&mut conn).await? {
+                        Data::Message(raw) => raw,
+                        Data::TooBig => {
+                            let msg = format!(
+                                "552 5.3.4 Message size exceeds the limit of {} bytes",
+                                self.max_size
+                            );
+                            self.per_recipient(&msg);
+                            self.reset();
+                            continue;
+                        }
+                        Data::TimedOut(why) => {
+                            return self.close_timed_out(conn.get_mut(), why).await;
+                        }
                     };
                     self.accept(&raw, conn.get_mut()).await?;
                     self.reset();
@@ -399,22 +530,20 @@ impl Session {
     }
 
     /// Reads the message up to the lone "." line, undoing dot-stuffing and normalizing line ends
-    /// to CRLF. Returns `None` when it grew past the size limit (the rest is read and dropped,
-    /// so a client that lied in SIZE still gets its 552 in order).
-    async fn read_data<R: AsyncBufRead + Unpin>(
-        &mut self,
-        r: &mut R,
-    ) -> io::Result<Option<Vec<u8>>> {
+    /// to CRLF. `TooBig` when it grew past the size limit (the rest is read and dropped, so a
+    /// client that lied in SIZE still gets its 552 in order); `TimedOut` when the client went
+    /// silent, or trickled for longer than the DATA limit, or the session's time ran out.
+    async fn read_data<R: AsyncBufRead + Unpin>(&mut self, r: &mut R) -> io::Result<Data> {
+        let data_end = Instant::now() + Duration::from_secs(self.state.config.smtp_data_secs);
         let mut data = Vec::with_capacity(8192);
         let mut over = false;
         loop {
             // Lines longer than the whole size limit are cut off by the size check below; real
             // mail with very long lines (over 1000 octets) is accepted as Postfix does.
-            let line = match tokio::time::timeout(IDLE_TIMEOUT, read_line(r, self.max_size + 2))
-                .await
-            {
+            let (until, why) = self.read_deadline(Some(data_end));
+            let line = match tokio::time::timeout_at(until, read_line(r, self.max_size + 2)).await {
                 Ok(l) => l?,
-                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "DATA timed out")),
+                Err(_) => return Ok(Data::TimedOut(why)),
             };
             let mut line = match line {
                 Line::Eof => {
@@ -430,7 +559,11 @@ impl Session {
                 line.pop();
             }
             if line == b"." {
-                return Ok(if over { None } else { Some(data) });
+                return Ok(if over {
+                    Data::TooBig
+                } else {
+                    Data::Message(data)
+                });
             }
             if over {
                 continue;

@@ -284,10 +284,13 @@ pub async fn update_failed(db: &Db, id: i64, error: &str, max_attempts: i64) -> 
     Ok(row.try_get("status")?)
 }
 
-/// Tickets that sent or received one of these Message-IDs, most recent id first.
-pub async fn find_ticket_by_message_ids(db: &Db, ids: &[String]) -> AppResult<Option<i64>> {
+/// The tickets of the Message-IDs among `ids` that Hotline stored as a mail it received or a
+/// reply it sent (the email interactions' external ids), in the order of `ids`, without
+/// repeats. Content keys (`sha256:…`) are never Message-IDs. At most the last 50 ids count.
+pub async fn tickets_by_message_ids(db: &Db, ids: &[String]) -> AppResult<Vec<i64>> {
+    let ids: Vec<&String> = ids.iter().filter(|id| !id.starts_with("sha256:")).collect();
     if ids.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let ids = &ids[ids.len().saturating_sub(50)..];
     let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 1)).collect();
@@ -298,18 +301,46 @@ pub async fn find_ticket_by_message_ids(db: &Db, ids: &[String]) -> AppResult<Op
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for id in ids {
-        q = q.bind(id);
+        q = q.bind(*id);
     }
     let rows = q.fetch_all(&db.pool).await?;
-    // The latest reference wins: References lists the thread oldest first.
-    for id in ids.iter().rev() {
+    let mut tickets = Vec::new();
+    for id in ids {
         for r in &rows {
-            if r.try_get::<String, _>("external_id")? == *id {
-                return Ok(Some(r.try_get("ticket_id")?));
+            let ticket: i64 = r.try_get("ticket_id")?;
+            if r.try_get::<String, _>("external_id")? == **id && !tickets.contains(&ticket) {
+                tickets.push(ticket);
             }
         }
     }
-    Ok(None)
+    Ok(tickets)
+}
+
+/// The ticket of outbox row `outbox_id` when it went out with exactly `message_id` (recorded
+/// when sent): how a reply to an acknowledgement, which has no interaction, finds its ticket.
+pub async fn ticket_of_sent_message(
+    db: &Db,
+    outbox_id: i64,
+    message_id: &str,
+) -> AppResult<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT ticket_id, payload FROM outbox WHERE id = $1 AND channel = 'email' \
+         AND status = 'sent'",
+    )
+    .bind(outbox_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let payload: serde_json::Value =
+        serde_json::from_str(&row.try_get::<String, _>("payload")?).unwrap_or_default();
+    let sent_as = payload["message_id"].as_str().unwrap_or("");
+    Ok(
+        if !sent_as.is_empty() && sent_as.eq_ignore_ascii_case(message_id) {
+            row.try_get("ticket_id")?
+        } else {
+            None
+        },
+    )
 }
 
 /// True when `email` is the ticket's customer or took part in its thread.
@@ -411,6 +442,25 @@ pub async fn find_attachment(db: &Db, id: i64) -> AppResult<AttachmentRow> {
         inline: r.try_get::<i64, _>("inline")? != 0,
         content_id: r.try_get("content_id")?,
     })
+}
+
+/// The raw bytes of inbound message `id` (the acknowledgement step reads its headers).
+pub async fn raw_of<E: Exec>(tx: &mut E, id: i64) -> AppResult<Vec<u8>> {
+    let raw: Option<Raw> = tx
+        .row(
+            "SELECT raw FROM inbound_mail WHERE id = $1",
+            vec![id.into()],
+        )
+        .await?;
+    Ok(raw.map(|r| r.0).unwrap_or_default())
+}
+
+struct Raw(Vec<u8>);
+
+impl FromRow for Raw {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Raw(r.try_get("raw")?))
+    }
 }
 
 /// Acknowledgements queued for `recipient` since `since` (rate limit per sender).
