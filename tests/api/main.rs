@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod browser_live;
 mod customers;
+mod email_attachments;
 mod email_crash;
 mod email_golden;
 mod email_imap;
