@@ -11,25 +11,32 @@ use serde_json::{Value, json};
 /// A valid 1×1 PNG.
 pub const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
-/// An HTML mail with a title, a remote tracking pixel at `tracker`, an inline logo (`cid:`) and
-/// a text alternative.
+/// A small PDF, attached to `html_mail` as 报价单.pdf.
+pub const QUOTE_PDF: &str = "JVBERi0xLjQKJSBxdW90YXRpb24KJSVFT0YK";
+
+/// An HTML mail with a title, a remote tracking pixel at `tracker`, an inline photo (`cid:`), a
+/// text alternative and a PDF attachment with a Chinese name (RFC 2231).
 pub fn html_mail(message_id: &str, tracker: &str) -> Vec<u8> {
     format!(
         "From: Wang Fang <wang.fang@example.cn>\r\nTo: support@localhost\r\n\
          Subject: Newsletter-style complaint\r\nMessage-ID: <{message_id}>\r\n\
          Date: Mon, 06 Jan 2025 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n\
+         Content-Type: multipart/mixed; boundary=\"mix\"\r\n\r\n\
+         --mix\r\nContent-Type: multipart/related; boundary=\"rel\"\r\n\r\n\
          --rel\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
          --alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMy router is broken, see the photo.\r\n\
          --alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
          <html><head><title>Campaign 2025-Q1 internal</title></head><body>\
-         <p id=\"greeting\">My router is broken, see the photo.</p>\
-         <img id=\"photo\" alt=\"photo\" src=\"cid:photo.1@example.cn\">\
-         <img id=\"pixel\" alt=\"\" width=\"1\" height=\"1\" src=\"{tracker}\"></body></html>\r\n\
+         <p>My router is broken, see the photo.</p>\
+         <img alt=\"photo\" src=\"cid:photo.1@example.cn\">\
+         <img alt=\"pixel\" width=\"1\" height=\"1\" src=\"{tracker}\"></body></html>\r\n\
          --alt--\r\n\
          --rel\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\
          Content-ID: <photo.1@example.cn>\r\nContent-Disposition: inline; filename=\"photo.png\"\r\n\r\n\
-         {PIXEL_PNG}\r\n--rel--\r\n"
+         {PIXEL_PNG}\r\n--rel--\r\n\
+         --mix\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename*=UTF-8''%E6%8A%A5%E4%BB%B7%E5%8D%95.pdf\r\n\r\n\
+         {QUOTE_PDF}\r\n--mix--\r\n"
     )
     .into_bytes()
 }
@@ -166,6 +173,13 @@ async fn html_mail_shows_without_remote_content_and_with_its_inline_images() {
     );
     assert!(shown.contains(&format!("src=\"{photo_url}\"")), "{shown}");
     assert_eq!(mail["remote_content"], 1);
+    let quote = mail["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filename"] == "报价单.pdf")
+        .unwrap_or_else(|| panic!("{mail}"));
+    assert_eq!(quote["inline"], false);
     assert!(
         mail["meta"].get("html").is_none(),
         "only the shown HTML is sent"
