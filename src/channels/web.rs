@@ -333,6 +333,7 @@ fn acknowledgement(locale: &str, kind: Kind, number: i64) -> (String, String, St
 async fn create_complaint(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Json(b): Json<ComplaintBody>,
 ) -> AppResult<(StatusCode, axum::Json<ComplaintReceipt>)> {
     let by_addr = format!("portal:{}", peer.ip());
@@ -379,9 +380,16 @@ async fn create_complaint(
             ));
         }
     };
+    // The form says which language the customer used; else their browser's first choice.
+    let accepted = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let locale = match b.locale.as_deref() {
         Some("zh-CN") => "zh-CN",
-        _ => "en",
+        Some(_) => "en",
+        None if accepted.trim_start().to_ascii_lowercase().starts_with("zh") => "zh-CN",
+        None => "en",
     };
     let identity = email
         .clone()

@@ -24,6 +24,8 @@ pub struct CallbackInfo {
     pub phone: String,
     /// Why to call (the missed call, or the note given when it was asked for).
     pub reason: String,
+    /// The reason as data when the system wrote it (a missed call), for the reader's language.
+    pub reason_data: Option<SystemText>,
     /// When it should be done by (or, put off, when it comes back).
     pub due_ms: Option<i64>,
     /// Tries so far: calls placed and outcomes recorded.
@@ -76,6 +78,7 @@ pub async fn info<E: Exec>(exec: &mut E, ticket_id: i64) -> AppResult<Option<Cal
     let mut attempts = 0;
     let mut outcomes = Vec::new();
     let mut missed_due = None;
+    let mut reason_data = None;
     for n in notes {
         let meta: serde_json::Value = serde_json::from_str(&n.meta).unwrap_or_default();
         if meta.get("callback_attempt").is_some() {
@@ -93,6 +96,9 @@ pub async fn info<E: Exec>(exec: &mut E, ticket_id: i64) -> AppResult<Option<Cal
         if let Some(d) = meta.get("callback_due_ms").and_then(|d| d.as_i64()) {
             missed_due = Some(d);
         }
+        if meta.get("missed_call").is_some() {
+            reason_data = serde_json::from_value(meta["text"].clone()).ok();
+        }
     }
     let (phone, reason, due) = match &item {
         Some(w) => (
@@ -105,6 +111,7 @@ pub async fn info<E: Exec>(exec: &mut E, ticket_id: i64) -> AppResult<Option<Cal
     Ok(Some(CallbackInfo {
         phone,
         reason,
+        reason_data,
         due_ms: due,
         attempts,
         outcomes,

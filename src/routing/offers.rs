@@ -1143,6 +1143,7 @@ impl WriteJob for MakeOffer {
         {
             payload["callback_due_ms"] = serde_json::json!(cb.due_ms);
             payload["attempts"] = serde_json::json!(cb.attempts);
+            payload["note_data"] = serde_json::json!(cb.reason_data);
         }
         events::append(
             tx,

@@ -538,7 +538,7 @@ async fn browser_admin_phone_settings() {
 
         type_into(c, "#block-number", "call me maybe").await;
         click(c, "#block-form button[type=submit]").await;
-        wait_text(c, ".toast.error", "number").await;
+        wait_text(c, ".toast.error", "Number").await;
 
         type_into(c, "#block-number", "+86 138 0013 8099").await;
         type_into(c, "#block-reason", "abusive caller").await;

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod browser;
+mod browser_layout;
 mod browser_live;
 mod customers;
 mod email_attachments;

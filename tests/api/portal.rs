@@ -354,6 +354,29 @@ async fn every_contact_given_with_a_ticket_looks_it_up() {
 }
 
 #[tokio::test]
+async fn the_acknowledgement_speaks_the_browsers_language_when_the_form_says_none() {
+    let t = TestApp::spawn().await;
+    let res = t
+        .http
+        .post(t.url("/api/portal/complaints"))
+        .header("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")
+        .json(
+            &json!({"name": "王芳", "email": "wang@example.cn", "description": "收费不对",
+                      "form_token": token_aged(&t, 5_000).await}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let receipt: Value = res.json().await.unwrap();
+    let queued = outbox(&t, receipt["ticket_number"].as_i64().unwrap()).await;
+    assert!(
+        queued[0].2["body"].as_str().unwrap().contains("工单号"),
+        "{queued:?}"
+    );
+}
+
+#[tokio::test]
 async fn one_address_is_limited_per_minute() {
     let t = TestApp::spawn_with(|c| c.portal_per_minute = 2).await;
     let body = json!({"name": "Ann", "email": "ann@example.com", "description": "Hello",

@@ -3,6 +3,7 @@
 // Usage: await session.load(); session.queueName(3); session.live.addEventListener('event', …)
 
 import { api } from './api.js';
+import { setTimeZone } from './i18n.js';
 import { LiveClient } from './ws.js';
 
 export class Session extends EventTarget {
@@ -17,6 +18,7 @@ export class Session extends EventTarget {
 
   async load() {
     this.user = await api.get('/api/auth/me');
+    setTimeZone(this.user.time_zone);
     const [queues, users] = await Promise.all([
       api.get('/api/queues').catch(() => []),
       api.get('/api/users').catch(() => []),

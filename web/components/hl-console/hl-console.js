@@ -1,5 +1,7 @@
-// <hl-console> — the agent console: sign-in, the top bar (search, presence, live status,
-// language), navigation, and the routed main view. Routes (location.hash):
+// <hl-console> — the agent console: sign-in, the top bar (search, presence, live status with a
+// text label, language), a band under it for ringing offers and hints (part of the layout, it
+// pushes the page down), navigation, and the routed main view. A screen pop opens only when it
+// is for this user (`ev.user_id`). Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
 //   #/admin/phone (admins)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
@@ -7,6 +9,7 @@
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
 import { i18n, t, LOCALES } from '../../lib/i18n.js';
+import { drafts } from '../../lib/drafts.js';
 import { notify, session } from '../../lib/session.js';
 import '../hl-signin/hl-signin.js';
 import '../hl-presence/hl-presence.js';
@@ -25,6 +28,8 @@ class HlConsole extends HTMLElement {
     window.addEventListener('hl-signed-in', () => this.start());
     window.addEventListener('hashchange', () => this.route());
     window.addEventListener('hl-locale', () => this.user && this.renderShell());
+    window.addEventListener('hl-presence', (e) => this.showPresenceHint(e.detail));
+    drafts.prune();
     document.addEventListener('keydown', (e) => this.shortcut(e));
     try {
       await session.load();
@@ -71,8 +76,9 @@ class HlConsole extends HTMLElement {
           </form>
           <span class="grow"></span>
           <hl-presence></hl-presence>
-          <span class="live-dot ${session.live.status}" id="live-dot" role="img"
-            aria-label="${t('live.' + session.live.status)}" title="${t('live.' + session.live.status)}"></span>
+          <span class="live-status" id="live-status" title="${t('live.' + session.live.status)}">
+            <span class="live-dot ${session.live.status}" id="live-dot" aria-hidden="true"></span>
+            <span id="live-label">${t('live.label.' + session.live.status)}</span></span>
           <label class="sr-only" for="locale">${t('nav.language')}</label>
           <select id="locale">
             ${LOCALES.map((l) => html`<option value="${l}" ${l === i18n.locale ? 'selected' : ''}>${t('locale.' + l)}</option>`)}
@@ -80,7 +86,13 @@ class HlConsole extends HTMLElement {
           <span class="who">${u.display_name} · ${t('role.' + u.role)}</span>
           <button type="button" id="signout">${t('nav.sign_out')}</button>
         </header>
-        <div class="body">
+        <hl-offers></hl-offers>
+        <div class="hint-band" id="offline-hint" role="status" ${this.presenceState === 'offline' ? '' : 'hidden'}>
+          <strong>${t('presence.offline_hint_title')}</strong>
+          <span class="grow">${t('presence.offline_hint')}</span>
+          <button type="button" class="primary" id="go-available">${t('presence.go_available')}</button>
+        </div>
+        <div class="shell-body">
           <nav class="nav" aria-label="${t('nav.label')}">
             <a href="#/tickets?view=mine" data-nav="mine">${t('nav.my_tickets')}</a>
             <a href="#/tickets?view=unassigned" data-nav="unassigned">${t('nav.unassigned')}</a>
@@ -100,7 +112,6 @@ class HlConsole extends HTMLElement {
           <aside class="side" aria-label="${t('kb.title')}"><hl-kb-panel></hl-kb-panel></aside>
         </div>
       </div>
-      <hl-offers></hl-offers>
       <dialog id="keys">
         <h2>${t('keys.title')}</h2>
         <dl class="small">
@@ -124,6 +135,9 @@ class HlConsole extends HTMLElement {
       session.user.locale = locale;
       await i18n.load(locale);
     });
+    this.querySelector('#go-available').addEventListener('click', () => {
+      window.dispatchEvent(new CustomEvent('hl-set-presence', { detail: 'available' }));
+    });
     this.querySelector('#show-keys').addEventListener('click', (e) => {
       e.preventDefault();
       this.querySelector('#keys').showModal();
@@ -135,12 +149,20 @@ class HlConsole extends HTMLElement {
     const dot = this.querySelector('#live-dot');
     if (!dot) return;
     dot.className = `live-dot ${status}`;
-    dot.setAttribute('aria-label', t('live.' + status));
-    dot.title = t('live.' + status);
+    this.querySelector('#live-label').textContent = t('live.label.' + status);
+    this.querySelector('#live-status').title = t('live.' + status);
+  }
+
+  /** An agent who is offline is told how to start receiving work. */
+  showPresenceHint(state) {
+    this.presenceState = state;
+    const hint = this.querySelector('#offline-hint');
+    if (hint) hint.hidden = state !== 'offline';
   }
 
   onEvent(ev) {
-    if (ev.kind === 'screen_pop' && ev.payload && ev.payload.view) {
+    // Pops are for one agent: a supervisor (who sees every event) never gets another's.
+    if (ev.kind === 'screen_pop' && ev.payload && ev.payload.view && ev.user_id === session.user.id) {
       session.screenPop = { ...ev.payload, at_ms: ev.at_ms };
       const nav = this.querySelector('#nav-pop');
       if (nav) nav.hidden = false;

@@ -4,7 +4,7 @@
 
 import { api, query } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { t } from '../../lib/i18n.js';
+import { errorText, t } from '../../lib/i18n.js';
 import '../hl-customer-view/hl-customer-view.js';
 
 class HlCustomerSearch extends HTMLElement {
@@ -41,14 +41,14 @@ class HlCustomerSearch extends HTMLElement {
       } else {
         const page = await api.get('/api/customers?limit=50');
         render(out, page.items.length ? html`<table class="list"><thead><tr><th>${t('customer.name')}</th><th>${t('customer.tier')}</th><th>${t('customer.identities')}</th></tr></thead>
-          <tbody>${page.items.map((c) => html`<tr data-id="${c.id}"><td><a href="#/customer/${c.id}">${c.display_name}</a></td>
-            <td><span class="badge ${c.tier}">${t('tier.' + c.tier)}</span></td>
+          <tbody>${page.items.map((c) => html`<tr data-id="${c.id}"><td class="name"><a href="#/customer/${c.id}">${c.display_name}</a></td>
+            <td class="nowrap"><span class="badge ${c.tier}">${t('tier.' + c.tier)}</span></td>
             <td class="small">${c.identities.map((i) => i.value).join(' · ')}</td></tr>`)}</tbody></table>`
           : html`<p class="empty">${t('customers.none')}</p>`);
         for (const tr of out.querySelectorAll('tbody tr')) tr.onclick = () => (location.hash = `#/customer/${tr.dataset.id}`);
       }
     } catch (e) {
-      render(out, html`<p class="error" role="alert">${e.message}</p>`);
+      render(out, html`<p class="error" role="alert">${errorText(e)}</p>`);
     }
   }
 }

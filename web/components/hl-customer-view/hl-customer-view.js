@@ -2,14 +2,17 @@
 // unknown with a new-customer form), tier, identities, open tickets and complaints, the timeline
 // of every call, email, SMS and note on all channels (paged), editing, and a new ticket.
 // Usage: <hl-customer-view customer-id="7"></hl-customer-view>, or element.showView(view360),
-// or element.showPop({view, from, call_id}) for a ringing call's screen pop.
+// or element.showPop({view, from, call_id, ticket_id}) for a ringing call's screen pop, which
+// names the call's ticket and customer (and says so when a different offer is ringing).
+// The new-ticket form keeps its draft per customer (lib/drafts.js) until it is sent.
 
 import { api } from '../../lib/api.js';
+import { drafts } from '../../lib/drafts.js';
 import { html, render } from '../../lib/html.js';
-import { fmtDateTime, t } from '../../lib/i18n.js';
+import { enumText, errorText, fmtDateTime, subjectText, t } from '../../lib/i18n.js';
+import { channelIcon, icon } from '../../lib/icons.js';
 import { notify, session } from '../../lib/session.js';
-
-const ICONS = { voice: '📞', email: '✉️', sms: '💬', web: '🌐', note: '📝' };
+import { offerTicket, offerWho } from '../hl-offers/hl-offers.js';
 const TIERS = ['vip', 'key', 'regular', 'low'];
 const KINDS = ['phone', 'email', 'id_card', 'vip_card', 'crm'];
 
@@ -21,8 +24,10 @@ class HlCustomerView extends HTMLElement {
       const ev = e.detail;
       if (this.view && this.view.customer && ev.customer_id === this.view.customer.id && ev.kind !== 'screen_pop') this.soon();
     };
+    this.onOffers = () => this.pop && this.draw();
     window.addEventListener('hl-locale', this.onLocale);
     window.addEventListener('hl-event', this.onEvent);
+    window.addEventListener('hl-offers-changed', this.onOffers);
     const id = this.getAttribute('customer-id');
     if (id) this.load(Number(id));
   }
@@ -30,6 +35,7 @@ class HlCustomerView extends HTMLElement {
   disconnectedCallback() {
     window.removeEventListener('hl-locale', this.onLocale);
     window.removeEventListener('hl-event', this.onEvent);
+    window.removeEventListener('hl-offers-changed', this.onOffers);
   }
 
   soon() {
@@ -41,12 +47,16 @@ class HlCustomerView extends HTMLElement {
     try {
       this.showView(await api.get(`/api/customers/${id}`));
     } catch (e) {
-      render(this, html`<p class="error" role="alert">${e.status === 404 ? t('customer.not_found') : e.message}</p>`);
+      render(this, html`<p class="error" role="alert">${e.status === 404 ? t('customer.not_found') : errorText(e)}</p>`);
     }
   }
 
   showView(view) {
+    this.keepNewTicket();
+    const same = this.view && this.view.customer && view.customer && this.view.customer.id === view.customer.id;
     this.view = view;
+    // A new-ticket draft for this customer reopens its form.
+    this.creating = (same && this.creating) || !!(view.customer && drafts.get(`new-ticket.${view.customer.id}`));
     this.draw();
   }
 
@@ -65,14 +75,27 @@ class HlCustomerView extends HTMLElement {
     const v = this.view;
     if (!v) return;
     const c = v.customer;
-    const pop = this.pop;
-    render(this, html`
-      ${pop ? html`<div class="panel" style="margin-bottom:1rem;border-color:var(--brand)" role="status" id="screen-pop">
-        <strong>📞 ${t('pop.call_from', { from: pop.from || (c && c.identities[0] ? c.identities[0].value : '') })}</strong>
-        <span class="muted"> · ${fmtDateTime(pop.at_ms || Date.now())}</span>
-        ${pop.ticket_id ? html` · <a href="#/ticket/${pop.ticket_id}">#${pop.ticket_id}</a>` : ''}</div>` : ''}
-      ${c ? this.known(v, c) : this.unknown(v)}`);
+    this.keepNewTicket();
+    render(this, html`${this.pop ? this.popHead(c) : ''}${c ? this.known(v, c) : this.unknown(v)}`);
     this.wire();
+  }
+
+  /** Which call this pop is for: the number, the customer, its ticket, and its ringing offer. */
+  popHead(c) {
+    const pop = this.pop;
+    const offers = [...(session.offers ? session.offers.values() : [])].filter((o) => o.channel === 'voice' && o.kind !== 'callback');
+    const mine = offers.find((o) => (pop.offer_id && o.offer_id === pop.offer_id) || (pop.ticket_id && o.ticket_id === pop.ticket_id));
+    const other = mine ? null : offers[0];
+    const from = pop.from || (mine && mine.phone) || (c && c.identities[0] ? c.identities[0].value : '');
+    const ticket = mine ? offerTicket(mine) : pop.ticket_id ? `#${pop.ticket_id}` : '';
+    return html`<div class="panel pop-head" role="status" id="screen-pop" data-ticket="${pop.ticket_id ?? ''}" data-offer="${mine ? mine.offer_id : ''}">
+        <strong>${icon('voice')} ${t('pop.call_from', { from })}</strong>
+        <span>· <span id="pop-customer">${c ? c.display_name : t('offer.unknown_customer')}</span></span>
+        ${pop.ticket_id ? html`<span>· <a href="#/ticket/${pop.ticket_id}" id="pop-ticket">${ticket}</a></span>` : ''}
+        <span class="muted">· ${fmtDateTime(pop.at_ms || Date.now())}</span>
+        ${mine ? html`<span class="badge busy">${t('pop.ringing')}</span>` : ''}
+        ${other ? html`<div class="alert small" id="pop-other">${t('pop.other_ringing', { who: offerWho(other), ticket: offerTicket(other) })}</div>` : ''}
+      </div>`;
   }
 
   known(v, c) {
@@ -91,14 +114,15 @@ class HlCustomerView extends HTMLElement {
         ${c.tags.length ? html`<div class="row">${c.tags.map((tag) => html`<span class="badge">${tag}</span>`)}</div>` : ''}
         ${v.open_complaints ? html`<div class="alert" id="open-complaints">${t('customer.open_complaints', { n: v.open_complaints })}</div>` : ''}
         ${this.editing ? this.editForm(c) : ''}
+        ${this.creating ? this.newTicketForm(c) : ''}
       </section>
       ${v.candidates && v.candidates.length ? this.candidates(v) : ''}
       <div class="cols" style="margin-top:1rem">
         <section class="panel" aria-labelledby="open-h">
           <h2 id="open-h">${t('customer.open_tickets')} (${v.open_tickets.length})</h2>
           ${v.open_tickets.length ? html`<ul class="timeline" id="open-tickets">${v.open_tickets.map((x) => html`
-            <li><span class="ch" aria-hidden="true">${ICONS[x.channel] || '•'}</span>
-              <div><a href="#/ticket/${x.id}">#${x.id} ${x.subject}</a>
+            <li><span class="ch" title="${t('channel.' + x.channel)}">${channelIcon(x.channel)}</span>
+              <div><a href="#/ticket/${x.id}">#${x.id} ${subjectText(x)}</a>
                 <div class="small"><span class="badge ${x.status}">${t('status.' + x.status)}</span>
                   ${x.kind === 'complaint' ? html` <span class="badge complaint">${t('kind.complaint')}</span>` : ''}
                   ${x.assignee_id ? html` · ${session.userName(x.assignee_id)}` : ''}</div></div>
@@ -107,7 +131,7 @@ class HlCustomerView extends HTMLElement {
         <section class="panel" aria-labelledby="hist-h">
           <h2 id="hist-h">${t('customer.history')}</h2>
           ${v.history.length ? html`<ul class="timeline" id="history">${v.history.map((h) => html`
-            <li><span class="ch" title="${t('channel.' + h.channel)}">${ICONS[h.channel] || '•'}</span>
+            <li><span class="ch" title="${t('channel.' + h.channel)}">${channelIcon(h.channel)}</span>
               <div><div class="small"><strong>${t('direction.' + h.direction)}</strong> · ${t('channel.' + h.channel)}
                 · <a href="#/ticket/${h.ticket_id}">#${h.ticket_id}</a>${h.subject ? html` · ${h.subject}` : ''}</div>
                 <div class="preview">${h.preview}</div></div>
@@ -121,7 +145,7 @@ class HlCustomerView extends HTMLElement {
   candidates(v) {
     return html`<section class="panel" style="margin-top:1rem" aria-labelledby="cand-h">
       <h2 id="cand-h">${t('customer.candidates')}</h2>
-      <ul class="timeline">${v.candidates.map((c) => html`<li><span class="ch">👤</span>
+      <ul class="timeline">${v.candidates.map((c) => html`<li><span class="ch">${icon('person')}</span>
         <div><a href="#/customer/${c.id}">${c.display_name}</a> <span class="badge ${c.tier}">${t('tier.' + c.tier)}</span>
           <div class="small muted">${c.identities.map((i) => i.value).join(' · ')}</div></div><span></span></li>`)}</ul></section>`;
   }
@@ -141,6 +165,27 @@ class HlCustomerView extends HTMLElement {
           <div class="row" style="align-self:end"><button class="primary" type="submit">${t('customer.create')}</button></div>
         </form>
       </section>`;
+  }
+
+  get newTicketKey() {
+    return `new-ticket.${this.view.customer.id}`;
+  }
+
+  /** The new ticket's subject and first note; kept as a draft per customer until created. */
+  newTicketForm(c) {
+    const d = drafts.get(this.newTicketKey) || {};
+    const subject = d.subject ?? (this.pop ? t('pop.call_subject', { name: c.display_name }) : '');
+    return html`<form id="new-ticket-form" class="new-ticket-form" aria-label="${t('customer.new_ticket')}">
+      <label>${t('ticket.subject')}<input name="subject" id="new-ticket-subject" required value="${subject}"></label>
+      <label>${t('customer.new_ticket_note')}<textarea name="body" id="new-ticket-body" rows="3">${d.body || ''}</textarea></label>
+      <div class="row"><button class="primary" type="submit" id="new-ticket-create">${t('customer.create_ticket')}</button>
+        <button type="button" id="new-ticket-cancel">${t('common.cancel')}</button></div>
+    </form>`;
+  }
+
+  keepNewTicket() {
+    const f = this.querySelector('#new-ticket-form');
+    if (f && this.view && this.view.customer) drafts.set(this.newTicketKey, { subject: f.subject.value, body: f.body.value });
   }
 
   editForm(c) {
@@ -168,7 +213,21 @@ class HlCustomerView extends HTMLElement {
     });
     this.querySelector('#edit-form')?.addEventListener('submit', (e) => this.save(e));
     this.querySelector('#new-customer')?.addEventListener('submit', (e) => this.create(e));
-    this.querySelector('#new-ticket')?.addEventListener('click', () => this.newTicket());
+    this.querySelector('#new-ticket')?.addEventListener('click', () => {
+      this.creating = !this.creating;
+      this.draw();
+      this.querySelector('#new-ticket-subject')?.focus();
+    });
+    const form = this.querySelector('#new-ticket-form');
+    if (form) {
+      form.addEventListener('input', () => this.keepNewTicket());
+      form.addEventListener('submit', (e) => this.newTicket(e));
+      this.querySelector('#new-ticket-cancel').addEventListener('click', () => {
+        drafts.clear(this.newTicketKey);
+        this.creating = false;
+        this.draw();
+      });
+    }
     this.querySelector('#more-history')?.addEventListener('click', () => this.more());
   }
 
@@ -189,7 +248,7 @@ class HlCustomerView extends HTMLElement {
       notify(t('common.saved'));
       this.load(id);
     } catch (x) {
-      notify(x.field ? `${t('common.field')} ${x.field}: ${x.message}` : x.message, 'error');
+      notify(errorText(x), 'error');
     }
   }
 
@@ -209,24 +268,25 @@ class HlCustomerView extends HTMLElement {
       if (this.pop) this.showPop(this.pop);
       else location.hash = `#/customer/${c.id}`;
     } catch (x) {
-      notify(x.field ? `${t('common.field')} ${x.field}: ${x.message}` : x.message, 'error');
+      notify(errorText(x), 'error');
     }
   }
 
-  async newTicket() {
+  async newTicket(e) {
+    e.preventDefault();
     const c = this.view.customer;
-    const subject = prompt(t('customer.new_ticket_subject'), this.pop ? t('pop.call_subject', { name: c.display_name }) : '');
+    const f = e.target;
+    const subject = f.subject.value.trim();
     if (!subject) return;
     try {
-      const x = await api.post('/api/tickets', {
-        subject,
-        customer_id: c.id,
-        channel: this.pop ? 'voice' : 'note',
-        assignee_id: session.user.id,
-      });
+      const body = { subject, customer_id: c.id, channel: this.pop ? 'voice' : 'note', assignee_id: session.user.id };
+      if (f.body.value.trim()) body.body = f.body.value;
+      const x = await api.post('/api/tickets', body);
+      drafts.clear(this.newTicketKey);
+      this.creating = false;
       location.hash = `#/ticket/${x.id}`;
-    } catch (e) {
-      notify(e.message, 'error');
+    } catch (err) {
+      notify(errorText(err), 'error');
     }
   }
 
@@ -238,7 +298,7 @@ class HlCustomerView extends HTMLElement {
       v.history_next = page.next;
       this.draw();
     } catch (e) {
-      notify(e.message, 'error');
+      notify(errorText(e), 'error');
     }
   }
 }

@@ -6,7 +6,7 @@
 
 import { api, query } from '../../lib/api.js';
 import { html, highlighted, markdownLite, render } from '../../lib/html.js';
-import { t } from '../../lib/i18n.js';
+import { enumText, errorText, t } from '../../lib/i18n.js';
 import { notify, session } from '../../lib/session.js';
 
 class HlKbPanel extends HTMLElement {
@@ -58,7 +58,7 @@ class HlKbPanel extends HTMLElement {
       <h4><a href="#" data-open="${h.id}" aria-expanded="false">${h.title}</a></h4>
       <div class="kb-article" id="kb-article-${h.id}" hidden></div>
       ${h.snippet ? html`<p>${highlighted(h.snippet)}</p>` : ''}
-      <div class="row small"><span class="muted">${h.lang} · ${h.category}</span><span class="grow"></span>
+      <div class="row small"><span class="muted">${enumText('lang', h.lang)} · ${enumText('kb.category', h.category)}</span><span class="grow"></span>
         ${this.public ? '' : html`<button class="small" data-insert="${h.id}">${t('kb.insert')}</button>`}</div>
     </article>`)}`;
   }
@@ -79,7 +79,7 @@ class HlKbPanel extends HTMLElement {
       this.status = this.hits.length ? t('kb.found', { n: this.hits.length }) : t('kb.nothing');
     } catch (e) {
       this.hits = [];
-      this.status = e.missing ? t('kb.unavailable') : e.message;
+      this.status = e.missing ? t('kb.unavailable') : errorText(e);
     }
     this.redrawResults();
   }
@@ -113,7 +113,7 @@ class HlKbPanel extends HTMLElement {
       const a = await api.get(`${this.base}/articles/${id}`);
       render(box, markdownLite(a.body));
     } catch (e) {
-      box.textContent = e.missing ? t('kb.unavailable') : e.message;
+      box.textContent = e.missing ? t('kb.unavailable') : errorText(e);
     }
     box.hidden = false;
     link.setAttribute('aria-expanded', 'true');

@@ -6,7 +6,7 @@
 
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { t } from '../../lib/i18n.js';
+import { errorText, fmtDateTime, t } from '../../lib/i18n.js';
 import { notify } from '../../lib/session.js';
 
 class HlPhoneSettings extends HTMLElement {
@@ -31,7 +31,7 @@ class HlPhoneSettings extends HTMLElement {
       Object.assign(this, { blocked, rules, numbers, queues });
       this.draw();
     } catch (e) {
-      render(this, html`<h1>${t('phone.title')}</h1><p class="error" role="alert">${e.message}</p>`);
+      render(this, html`<h1>${t('phone.title')}</h1><p class="error" role="alert">${errorText(e)}</p>`);
     }
   }
 
@@ -59,7 +59,7 @@ class HlPhoneSettings extends HTMLElement {
         ${this.blocked.length ? html`<table class="list" id="blocked-list"><thead><tr>
             <th>${t('phone.number')}</th><th>${t('phone.reason')}</th><th>${t('phone.since')}</th><th></th></tr></thead>
           <tbody>${this.blocked.map((b) => html`<tr data-number="${b.number}">
-            <td>${b.number}</td><td>${b.reason}</td><td class="small">${new Date(b.created_at).toLocaleString()}</td>
+            <td>${b.number}</td><td>${b.reason}</td><td class="small nowrap">${fmtDateTime(b.created_at)}</td>
             <td><button type="button" class="danger" data-unblock="${b.id}">${t('phone.unblock')}</button></td></tr>`)}</tbody></table>`
           : html`<p class="empty">${t('phone.no_blocked')}</p>`}
       </section>
@@ -173,14 +173,14 @@ class HlPhoneSettings extends HTMLElement {
     this.querySelector('#menu-rows').append(row);
   }
 
-  /** Runs one admin change; a refused one shows the server's message, which names the field. */
+  /** Runs one admin change; a refused one says why (from the error's code) and names the field. */
   async change(action) {
     try {
       await action();
       notify(t('common.saved'));
       await this.load();
     } catch (e) {
-      notify(e.message, 'error');
+      notify(errorText(e), 'error');
     }
   }
 }

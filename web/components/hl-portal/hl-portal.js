@@ -5,7 +5,7 @@
 
 import { api, query } from '../../lib/api.js';
 import { html, highlighted, render } from '../../lib/html.js';
-import { fmtDateTime, i18n, t, LOCALES } from '../../lib/i18n.js';
+import { errorText, fmtDateTime, i18n, t, LOCALES } from '../../lib/i18n.js';
 import '../hl-kb-panel/hl-kb-panel.js';
 
 const MAX_FILES = 3;
@@ -182,7 +182,9 @@ class HlPortal extends HTMLElement {
       this.querySelector('#receipt').focus?.();
     } catch (x) {
       const field = x.field ? (t('portal.' + x.field) !== 'portal.' + x.field ? t('portal.' + x.field) : x.field) : '';
-      err.textContent = x.code === 'rate_limited' ? t('portal.limited') : x.code === 'bad_signature' ? t('portal.reload') : `${field ? field + ': ' : ''}${x.message}`;
+      const why = errorText({ ...x, field: null });
+      err.textContent = x.code === 'rate_limited' ? t('portal.limited') : x.code === 'bad_signature' ? t('portal.reload')
+        : field ? t('error.with_field', { field, error: why }) : why;
       if (x.field === 'form_token' || x.code === 'bad_signature') this.fetchToken();
       button.disabled = false;
       button.textContent = t('portal.send');
@@ -199,7 +201,7 @@ class HlPortal extends HTMLElement {
       this.statusError = '';
     } catch (x) {
       this.status = null;
-      this.statusError = x.status === 404 ? t('portal.not_found') : x.code === 'rate_limited' ? t('portal.limited') : x.message;
+      this.statusError = x.status === 404 ? t('portal.not_found') : x.code === 'rate_limited' ? t('portal.limited') : errorText(x);
     }
     this.draw();
   }

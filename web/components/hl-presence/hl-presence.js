@@ -1,11 +1,13 @@
 // <hl-presence> — the agent's presence switch, always in the top bar: available, away (with a
 // reason), wrap-up (with a countdown back to available), offline. Sent over /ws
-// (set_presence); falls back to POST /api/presence; follows presence.changed events.
-// Usage: <hl-presence></hl-presence>
+// (set_presence); falls back to POST /api/presence; follows presence.changed events. It starts
+// from the server's truth (GET /api/presence), never from what this browser remembers, and
+// tells the console (window event `hl-presence`, detail: the state) so it can show a hint.
+// Usage: <hl-presence></hl-presence>; window event `hl-set-presence` (detail: state) sets it.
 
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { t } from '../../lib/i18n.js';
+import { errorText, t } from '../../lib/i18n.js';
 import { notify, session } from '../../lib/session.js';
 
 const STATES = ['available', 'away', 'wrap_up', 'offline'];
@@ -14,8 +16,8 @@ const WRAP_UP_SECONDS = 60;
 
 class HlPresence extends HTMLElement {
   connectedCallback() {
-    this.state = sessionStorage.getItem('hotline.presence') || 'offline';
-    this.reason = sessionStorage.getItem('hotline.presence_reason') || 'break';
+    this.state = session.presence?.state || 'offline';
+    this.reason = session.presence?.reason || 'break';
     this.draw();
     this.onEvent = (e) => {
       const ev = e.detail;
@@ -23,12 +25,32 @@ class HlPresence extends HTMLElement {
         this.apply(ev.payload.state, ev.payload.reason, false);
       }
     };
+    this.onSet = (e) => this.set(e.detail);
+    // After a reconnect the server may have set us offline (grace period): read it again.
+    this.onHello = () => this.fetch();
     window.addEventListener('hl-event', this.onEvent);
+    window.addEventListener('hl-set-presence', this.onSet);
+    session.live.addEventListener('hello', this.onHello);
+    this.fetch();
   }
 
   disconnectedCallback() {
     window.removeEventListener('hl-event', this.onEvent);
+    window.removeEventListener('hl-set-presence', this.onSet);
+    session.live.removeEventListener('hello', this.onHello);
     clearInterval(this.tick);
+  }
+
+  /** The server's truth: GET /api/presence (an agent's own row; a list for supervisors). */
+  async fetch() {
+    try {
+      const res = await api.get('/api/presence');
+      const rows = Array.isArray(res) ? res : res && Array.isArray(res.items) ? res.items : res ? [res] : [];
+      const mine = rows.find((r) => r && r.user_id === session.user.id);
+      this.apply(mine ? mine.state : 'offline', mine ? mine.reason : '', false);
+    } catch {
+      this.apply(this.state, this.reason, false);
+    }
   }
 
   draw() {
@@ -59,8 +81,8 @@ class HlPresence extends HTMLElement {
       try {
         await api.post('/api/presence', { state, reason });
       } catch (e) {
-        if (!e.missing) notify(`${t('presence.failed')}: ${e.message}`, 'error');
-        else if (wsErr.code !== 'disconnected') notify(`${t('presence.failed')}: ${wsErr.message}`, 'error');
+        if (!e.missing) notify(`${t('presence.failed')}: ${errorText(e)}`, 'error');
+        else if (wsErr.code !== 'disconnected') notify(`${t('presence.failed')}: ${errorText(wsErr)}`, 'error');
         else notify(t('presence.offline_only'));
       }
     }
@@ -71,9 +93,9 @@ class HlPresence extends HTMLElement {
     if (state === 'wrap_up' && (mine || this.state !== 'wrap_up')) this.wrapUntil = Date.now() + WRAP_UP_SECONDS * 1000;
     this.state = state;
     if (reason) this.reason = reason;
-    sessionStorage.setItem('hotline.presence', state);
-    sessionStorage.setItem('hotline.presence_reason', this.reason);
+    session.presence = { state, reason: this.reason };
     this.draw();
+    window.dispatchEvent(new CustomEvent('hl-presence', { detail: state }));
   }
 
   countdown() {

@@ -3,7 +3,7 @@
 
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { i18n, t, LOCALES } from '../../lib/i18n.js';
+import { errorText, i18n, t, LOCALES } from '../../lib/i18n.js';
 
 class HlSignin extends HTMLElement {
   connectedCallback() {
@@ -44,7 +44,7 @@ class HlSignin extends HTMLElement {
       await api.post('/api/auth/login', { login: form.login.value.trim(), password: form.password.value });
       window.dispatchEvent(new CustomEvent('hl-signed-in'));
     } catch (x) {
-      err.textContent = x.code === 'bad_credentials' ? t('signin.bad') : x.code === 'rate_limited' ? t('signin.limited') : x.message;
+      err.textContent = x.code === 'bad_credentials' ? t('signin.bad') : x.code === 'rate_limited' ? t('signin.limited') : errorText(x);
       button.disabled = false;
       form.password.select();
     }

@@ -4,7 +4,8 @@
 
 import { api, query } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { fmtDateTime, t } from '../../lib/i18n.js';
+import { errorText, fmtDateTime, subjectText, t } from '../../lib/i18n.js';
+import { channelIcon } from '../../lib/icons.js';
 import { loadCustomerNames, session } from '../../lib/session.js';
 
 const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
@@ -69,7 +70,7 @@ class HlTicketList extends HTMLElement {
       this.error = null;
       await loadCustomerNames(list.map((x) => x.customer_id));
     } catch (e) {
-      this.error = e.message;
+      this.error = errorText(e);
     }
     this.draw();
   }
@@ -108,16 +109,16 @@ class HlTicketList extends HTMLElement {
           const unread = seen[x.id] === undefined ? x.assignee_id === session.user.id || x.status === 'new' : seen[x.id] < x.updated_at;
           const c = names.get(x.customer_id);
           return html`<tr class="${unread ? 'unread' : ''}" data-id="${x.id}">
-            <td>${x.id}</td>
-            <td><a href="#/ticket/${x.id}">${x.subject}</a>${unread ? html`<span class="sr-only"> ${t('list.unread')}</span>` : ''}
-              ${x.kind === 'complaint' ? html` <span class="badge complaint">${t('kind.complaint')}</span>` : ''}</td>
-            <td>${c ? c.name : ''} ${c && c.tier === 'vip' ? html`<span class="badge vip">VIP</span>` : ''}</td>
-            <td>${t('channel.' + x.channel)}</td>
-            <td><span class="badge ${x.status}">${t('status.' + x.status)}</span></td>
-            <td><span class="badge ${x.priority}">${t('priority.' + x.priority)}</span></td>
-            <td>${session.queueName(x.queue_id)}</td>
-            <td>${session.userName(x.assignee_id)}</td>
-            <td class="small">${fmtDateTime(x.updated_at)}</td></tr>`;
+            <td class="nowrap">${x.id}</td>
+            <td class="subject"><a href="#/ticket/${x.id}">${subjectText(x)}</a>${unread ? html`<span class="sr-only"> ${t('list.unread')}</span>` : ''}
+              ${x.kind === 'complaint' || x.kind === 'callback' ? html` <span class="badge ${x.kind}">${t('kind.' + x.kind)}</span>` : ''}</td>
+            <td class="name">${c ? c.name : ''} ${c && c.tier === 'vip' ? html`<span class="badge vip">${t('tier.vip')}</span>` : ''}</td>
+            <td class="nowrap">${channelIcon(x.channel)} ${t('channel.' + x.channel)}</td>
+            <td class="nowrap"><span class="badge ${x.status}">${t('status.' + x.status)}</span></td>
+            <td class="nowrap"><span class="badge ${x.priority}">${t('priority.' + x.priority)}</span></td>
+            <td class="nowrap">${session.queueName(x.queue_id)}</td>
+            <td class="nowrap">${session.userName(x.assignee_id)}</td>
+            <td class="small nowrap">${fmtDateTime(x.updated_at)}</td></tr>`;
         })}</tbody>
       </table>`}`);
     this.querySelector('#filters').addEventListener('change', (e) => {

@@ -2,12 +2,20 @@
 // queue, assignee, tags), the customer, the whole thread (emails as text or sandboxed HTML,
 // attachments, call records, SMS bubbles, notes), the composer (reply on
 // the customer's channel or another, internal note, canned replies), merge and split; its
-// suggested articles go to the knowledge panel (`hl-suggestions`).
+// suggested articles go to the knowledge panel (`hl-suggestions`). A callback ticket shows its
+// callback panel: the number with a Dial button, attempts, due time and the outcome buttons.
+// What the agent types is a draft per ticket (lib/drafts.js): it survives navigation and
+// reloads and is cleared once sent. The composer answers on the customer's channel: SMS for a
+// call or callback when the customer has a phone (else an internal note), never email by default.
 // Updates live on events for this ticket. Usage: <hl-ticket-view ticket-id="12"></hl-ticket-view>
 
 import { api } from '../../lib/api.js';
+import { drafts } from '../../lib/drafts.js';
 import { html, render } from '../../lib/html.js';
-import { fmtBytes, fmtDateTime, fmtDuration, t } from '../../lib/i18n.js';
+import {
+  enumText, errorText, fmtBytes, fmtDateTime, fmtDuration, fromLocalInput, subjectText, systemText, t, toLocalInput,
+} from '../../lib/i18n.js';
+import { channelIcon, icon } from '../../lib/icons.js';
 import { notify, session } from '../../lib/session.js';
 import { markSeen } from '../hl-ticket-list/hl-ticket-list.js';
 
@@ -15,11 +23,21 @@ const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 const KINDS = ['inquiry', 'complaint', 'request', 'incident', 'callback'];
 const CANNED = ['greeting', 'apology', 'refund', 'closing'];
+const OUTCOMES = ['reached', 'no_answer', 'wrong_number', 'later'];
+
+function phoneOf(customer) {
+  const p = customer && customer.identities ? customer.identities.find((i) => i.kind === 'phone') : null;
+  return p ? p.value : '';
+}
+function emailOf(customer) {
+  const p = customer && customer.identities ? customer.identities.find((i) => i.kind === 'email') : null;
+  return p ? p.value : '';
+}
 
 class HlTicketView extends HTMLElement {
   connectedCallback() {
-    this.mode = 'reply';
-    this.draft = '';
+    this.draft = drafts.get(this.draftKey) || {};
+    this.mode = this.draft.mode || null;
     this.load();
     this.onEvent = (e) => {
       const ev = e.detail;
@@ -50,6 +68,10 @@ class HlTicketView extends HTMLElement {
     return Number(this.getAttribute('ticket-id'));
   }
 
+  get draftKey() {
+    return `ticket.${this.getAttribute('ticket-id')}`;
+  }
+
   soon() {
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => this.load(), 250);
@@ -60,12 +82,13 @@ class HlTicketView extends HTMLElement {
       const data = await api.get(`/api/tickets/${this.id_}`);
       this.ticket = data.ticket;
       this.interactions = data.interactions;
+      this.callback = data.callback || null;
       session.currentTicket = this.ticket;
       markSeen(this.ticket);
       this.customer = this.ticket.customer_id ? (await api.get(`/api/customers/${this.ticket.customer_id}`)).customer : null;
       this.error = null;
     } catch (e) {
-      this.error = e.status === 404 ? t('ticket.not_found') : e.message;
+      this.error = e.status === 404 ? t('ticket.not_found') : errorText(e);
     }
     this.draw();
     if (this.ticket && this.suggestions === undefined) this.loadSuggestions();
@@ -82,9 +105,26 @@ class HlTicketView extends HTMLElement {
     window.dispatchEvent(new CustomEvent('hl-suggestions', { detail: { ticketId: this.id_, hits: this.suggestions || [] } }));
   }
 
+  /** Reads the composer into the draft and stores it (called on every input). */
   keepDraft() {
-    const box = this.querySelector('#composer-text');
-    if (box) this.draft = box.value;
+    const form = this.querySelector('#composer');
+    if (!form) return;
+    const d = { ...this.draft, mode: this.mode };
+    d[this.formMode] = form.querySelector('#composer-text').value;
+    if (form.channel) d.channel = form.channel.value;
+    if (form.to) d.to = form.to.value;
+    this.draft = d;
+    if (d.reply || d.note || d.to) drafts.set(this.draftKey, d);
+    else drafts.clear(this.draftKey);
+  }
+
+  /** The channel a reply goes by unless the agent picks another: the customer's own. */
+  defaultChannel() {
+    const x = this.ticket;
+    if (x.channel === 'sms') return 'sms';
+    if (x.channel === 'voice' || x.kind === 'callback') return phoneOf(this.customer) || (this.callback && this.callback.phone) ? 'sms' : null;
+    if (x.channel === 'email' || emailOf(this.customer)) return 'email';
+    return phoneOf(this.customer) ? 'sms' : null;
   }
 
   draw() {
@@ -100,15 +140,18 @@ class HlTicketView extends HTMLElement {
     const x = this.ticket;
     const c = this.customer;
     const channels = ['email', 'sms'];
-    const defaultChannel = x.channel === 'sms' ? 'sms' : 'email';
+    const fallback = this.defaultChannel();
+    // Without a channel to answer on (a call from a number we cannot text), a note.
+    if (!this.mode) this.mode = fallback ? 'reply' : 'note';
+    const channel = this.draft.channel || fallback || 'email';
     render(this, html`
       <div class="ticket-head">
-        <h1 id="ticket-subject">${x.subject}</h1>
+        <h1 id="ticket-subject">${subjectText(x)}</h1>
         <span class="muted">#${x.id}</span>
         <span class="badge ${x.status}">${t('status.' + x.status)}</span>
         <span class="badge ${x.priority}">${t('priority.' + x.priority)}</span>
         <span class="badge ${x.kind}">${t('kind.' + x.kind)}</span>
-        <span class="badge">${t('channel.' + x.channel)}</span>
+        <span class="badge">${channelIcon(x.channel)} ${t('channel.' + x.channel)}</span>
         ${x.merged_into ? html`<a href="#/ticket/${x.merged_into}">${t('ticket.merged_into', { n: x.merged_into })}</a>` : ''}
       </div>
       <p class="muted small">${t('ticket.created')} ${fmtDateTime(x.created_at)} · ${t('ticket.updated')} ${fmtDateTime(x.updated_at)}
@@ -129,6 +172,7 @@ class HlTicketView extends HTMLElement {
         <button type="button" id="merge">${t('ticket.merge')}</button>
         ${c ? html`<a class="button" href="#/customer/${c.id}">${t('ticket.open_customer')}</a>` : ''}
       </div>
+      ${x.kind === 'callback' || this.callback ? this.callbackPanel() : ''}
       <section class="thread" aria-label="${t('ticket.thread')}" id="thread">
         ${this.interactions.map((i) => this.item(i))}
       </section>
@@ -141,8 +185,8 @@ class HlTicketView extends HTMLElement {
           <div class="row">
             ${this.mode === 'reply' ? html`
               <label>${t('composer.channel')}<select name="channel" id="reply-channel">
-                ${channels.map((ch) => html`<option value="${ch}" ${ch === defaultChannel ? 'selected' : ''}>${t('channel.' + ch)}</option>`)}</select></label>
-              <label class="grow">${t('composer.to')}<input name="to" id="reply-to" placeholder="${t('composer.to_hint')}"></label>
+                ${channels.map((ch) => html`<option value="${ch}" ${ch === channel ? 'selected' : ''}>${t('channel.' + ch)}</option>`)}</select></label>
+              <label class="grow">${t('composer.to')}<input name="to" id="reply-to" value="${this.draft.to || ''}" placeholder="${t('composer.to_hint')}"></label>
               <label>${t('composer.then')}<select name="status">
                 <option value="">${t('composer.keep_status')}</option>
                 <option value="pending">${t('status.pending')}</option>
@@ -151,23 +195,92 @@ class HlTicketView extends HTMLElement {
               ${CANNED.map((k) => html`<option value="${k}">${t('canned.' + k + '.title')}</option>`)}</select></label>
           </div>
           <label for="composer-text" class="sr-only">${t(this.mode === 'note' ? 'composer.note' : 'composer.reply')}</label>
-          <textarea id="composer-text" rows="6" placeholder="${t(this.mode === 'note' ? 'composer.note_hint' : 'composer.reply_hint')}">${this.draft}</textarea>
+          <textarea id="composer-text" rows="6" placeholder="${t(this.mode === 'note' ? 'composer.note_hint' : 'composer.reply_hint')}">${this.draft[this.mode] || ''}</textarea>
           <div class="row"><span class="muted small grow">${t('composer.send_hint')}</span>
             <button class="primary" type="submit" id="send">${t(this.mode === 'note' ? 'composer.add_note' : 'composer.send')}</button></div>
         </form>
       </section>`);
+    this.formMode = this.mode;
     this.wire();
   }
 
+  /** A callback: the number with one-click dial, attempts, due time, and how the call went. */
+  callbackPanel() {
+    const cb = this.callback || {};
+    const number = cb.phone || phoneOf(this.customer);
+    const outcomes = cb.outcomes || [];
+    const open = !['resolved', 'closed'].includes(this.ticket.status);
+    return html`<section class="panel callback-panel" id="callback-panel" aria-labelledby="callback-h">
+      <h2 id="callback-h">${icon('callback')} ${t('callback.title')}</h2>
+      <div class="row">
+        <span class="number" id="callback-number">${number || t('callback.no_number')}</span>
+        ${number ? html`<button type="button" class="primary" id="dial">${icon('voice')} ${t('callback.dial')}</button>` : ''}
+      </div>
+      <dl>
+        ${cb.reason ? html`<div><dt>${t('callback.why')}</dt><dd>${systemText(cb.reason_data, cb.reason)}</dd></div>` : ''}
+        <div><dt>${t('callback.due')}</dt><dd id="callback-due">${cb.due_ms ? fmtDateTime(cb.due_ms) : '—'}</dd></div>
+        <div><dt>${t('callback.attempts_label')}</dt><dd id="callback-attempts">${cb.attempts ?? outcomes.length}</dd></div>
+      </dl>
+      ${outcomes.length ? html`<ul class="small" id="callback-outcomes">${outcomes.map((o) => html`<li>${fmtDateTime(o.at_ms)} ·
+        ${enumText('callback.outcome', o.outcome)}${o.by ? html` · ${session.userName(o.by)}` : ''}${o.note ? html` · ${o.note}` : ''}</li>`)}</ul>` : ''}
+      ${open ? html`<form class="row" id="callback-outcome" aria-label="${t('callback.outcome_label')}">
+        <span class="small muted">${t('callback.outcome_label')}:</span>
+        ${OUTCOMES.map((o) => html`<button type="submit" name="outcome" value="${o}" data-outcome="${o}">${t('callback.outcome.' + o)}</button>`)}
+        <label class="small">${t('callback.retry_at')}<input type="datetime-local" name="retry_at" id="callback-retry-at"
+          value="${toLocalInput(Date.now() + 30 * 60000)}"></label>
+        <label class="small grow">${t('callback.note')}<input name="note" id="callback-note"></label>
+      </form>` : ''}
+    </section>`;
+  }
+
+  async dial() {
+    const number = (this.callback && this.callback.phone) || phoneOf(this.customer);
+    try {
+      await api.post('/api/calls/dial', { ticket_id: this.id_, number });
+      notify(t('callback.dialling', { number }));
+    } catch (e) {
+      notify(errorText(e), 'error');
+    }
+  }
+
+  async outcome(outcome) {
+    const f = this.querySelector('#callback-outcome');
+    const body = { outcome };
+    if (f.note.value.trim()) body.note = f.note.value.trim();
+    if (outcome === 'later') {
+      const at = fromLocalInput(f.retry_at.value);
+      if (at) body.retry_at_ms = at;
+    }
+    try {
+      const data = await api.post(`/api/tickets/${this.id_}/callback/outcome`, body);
+      notify(t('callback.recorded', { outcome: t('callback.outcome.' + outcome) }));
+      if (data && data.ticket) {
+        this.ticket = data.ticket;
+        this.interactions = data.interactions || this.interactions;
+        this.callback = data.callback || this.callback;
+        this.draw();
+      } else {
+        this.load();
+      }
+    } catch (e) {
+      notify(errorText(e), 'error');
+    }
+  }
+
   item(i) {
-    const who = i.direction === 'out' || i.direction === 'internal' ? session.userName(i.author_id) || i.from_addr : i.from_addr;
     const meta = i.meta || {};
+    // Text the server generated is data (meta.text), shown in the reader's language.
+    const system = i.author_id == null && (i.direction === 'internal' || i.channel === 'note');
+    const who = i.direction === 'out' || i.direction === 'internal'
+      ? (i.author_id != null ? session.userName(i.author_id) : system ? t('ticket.system') : '') || i.from_addr
+      : i.from_addr;
+    const body = systemText(meta.text, i.body);
     // Every attachment has an id and downloads from /api/attachments/{id}; one too large to
     // keep is listed without a link.
     const files = i.attachments || [];
     const attachments = files.length ? html`<div class="attachments">${files.map((a) => {
       const name = a.filename || 'file';
-      const label = html`📎 ${name} (${fmtBytes(a.size || 0)})`;
+      const label = html`${icon('attachment')} ${name} (${fmtBytes(a.size || 0)})`;
       return a.stored !== false
         ? html`<a class="small" href="/api/attachments/${a.id}" download="${name}" data-attachment="${a.id}">${label}</a>`
         : html`<span class="small muted" title="${t('ticket.attachment_not_kept')}">${label}</span>`;
@@ -176,36 +289,36 @@ class HlTicketView extends HTMLElement {
       ? html`<button class="small" data-split="${i.id}">${t('ticket.split')}</button>` : '';
     if (i.channel === 'sms') {
       return html`<div class="sms ${i.direction}" data-interaction="${i.id}"><div>
-        <div class="bubble">${i.body}</div>
+        <div class="bubble">${body}</div>
         <div class="meta">${i.direction === 'in' ? i.from_addr : who} · ${fmtDateTime(i.created_at)}
-          ${meta.delivery ? html` · ${t('delivery.' + meta.delivery)}` : ''} ${split}</div></div></div>`;
+          ${meta.delivery ? html` · ${enumText('delivery', meta.delivery)}` : ''} ${split}</div></div></div>`;
     }
     if (i.channel === 'voice') {
       const secs = meta.duration_s ?? (meta.talk_ms != null ? meta.talk_ms / 1000 : null) ?? (meta.answered_at && meta.ended_at ? (meta.ended_at - meta.answered_at) / 1000 : null);
-      return html`<article class="msg call" data-interaction="${i.id}"><span aria-hidden="true" style="font-size:1.4rem">📞</span>
+      return html`<article class="msg call" data-interaction="${i.id}">${icon('voice')}
         <div class="grow"><strong>${t(i.direction === 'out' ? 'call.outbound' : 'call.inbound')}</strong>
           <span class="muted"> ${i.from_addr} → ${i.to_addr}</span>
           <div class="small">${[
             secs != null ? `${t('call.duration')} ${fmtDuration(secs)}` : '',
-            meta.cause ? `${t('call.cause')}: ${meta.cause}` : '',
-            i.body,
+            meta.cause ? `${t('call.cause')}: ${enumText('cause', meta.cause)}` : '',
+            body,
           ].filter(Boolean).join(' · ')}</div></div>
         <span class="small muted">${fmtDateTime(i.created_at)}</span></article>`;
     }
     if (i.channel === 'note' || i.direction === 'internal') {
-      return html`<article class="msg note" data-interaction="${i.id}"><header><strong>📝 ${t('ticket.note_by', { who })}</strong>
-        <span>${fmtDateTime(i.created_at)}</span></header><div class="body">${i.body}</div></article>`;
+      return html`<article class="msg note ${system ? 'system' : ''}" data-interaction="${i.id}"><header>${icon('note')}<strong class="note-author">${who}</strong>
+        <span>${t('ticket.internal_note')}</span><span>${fmtDateTime(i.created_at)}</span></header><div class="body">${body}</div></article>`;
     }
     const hasHtml = typeof i.html === 'string' && i.html.trim() && i.direction === 'in';
     return html`<article class="msg ${i.direction}" data-interaction="${i.id}">
       <header><strong>${i.direction === 'in' ? i.from_addr : who}</strong>
         ${i.to_addr ? html`<span>→ ${i.to_addr}</span>` : ''}
         <span>${t('channel.' + i.channel)}</span><span>${fmtDateTime(i.created_at)}</span>
-        ${meta.delivery ? html`<span class="badge">${t('delivery.' + meta.delivery)}</span>` : ''}
-        ${meta.thread_reason && meta.thread_reason !== 'new_ticket' ? html`<span title="${t('ticket.thread_reason')}">↳ ${meta.thread_reason}</span>` : ''}
+        ${meta.delivery ? html`<span class="badge">${enumText('delivery', meta.delivery)}</span>` : ''}
+        ${meta.thread_reason && meta.thread_reason !== 'new_ticket' ? html`<span title="${t('ticket.thread_reason')}" class="thread-reason">↳ ${enumText('thread_reason', meta.thread_reason)}</span>` : ''}
         <span class="grow"></span>${hasHtml ? html`<button class="small" data-html="${i.id}">${t('ticket.show_formatted')}</button>` : ''} ${split}</header>
       ${i.subject ? html`<div><strong>${i.subject}</strong></div>` : ''}
-      <div class="body" id="body-${i.id}">${i.body}</div>${attachments}</article>`;
+      <div class="body" id="body-${i.id}">${body}</div>${attachments}</article>`;
   }
 
   wire() {
@@ -224,6 +337,13 @@ class HlTicketView extends HTMLElement {
     this.querySelector('#composer').addEventListener('submit', (e) => {
       e.preventDefault();
       this.send();
+    });
+    this.querySelector('#composer').addEventListener('input', () => this.keepDraft());
+    this.querySelector('#composer').addEventListener('change', () => this.keepDraft());
+    this.querySelector('#dial')?.addEventListener('click', () => this.dial());
+    this.querySelector('#callback-outcome')?.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (e.submitter && e.submitter.value) this.outcome(e.submitter.value);
     });
     this.querySelector('#canned').addEventListener('change', (e) => {
       if (!e.target.value) return;
@@ -248,7 +368,7 @@ class HlTicketView extends HTMLElement {
     const at = box.selectionStart ?? box.value.length;
     box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
     box.focus();
-    this.draft = box.value;
+    this.keepDraft();
   }
 
   /**
@@ -287,7 +407,7 @@ class HlTicketView extends HTMLElement {
           frame.srcdoc = framed(full.html, true);
           note.remove();
         } catch (e) {
-          notify(e.message, 'error');
+          notify(errorText(e), 'error');
           load.disabled = false;
         }
       });
@@ -304,7 +424,7 @@ class HlTicketView extends HTMLElement {
       notify(t('ticket.saved'));
       this.draw();
     } catch (e) {
-      notify(e.message, 'error');
+      notify(errorText(e), 'error');
       this.draw();
     }
   }
@@ -326,11 +446,12 @@ class HlTicketView extends HTMLElement {
         await api.post(`/api/tickets/${this.id_}/replies`, body);
         notify(t('composer.sent', { channel: t('channel.' + body.channel) }));
       }
-      this.draft = '';
       box.value = '';
+      this.draft = { ...this.draft, [this.mode]: '', to: this.mode === 'reply' ? '' : this.draft.to };
+      this.keepDraft();
       await this.load();
     } catch (e) {
-      notify(e.field ? `${e.field}: ${e.message}` : e.message, 'error');
+      notify(errorText(e), 'error');
       button.disabled = false;
     }
   }
@@ -343,7 +464,7 @@ class HlTicketView extends HTMLElement {
       notify(t('ticket.merged'));
       this.load();
     } catch (e) {
-      notify(e.missing ? t('common.not_available') : e.message, 'error');
+      notify(e.missing ? t('common.not_available') : errorText(e), 'error');
     }
   }
 
@@ -355,7 +476,7 @@ class HlTicketView extends HTMLElement {
       if (id) location.hash = `#/ticket/${id}`;
       else this.load();
     } catch (e) {
-      notify(e.missing ? t('common.not_available') : e.message, 'error');
+      notify(e.missing ? t('common.not_available') : errorText(e), 'error');
     }
   }
 }

@@ -3,29 +3,20 @@
 // warnings and breaches; charts of the day (arrivals and service level per 15 minutes);
 // reassign a ticket and hand over all of an agent's work. Fed by /ws `queue_stats` frames and
 // GET /api/wallboard; without them it counts waiting tickets from the tickets API every 5 s.
-// Large mode for a wall TV: the button, the `L` key or `?large=1`.
+// Large mode for a wall TV (fits one 1920×1080 screen): the button, the `L` key or `?large=1`.
+// "Today" and every time shown are in the center's time zone (the frames' `time_zone` and
+// `day_start_ms`). The agents list shows every agent, offline ones too.
 // Usage: <hl-wallboard></hl-wallboard> in wallboard.html.
 
 import { api, query } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { fmtDateTime, fmtDuration, i18n, t, LOCALES } from '../../lib/i18n.js';
+import { enumText, errorText, fmtDateTime, fmtDuration, fmtTime, i18n, setTimeZone, startOfDay, t, LOCALES } from '../../lib/i18n.js';
+import { icon } from '../../lib/icons.js';
 import { notify, session } from '../../lib/session.js';
 import '../hl-chart/hl-chart.js';
 
 const BUCKET_MS = 15 * 60 * 1000;
-const DAY_MS = 86400000;
-const STATE_ORDER = ['available', 'busy', 'wrap_up', 'away', 'offline'];
-
-function dayStart(ms = Date.now()) {
-  const d = new Date(ms);
-  d.setHours(0, 0, 0, 0);
-  return d.getTime();
-}
-
-function bucketLabel(i) {
-  const m = i * 15;
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-}
+const STATE_ORDER = ['available', 'busy', 'wrap_up', 'away', 'offline', 'unknown'];
 
 class HlWallboard extends HTMLElement {
   async connectedCallback() {
@@ -33,12 +24,11 @@ class HlWallboard extends HTMLElement {
     this.stats = null;
     this.alerts = [];
     this.arrivals = new Map();
-    this.slKey = `hotline.sl.${new Date().toDateString()}`;
-    this.slSamples = JSON.parse(localStorage.getItem(this.slKey) || '{}');
     if (new URLSearchParams(location.search).get('large') === '1') document.documentElement.classList.add('large');
     try {
       await session.load();
       if (session.user.locale && session.user.locale !== i18n.locale) await i18n.load(session.user.locale);
+      this.startDay(startOfDay());
     } catch {
       render(this, html`<div class="panel signin"><h1>${t('wall.title')}</h1><p>${t('wall.sign_in_first')}</p>
         <a class="button primary" href="/">${t('signin.submit')}</a></div>`);
@@ -68,11 +58,30 @@ class HlWallboard extends HTMLElement {
     document.documentElement.classList.toggle('large');
   }
 
+  /** "Today" starts at `ms` (midnight in the center's zone); a new day starts fresh counts. */
+  startDay(ms) {
+    if (this.dayStart === ms) return;
+    const first = this.dayStart === undefined;
+    this.dayStart = ms;
+    this.slKey = `hotline.sl.${ms}`;
+    this.slSamples = JSON.parse(localStorage.getItem(this.slKey) || '{}');
+    if (!first) {
+      this.arrivals = new Map();
+      this.loadArrivals().then(() => this.drawCharts());
+    }
+  }
+
+  bucketLabel(i) {
+    return fmtTime(this.dayStart + i * BUCKET_MS);
+  }
+
   layout() {
     render(this, html`
       <header class="wall-head">
         <h1>${t('wall.title')}</h1>
-        <span class="live-dot ${session.live.status}" id="live-dot" role="img" aria-label="${t('live.' + session.live.status)}"></span>
+        <span class="live-status" id="live-status" title="${t('live.' + session.live.status)}">
+          <span class="live-dot ${session.live.status}" id="live-dot" aria-hidden="true"></span>
+          <span id="live-label">${t('live.label.' + session.live.status)}</span></span>
         <span class="muted" id="updated"></span>
         <span class="grow"></span>
         <label class="sr-only" for="wall-locale">${t('nav.language')}</label>
@@ -80,21 +89,19 @@ class HlWallboard extends HTMLElement {
         <button type="button" id="large">${t('wall.large')}</button>
         <a class="button" href="/">${t('wall.console')}</a>
       </header>
-      <section aria-labelledby="q-h"><h2 id="q-h" class="sr-only">${t('wall.queues')}</h2><div class="tiles" id="queues"></div></section>
-      <div class="wall-cols">
-        <section class="panel" aria-labelledby="a-h"><h2 id="a-h">${t('wall.agents')}</h2><div id="agents"></div></section>
-        <section class="panel" aria-labelledby="s-h"><h2 id="s-h">${t('wall.sla')}</h2><ul class="timeline" id="alerts"></ul></section>
-      </div>
-      <div class="wall-cols">
-        <section class="panel"><hl-chart id="chart-arrivals"></hl-chart></section>
-        <section class="panel"><hl-chart id="chart-sl"></hl-chart></section>
+      <section aria-labelledby="q-h" class="wall-tiles"><h2 id="q-h" class="sr-only">${t('wall.queues')}</h2><div class="tiles" id="queues"></div></section>
+      <div class="wall-main">
+        <section class="panel wall-agents" aria-labelledby="a-h"><h2 id="a-h">${t('wall.agents')}</h2><div id="agents"></div></section>
+        <section class="panel wall-alerts" aria-labelledby="s-h"><h2 id="s-h">${t('wall.sla')}</h2><ul class="timeline" id="alerts"></ul></section>
+        <section class="panel wall-chart"><hl-chart id="chart-arrivals"></hl-chart></section>
+        <section class="panel wall-chart"><hl-chart id="chart-sl"></hl-chart></section>
       </div>
       <div class="wall-cols actions">
         <form class="panel" id="reassign" aria-labelledby="r-h">
           <h2 id="r-h">${t('wall.reassign')}</h2>
           <div class="row">
             <label>${t('wall.ticket_no')}<input name="ticket" inputmode="numeric" required size="8"></label>
-            <label>${t('wall.to_agent')}<select name="to">${this.agentOptions()}</select></label>
+            <label>${t('wall.to_agent')}<select name="to" required>${this.agentOptions()}</select></label>
             <button class="primary" type="submit">${t('wall.reassign_go')}</button>
           </div>
         </form>
@@ -102,14 +109,20 @@ class HlWallboard extends HTMLElement {
           <h2 id="h-h">${t('wall.handover')}</h2>
           <p class="muted small">${t('wall.handover_help')}</p>
           <div class="row">
-            <label>${t('wall.from_agent')}<select name="from">${this.agentOptions()}</select></label>
-            <label>${t('wall.to_agent')}<select name="to">${this.agentOptions()}</select></label>
+            <label>${t('wall.from_agent')}<select name="from" required>${this.agentOptions()}</select></label>
+            <label>${t('wall.to_agent')}<select name="to" required>${this.agentOptions()}</select></label>
             <button class="danger" type="submit">${t('wall.handover_go')}</button>
           </div>
         </form>
       </div>`);
     this.querySelector('#large').addEventListener('click', () => this.toggleLarge());
-    this.querySelector('#wall-locale').addEventListener('change', (e) => i18n.load(e.target.value));
+    this.querySelector('#wall-locale').addEventListener('change', async (e) => {
+      const locale = e.target.value;
+      // Kept on the user, as the console does, so the next page opens in it too.
+      await api.patch(`/api/users/${session.user.id}`, { locale }).catch(() => {});
+      session.user.locale = locale;
+      await i18n.load(locale);
+    });
     this.querySelector('#reassign').addEventListener('submit', (e) => this.reassign(e));
     this.querySelector('#handover').addEventListener('submit', (e) => this.handover(e));
     if (this.stats) this.showStats(this.stats, this.liveStats);
@@ -117,15 +130,18 @@ class HlWallboard extends HTMLElement {
     this.drawCharts();
   }
 
+  /** The agents to pick from, after an empty "choose…" (forms start empty, never "A → A"). */
   agentOptions() {
-    return session.users.filter((u) => u.active !== false).map((u) => html`<option value="${u.id}">${u.display_name || u.login}</option>`);
+    return html`<option value="" selected>${t('wall.choose')}</option>${session.users.filter((u) => u.active !== false)
+      .map((u) => html`<option value="${u.id}">${u.display_name || u.login}</option>`)}`;
   }
 
   showLive(status) {
     const dot = this.querySelector('#live-dot');
     if (dot) {
       dot.className = `live-dot ${status}`;
-      dot.setAttribute('aria-label', t('live.' + status));
+      this.querySelector('#live-label').textContent = t('live.label.' + status);
+      this.querySelector('#live-status').title = t('live.' + status);
     }
   }
 
@@ -155,15 +171,17 @@ class HlWallboard extends HTMLElement {
       const agents = session.users.map((u) => ({ user_id: u.id, name: u.display_name, state: 'unknown', time_in_state_secs: null }));
       this.showStats({ at_ms: Date.now(), queues, overall: null, agents, estimated: true }, false);
     } catch (e) {
-      notify(e.message, 'error');
+      notify(errorText(e), 'error');
     }
   }
 
   showStats(s, live) {
     this.stats = { ...s, received: Date.now() };
     this.liveStats = live;
+    if (s.time_zone) setTimeZone(s.time_zone);
+    this.startDay(s.day_start_ms ?? startOfDay(s.at_ms));
     if (s.overall && s.overall.service_level != null) {
-      const b = Math.floor((s.at_ms - dayStart()) / BUCKET_MS);
+      const b = Math.floor((s.at_ms - this.dayStart) / BUCKET_MS);
       this.slSamples[b] = Math.round(s.overall.service_level * 100);
       localStorage.setItem(this.slKey, JSON.stringify(this.slSamples));
     }
@@ -194,14 +212,20 @@ class HlWallboard extends HTMLElement {
     const out = this.querySelector('#agents');
     if (!out || !this.stats) return;
     const drift = Math.round((Date.now() - this.stats.received) / 1000);
-    const agents = [...(this.stats.agents || [])].sort((a, b) => STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state));
+    // Every agent, also those who never set a presence (offline).
+    const listed = new Set((this.stats.agents || []).map((a) => a.user_id));
+    const missing = session.users
+      .filter((u) => u.active !== false && (u.role === 'agent' || u.role === 'supervisor') && !listed.has(u.id))
+      .map((u) => ({ user_id: u.id, name: u.display_name || u.login, state: 'offline', time_in_state_secs: null }));
+    const agents = [...(this.stats.agents || []), ...missing]
+      .sort((a, b) => STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state) || String(a.name).localeCompare(String(b.name)));
     const counts = {};
     for (const a of agents) counts[a.state] = (counts[a.state] || 0) + 1;
     render(out, html`
-      <p class="row">${Object.entries(counts).map(([s, n]) => html`<span class="badge ${s}">${t('presence.' + s)}: ${n}</span>`)}</p>
-      <table class="list"><thead><tr><th>${t('wall.agent')}</th><th>${t('wall.state')}</th><th>${t('wall.in_state')}</th></tr></thead>
-      <tbody>${agents.length ? '' : html`<tr><td colspan="3" class="muted">${t('wall.no_agents')}</td></tr>`}${agents.map((a) => html`<tr><td>${a.name}</td>
-        <td><span class="badge ${a.state}">${t('presence.' + a.state)}</span>${a.reason ? html` <span class="muted small">${t('presence.reason.' + a.reason)}</span>` : ''}</td>
+      <p class="row">${Object.entries(counts).map(([s, n]) => html`<span class="badge ${s}">${enumText('presence', s)}: ${n}</span>`)}</p>
+      <table class="list" id="agent-list"><thead><tr><th>${t('wall.agent')}</th><th>${t('wall.state')}</th><th>${t('wall.in_state')}</th></tr></thead>
+      <tbody>${agents.length ? '' : html`<tr><td colspan="3" class="muted">${t('wall.no_agents')}</td></tr>`}${agents.map((a) => html`<tr data-agent="${a.user_id}"><td class="name nowrap">${a.name}</td>
+        <td class="nowrap"><span class="badge ${a.state}">${enumText('presence', a.state)}</span>${a.reason ? html` <span class="muted small">${enumText('presence.reason', a.reason)}</span>` : ''}</td>
         <td class="num">${a.time_in_state_secs == null ? '—' : fmtDuration(a.time_in_state_secs + drift)}</td></tr>`)}</tbody></table>`);
   }
 
@@ -211,8 +235,8 @@ class HlWallboard extends HTMLElement {
       this.alerts = this.alerts.slice(0, 30);
       this.drawAlerts();
     }
-    if (ev.kind === 'ticket.created') {
-      const b = Math.floor((ev.at_ms - dayStart()) / BUCKET_MS);
+    if (ev.kind === 'ticket.created' && this.dayStart !== undefined) {
+      const b = Math.floor((ev.at_ms - this.dayStart) / BUCKET_MS);
       this.arrivals.set(b, (this.arrivals.get(b) || 0) + 1);
       this.drawCharts();
     }
@@ -226,7 +250,7 @@ class HlWallboard extends HTMLElement {
     const out = this.querySelector('#alerts');
     if (!out) return;
     render(out, this.alerts.length ? this.alerts.map((a) => html`<li class="${a.kind === 'sla.breach' ? 'breach' : 'warning'}">
-      <span class="ch">${a.kind === 'sla.breach' ? '⛔' : '⚠️'}</span>
+      <span class="ch">${icon(a.kind === 'sla.breach' ? 'breach' : 'warning')}</span>
       <div><strong>${t(a.kind === 'sla.breach' ? 'wall.breach' : 'wall.warning')}</strong>
         · <a href="/#/ticket/${a.payload.ticket_id ?? a.ticket_id}">#${a.payload.ticket_id ?? a.ticket_id}</a>
         · ${t('sla.' + (a.payload.target || 'first_response'))}
@@ -236,7 +260,8 @@ class HlWallboard extends HTMLElement {
 
   /** Tickets created today, per 15 minutes (paging back through the tickets API). */
   async loadArrivals() {
-    const start = dayStart();
+    const start = this.dayStart;
+    const counted = new Map();
     let before;
     try {
       for (let page = 0; page < 10; page++) {
@@ -244,12 +269,14 @@ class HlWallboard extends HTMLElement {
         for (const x of list) {
           if (x.created_at >= start) {
             const b = Math.floor((x.created_at - start) / BUCKET_MS);
-            this.arrivals.set(b, (this.arrivals.get(b) || 0) + 1);
+            counted.set(b, (counted.get(b) || 0) + 1);
           }
         }
         if (list.length < 200 || list[list.length - 1].created_at < start) break;
         before = list[list.length - 1].id;
       }
+      // Only if the day did not change meanwhile (a later load has the newer day).
+      if (start === this.dayStart) this.arrivals = counted;
     } catch {
       /* the chart fills from live events */
     }
@@ -258,14 +285,14 @@ class HlWallboard extends HTMLElement {
   drawCharts() {
     const a = this.querySelector('#chart-arrivals');
     if (!a) return;
-    const now = Math.floor((Date.now() - dayStart()) / BUCKET_MS);
+    const now = Math.floor((Date.now() - this.dayStart) / BUCKET_MS);
     const first = Math.max(0, Math.min(now - 31, Math.min(...this.arrivals.keys(), now)));
     const range = [];
     for (let i = first; i <= now; i++) range.push(i);
-    a.show({ label: t('wall.chart_arrivals'), buckets: range.map((i) => ({ label: bucketLabel(i), value: this.arrivals.get(i) || 0 })) });
+    a.show({ label: t('wall.chart_arrivals'), buckets: range.map((i) => ({ label: this.bucketLabel(i), value: this.arrivals.get(i) || 0 })) });
     this.querySelector('#chart-sl').show({
       label: t('wall.chart_sl'),
-      buckets: range.map((i) => ({ label: bucketLabel(i), value: this.slSamples[i] ?? null })),
+      buckets: range.map((i) => ({ label: this.bucketLabel(i), value: this.slSamples[i] ?? null })),
       max: 100,
       target: 80,
       unit: '%',
@@ -276,6 +303,7 @@ class HlWallboard extends HTMLElement {
     e.preventDefault();
     const f = e.target;
     const ticket = Number(f.ticket.value.replace('#', ''));
+    if (!f.to.value) return;
     const to = Number(f.to.value);
     try {
       try {
@@ -287,13 +315,14 @@ class HlWallboard extends HTMLElement {
       notify(t('wall.reassigned', { n: ticket, who: session.userName(to) }));
       f.ticket.value = '';
     } catch (x) {
-      notify(x.message, 'error');
+      notify(errorText(x), 'error');
     }
   }
 
   async handover(e) {
     e.preventDefault();
     const f = e.target;
+    if (!f.from.value || !f.to.value) return;
     const from = Number(f.from.value);
     const to = Number(f.to.value);
     if (!confirm(t('wall.handover_confirm', { from: session.userName(from), to: session.userName(to) }))) return;
@@ -301,7 +330,7 @@ class HlWallboard extends HTMLElement {
       const r = await api.post(`/api/users/${from}/handover`, { to });
       notify(t('wall.handed_over', { tickets: r.tickets.length, customers: r.customers }));
     } catch (x) {
-      notify(x.message, 'error');
+      notify(errorText(x), 'error');
     }
   }
 }
