@@ -6,13 +6,13 @@ use crate::app::AppState;
 use crate::auth::LoginLimiter;
 use crate::customers::Identity;
 use crate::customers::identity::{self, IdentityKind};
-use crate::db::{Db, now_ms};
+use crate::db::{Db, Exec, WriteJob, now_ms};
 use crate::error::{AppError, AppResult, optional_text, required_text};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::{Access, Routes};
 use crate::intake::{self, Inbound, Thread};
 use crate::tickets::store::{self as tickets, NewInteraction};
-use crate::tickets::{Channel, Direction, Kind, Status};
+use crate::tickets::{Channel, Direction, Kind, Status, attachments};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -229,12 +229,12 @@ fn safe_file_name(name: &str) -> String {
     }
 }
 
-/// Decodes and size-checks the attachments, then writes them under the data folder; returns
-/// their descriptions for the interaction's meta.
+/// Decodes and size-checks the attachments, then keeps their bytes (content-addressed, as
+/// email attachments are) and returns the rows to record with the complaint's interaction.
 async fn store_attachments(
     state: &AppState,
     files: &[Attachment],
-) -> AppResult<Vec<serde_json::Value>> {
+) -> AppResult<Vec<attachments::NewAttachment>> {
     if files.len() > MAX_ATTACHMENTS {
         return Err(AppError::validation(
             "attachments",
@@ -255,42 +255,47 @@ async fn store_attachments(
                 ),
             ));
         }
-        decoded.push((safe_file_name(&f.name), f.content_type.clone(), bytes));
-    }
-    if decoded.is_empty() {
-        return Ok(Vec::new());
-    }
-    let folder_name = format!("{}-{}", now_ms(), hex::encode(rand::random::<[u8; 4]>()));
-    let dir = state
-        .config
-        .data_dir
-        .join("attachments")
-        .join("portal")
-        .join(&folder_name);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(AppError::internal)?;
-    let mut described = Vec::new();
-    for (i, (name, content_type, bytes)) in decoded.into_iter().enumerate() {
-        let stored = format!("{i}-{name}");
-        tokio::fs::write(dir.join(&stored), &bytes)
-            .await
-            .map_err(AppError::internal)?;
-        let content_type = if content_type.trim().is_empty() {
+        let name = safe_file_name(&f.name);
+        let content_type = if f.content_type.trim().is_empty() {
             mime_guess::from_path(&name)
                 .first_or_octet_stream()
                 .to_string()
         } else {
-            optional_text("content_type", content_type.trim(), 100)?
+            optional_text("content_type", f.content_type.trim(), 100)?
         };
-        described.push(json!({
-            "name": name,
-            "content_type": content_type,
-            "size": bytes.len(),
-            "path": format!("attachments/portal/{folder_name}/{stored}"),
-        }));
+        decoded.push((name, content_type, bytes));
     }
-    Ok(described)
+    let mut rows = Vec::new();
+    for (filename, content_type, bytes) in decoded {
+        let sha256 = hex::encode(<Sha256 as sha2::Digest>::digest(&bytes));
+        attachments::keep_file(&state.config.data_dir, &sha256, &bytes).await?;
+        rows.push(attachments::NewAttachment {
+            filename,
+            content_type,
+            size: bytes.len() as i64,
+            sha256,
+            inline: false,
+            content_id: None,
+            stored: true,
+        });
+    }
+    Ok(rows)
+}
+
+/// The complaint's ticket and interaction (intake) and its attachment rows, in one transaction.
+struct StoreComplaint {
+    msg: Inbound,
+    attachments: Vec<attachments::NewAttachment>,
+}
+
+impl WriteJob for StoreComplaint {
+    type Out = intake::Outcome;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<intake::Outcome> {
+        let outcome = intake::receive_in(tx, db, &self.msg).await?;
+        attachments::insert(tx, outcome.interaction.id, &self.attachments).await?;
+        Ok(outcome)
+    }
 }
 
 fn acknowledgement(locale: &str, kind: Kind, number: i64) -> (String, String, String) {
@@ -410,9 +415,9 @@ async fn create_complaint(
         .flatten()
         .map(|i| i.value.clone())
         .collect();
-    msg.meta = json!({"source": "portal", "locale": locale, "attachments": attachments,
-        "contacts": contacts});
-    let outcome = intake::receive(&state.db, msg).await?;
+    msg.meta = json!({"source": "portal", "locale": locale, "contacts": contacts});
+    let outcome = state.db.write(StoreComplaint { msg, attachments }).await?;
+    intake::committed(&outcome, Channel::Web);
     let ticket = outcome.ticket;
 
     // The acknowledgement goes where the customer can read it: email first, else SMS.

@@ -1,6 +1,8 @@
 //! Tickets and interactions: statuses, priorities, kinds, channels, and the rules for changing them.
 //! Types and rules only; SQL in store.rs, HTTP in routes.rs.
 
+pub mod attachments;
+pub mod html;
 pub mod routes;
 pub mod store;
 

@@ -2,7 +2,7 @@
 //! leaving agent's work.
 
 use super::store::{self, NewInteraction, NewTicket, TicketChanges, TicketFilter};
-use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket};
+use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket, attachments};
 use crate::app::AppState;
 use crate::auth::User;
 use crate::customers::identity::IdentityKind;
@@ -10,7 +10,8 @@ use crate::error::{AppError, AppResult, optional_text, required_text};
 use crate::http::extract::{AuthUser, Json, Path, Query};
 use crate::http::{Access, Routes};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -30,6 +31,10 @@ pub fn routes(r: Routes) -> Routes {
             "Reply to the customer by email or SMS (queued in the outbox)", post(add_reply))
         .add("POST", "/api/tickets/{id}/merge", "tickets", Access::Agent,
             "Merge this ticket into another (`into`): its thread moves, it closes", post(merge_ticket))
+        .add("GET", "/api/interactions/{id}/html", "tickets", Access::Agent,
+            "An HTML message ready to show; `remote=true` loads its remote images", get(interaction_html))
+        .add("GET", "/api/attachments/{id}", "tickets", Access::Agent,
+            "Download an attachment (email or portal) of a ticket one may see", get(get_attachment))
         .add("POST", "/api/interactions/{id}/split", "tickets", Access::Agent,
             "Move one message out of its ticket into a new ticket", post(split_interaction))
         .add("POST", "/api/users/{id}/handover", "users", Access::Supervisor,
@@ -224,7 +229,8 @@ async fn check_refs(
 #[derive(Serialize)]
 struct TicketView {
     ticket: Ticket,
-    interactions: Vec<Interaction>,
+    /// Each with its `attachments` and, for HTML mail, `html` ready to show.
+    interactions: Vec<attachments::InteractionView>,
     /// A callback ticket's number, reason, due time, tries and outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     callback: Option<crate::routing::callbacks::CallbackInfo>,
@@ -237,12 +243,80 @@ async fn get_ticket(
 ) -> AppResult<axum::Json<TicketView>> {
     let ticket = visible_ticket(&state, &user, id).await?;
     let interactions = store::list_interactions(&state.db, id).await?;
+    let files = attachments::list_of_ticket(&state.db, id).await?;
     let callback = crate::routing::callbacks::info(&mut &state.db, id).await?;
     Ok(axum::Json(TicketView {
         ticket,
-        interactions,
+        interactions: attachments::views(interactions, files),
         callback,
     }))
+}
+
+#[derive(Deserialize)]
+struct HtmlQuery {
+    #[serde(default)]
+    remote: bool,
+}
+
+/// An interaction the user may see (404 otherwise, as for its ticket).
+async fn visible_interaction(state: &AppState, user: &User, id: i64) -> AppResult<Interaction> {
+    let interaction = store::find_interaction(&state.db, id).await?;
+    visible_ticket(state, user, interaction.ticket_id).await?;
+    Ok(interaction)
+}
+
+/// The "load images" action: the message's HTML with its remote content (or, without
+/// `remote=true`, as `GET /api/tickets/{id}` shows it).
+async fn interaction_html(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Query(q): Query<HtmlQuery>,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    let interaction = visible_interaction(&state, &user, id).await?;
+    let files = attachments::list_of_interaction(&state.db, id).await?;
+    let shown = attachments::shown_html(&interaction, &files, q.remote)
+        .ok_or(AppError::NotFound("html"))?;
+    Ok(axum::Json(
+        json!({"html": shown.html, "remote_content": shown.remote_content}),
+    ))
+}
+
+/// Downloads an attachment for users who may see its ticket (404 for others, as for a missing
+/// one): its type, `attachment` disposition with the original name, never sniffed.
+async fn get_attachment(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let a = attachments::find(&state.db, id).await?;
+    visible_interaction(&state, &user, a.interaction_id)
+        .await
+        .map_err(|_| AppError::NotFound("attachment"))?;
+    if !a.stored {
+        return Err(AppError::NotFound("attachment"));
+    }
+    let bytes = tokio::fs::read(attachments::file_path(&state.config.data_dir, &a.sha256))
+        .await
+        .map_err(|_| AppError::NotFound("attachment"))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                attachments::content_type(&a.content_type),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                attachments::content_disposition(&a.filename),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            // Opened directly, a file of a customer's never runs as a page of ours.
+            (header::CONTENT_SECURITY_POLICY, "sandbox".into()),
+            (header::CACHE_CONTROL, "private, max-age=300".into()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Records the outcome of calling a callback ticket's customer back, and answers the ticket as

@@ -589,3 +589,128 @@ async fn browser_admin_phone_settings() {
         assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
     }
 }
+
+/// Attachments open from the console (an email's and a portal upload's), an HTML mail shows its
+/// inline photo but calls no remote server until "load images", and its title stays out.
+#[tokio::test]
+async fn browser_attachments_open_and_remote_images_wait() {
+    use crate::email_attachments::{PIXEL_PNG, html_mail};
+    use crate::email_support::{deliver, queued_id, smtp_addr, spawn_mail, wait_processed};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let Some(b) = browser().await else { return };
+    let t = spawn_mail(|_| {}).await;
+    t.user("sue", "supervisor").await;
+    // The "remote" image server: counts every request a page makes to it.
+    let tracker = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tracker_url = format!("http://{}/open.gif", tracker.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = tracker.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let r = deliver(
+        smtp_addr(&t),
+        "wang.fang@example.cn",
+        "support@localhost",
+        &html_mail("browser-html@example.cn", &tracker_url),
+    )
+    .await;
+    let (_, mail_ticket, mail_id) = wait_processed(&t, queued_id(&r)).await;
+    let (mail_ticket, mail_id) = (mail_ticket.unwrap(), mail_id.unwrap());
+
+    let secret = hotline::channels::web::form_secret(&t.state.db)
+        .await
+        .unwrap();
+    let token = hotline::channels::web::sign_form_token(&secret, hotline::db::now_ms() - 10_000);
+    let (status, receipt) = t
+        .call(
+            reqwest::Method::POST,
+            "/api/portal/complaints",
+            None,
+            Some(json!({"name": "Li Lei", "email": "li.lei@example.com", "form_token": token,
+                "description": "The bill is wrong, photo attached.",
+                "attachments": [{"name": "账单.png", "content_type": "image/png", "data": PIXEL_PNG}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{receipt}");
+    let portal_ticket = receipt["ticket_number"].as_i64().unwrap();
+
+    let c = &b.client;
+    let app = &t;
+    let hits_seen = hits.clone();
+    scenario("browser_attachments_open_and_remote_images_wait", &b, || async move {
+        // Opens the link the console shows for an attachment, with the console's session.
+        let open = |name: &'static str| async move {
+            let link = wait_text(c, "a[data-attachment]", name).await;
+            assert!(link.contains(name));
+            let got = c
+                .execute(
+                    "const a = [...document.querySelectorAll('a[data-attachment]')]
+                       .find((a) => a.textContent.includes(arguments[0]));
+                     return fetch(a.href).then(async (r) => ({status: r.status,
+                       type: r.headers.get('content-type'),
+                       disposition: r.headers.get('content-disposition'),
+                       size: (await r.arrayBuffer()).byteLength, download: a.download}));",
+                    vec![json!(name)],
+                )
+                .await
+                .unwrap();
+            assert_eq!(got["status"], 200, "{got}");
+            assert_eq!(got["download"], name);
+            got
+        };
+        sign_in(app, c, "sue", "password-123").await;
+        c.goto(&app.url(&format!("/#/ticket/{mail_ticket}"))).await.unwrap();
+        let pdf = open("报价单.pdf").await;
+        assert_eq!(pdf["type"], "application/pdf");
+        assert!(
+            pdf["disposition"].as_str().unwrap().contains("filename*=UTF-8''%E6%8A%A5"),
+            "{pdf}"
+        );
+        let photo = open("photo.png").await;
+        assert_eq!(photo["type"], "image/png");
+
+        // The formatted mail: the inline photo displays, the pixel is not requested.
+        click(c, &format!("[data-html=\"{mail_id}\"]")).await;
+        let frame_state = "const d = document.querySelector('.msg iframe').contentDocument;
+            const photo = d && d.querySelector('img[alt=photo]');
+            if (!photo || !photo.complete) return null;
+            return {photo: photo.naturalWidth, pixel_src: d.querySelector('img[alt=pixel]').getAttribute('src'),
+                    text: d.body.textContent};";
+        let shown = eventually("the formatted mail shows its photo", || async move {
+            let v = c.execute(frame_state, vec![]).await.ok()?;
+            (v["photo"].as_i64() == Some(1)).then_some(v)
+        })
+        .await;
+        assert_eq!(shown["pixel_src"], Value::Null, "{shown}");
+        assert!(shown["text"].as_str().unwrap().contains("My router is broken"));
+        assert!(!shown["text"].as_str().unwrap().contains("Campaign"), "{shown}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(hits_seen.load(Ordering::SeqCst), 0, "a remote image was requested");
+
+        // "Load images" for this message: now the remote image is requested.
+        click(c, &format!("[data-load-images=\"{mail_id}\"]")).await;
+        let hits_seen = &hits_seen;
+        eventually("the remote image is loaded", || async move {
+            (hits_seen.load(Ordering::SeqCst) > 0).then_some(())
+        })
+        .await;
+
+        // The portal upload opens from its ticket too.
+        c.goto(&app.url(&format!("/#/ticket/{portal_ticket}"))).await.unwrap();
+        let bill = open("账单.png").await;
+        assert_eq!(bill["type"], "image/png");
+        assert_eq!(bill["size"], 70);
+    })
+    .await;
+}

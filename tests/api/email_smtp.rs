@@ -348,49 +348,6 @@ async fn python_smtplib_delivers_chinese_mail() {
     );
 }
 
-#[tokio::test]
-async fn attachments_are_stored_and_served_to_agents_who_see_the_ticket() {
-    let app = spawn_mail(|_| {}).await;
-    let r = deliver(
-        smtp_addr(&app),
-        "lina@example.com",
-        "support@localhost",
-        &fixture("08_nested_multipart.eml"),
-    )
-    .await;
-    let (_, _, iid) = wait_processed(&app, queued_id(&r)).await;
-    let rows = sqlx::query("SELECT id, filename, sha256, size FROM email_attachments WHERE interaction_id = $1 ORDER BY id")
-        .bind(iid.unwrap())
-        .fetch_all(&app.state.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 2);
-    let pdf = rows
-        .iter()
-        .find(|r| r.try_get::<String, _>("filename").unwrap() == "发票.pdf")
-        .unwrap();
-    let id: i64 = pdf.try_get("id").unwrap();
-    let res = app
-        .http
-        .get(app.url(&format!("/api/attachments/{id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "application/pdf");
-    assert!(res.bytes().await.unwrap().starts_with(b"%PDF-1.4"));
-    let res = app
-        .http
-        .get(app.url(&format!("/api/attachments/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let (status, _) = app.get("/api/attachments/999999", &app.admin_token).await;
-    assert_eq!(status, 404);
-}
-
 async fn acks_to(app: &crate::support::TestApp, to: &str) -> i64 {
     count(
         app,

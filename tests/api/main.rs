@@ -9,6 +9,7 @@ mod browser_layout;
 mod browser_live;
 mod customers;
 mod day;
+mod email_attachments;
 mod email_corpus;
 mod email_crash;
 mod email_golden;

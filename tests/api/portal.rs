@@ -14,6 +14,16 @@ async fn token_aged(t: &TestApp, age_ms: i64) -> String {
     sign_form_token(&secret, hotline::db::now_ms() - age_ms)
 }
 
+/// An attachment downloaded as the admin, over HTTP.
+async fn download(t: &TestApp, id: i64) -> reqwest::Response {
+    t.http
+        .get(t.url(&format!("/api/attachments/{id}")))
+        .bearer_auth(&t.admin_token)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn submit(t: &TestApp, body: Value) -> (StatusCode, Value) {
     t.call(Method::POST, "/api/portal/complaints", None, Some(body))
         .await
@@ -48,13 +58,17 @@ async fn complaint_becomes_a_ticket_with_acknowledgement_and_status() {
     assert_eq!(form["min_age_ms"], 3000);
 
     let photo = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG fake image bytes");
+    let receipt_text = base64::engine::general_purpose::STANDARD.encode("收据：50 元".as_bytes());
     let (status, receipt) = submit(
         &t,
         json!({
             "name": "王小明", "email": "Xiaoming.Wang@Example.CN", "phone": "138 0013 8000",
             "kind": "complaint", "subject": "账单错误",
             "description": "我的账单多收了 50 元。\nPlease check.",
-            "attachments": [{"name": "../bill.png", "content_type": "image/png", "data": photo}],
+            "attachments": [
+                {"name": "../bill.png", "content_type": "image/png", "data": photo},
+                {"name": "收据 2024.txt", "content_type": "", "data": receipt_text},
+            ],
             "form_token": token_aged(&t, 10_000).await, "website": "", "locale": "zh-CN",
         }),
     )
@@ -73,13 +87,43 @@ async fn complaint_becomes_a_ticket_with_acknowledgement_and_status() {
     let inbound = &view["interactions"][0];
     assert_eq!(inbound["direction"], "in");
     assert!(inbound["body"].as_str().unwrap().contains("50 元"));
-    let attachment = &inbound["meta"]["attachments"][0];
-    assert_eq!(attachment["name"], "bill.png");
-    let stored = t.config.data_dir.join(attachment["path"].as_str().unwrap());
+    // Its attachments are listed with ids and download over HTTP, with their names.
+    let files = inbound["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{inbound}");
+    assert_eq!(files[0]["filename"], "bill.png");
+    assert_eq!(files[0]["content_type"], "image/png");
+    assert_eq!(files[0]["size"], 21);
+    assert_eq!(files[1]["filename"], "收据 2024.txt");
+    assert_eq!(files[1]["content_type"], "text/plain");
+    assert!(
+        inbound["meta"].get("attachments").is_none(),
+        "no disk paths in meta"
+    );
+    let res = download(&t, files[0]["id"].as_i64().unwrap()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(
-        std::fs::read(stored).unwrap(),
+        res.headers()["content-disposition"],
+        "attachment; filename=\"bill.png\"; filename*=UTF-8''bill.png"
+    );
+    assert_eq!(
+        res.bytes().await.unwrap().to_vec(),
         b"\x89PNG fake image bytes".to_vec()
     );
+    let res = download(&t, files[1]["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"_ 2024.txt\"; filename*=UTF-8''%E6%94%B6%E6%8D%AE%202024.txt"
+    );
+    assert_eq!(res.text().await.unwrap(), "收据：50 元");
+    let anonymous = t
+        .http
+        .get(t.url(&format!("/api/attachments/{}", files[0]["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     let cid = view["ticket"]["customer_id"].as_i64().unwrap();
     let (_, customer) = t
         .get(&format!("/api/customers/{cid}"), &t.admin_token)

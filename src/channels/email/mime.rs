@@ -700,15 +700,11 @@ fn normalize_newlines(s: &str) -> String {
         .to_string()
 }
 
-/// Sanitizes HTML for display: scripts, handlers, forms and remote frames go; `cid:` images stay
-/// so the console can show inline images from the attachments.
+/// Sanitizes HTML as it arrives: scripts, handlers, forms, frames, styles and the `<title>` text
+/// go; remote and `cid:` image sources stay in the stored copy (see `tickets::html`, which
+/// blocks remote content and serves `cid:` images when the mail is shown).
 pub fn sanitize_html(html: &str) -> String {
-    let mut schemes = ammonia::Builder::default().clone_url_schemes();
-    schemes.insert("cid");
-    ammonia::Builder::default()
-        .url_schemes(schemes)
-        .clean(html)
-        .to_string()
+    crate::tickets::html::sanitize(html)
 }
 
 /// Splits a reply's text into the new text and the quoted earlier message. Recognises

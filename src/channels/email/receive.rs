@@ -10,7 +10,7 @@ use crate::customers::identity::IdentityKind;
 use crate::db::{Db, Exec, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, Inbound, Outcome};
-use crate::tickets::Channel;
+use crate::tickets::{Channel, attachments};
 use serde_json::json;
 use std::time::Duration;
 
@@ -186,10 +186,18 @@ impl WriteJob for StoreMail {
         // the acknowledgement, whichever of them marked the row processed.
         if !outcome.duplicate {
             let limit = self.state.config.attachment_max_size;
-            let kept: Vec<&mime::Attachment> = (self.parsed.attachments.iter())
-                .filter(|a| (a.size as u64) <= limit)
+            let rows: Vec<attachments::NewAttachment> = (self.parsed.attachments.iter())
+                .map(|a| attachments::NewAttachment {
+                    filename: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    size: a.size as i64,
+                    sha256: a.sha256.clone(),
+                    inline: a.inline,
+                    content_id: a.content_id.clone(),
+                    stored: (a.size as u64) <= limit,
+                })
                 .collect();
-            store::insert_attachments(tx, interaction_id, &kept).await?;
+            attachments::insert(tx, interaction_id, &rows).await?;
             if outcome.ticket_created {
                 let (parsed, from) = (&self.parsed, &self.envelope_from);
                 queue_ack(
@@ -245,27 +253,15 @@ fn sender_of(state: &AppState, parsed: &ParsedMail, envelope_from: &str) -> Opti
     crate::customers::identity::normalize(IdentityKind::Email, &candidate, &state.phones).ok()
 }
 
-/// Writes attachment bytes under `data_dir/attachments/<sha256>` (content-addressed, so a
-/// retry rewrites nothing) and returns their descriptions for the interaction's meta.
+/// Keeps the bytes of every attachment small enough (`tickets::attachments::keep_file`,
+/// content-addressed, so a retry rewrites nothing) and returns their descriptions for the
+/// interaction's meta.
 async fn keep_attachments(state: &AppState, parsed: &ParsedMail) -> AppResult<serde_json::Value> {
-    let dir = state.config.data_dir.join("attachments");
     let mut list = Vec::new();
     for a in &parsed.attachments {
         let stored = (a.size as u64) <= state.config.attachment_max_size;
         if stored {
-            let path = dir.join(&a.sha256);
-            if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-                tokio::fs::create_dir_all(&dir)
-                    .await
-                    .map_err(AppError::internal)?;
-                let tmp = dir.join(format!("{}.tmp{}", a.sha256, rand::random::<u32>()));
-                tokio::fs::write(&tmp, &a.data)
-                    .await
-                    .map_err(AppError::internal)?;
-                tokio::fs::rename(&tmp, &path)
-                    .await
-                    .map_err(AppError::internal)?;
-            }
+            attachments::keep_file(&state.config.data_dir, &a.sha256, &a.data).await?;
         }
         list.push(json!({
             "filename": a.filename,

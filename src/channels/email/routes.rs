@@ -1,10 +1,10 @@
-//! HTTP of the email channel: attachment downloads for agents who can see the ticket, the inbound
-//! mail list for admins (quarantined messages with their error, re-processing), ack templates.
+//! HTTP of the email channel: the inbound mail list for admins (quarantined messages with their
+//! error, re-processing), ack templates. Attachments download through `tickets::routes`.
 
 use super::{receive, store};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, required_text};
-use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::{Access, Routes};
 use axum::extract::State;
 use axum::http::header;
@@ -14,14 +14,6 @@ use serde::Deserialize;
 
 pub fn routes(r: Routes) -> Routes {
     r.add(
-        "GET",
-        "/api/attachments/{id}",
-        "email",
-        Access::Agent,
-        "Download an email attachment (agents who can see its ticket)",
-        get(get_attachment),
-    )
-    .add(
         "GET",
         "/api/email/inbound",
         "email",
@@ -53,48 +45,6 @@ pub fn routes(r: Routes) -> Routes {
         "Set the acknowledgement template of a queue (0: default) and language",
         put(put_ack_template),
     )
-}
-
-async fn get_attachment(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    Path(id): Path<i64>,
-) -> AppResult<Response> {
-    let a = store::find_attachment(&state.db, id).await?;
-    let interaction = crate::tickets::store::find_interaction(&state.db, a.interaction_id).await?;
-    let ticket = crate::tickets::store::find_ticket(&mut &state.db, interaction.ticket_id).await?;
-    if !crate::tickets::routes::can_see(&state, &user, &ticket).await? {
-        return Err(AppError::NotFound("attachment"));
-    }
-    let path = state.config.data_dir.join("attachments").join(&a.sha256);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| AppError::NotFound("attachment"))?;
-    let name: String = a
-        .filename
-        .chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let encoded: String = url::form_urlencoded::byte_serialize(a.filename.as_bytes()).collect();
-    Ok((
-        [
-            (header::CONTENT_TYPE, a.content_type.clone()),
-            // Never rendered inline by the browser: an attached HTML file must not run as ours.
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\"; filename*=UTF-8''{encoded}"),
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-        ],
-        bytes,
-    )
-        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
-//! SQL of the email channel: the raw inbound store, Message-ID lookups for threading, attachment
-//! rows, acknowledgement templates and rate counts. Tickets are written only through intake.
+//! SQL of the email channel: the raw inbound store, Message-ID lookups for threading,
+//! acknowledgement templates and rate counts (attachment rows: `tickets::attachments`). Tickets
+//! are written only through intake.
 
 use crate::db::{Db, Exec, FromRow, Param, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
@@ -371,77 +372,6 @@ pub async fn list_thread_message_ids(db: &Db, ticket_id: i64) -> AppResult<Vec<(
         .map(|r| Ok((r.try_get("external_id")?, r.try_get("direction")?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct AttachmentRow {
-    pub id: i64,
-    pub interaction_id: i64,
-    pub filename: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-    pub inline: bool,
-    pub content_id: Option<String>,
-}
-
-pub async fn insert_attachments<E: Exec>(
-    tx: &mut E,
-    interaction_id: i64,
-    items: &[&super::mime::Attachment],
-) -> AppResult<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let existing: Option<i64> = tx
-        .row(
-            "SELECT id FROM email_attachments WHERE interaction_id = $1 LIMIT 1",
-            vec![interaction_id.into()],
-        )
-        .await?;
-    if existing.is_some() {
-        return Ok(());
-    }
-    for a in items {
-        let params = vec![
-            interaction_id.into(),
-            a.filename.as_str().into(),
-            a.content_type.as_str().into(),
-            (a.size as i64).into(),
-            a.sha256.as_str().into(),
-            a.inline.into(),
-            (&a.content_id).into(),
-            now_ms().into(),
-        ];
-        tx.run(
-            "INSERT INTO email_attachments (interaction_id, filename, content_type, size, sha256, \
-             inline, content_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            params,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-pub async fn find_attachment(db: &Db, id: i64) -> AppResult<AttachmentRow> {
-    let r = sqlx::query(
-        "SELECT id, interaction_id, filename, content_type, size, sha256, inline, content_id \
-         FROM email_attachments WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&db.pool)
-    .await?
-    .ok_or(AppError::NotFound("attachment"))?;
-    Ok(AttachmentRow {
-        id: r.try_get("id")?,
-        interaction_id: r.try_get("interaction_id")?,
-        filename: r.try_get("filename")?,
-        content_type: r.try_get("content_type")?,
-        size: r.try_get("size")?,
-        sha256: r.try_get("sha256")?,
-        inline: r.try_get::<i64, _>("inline")? != 0,
-        content_id: r.try_get("content_id")?,
-    })
 }
 
 /// The raw bytes of inbound message `id` (the acknowledgement step reads its headers).

@@ -275,11 +275,15 @@ class HlTicketView extends HTMLElement {
       ? (i.author_id != null ? session.userName(i.author_id) : system ? t('ticket.system') : '') || i.from_addr
       : i.from_addr;
     const body = systemText(meta.text, i.body);
-    const files = meta.attachments || [];
+    // Every attachment has an id and downloads from /api/attachments/{id}; one too large to
+    // keep is listed without a link.
+    const files = i.attachments || [];
     const attachments = files.length ? html`<div class="attachments">${files.map((a) => {
-      const name = a.filename || a.name || 'file';
+      const name = a.filename || 'file';
       const label = html`${icon('attachment')} ${name} (${fmtBytes(a.size || 0)})`;
-      return a.id ? html`<a class="small" href="/api/attachments/${a.id}" download="${name}">${label}</a>` : html`<span>${label}</span>`;
+      return a.stored !== false
+        ? html`<a class="small" href="/api/attachments/${a.id}" download="${name}" data-attachment="${a.id}">${label}</a>`
+        : html`<span class="small muted" title="${t('ticket.attachment_not_kept')}">${label}</span>`;
     })}</div>` : '';
     const split = i.direction === 'in' && this.interactions.length > 1
       ? html`<button class="small" data-split="${i.id}">${t('ticket.split')}</button>` : '';
@@ -305,7 +309,7 @@ class HlTicketView extends HTMLElement {
       return html`<article class="msg note ${system ? 'system' : ''}" data-interaction="${i.id}"><header>${icon('note')}<strong class="note-author">${who}</strong>
         <span>${t('ticket.internal_note')}</span><span>${fmtDateTime(i.created_at)}</span></header><div class="body">${body}</div></article>`;
     }
-    const hasHtml = typeof meta.html === 'string' && meta.html.trim() && i.direction === 'in';
+    const hasHtml = typeof i.html === 'string' && i.html.trim() && i.direction === 'in';
     return html`<article class="msg ${i.direction}" data-interaction="${i.id}">
       <header><strong>${i.direction === 'in' ? i.from_addr : who}</strong>
         ${i.to_addr ? html`<span>→ ${i.to_addr}</span>` : ''}
@@ -367,7 +371,12 @@ class HlTicketView extends HTMLElement {
     this.keepDraft();
   }
 
-  /** Sanitized email HTML, shown only in a sandbox without scripts, same-origin or forms. */
+  /**
+   * Sanitized email HTML in a frame that runs no scripts (sandbox without allow-scripts; same
+   * origin only so that its inline images load with the session). The server sends it with
+   * remote content removed and `cid:` images pointing at /api/attachments/; the frame's policy
+   * allows only those unless the agent loads the images of this message.
+   */
   showHtml(id, button) {
     const i = this.interactions.find((x) => x.id === id);
     const body = this.querySelector(`#body-${id}`);
@@ -377,11 +386,35 @@ class HlTicketView extends HTMLElement {
       return;
     }
     const frame = document.createElement('iframe');
-    frame.setAttribute('sandbox', '');
+    frame.setAttribute('sandbox', 'allow-same-origin');
     frame.setAttribute('referrerpolicy', 'no-referrer');
     frame.title = t('ticket.formatted_email');
-    frame.srcdoc = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">${i.meta.html}`;
-    body.replaceChildren(frame);
+    frame.srcdoc = framed(i.html, false);
+    const parts = [frame];
+    if (i.remote_content > 0) {
+      const note = document.createElement('p');
+      note.className = 'small muted remote-note';
+      note.textContent = `${t('ticket.remote_hidden')} `;
+      const load = document.createElement('button');
+      load.type = 'button';
+      load.className = 'small';
+      load.dataset.loadImages = String(id);
+      load.textContent = t('ticket.load_images');
+      load.addEventListener('click', async () => {
+        load.disabled = true;
+        try {
+          const full = await api.get(`/api/interactions/${id}/html?remote=true`);
+          frame.srcdoc = framed(full.html, true);
+          note.remove();
+        } catch (e) {
+          notify(errorText(e), 'error');
+          load.disabled = false;
+        }
+      });
+      note.append(load);
+      parts.unshift(note);
+    }
+    body.replaceChildren(...parts);
     button.textContent = t('ticket.show_text');
   }
 
@@ -446,6 +479,14 @@ class HlTicketView extends HTMLElement {
       notify(e.missing ? t('common.not_available') : errorText(e), 'error');
     }
   }
+}
+
+/** The document of a mail frame: its policy first (images from our attachments only, or also
+ * remote ones once loaded), no referrer, then the HTML. */
+function framed(body, remote) {
+  const images = `data: ${location.origin}/api/attachments/${remote ? ' http: https:' : ''}`;
+  return `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src ${images}">`
+    + `<meta name="referrer" content="no-referrer">${body}`;
 }
 
 customElements.define('hl-ticket-view', HlTicketView);
