@@ -48,6 +48,7 @@ fn metrics_handle() -> PrometheusHandle {
             // Another recorder may already be installed (e.g. by a test harness): then ours
             // still renders the metrics registered through it, which is good enough.
             let _ = metrics::set_global_recorder(recorder);
+            crate::logcount::register();
             handle
         })
         .clone()

@@ -453,6 +453,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "26214400",
         "larger attachments are listed, not stored",
     ),
+    (
+        "HOTLINE_MAIL_PARSE_BUDGET_MS",
+        "10000",
+        "time one mail may take to parse before it is quarantined",
+    ),
     ("HOTLINE_MAIL_ACK", "true", "acknowledge new email tickets"),
     (
         "HOTLINE_MAIL_ACK_PER_HOUR",
@@ -591,6 +596,22 @@ pub fn settings_help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_setting_is_listed_for_help() {
+        let fields = serde_json::to_value(Config::default()).unwrap();
+        for key in fields.as_object().unwrap().keys() {
+            let name = if key == "database_url" {
+                "DATABASE_URL".to_string()
+            } else {
+                format!("HOTLINE_{}", key.to_ascii_uppercase())
+            };
+            assert!(
+                SETTINGS.iter().any(|(n, _, _)| *n == name),
+                "{name} is missing from SETTINGS (and so from --help)"
+            );
+        }
+    }
 
     #[test]
     fn secrets_never_print() {

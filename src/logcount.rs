@@ -28,6 +28,14 @@ impl<S: Subscriber> Layer<S> for Counter {
     }
 }
 
+/// Shows both series on `/metrics` from the start (at 0), so that a clean run reads "no
+/// errors" rather than "not counted".
+pub fn register() {
+    for level in ["error", "warn"] {
+        metrics::counter!("hotline_log_events_total", "level" => level).increment(0);
+    }
+}
+
 /// ERROR events logged by this process so far.
 pub fn errors() -> u64 {
     ERRORS.load(Ordering::Relaxed)

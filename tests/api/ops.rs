@@ -14,6 +14,13 @@ async fn health_ready_metrics() {
         b.as_str().unwrap().contains("hotline_http_requests_total"),
         "{b}"
     );
+    // Error lines are counted from the start, so that 0 means none (not "not counted").
+    assert!(
+        b.as_str()
+            .unwrap()
+            .contains("hotline_log_events_total{level=\"error\"}"),
+        "{b}"
+    );
 }
 
 /// Every documented operation is routed (never the fallback's 404 route / 405), and every
@@ -182,6 +189,7 @@ async fn every_documented_setting_starts_the_real_binary() {
             "HOTLINE_SMTP_MAX_PER_CLIENT" => "20".into(),
             "HOTLINE_SMTP_MAX_CONNECTIONS" => "1000".into(),
             "HOTLINE_ATTACHMENT_MAX_SIZE" => "26214400".into(),
+            "HOTLINE_MAIL_PARSE_BUDGET_MS" => "10000".into(),
             "HOTLINE_MAIL_ACK" => "true".into(),
             "HOTLINE_MAIL_ACK_PER_HOUR" => "5".into(),
             "HOTLINE_MAIL_AUTHSERV_IDS" => "mx.example.cn".into(),
