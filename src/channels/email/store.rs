@@ -29,12 +29,17 @@ pub struct InboundMail {
 const INBOUND_COLUMNS: &str = "id, source, raw, envelope_from, envelope_to, message_id, status, \
      error, attempts, ticket_id, interaction_id, created_at";
 
+/// A row of `inbound_mail`: with its raw bytes, or (`raw` absent, a list) with the `size`
+/// column the query computed instead.
 fn inbound_from_row(r: &sqlx::any::AnyRow) -> Result<InboundMail, sqlx::Error> {
-    let raw: Vec<u8> = r.try_get("raw")?;
+    let (size, raw) = match r.try_get::<Vec<u8>, _>("raw") {
+        Ok(raw) => (raw.len(), raw),
+        Err(_) => (r.try_get::<i64, _>("size")?.max(0) as usize, Vec::new()),
+    };
     Ok(InboundMail {
         id: r.try_get("id")?,
         source: r.try_get("source")?,
-        size: raw.len(),
+        size,
         raw,
         envelope_from: r.try_get("envelope_from")?,
         envelope_to: r.try_get("envelope_to")?,
@@ -137,24 +142,10 @@ pub async fn list_inbound(
         .bind(limit)
         .fetch_all(&db.pool)
         .await?;
-    let listed = |r: &sqlx::any::AnyRow| -> Result<InboundMail, sqlx::Error> {
-        Ok(InboundMail {
-            id: r.try_get("id")?,
-            source: r.try_get("source")?,
-            size: r.try_get::<i64, _>("size")?.max(0) as usize,
-            raw: Vec::new(),
-            envelope_from: r.try_get("envelope_from")?,
-            envelope_to: r.try_get("envelope_to")?,
-            message_id: r.try_get("message_id")?,
-            status: r.try_get("status")?,
-            error: r.try_get("error")?,
-            attempts: r.try_get("attempts")?,
-            ticket_id: r.try_get("ticket_id")?,
-            interaction_id: r.try_get("interaction_id")?,
-            created_at: r.try_get("created_at")?,
-        })
-    };
-    Ok(rows.iter().map(listed).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(inbound_from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// Quarantines a message at once with `reason` (a mail its parsing cannot handle).
