@@ -524,6 +524,10 @@ async fn add_reply(
                 })?
         }
     };
+    if channel == Channel::Sms {
+        // Refused now, like starting an SMS, rather than accepted and failed by the sender.
+        crate::channels::sms::store::ensure_may_text(&state.db.pool, &to).await?;
+    }
     let from = match channel {
         Channel::Sms => String::new(),
         _ => state.config.mail_from(),

@@ -228,21 +228,40 @@ async fn stop_and_tuiding_opt_out_and_outbound_is_refused() {
                 .contains("opted out")
         );
     }
-    // A reply queued on the opted-out customer's ticket is not sent either.
+    // A reply on the opted-out customer's ticket is refused at once, like starting an SMS
+    // (it used to be accepted with 201 and fail later in the sender).
     let ticket = ticket_of_sid(&app, "SMs1").await;
+    let outbox_before = count(&app, "SELECT COUNT(*) AS n FROM outbox").await;
+    for body in [
+        json!({"body": "ok"}),
+        json!({"body": "ok", "channel": "sms"}),
+    ] {
+        let (s, r) = app
+            .post(&format!("/api/tickets/{ticket}/replies"), &agent, body)
+            .await;
+        assert_error(s, &r, 422, "unprocessable");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("opted out")
+        );
+    }
+    // Also when the number is given as `to` on another ticket, in another spelling.
+    let ticket2 = ticket_of_sid(&app, "SMs2").await;
     let (s, r) = app
         .post(
-            &format!("/api/tickets/{ticket}/replies"),
+            &format!("/api/tickets/{ticket2}/replies"),
             &agent,
-            json!({"body": "ok"}),
+            json!({"body": "ok", "channel": "sms", "to": "13700000001"}),
         )
         .await;
-    assert_eq!(s.as_u16(), 201, "{r}");
-    let iid = r["id"].as_i64().unwrap();
-    eventually("the opted-out reply to fail", || async {
-        count(&app, &format!("SELECT COUNT(*) AS n FROM outbox WHERE interaction_id = {iid} AND status = 'failed'")).await == 1
-    })
-    .await;
+    assert_error(s, &r, 422, "unprocessable");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM outbox").await,
+        outbox_before,
+        "nothing was queued"
+    );
     assert!(fake.requests().is_empty(), "nothing went to Twilio");
 
     // START opts back in.
@@ -442,4 +461,91 @@ async fn sender_retries_transient_errors_and_gives_up_on_permanent_ones() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE channel = 'email' AND status = 'pending' AND attempts = 0").await, 1);
     assert_eq!(fake.requests().len(), 3);
+}
+
+/// STOP is stored in the transaction of its message: when storing the opt-out fails, the
+/// message is not stored either and the webhook answers an error, so Twilio's retry of the same
+/// MessageSid stores both (it used to store the message, fail the opt-out, and take the retry
+/// for a duplicate: the opt-out was never recorded).
+#[tokio::test]
+async fn an_opt_out_is_stored_with_its_message_or_not_at_all() {
+    let (app, _fake) = spawn_with_twilio().await;
+    let pool = &app.state.db.pool;
+    let pg = app.state.db.backend == hotline::db::Backend::Postgres;
+    // Storing an opt-out fails until the trigger is dropped.
+    let setup: &[&str] = if pg {
+        &[
+            "CREATE FUNCTION fail_opt_out() RETURNS trigger LANGUAGE plpgsql AS \
+             'BEGIN RAISE EXCEPTION ''opt-out store down''; END'",
+            "CREATE TRIGGER fail_opt_out BEFORE INSERT ON sms_opt_outs \
+             FOR EACH ROW EXECUTE FUNCTION fail_opt_out()",
+        ]
+    } else {
+        &["CREATE TRIGGER fail_opt_out BEFORE INSERT ON sms_opt_outs \
+           BEGIN SELECT RAISE(ABORT, 'opt-out store down'); END"]
+    };
+    for sql in setup {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let stop = [
+        ("MessageSid", "SMstop1"),
+        ("From", "+8613700000009"),
+        ("Body", "STOP"),
+    ];
+    let (s, body) = post_signed(&app, "/webhooks/twilio/sms", &stop).await;
+    assert!(s >= 500, "a failed opt-out fails the webhook ({s}): {body}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM interactions WHERE external_id = 'SMstop1'"
+        )
+        .await,
+        0,
+        "the message was not stored without its opt-out"
+    );
+
+    let drop = if pg {
+        "DROP TRIGGER fail_opt_out ON sms_opt_outs"
+    } else {
+        "DROP TRIGGER fail_opt_out"
+    };
+    sqlx::query(drop).execute(pool).await.unwrap();
+    // Twilio retries the same message.
+    let (s, body) = post_signed(&app, "/webhooks/twilio/sms", &stop).await;
+    assert_eq!(s, 200, "{body}");
+    let (_, list) = app.get("/api/sms/opt-outs", &app.admin_token).await;
+    let numbers: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["number"].as_str())
+        .collect();
+    assert_eq!(numbers, ["+8613700000009"], "{list}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM interactions WHERE external_id = 'SMstop1'"
+        )
+        .await,
+        1
+    );
+    // A later retry of the STOP after the customer texted START does not opt them out again.
+    let start = [
+        ("MessageSid", "SMstart1"),
+        ("From", "+8613700000009"),
+        ("Body", "START"),
+    ];
+    assert_eq!(
+        post_signed(&app, "/webhooks/twilio/sms", &start).await.0,
+        200
+    );
+    assert_eq!(
+        post_signed(&app, "/webhooks/twilio/sms", &stop).await.0,
+        200
+    );
+    let (_, list) = app.get("/api/sms/opt-outs", &app.admin_token).await;
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
 }

@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::channels::twilio;
 use crate::customers::Identity;
 use crate::customers::identity::IdentityKind;
+use crate::db::{Db, Exec, WriteJob};
 use crate::error::{AppError, AppResult, required_text};
 use crate::http::extract::{AuthUser, Json, Path};
 use crate::http::{Access, Routes};
@@ -83,14 +84,38 @@ async fn receive_sms(
             .unwrap_or_else(|| segments(text)),
         "keyword": kw.map(|k| match k { Keyword::OptOut => "opt_out", Keyword::OptIn => "opt_in" }),
     });
-    let outcome = intake::receive(&state.db, msg).await?;
-    if let (Some(number), Some(kw), false) = (&number, kw, outcome.duplicate) {
-        match kw {
-            Keyword::OptOut => store::insert_opt_out(&state.db.pool, number, text.trim()).await?,
-            Keyword::OptIn => store::delete_opt_out(&state.db.pool, number).await?,
-        }
-    }
+    // The opt-out (or opt-in) commits with the message or not at all: a failure answers an
+    // error, and Twilio's retry of the same message then stores both.
+    let keyword = match (number, kw) {
+        (Some(number), Some(kw)) => Some((number, kw, text.trim().to_string())),
+        _ => None,
+    };
+    let outcome = state.db.write(ReceiveSms { msg, keyword }).await?;
+    intake::committed(&outcome, Channel::Sms);
     Ok(empty_twiml())
+}
+
+/// One inbound SMS and, when it is STOP or START, the opt-out change, in one transaction.
+struct ReceiveSms {
+    msg: Inbound,
+    keyword: Option<(String, Keyword, String)>,
+}
+
+impl WriteJob for ReceiveSms {
+    type Out = intake::Outcome;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<intake::Outcome> {
+        let outcome = intake::receive_in(tx, db, &self.msg).await?;
+        // A retried (duplicate) message changed everything it had to the first time; applying
+        // it again could undo a later START.
+        if let (Some((number, kw, word)), false) = (&self.keyword, outcome.duplicate) {
+            match kw {
+                Keyword::OptOut => store::insert_opt_out(tx, number, word).await?,
+                Keyword::OptIn => store::delete_opt_out(tx, number).await?,
+            }
+        }
+        Ok(outcome)
+    }
 }
 
 async fn receive_status(
@@ -161,11 +186,7 @@ async fn start_sms(
                 AppError::validation("to", "the customer has no phone number: give `to`")
             })?,
     };
-    if store::is_opted_out(&state.db.pool, &to).await? {
-        return Err(AppError::Unprocessable(format!(
-            "{to} opted out of SMS (texted STOP); it must text START before we may write"
-        )));
-    }
+    store::ensure_may_text(&state.db.pool, &to).await?;
     if let Some(q) = b.queue_id {
         crate::routing::store::find_queue(&state.db, q)
             .await

@@ -1,33 +1,41 @@
 //! SQL for SMS opt-outs and for the delivery state of outbound SMS interactions.
 
-use crate::db::{Db, now_ms};
-use crate::error::AppResult;
+use crate::db::{Db, Exec, now_ms};
+use crate::error::{AppError, AppResult};
 use sqlx::Row;
 
-pub async fn insert_opt_out<'e, E>(exec: E, number: &str, keyword: &str) -> AppResult<()>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(
+/// Records an opt-out, in the transaction `tx` that stores the message asking for it.
+pub async fn insert_opt_out<E: Exec>(tx: &mut E, number: &str, keyword: &str) -> AppResult<()> {
+    tx.run(
         "INSERT INTO sms_opt_outs (number, keyword, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (number) DO NOTHING",
+        vec![number.into(), keyword.into(), now_ms().into()],
     )
-    .bind(number)
-    .bind(keyword)
-    .bind(now_ms())
-    .execute(exec)
     .await?;
     Ok(())
 }
 
-pub async fn delete_opt_out<'e, E>(exec: E, number: &str) -> AppResult<()>
+/// Removes an opt-out (START), in the transaction `tx` that stores the message.
+pub async fn delete_opt_out<E: Exec>(tx: &mut E, number: &str) -> AppResult<()> {
+    tx.run(
+        "DELETE FROM sms_opt_outs WHERE number = $1",
+        vec![number.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Refuses an outbound SMS to a number that opted out (422 `unprocessable`): every route that
+/// queues one asks this before, and the sender asks again before sending.
+pub async fn ensure_may_text<'e, E>(exec: E, number: &str) -> AppResult<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query("DELETE FROM sms_opt_outs WHERE number = $1")
-        .bind(number)
-        .execute(exec)
-        .await?;
+    if is_opted_out(exec, number).await? {
+        return Err(AppError::Unprocessable(format!(
+            "{number} opted out of SMS (texted STOP); it must text START before we may write"
+        )));
+    }
     Ok(())
 }
 
