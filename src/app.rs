@@ -65,7 +65,12 @@ impl App {
     /// prepares the HTTP server on `listener`.
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
+        let db = Db::connect_with(
+            &config.database_url(),
+            config.db_max_connections,
+            config.db_write_queue,
+        )
+        .await?;
         db.migrate().await?;
         crate::auth::routes::ensure_admin(&db, &config).await?;
         let kb = crate::knowledge::sync::open(

@@ -119,6 +119,17 @@ pub struct Config {
     pub outbox_retry_ms: u64,
     /// Attempts after which an outgoing email is marked failed.
     pub outbox_max_attempts: u32,
+    /// Seconds a node's claim on an outbox row (email or SMS) lasts: another node sends the row
+    /// only after it ran out (the claimer died mid-send). Longer than one send may take.
+    pub outbox_lease_secs: u64,
+    /// SQLite: writes waiting for the group-commit writer at most; more are refused as
+    /// overloaded (HTTP 503 with Retry-After, SMTP 451 4.3.2).
+    pub db_write_queue: usize,
+    /// Seconds the IMAP connect and each IMAP command may take (IDLE waits longer).
+    pub imap_timeout_secs: u64,
+    /// Days the raw bytes of processed inbound mail are kept (quarantined mail is kept until
+    /// handled).
+    pub raw_mail_days: u64,
     /// IMAP mailbox to poll; empty host disables polling.
     pub imap_host: String,
     pub imap_port: u16,
@@ -191,6 +202,10 @@ impl Default for Config {
             mail_authserv_ids: String::new(),
             outbox_retry_ms: 5_000,
             outbox_max_attempts: 10,
+            outbox_lease_secs: 300,
+            db_write_queue: 1024,
+            imap_timeout_secs: 60,
+            raw_mail_days: 90,
             imap_host: String::new(),
             imap_port: 993,
             imap_tls: true,
@@ -478,6 +493,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "HOTLINE_OUTBOX_MAX_ATTEMPTS",
         "10",
         "attempts before an outgoing mail fails",
+    ),
+    (
+        "HOTLINE_OUTBOX_LEASE_SECS",
+        "300",
+        "a node's claim on an outgoing message; another node sends it after",
+    ),
+    (
+        "HOTLINE_DB_WRITE_QUEUE",
+        "1024",
+        "SQLite writes waiting at most (more: 503 / SMTP 451)",
+    ),
+    (
+        "HOTLINE_IMAP_TIMEOUT_SECS",
+        "60",
+        "IMAP connect and each command (IDLE waits longer)",
+    ),
+    (
+        "HOTLINE_RAW_MAIL_DAYS",
+        "90",
+        "raw bytes of processed inbound mail kept",
     ),
     ("HOTLINE_IMAP_HOST", "none", "mailbox to poll"),
     ("HOTLINE_IMAP_PORT", "993", "IMAP port"),

@@ -30,6 +30,9 @@ pub enum AppError {
     Unprocessable(String),
     #[error("the database is unavailable")]
     Unavailable,
+    /// Too much work is waiting (e.g. the SQLite writer's queue is full): try again shortly.
+    #[error("the server is overloaded, try again shortly")]
+    Overloaded,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -60,6 +63,7 @@ impl AppError {
             AppError::BadSignature => "bad_signature",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::Unavailable => "unavailable",
+            AppError::Overloaded => "overloaded",
             AppError::Internal(_) => "internal",
         }
     }
@@ -73,7 +77,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,9 +142,20 @@ impl IntoResponse for AppError {
         if let AppError::Validation { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let AppError::Overloaded = self {
+            // Pushes back instead of queueing without end; a client may come back in a second.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(OVERLOADED_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
+
+/// `Retry-After` of an `overloaded` answer, in seconds.
+pub const OVERLOADED_RETRY_AFTER_SECS: &str = "1";
 
 pub type AppResult<T> = Result<T, AppError>;
 

@@ -2,6 +2,7 @@
 //! send) and hands inbound messages to `intake`. They know nothing of routing or sockets.
 
 pub mod email;
+pub mod outbox;
 pub mod sms;
 pub mod twilio;
 pub mod voice;

@@ -35,6 +35,16 @@ pub struct Db {
 impl Db {
     /// Connects to `url` (`sqlite://path` creates the file and its folder; `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Db::connect_with(url, max_connections, writer::DEFAULT_QUEUE).await
+    }
+
+    /// `connect` with at most `write_queue` writes waiting for SQLite's writer
+    /// (`HOTLINE_DB_WRITE_QUEUE`; more are refused as `Overloaded`).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        write_queue: usize,
+    ) -> anyhow::Result<Db> {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
         let mut readers = None;
@@ -72,7 +82,7 @@ impl Db {
             .await?;
         // Opened after the pool, which created the file.
         let writer = match sqlite_path {
-            Some(path) => Some(Arc::new(writer::SqliteWriter::start(&path)?)),
+            Some(path) => Some(Arc::new(writer::SqliteWriter::start(&path, write_queue)?)),
             None => None,
         };
         Ok(Db {

@@ -29,13 +29,19 @@ struct Finish {
     done: Box<dyn FnOnce(AppResult<()>) + Send>,
 }
 
+/// Jobs waiting for the writer at most, unless configured (`HOTLINE_DB_WRITE_QUEUE`).
+pub const DEFAULT_QUEUE: usize = 1024;
+
 pub struct SqliteWriter {
-    jobs: mpsc::Sender<Job>,
+    /// Bounded: under overload a caller is refused at once (`Overloaded`: HTTP 503 with
+    /// Retry-After, SMTP 451 4.3.2) instead of the queue, and memory, growing without end.
+    jobs: mpsc::SyncSender<Job>,
 }
 
 impl SqliteWriter {
-    /// Opens the connection and starts the thread; it ends when the writer is dropped.
-    pub fn start(path: &Path) -> anyhow::Result<SqliteWriter> {
+    /// Opens the connection and starts the thread; it ends when the writer is dropped. At most
+    /// `queue` jobs wait (at least 1).
+    pub fn start(path: &Path, queue: usize) -> anyhow::Result<SqliteWriter> {
         let conn = rusqlite::Connection::open(path)?;
         for stmt in super::Backend::Sqlite.session_setup() {
             // `journal_mode` answers with a row; step through whatever a pragma returns.
@@ -43,7 +49,7 @@ impl SqliteWriter {
         }
         // After the pragmas, which set SQLite's own handler.
         conn.busy_handler(Some(wait_for_lock))?;
-        let (jobs, queue) = mpsc::channel();
+        let (jobs, queue) = mpsc::sync_channel(queue.max(1));
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(conn, queue))?;
@@ -66,7 +72,13 @@ impl SqliteWriter {
                 }),
             }
         });
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => {
+                metrics::counter!("hotline_db_write_overloaded_total").increment(1);
+                AppError::Overloaded
+            }
+            mpsc::TrySendError::Disconnected(_) => stopped(),
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -206,7 +218,7 @@ mod tests {
     async fn a_failed_job_is_rolled_back_alone_and_the_others_commit() {
         let dir = tempfile::tempdir().unwrap();
         let path = with_table(dir.path());
-        let writer = std::sync::Arc::new(SqliteWriter::start(&path).unwrap());
+        let writer = std::sync::Arc::new(SqliteWriter::start(&path, DEFAULT_QUEUE).unwrap());
         let jobs = (0..20).map(|i| {
             let writer = writer.clone();
             tokio::spawn(async move {
@@ -235,11 +247,56 @@ mod tests {
         assert_eq!(count(&path), 16, "the four failed jobs left nothing behind");
     }
 
+    /// A full queue refuses at once with `overloaded` (HTTP 503 and Retry-After) instead of
+    /// growing; once the writer catches up, writes are taken again.
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_and_recovers() {
+        use axum::response::IntoResponse;
+        let dir = tempfile::tempdir().unwrap();
+        let path = with_table(dir.path());
+        let writer = std::sync::Arc::new(SqliteWriter::start(&path, 2).unwrap());
+        // The first job blocks the writer's thread until released.
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let w = writer.clone();
+        let blocked = tokio::spawn(async move {
+            w.run(move |w| {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                insert(w, 0)
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || started.recv().unwrap())
+            .await
+            .unwrap();
+        // Two wait in the queue (each polled once: queued, waiting for its commit); the third
+        // is refused at once.
+        let mut first = Box::pin(writer.run(|w| insert(w, 1)));
+        let mut second = Box::pin(writer.run(|w| insert(w, 2)));
+        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        assert!(futures_util::poll!(second.as_mut()).is_pending());
+        let refused = writer.run(|w| insert(w, 99)).await.unwrap_err();
+        assert_eq!(refused.code(), "overloaded", "{refused}");
+        let response = refused.into_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(
+            response.headers()["retry-after"],
+            crate::error::OVERLOADED_RETRY_AFTER_SECS
+        );
+        release.send(()).unwrap();
+        assert_eq!(blocked.await.unwrap().unwrap(), 1);
+        assert_eq!(first.await.unwrap(), 1);
+        assert_eq!(second.await.unwrap(), 1);
+        assert_eq!(writer.run(|w| insert(w, 3)).await.unwrap(), 1);
+        assert_eq!(count(&path), 4);
+    }
+
     #[tokio::test]
     async fn a_panicking_job_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = with_table(dir.path());
-        let writer = SqliteWriter::start(&path).unwrap();
+        let writer = SqliteWriter::start(&path, DEFAULT_QUEUE).unwrap();
         let failed = writer
             .run(|w| -> AppResult<()> {
                 insert(w, 1)?;

@@ -12,6 +12,24 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Commits wake the leader (new work is placed and offered at once), but a busy node's stream
 /// of commits must not turn the leader into a busy loop.
 const MIN_GAP: Duration = Duration::from_millis(100);
+/// The liveness check of the leader's lock connection answers within this, or leadership is
+/// given up: a connection that hangs (a network partition without a reset) must not keep this
+/// node routing unchecked while the lock may have freed for another node.
+const LIVENESS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// True when `check` says the lock is held within `limit`; false when it says not, or hangs.
+pub async fn alive_within(check: impl std::future::Future<Output = bool>, limit: Duration) -> bool {
+    match tokio::time::timeout(limit, check).await {
+        Ok(held) => held,
+        Err(_) => {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "routing leader: the lock's liveness check did not answer in time"
+            );
+            false
+        }
+    }
+}
 
 /// Runs for the node's life: wins leadership, then routes until the lock connection fails.
 pub async fn run(state: AppState) {
@@ -64,7 +82,7 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
         tick(state, clocks, &mut followed).await;
         if last_check.elapsed() >= RETRY {
             last_check = tokio::time::Instant::now();
-            if !lock.still_held().await {
+            if !alive_within(lock.still_held(), LIVENESS_TIMEOUT).await {
                 return;
             }
         }
@@ -73,5 +91,20 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
             _ = tokio::time::sleep(every) => {}
         }
         tokio::time::sleep(MIN_GAP).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_liveness_check_that_hangs_counts_as_lost() {
+        let started = std::time::Instant::now();
+        let hung = std::future::pending::<bool>();
+        assert!(!alive_within(hung, Duration::from_millis(200)).await);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(alive_within(async { true }, Duration::from_millis(200)).await);
+        assert!(!alive_within(async { false }, Duration::from_millis(200)).await);
     }
 }

@@ -28,7 +28,8 @@ pub async fn run_poller(state: AppState) {
         while lock.still_held().await {
             let started = tokio::time::Instant::now();
             if let Err(e) = connect_and_poll(&state, false).await {
-                tracing::warn!(error = %e, "imap polling failed; reconnecting");
+                // The cause (timeout, refused login, …) is in the Debug form of an internal error.
+                tracing::warn!(error = ?e, "imap polling failed; reconnecting");
             }
             // A session that ran for a while before failing starts the back-off afresh.
             if started.elapsed() > longest {
@@ -46,11 +47,36 @@ pub async fn poll_once(state: &AppState) -> AppResult<usize> {
     connect_and_poll(state, true).await
 }
 
+/// `fut`, or an error naming `what` when it took longer than `limit`: a server that accepts and
+/// never answers (or stops answering mid-session) must not hold the poller forever.
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> AppResult<T> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| {
+        AppError::internal(anyhow::anyhow!(
+            "imap {what}: no answer within {} s",
+            limit.as_secs_f32()
+        ))
+    })
+}
+
+/// The limit of the IMAP connect and of each command (`HOTLINE_IMAP_TIMEOUT_SECS`).
+fn command_limit(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.imap_timeout_secs.max(1))
+}
+
 async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
     let c = &state.config;
-    let tcp = TcpStream::connect((c.imap_host.as_str(), c.imap_port))
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("imap connect: {e}")))?;
+    let limit = command_limit(state);
+    let tcp = within(
+        limit,
+        "connect",
+        TcpStream::connect((c.imap_host.as_str(), c.imap_port)),
+    )
+    .await?
+    .map_err(|e| AppError::internal(anyhow::anyhow!("imap connect: {e}")))?;
     if c.imap_tls {
         let mut roots = tokio_rustls::rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -62,10 +88,13 @@ async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
             .with_no_client_auth();
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from(c.imap_host.clone())
             .map_err(AppError::internal)?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("imap tls: {e}")))?;
+        let tls = within(
+            limit,
+            "tls",
+            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await?
+        .map_err(|e| AppError::internal(anyhow::anyhow!("imap tls: {e}")))?;
         session_loop(state, tls, once).await
     } else {
         session_loop(state, tcp, once).await
@@ -81,27 +110,30 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send + 'static,
 {
     let c = &state.config;
+    let limit = command_limit(state);
     let mut client = async_imap::Client::new(stream);
-    client
-        .read_response()
-        .await
+    within(limit, "greeting", client.read_response())
+        .await?
         .map_err(|e| AppError::internal(anyhow::anyhow!("imap greeting: {e}")))?;
-    let mut session = client
-        .login(&c.imap_user, c.imap_password.expose())
-        .await
-        .map_err(|(e, _)| imap_err(e))?;
-    let idle = session
-        .capabilities()
-        .await
+    let mut session = within(
+        limit,
+        "login",
+        client.login(&c.imap_user, c.imap_password.expose()),
+    )
+    .await?
+    .map_err(|(e, _)| imap_err(e))?;
+    let idle = within(limit, "capability", session.capabilities())
+        .await?
         .map_err(imap_err)?
         .has_str("IDLE");
     let mut total = 0;
     loop {
-        let mailbox = session.select(&c.imap_folder).await.map_err(imap_err)?;
+        let mailbox = within(limit, "select", session.select(&c.imap_folder))
+            .await?
+            .map_err(imap_err)?;
         let validity = mailbox.uid_validity.unwrap_or(0);
-        let mut uids: Vec<u32> = session
-            .uid_search("UNSEEN")
-            .await
+        let mut uids: Vec<u32> = within(limit, "search", session.uid_search("UNSEEN"))
+            .await?
             .map_err(imap_err)?
             .into_iter()
             .collect();
@@ -110,19 +142,29 @@ where
             total += take_message(state, &mut session, validity, uid).await?;
         }
         if once {
-            let _ = session.logout().await;
+            let _ = within(limit, "logout", session.logout()).await;
             return Ok(total);
         }
         let wait = Duration::from_secs(c.imap_poll_secs.max(1));
         if idle {
             let mut handle = session.idle();
-            handle.init().await.map_err(imap_err)?;
+            within(limit, "idle", handle.init())
+                .await?
+                .map_err(imap_err)?;
+            // IDLE waits up to the poll interval for news (its own, longer wait); a connection
+            // that went silent meanwhile is given up after that plus the command limit.
             let (fut, _stop) = handle.wait_with_timeout(wait);
-            fut.await.map_err(imap_err)?;
-            session = handle.done().await.map_err(imap_err)?;
+            within(wait + limit, "idle wait", fut)
+                .await?
+                .map_err(imap_err)?;
+            session = within(limit, "done", handle.done())
+                .await?
+                .map_err(imap_err)?;
         } else {
             tokio::time::sleep(wait).await;
-            session.noop().await.map_err(imap_err)?;
+            within(limit, "noop", session.noop())
+                .await?
+                .map_err(imap_err)?;
         }
     }
 }
@@ -138,18 +180,21 @@ async fn take_message<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
+    let limit = command_limit(state);
     let key = format!("imap:{}:{validity}:{uid}", state.config.imap_folder);
     let id = match find_by_key(state, &key).await? {
         Some(id) => id,
         None => {
             let raw = {
-                let fetches: Vec<_> = session
-                    .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-                    .await
-                    .map_err(imap_err)?
-                    .try_collect()
-                    .await
-                    .map_err(imap_err)?;
+                let fetches: Vec<_> = within(limit, "fetch", async {
+                    session
+                        .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                        .await?
+                        .try_collect()
+                        .await
+                })
+                .await?
+                .map_err(imap_err)?;
                 fetches
                     .iter()
                     .find_map(|f| f.body().map(<[u8]>::to_vec))
@@ -177,13 +222,15 @@ where
         // Not committed yet: leave it unseen; the next pass tries again.
         return Ok(0);
     }
-    let _: Vec<_> = session
-        .uid_store(uid.to_string(), "+FLAGS (\\Seen)")
-        .await
-        .map_err(imap_err)?
-        .try_collect()
-        .await
-        .map_err(imap_err)?;
+    let _: Vec<_> = within(limit, "store", async {
+        session
+            .uid_store(uid.to_string(), "+FLAGS (\\Seen)")
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?
+    .map_err(imap_err)?;
     Ok(1)
 }
 

@@ -43,7 +43,7 @@ pub fn fill_template(template: &str, ticket: i64, subject: &str, name: &str) -> 
 }
 
 /// Starts the email tasks: the SMTP receiver on `smtp` (when bound), recovery of raw mail left
-/// unprocessed, the outbox sender, and the IMAP poller (when configured).
+/// unprocessed, the outbox sender, raw mail retention, and the IMAP poller (when configured).
 pub fn spawn(
     state: &crate::app::AppState,
     smtp: Option<tokio::net::TcpListener>,
@@ -55,6 +55,10 @@ pub fn spawn(
     }
     tasks.push(tokio::spawn(receive::run_recovery(state.clone())));
     tasks.push(tokio::spawn(outbound::run_sender(state.clone())));
+    tasks.push(tokio::spawn(store::run_retention(
+        state.db.clone(),
+        state.config.raw_mail_days,
+    )));
     if !state.config.imap_host.is_empty() {
         tasks.push(tokio::spawn(imap::run_poller(state.clone())));
     }

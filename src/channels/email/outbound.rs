@@ -4,26 +4,18 @@
 
 use super::{store, threading};
 use crate::app::AppState;
+use crate::channels::outbox::{self, Claimed, Outcome};
 use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::tickets::store as tickets;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::{Value, json};
-use sqlx::Row;
+use serde_json::json;
 use std::time::Duration;
 
-/// One claimed outbox row.
-#[derive(Debug)]
-struct Job {
-    id: i64,
-    ticket_id: Option<i64>,
-    interaction_id: Option<i64>,
-    recipient: String,
-    payload: Value,
-    attempts: i64,
-}
+/// One claimed outbox row (see `channels::outbox`).
+type Job = Claimed;
 
 /// Wakes the sender early (a reply was queued); it also polls.
 pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -48,15 +40,6 @@ pub async fn run_sender(state: AppState) {
             return;
         }
     };
-    // Rows a crash left half-sent go out again (the relay may see a duplicate, never a loss).
-    if let Err(e) = sqlx::query(
-        "UPDATE outbox SET status = 'pending' WHERE channel = 'email' AND status = 'sending'",
-    )
-    .execute(&state.db.pool)
-    .await
-    {
-        tracing::warn!(error = %e, "resetting interrupted email sends failed");
-    }
     loop {
         let jobs = match claim_due(&state, 16).await {
             Ok(j) => j,
@@ -78,35 +61,17 @@ pub async fn run_sender(state: AppState) {
     }
 }
 
+/// Claims due email rows for this node with the outbox lease: a row another node is sending
+/// is left alone until its lease runs out (rows of a node that died are sent then).
 async fn claim_due(state: &AppState, limit: i64) -> AppResult<Vec<Job>> {
-    let sql = format!(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id IN \
-         (SELECT id FROM outbox WHERE channel = 'email' AND status = 'pending' \
-          AND next_attempt_at <= $1 ORDER BY id LIMIT $2{}) \
-         RETURNING id, ticket_id, interaction_id, recipient, payload, attempts",
-        state.db.backend.skip_locked()
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now_ms())
-        .bind(limit)
-        .fetch_all(&state.db.pool)
-        .await?;
-    let mut jobs = rows
-        .iter()
-        .map(|r| {
-            Ok(Job {
-                id: r.try_get("id")?,
-                ticket_id: r.try_get("ticket_id")?,
-                interaction_id: r.try_get("interaction_id")?,
-                recipient: r.try_get("recipient")?,
-                payload: serde_json::from_str(&r.try_get::<String, _>("payload")?)
-                    .unwrap_or_default(),
-                attempts: r.try_get("attempts")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    jobs.sort_by_key(|j| j.id);
-    Ok(jobs)
+    outbox::claim(
+        &state.db,
+        crate::tickets::Channel::Email,
+        &state.node_id,
+        Duration::from_secs(state.config.outbox_lease_secs.max(1)),
+        limit,
+    )
+    .await
 }
 
 /// How one attempt ended.
@@ -258,7 +223,11 @@ async fn record(state: &AppState, job: &Job, result: Sent) -> AppResult<()> {
         Sent::Retry(e) if job.attempts >= max => ("failed", "failed", Some(e), None),
         Sent::Retry(e) => ("pending", "retrying", Some(e), None),
     };
-    let next = now + backoff_ms(state.config.outbox_retry_ms, job.attempts);
+    let outcome = match status {
+        "sent" => Outcome::Sent,
+        "pending" => Outcome::RetryAt(now + backoff_ms(state.config.outbox_retry_ms, job.attempts)),
+        _ => Outcome::Failed,
+    };
     // The Message-ID it went out with is kept: only Message-IDs Hotline really sent thread a
     // reply (an acknowledgement has no interaction to keep it on).
     let mut payload = job.payload.clone();
@@ -266,18 +235,10 @@ async fn record(state: &AppState, job: &Job, result: Sent) -> AppResult<()> {
         p.insert("message_id".into(), json!(id));
     }
     let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "UPDATE outbox SET status = $2, last_error = $3, next_attempt_at = $4, \
-         sent_at = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at END, payload = $6 WHERE id = $1",
-    )
-    .bind(job.id)
-    .bind(status)
-    .bind(&error)
-    .bind(next)
-    .bind(now)
-    .bind(payload.to_string())
-    .execute(&mut *tx)
-    .await?;
+    if !outbox::finish(&mut tx, job, outcome, error.as_deref(), Some(&payload)).await? {
+        // Another node holds the row now (this send outlived its lease): its outcome counts.
+        return Ok(());
+    }
     if let Some(iid) = job.interaction_id {
         let mut patch =
             json!({"delivery": delivery, "delivery_error": error, "attempts": job.attempts});

@@ -405,10 +405,14 @@ impl RawCommitter {
                         }
                     }
                     Err(e) => {
+                        let overloaded = matches!(e, AppError::Overloaded);
                         let text = e.to_string();
                         for reply in replies {
-                            let _ =
-                                reply.send(Err(AppError::Internal(anyhow::anyhow!(text.clone()))));
+                            let _ = reply.send(Err(if overloaded {
+                                AppError::Overloaded
+                            } else {
+                                AppError::Internal(anyhow::anyhow!(text.clone()))
+                            }));
                         }
                     }
                 }
@@ -420,10 +424,11 @@ impl RawCommitter {
     /// Stores one raw message durably and returns its row id.
     pub async fn store(&self, raw: store::NewRaw) -> AppResult<i64> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue
-            .send((raw, tx))
-            .await
-            .map_err(|_| AppError::Unavailable)?;
+        // A full queue is an overload to push back on (SMTP 451 4.3.2), not a wait.
+        self.queue.try_send((raw, tx)).map_err(|e| match e {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => AppError::Overloaded,
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => AppError::Unavailable,
+        })?;
         rx.await.map_err(|_| AppError::Unavailable)?
     }
 }

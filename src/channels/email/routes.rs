@@ -78,6 +78,10 @@ async fn get_inbound_raw(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let m = store::find_inbound(&state.db, id).await?;
+    if m.raw.is_empty() && m.status == "processed" {
+        // Purged after HOTLINE_RAW_MAIL_DAYS (the ticket keeps what was taken from it).
+        return Err(AppError::NotFound("raw message (purged by retention)"));
+    }
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], m.raw).into_response())
 }
 

@@ -599,6 +599,11 @@ impl Session {
             .await;
         let id = match stored {
             Ok(id) => id,
+            Err(crate::error::AppError::Overloaded) => {
+                tracing::warn!("inbound mail refused for now: the database writer is overloaded");
+                self.per_recipient("451 4.3.2 System overloaded, try again later");
+                return Ok(());
+            }
             Err(e) => {
                 tracing::error!(error = %e, "storing inbound mail failed");
                 self.per_recipient("451 4.3.0 Temporary storage failure, try again later");

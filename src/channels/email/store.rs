@@ -161,6 +161,50 @@ pub async fn quarantine(db: &Db, id: i64, reason: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Raw messages purged per statement (short transactions on a large backlog).
+const PURGE_BATCH: i64 = 500;
+
+/// Retention: empties the raw bytes of mail processed more than `days` days ago and returns how
+/// many were purged. The row stays (its ticket link, Message-ID and IMAP key keep threading and
+/// de-duplication working); mail not processed (received, failed, quarantined) keeps its bytes
+/// until handled. Idempotent: every node may run it.
+pub async fn purge_raw_mail(db: &Db, days: u64) -> AppResult<u64> {
+    let now = now_ms();
+    let cutoff = now.saturating_sub((days as i64).saturating_mul(86_400_000));
+    let mut purged = 0;
+    loop {
+        let n = sqlx::query(
+            "UPDATE inbound_mail SET raw = $1, raw_purged_at = $2 WHERE id IN \
+             (SELECT id FROM inbound_mail WHERE status = 'processed' AND raw_purged_at IS NULL \
+              AND processed_at < $3 ORDER BY id LIMIT $4)",
+        )
+        .bind(Vec::<u8>::new())
+        .bind(now)
+        .bind(cutoff)
+        .bind(PURGE_BATCH)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+        purged += n;
+        if n < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
+    }
+}
+
+/// Runs `purge_raw_mail` at start and then hourly, until aborted.
+pub async fn run_retention(db: Db, days: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match purge_raw_mail(&db, days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, days, "raw inbound mail past retention purged"),
+            Err(e) => tracing::warn!(error = %e, "raw inbound mail retention failed"),
+        }
+    }
+}
+
 /// Puts a quarantined or failed message back to be processed (an admin's retry).
 pub async fn reset_for_retry(db: &Db, id: i64) -> AppResult<()> {
     sqlx::query(

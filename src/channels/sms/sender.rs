@@ -3,17 +3,15 @@
 
 use super::store;
 use crate::app::AppState;
+use crate::channels::outbox::{self, Claimed, Outcome};
 use crate::channels::twilio::{self, RestError};
 use crate::db::now_ms;
 use crate::error::AppResult;
 use serde_json::json;
-use sqlx::Row;
 use std::time::Duration;
 
 /// Attempts before a message that keeps failing transiently is given up.
 pub const MAX_ATTEMPTS: i64 = 6;
-/// A claimed row whose sender died is taken again after this lease.
-const LEASE_MS: i64 = 120_000;
 
 /// Runs forever: wakes on every commit that appended events (a reply was queued) and at least
 /// once a second (retries that came due).
@@ -36,60 +34,33 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     1000 * (1i64 << attempts.clamp(0, 8)).min(300)
 }
 
-struct Due {
-    id: i64,
-    interaction_id: Option<i64>,
-    recipient: String,
-    body: String,
-    attempts: i64,
-}
-
 /// Sends what is due; returns how many rows it handled. Without Twilio credentials the
-/// outbox waits (like email without a relay), so nothing queued is lost or failed.
+/// outbox waits (like email without a relay), so nothing queued is lost or failed. Rows are
+/// claimed with the outbox lease (`channels::outbox`): on several nodes only one sends a row,
+/// and a row whose sender died is taken again once its lease ran out.
 pub async fn send_due(state: &AppState) -> AppResult<usize> {
     if state.config.twilio_account_sid.is_empty() || state.config.twilio_auth_token.is_empty() {
         return Ok(0);
     }
-    let now = now_ms();
-    let rows = sqlx::query(
-        "SELECT id, interaction_id, recipient, payload, attempts FROM outbox \
-         WHERE channel = 'sms' AND status IN ('pending', 'sending') AND next_attempt_at <= $1 \
-         ORDER BY id LIMIT 20",
+    let claimed = outbox::claim(
+        &state.db,
+        crate::tickets::Channel::Sms,
+        &state.node_id,
+        Duration::from_secs(state.config.outbox_lease_secs.max(1)),
+        20,
     )
-    .bind(now)
-    .fetch_all(&state.db.pool)
     .await?;
-    let mut handled = 0;
-    for r in rows {
-        let payload: serde_json::Value =
-            serde_json::from_str(&r.try_get::<String, _>("payload")?).unwrap_or_default();
-        let due = Due {
-            id: r.try_get("id")?,
-            interaction_id: r.try_get("interaction_id")?,
-            recipient: r.try_get("recipient")?,
-            body: payload["body"].as_str().unwrap_or_default().to_string(),
-            attempts: r.try_get("attempts")?,
-        };
-        // Claim with a lease, conditionally: on several nodes only one sends a row.
-        let claimed = sqlx::query(
-            "UPDATE outbox SET status = 'sending', next_attempt_at = $2 \
-             WHERE id = $1 AND status IN ('pending', 'sending') AND next_attempt_at <= $3",
-        )
-        .bind(due.id)
-        .bind(now + LEASE_MS)
-        .bind(now)
-        .execute(&state.db.pool)
-        .await?
-        .rows_affected();
-        if claimed == 1 {
-            send_one(state, &due).await?;
-            handled += 1;
+    let handled = claimed.len();
+    for due in claimed {
+        // One row's failure to record leaves the others going (its lease brings it back).
+        if let Err(e) = send_one(state, &due).await {
+            tracing::warn!(outbox = due.id, error = %e, "recording an sms send failed");
         }
     }
     Ok(handled)
 }
 
-async fn send_one(state: &AppState, due: &Due) -> AppResult<()> {
+async fn send_one(state: &AppState, due: &Claimed) -> AppResult<()> {
     let result = if store::is_opted_out(&state.db.pool, &due.recipient).await? {
         Err(RestError::Permanent {
             status: 0,
@@ -99,9 +70,10 @@ async fn send_one(state: &AppState, due: &Due) -> AppResult<()> {
     } else {
         let callback = format!("{}/webhooks/twilio/sms/status", state.config.public_url());
         let from = state.config.twilio_sms_from.as_str();
+        let body = due.payload["body"].as_str().unwrap_or_default();
         let mut params = vec![
             ("To", due.recipient.as_str()),
-            ("Body", due.body.as_str()),
+            ("Body", body),
             ("StatusCallback", callback.as_str()),
         ];
         // A messaging service sid (MG…) picks its own sender number.
@@ -113,7 +85,7 @@ async fn send_one(state: &AppState, due: &Due) -> AppResult<()> {
         twilio::post(&state.config, "Messages.json", &params).await
     };
     let now = now_ms();
-    let attempts = due.attempts + 1;
+    let attempts = due.attempts;
     let mut tx = state.db.begin().await?;
     let (status, patch) = match result {
         Ok(answer) => {
@@ -124,31 +96,19 @@ async fn send_one(state: &AppState, due: &Due) -> AppResult<()> {
                 store::set_external_id(&mut tx, iid, &sid).await?;
             }
             let delivery = answer["status"].as_str().unwrap_or("queued").to_string();
-            sqlx::query(
-                "UPDATE outbox SET status = 'sent', attempts = $2, sent_at = $3, last_error = NULL \
-                 WHERE id = $1",
-            )
-            .bind(due.id)
-            .bind(attempts)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            if !outbox::finish(&mut tx, due, Outcome::Sent, None, None).await? {
+                return Ok(());
+            }
             (
                 "sent",
                 json!({"delivery": delivery, "sid": sid, "attempts": attempts}),
             )
         }
         Err(RestError::Transient(why)) if attempts < MAX_ATTEMPTS => {
-            sqlx::query(
-                "UPDATE outbox SET status = 'pending', attempts = $2, next_attempt_at = $3, \
-                 last_error = $4 WHERE id = $1",
-            )
-            .bind(due.id)
-            .bind(attempts)
-            .bind(now + backoff_ms(attempts - 1))
-            .bind(&why)
-            .execute(&mut *tx)
-            .await?;
+            let retry = Outcome::RetryAt(now + backoff_ms(attempts - 1));
+            if !outbox::finish(&mut tx, due, retry, Some(&why), None).await? {
+                return Ok(());
+            }
             tracing::info!(outbox = due.id, attempts, error = %why, "sms will be retried");
             (
                 "retry",
@@ -161,14 +121,9 @@ async fn send_one(state: &AppState, due: &Due) -> AppResult<()> {
                 RestError::Transient(_) => None,
             };
             let why = e.to_string();
-            sqlx::query(
-                "UPDATE outbox SET status = 'failed', attempts = $2, last_error = $3 WHERE id = $1",
-            )
-            .bind(due.id)
-            .bind(attempts)
-            .bind(&why)
-            .execute(&mut *tx)
-            .await?;
+            if !outbox::finish(&mut tx, due, Outcome::Failed, Some(&why), None).await? {
+                return Ok(());
+            }
             tracing::warn!(outbox = due.id, error = %why, "sms failed for good");
             (
                 "failed",
