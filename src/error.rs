@@ -22,6 +22,10 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A write with `If-Match` naming a version that is no longer current (someone else
+    /// changed the record since it was read): 412 with the current version.
+    #[error("changed by someone else since you loaded it (now version {current})")]
+    VersionConflict { current: i64 },
     #[error("too many attempts, try again later")]
     RateLimited,
     #[error("bad signature")]
@@ -56,6 +60,7 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::VersionConflict { .. } => "version_conflict",
             AppError::RateLimited => "rate_limited",
             AppError::BadSignature => "bad_signature",
             AppError::Unprocessable(_) => "unprocessable",
@@ -71,6 +76,7 @@ impl AppError {
             AppError::Forbidden | AppError::BadSignature => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -137,6 +143,14 @@ impl IntoResponse for AppError {
         let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
         if let AppError::Validation { field, .. } = &self {
             body["error"]["field"] = json!(field);
+        }
+        if let AppError::VersionConflict { current } = &self {
+            body["error"]["current_version"] = json!(current);
+            let mut res = (self.status(), Json(body)).into_response();
+            if let Ok(v) = crate::http::extract::etag(*current).parse() {
+                res.headers_mut().insert(axum::http::header::ETAG, v);
+            }
+            return res;
         }
         (self.status(), Json(body)).into_response()
     }
