@@ -22,6 +22,10 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A write with `If-Match` naming a version that is no longer current (someone else
+    /// changed the record since it was read): 412 with the current version.
+    #[error("changed by someone else since you loaded it (now version {current})")]
+    VersionConflict { current: i64 },
     #[error("too many attempts, try again later")]
     RateLimited,
     #[error("bad signature")]
@@ -59,6 +63,7 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::VersionConflict { .. } => "version_conflict",
             AppError::RateLimited => "rate_limited",
             AppError::BadSignature => "bad_signature",
             AppError::Unprocessable(_) => "unprocessable",
@@ -75,6 +80,7 @@ impl AppError {
             AppError::Forbidden | AppError::BadSignature => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable | AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -142,13 +148,24 @@ impl IntoResponse for AppError {
         if let AppError::Validation { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
+        if let AppError::VersionConflict { current } = &self {
+            body["error"]["current_version"] = json!(current);
+        }
         let mut response = (self.status(), Json(body)).into_response();
-        if let AppError::Overloaded = self {
-            // Pushes back instead of queueing without end; a client may come back in a second.
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(OVERLOADED_RETRY_AFTER_SECS),
-            );
+        match &self {
+            AppError::Overloaded => {
+                // Pushes back instead of queueing without end; a client may come back in a second.
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static(OVERLOADED_RETRY_AFTER_SECS),
+                );
+            }
+            AppError::VersionConflict { current } => {
+                if let Ok(v) = crate::http::extract::etag(*current).parse() {
+                    response.headers_mut().insert(axum::http::header::ETAG, v);
+                }
+            }
+            _ => {}
         }
         response
     }

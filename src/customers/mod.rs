@@ -52,6 +52,36 @@ pub struct Customer {
     pub created_at: i64,
     pub updated_at: i64,
     pub identities: Vec<Identity>,
+    /// Incremented by every change; the `ETag` of `GET /api/customers/{id}`, and what a `PATCH`
+    /// with `If-Match` must name.
+    pub version: i64,
+}
+
+/// The 360 history as `reader` may see it. It stays cross-queue (an agent on the phone needs
+/// the whole story), but of a ticket the reader may not open (see
+/// [`crate::tickets::Visibility`]) internal notes are left out entirely, and every other
+/// interaction shows its channel, direction, time, subject and the ticket's status only: no
+/// body preview, no addresses (`withheld: true`).
+pub fn withhold_history(
+    items: Vec<store::HistoryItem>,
+    reader: &crate::tickets::Visibility,
+) -> Vec<store::HistoryItem> {
+    items
+        .into_iter()
+        .filter_map(|mut h| {
+            if reader.sees(h.queue_id, h.assignee_id) {
+                return Some(h);
+            }
+            if h.channel == "note" || h.direction == "internal" {
+                return None;
+            }
+            h.preview.clear();
+            h.from_addr.clear();
+            h.to_addr.clear();
+            h.withheld = true;
+            Some(h)
+        })
+        .collect()
 }
 
 /// How a lookup matched: on an identity's exact normal form, or a guess (name prefix).

@@ -5,12 +5,13 @@ use super::store::{self, CustomerChanges, CustomerFilter, HistoryItem, NewCustom
 use super::{Customer, Identity, LookupKey, MatchQuality, Tier, parse_lookup};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, optional_text, required_text};
-use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::extract::{AuthUser, IfMatch, Json, Path, Query, with_etag};
 use crate::http::{Access, Routes};
-use crate::tickets::Ticket;
 use crate::tickets::store as tickets;
+use crate::tickets::{Ticket, Visibility};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use serde::{Deserialize, Serialize};
 
@@ -220,16 +221,38 @@ pub struct View360 {
 /// History page size of the 360 view.
 pub const HISTORY_PAGE: i64 = 20;
 
-/// Builds the 360 view of one customer (shared by the lookup, the customer page and screen pops).
+impl View360 {
+    /// The view as `reader` may see it (see [`super::withhold_history`]).
+    pub fn for_reader(&self, reader: &Visibility) -> View360 {
+        View360 {
+            quality: self.quality,
+            matched_by: self.matched_by.clone(),
+            customer: self.customer.clone(),
+            candidates: self.candidates.clone(),
+            open_tickets: self.open_tickets.clone(),
+            open_complaints: self.open_complaints,
+            history: super::withhold_history(self.history.clone(), reader),
+            history_next: self.history_next.clone(),
+            prefill: self.prefill.clone(),
+        }
+    }
+}
+
+/// Builds the 360 view of one customer for `reader` (shared by the lookup, the customer page
+/// and screen pops).
 pub async fn view_of(
     state: &AppState,
     customer_id: i64,
     quality: MatchQuality,
     matched_by: Option<String>,
+    reader: &Visibility,
 ) -> AppResult<View360> {
     let customer = store::find_customer(&state.db, customer_id).await?;
     let open_tickets = tickets::open_tickets_of(&state.db, customer_id).await?;
-    let history = store::history(&state.db, customer_id, None, HISTORY_PAGE).await?;
+    let all = store::history(&state.db, customer_id, None, HISTORY_PAGE).await?;
+    // The cursor follows the page as read, so that withheld notes do not end the paging.
+    let history_next = next_cursor(&all, HISTORY_PAGE);
+    let history = super::withhold_history(all, reader);
     Ok(View360 {
         quality,
         matched_by,
@@ -237,7 +260,7 @@ pub async fn view_of(
             .iter()
             .filter(|t| t.kind == crate::tickets::Kind::Complaint)
             .count(),
-        history_next: next_cursor(&history, HISTORY_PAGE),
+        history_next,
         customer: Some(customer),
         candidates: Vec::new(),
         open_tickets,
@@ -266,12 +289,16 @@ fn next_cursor(items: &[HistoryItem], limit: i64) -> Option<String> {
         .flatten()
 }
 
-/// Looks up whatever an agent typed or a phone system sent; see `parse_lookup`.
-pub async fn lookup_view(state: &AppState, q: &str) -> AppResult<View360> {
+/// Looks up whatever an agent typed or a phone system sent, as `reader` may see it; see
+/// `parse_lookup`.
+pub async fn lookup_view(state: &AppState, q: &str, reader: &Visibility) -> AppResult<View360> {
     match parse_lookup(q, &state.phones) {
         LookupKey::Ticket(n) => match tickets::find_ticket(&mut &state.db, n).await {
             Ok(t) => match t.customer_id {
-                Some(cid) => view_of(state, cid, MatchQuality::Exact, Some("ticket".into())).await,
+                Some(cid) => {
+                    let by = Some("ticket".into());
+                    view_of(state, cid, MatchQuality::Exact, by, reader).await
+                }
                 None => Ok(unknown(None)),
             },
             Err(AppError::NotFound(_)) => Ok(unknown(None)),
@@ -281,7 +308,7 @@ pub async fn lookup_view(state: &AppState, q: &str) -> AppResult<View360> {
             for ident in &ids {
                 if let Some(cid) = store::owner_of(&state.db, ident).await? {
                     let by = Some(ident.kind.as_str().to_string());
-                    return view_of(state, cid, MatchQuality::Exact, by).await;
+                    return view_of(state, cid, MatchQuality::Exact, by, reader).await;
                 }
             }
             let prefill = ids
@@ -298,7 +325,7 @@ pub async fn lookup_view(state: &AppState, q: &str) -> AppResult<View360> {
                 0 => Ok(unknown(None)),
                 1 => {
                     let id = candidates[0].id;
-                    view_of(state, id, MatchQuality::Maybe, Some("name".into())).await
+                    view_of(state, id, MatchQuality::Maybe, Some("name".into()), reader).await
                 }
                 _ => {
                     let mut v = unknown(None);
@@ -319,19 +346,25 @@ struct LookupQuery {
 
 async fn lookup(
     State(state): State<AppState>,
+    AuthUser(user): AuthUser,
     Query(q): Query<LookupQuery>,
 ) -> AppResult<axum::Json<View360>> {
     let q = required_text("q", &q.q, 254)?;
-    Ok(axum::Json(lookup_view(&state, &q).await?))
+    let reader = tickets::visibility(&state.db, &user).await?;
+    Ok(axum::Json(lookup_view(&state, &q, &reader).await?))
 }
 
+/// The customer's 360 view; its `ETag` is the customer's version (send it back as `If-Match`
+/// with a `PATCH`).
 async fn get_customer(
     State(state): State<AppState>,
+    AuthUser(user): AuthUser,
     Path(id): Path<i64>,
-) -> AppResult<axum::Json<View360>> {
-    Ok(axum::Json(
-        view_of(&state, id, MatchQuality::Exact, Some("id".into())).await?,
-    ))
+) -> AppResult<Response> {
+    let reader = tickets::visibility(&state.db, &user).await?;
+    let view = view_of(&state, id, MatchQuality::Exact, Some("id".into()), &reader).await?;
+    let version = view.customer.as_ref().map(|c| c.version).unwrap_or(0);
+    Ok(with_etag(version, view))
 }
 
 #[derive(Deserialize)]
@@ -348,8 +381,9 @@ async fn update_customer(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
+    IfMatch(if_version): IfMatch,
     Json(b): Json<UpdateCustomerBody>,
-) -> AppResult<axum::Json<Customer>> {
+) -> AppResult<Response> {
     let changes = CustomerChanges {
         display_name: b
             .display_name
@@ -370,8 +404,8 @@ async fn update_customer(
     if changes.owner_id.is_some() && !user.is_supervisor() {
         return Err(AppError::Forbidden);
     }
-    let customer = store::update_customer(&state.db, id, &changes, user.id).await?;
-    Ok(axum::Json(customer))
+    let customer = store::update_customer(&state.db, id, &changes, user.id, if_version).await?;
+    Ok(with_etag(customer.version, customer))
 }
 
 #[derive(Deserialize)]
@@ -382,6 +416,7 @@ struct HistoryQuery {
 
 async fn history(
     State(state): State<AppState>,
+    AuthUser(user): AuthUser,
     Path(id): Path<i64>,
     Query(q): Query<HistoryQuery>,
 ) -> AppResult<axum::Json<Page<HistoryItem>>> {
@@ -398,6 +433,8 @@ async fn history(
     let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, 200);
     let items = store::history(&state.db, id, before, limit).await?;
     let next = next_cursor(&items, limit);
+    let reader = tickets::visibility(&state.db, &user).await?;
+    let items = super::withhold_history(items, &reader);
     Ok(axum::Json(Page { items, next }))
 }
 

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 
 const CUSTOMER_COLUMNS: &str =
-    "id, display_name, tier, language, notes, tags, owner_id, created_at, updated_at";
+    "id, display_name, tier, language, notes, tags, owner_id, created_at, updated_at, version";
 
 /// A customer row; its identities are read separately (`with_identities`).
 impl FromRow for Customer {
@@ -23,6 +23,7 @@ impl FromRow for Customer {
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
             identities: Vec::new(),
+            version: row.try_get("version")?,
         })
     }
 }
@@ -210,29 +211,71 @@ pub struct CustomerChanges {
     pub owner_id: Option<Option<i64>>,
 }
 
+/// Applies changes in one transaction, unless `if_version` names a version that is no longer
+/// current (`VersionConflict`): the row is read under a lock (`FOR UPDATE` on PostgreSQL;
+/// SQLite has one writer), only the columns that change are written, and `version` goes up.
 pub async fn update_customer(
     db: &Db,
     id: i64,
     c: &CustomerChanges,
     actor_id: i64,
+    if_version: Option<i64>,
 ) -> AppResult<Customer> {
-    let cur = find_customer(db, id).await?;
-    let name = c.display_name.clone().unwrap_or(cur.display_name);
     let mut tx = db.begin().await?;
-    sqlx::query(
-        "UPDATE customers SET display_name = $2, name_key = $3, tier = $4, language = $5, \
-         notes = $6, tags = $7, owner_id = $8, updated_at = $9 WHERE id = $1",
+    let sql = format!(
+        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1{}",
+        db.backend.for_update()
+    );
+    let cur: Customer = tx
+        .row(&sql, vec![id.into()])
+        .await?
+        .ok_or(AppError::NotFound("customer"))?;
+    if let Some(v) = if_version
+        && v != cur.version
+    {
+        return Err(AppError::VersionConflict {
+            current: cur.version,
+        });
+    }
+    let mut set = crate::tickets::store::SetList::new(id);
+    if let Some(name) = &c.display_name
+        && *name != cur.display_name
+    {
+        set.push("display_name = ?", name.as_str().into());
+        set.push("name_key = ?", name_key(name).into());
+    }
+    if let Some(tier) = c.tier
+        && tier != cur.tier
+    {
+        set.push("tier = ?", tier.as_str().into());
+    }
+    if let Some(language) = &c.language
+        && *language != cur.language
+    {
+        set.push("language = ?", language.into());
+    }
+    if let Some(notes) = &c.notes
+        && *notes != cur.notes
+    {
+        set.push("notes = ?", notes.as_str().into());
+    }
+    if let Some(tags) = &c.tags
+        && *tags != cur.tags
+    {
+        set.push("tags = ?", to_json_list(tags).into());
+    }
+    if let Some(owner) = c.owner_id
+        && owner != cur.owner_id
+    {
+        set.push("owner_id = ?", owner.into());
+    }
+    set.push("updated_at = ?", now_ms().into());
+    set.raw("version = version + 1");
+    let (assignments, params) = set.finish();
+    tx.run(
+        &format!("UPDATE customers SET {assignments} WHERE id = $1"),
+        params,
     )
-    .bind(id)
-    .bind(&name)
-    .bind(name_key(&name))
-    .bind(c.tier.unwrap_or(cur.tier).as_str())
-    .bind(c.language.clone().unwrap_or(cur.language))
-    .bind(c.notes.clone().unwrap_or(cur.notes))
-    .bind(to_json_list(c.tags.as_ref().unwrap_or(&cur.tags)))
-    .bind(c.owner_id.unwrap_or(cur.owner_id))
-    .bind(now_ms())
-    .execute(&mut *tx)
     .await?;
     events::append(
         &mut tx,
@@ -261,13 +304,24 @@ pub struct HistoryItem {
     pub subject: String,
     pub preview: String,
     pub created_at: i64,
+    /// The status of the interaction's ticket.
+    pub ticket_status: Option<String>,
+    /// True when the reader may not open the ticket: preview and addresses are left out (see
+    /// [`super::withhold_history`]).
+    pub withheld: bool,
+    #[serde(skip)]
+    pub queue_id: Option<i64>,
+    #[serde(skip)]
+    pub assignee_id: Option<i64>,
 }
 
 /// Length of the body preview in the history, in characters.
 pub const PREVIEW_CHARS: usize = 200;
 
-/// A page of a customer's interactions, newest first, strictly before `(before_ms, before_id)`.
-/// Served by the index `interactions_customer_time` (customer_id, created_at DESC, id DESC).
+/// A page of a customer's interactions, newest first, strictly before `(before_ms, before_id)`,
+/// with their tickets' status, queue and assignee; every interaction, whoever reads: pass it
+/// through [`super::withhold_history`] before showing it. Served by the index
+/// `interactions_customer_time` (customer_id, created_at DESC, id DESC); the tickets by key.
 pub async fn history(
     db: &Db,
     customer_id: i64,
@@ -282,10 +336,11 @@ pub async fn history(
         limit.into(),
     ];
     db.fetch_all(
-        "SELECT id, ticket_id, channel, direction, from_addr, to_addr, subject, \
-         substr(body, 1, 200) AS preview, created_at FROM interactions \
-         WHERE customer_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
-         ORDER BY created_at DESC, id DESC LIMIT $4",
+        "SELECT i.id, i.ticket_id, i.channel, i.direction, i.from_addr, i.to_addr, i.subject, \
+         substr(i.body, 1, 200) AS preview, i.created_at, t.status AS ticket_status, \
+         t.queue_id, t.assignee_id FROM interactions i LEFT JOIN tickets t ON t.id = i.ticket_id \
+         WHERE i.customer_id = $1 AND (i.created_at < $2 OR (i.created_at = $2 AND i.id < $3)) \
+         ORDER BY i.created_at DESC, i.id DESC LIMIT $4",
         params,
     )
     .await
@@ -303,18 +358,24 @@ impl FromRow for HistoryItem {
             subject: r.try_get("subject")?,
             preview: r.try_get("preview")?,
             created_at: r.try_get("created_at")?,
+            ticket_status: r.try_get("ticket_status")?,
+            withheld: false,
+            queue_id: r.try_get("queue_id")?,
+            assignee_id: r.try_get("assignee_id")?,
         })
     }
 }
 
 /// Moves all customers owned by `from` to `to` (hand-over when an employee leaves).
 pub async fn reassign_owner(tx: &mut Tx<'_>, from: i64, to: i64) -> AppResult<u64> {
-    let done =
-        sqlx::query("UPDATE customers SET owner_id = $2, updated_at = $3 WHERE owner_id = $1")
-            .bind(from)
-            .bind(to)
-            .bind(now_ms())
-            .execute(&mut **tx)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE customers SET owner_id = $2, updated_at = $3, version = version + 1 \
+             WHERE owner_id = $1",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected())
 }

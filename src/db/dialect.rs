@@ -94,6 +94,16 @@ impl Backend {
         }
     }
 
+    /// `FOR UPDATE` where the engine has row locks: a read-modify-write of one row (a ticket's
+    /// or customer's update) holds the row until commit. SQLite has one writer (`BEGIN
+    /// IMMEDIATE`), so its read inside the write transaction is already current.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// `FOR UPDATE SKIP LOCKED` where the engine has it (SQLite serializes writers instead).
     pub fn skip_locked(self) -> &'static str {
         match self {

@@ -131,3 +131,75 @@ where
         }
     }
 }
+
+/// The `ETag` of a versioned record (tickets, customers): its version, quoted (`"7"`).
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `If-Match` of a write to a versioned record: `Some(version)` when the client names the
+/// version it read (`"7"`, also weak `W/"7"` or bare `7`); `None` when the header is absent or
+/// `*` (then the write applies to whatever is current). Anything else is a 400 naming the
+/// header: a client that meant to guard its write must not have it silently unguarded.
+pub struct IfMatch(pub Option<i64>);
+
+impl IfMatch {
+    pub fn parse(value: &str) -> Result<Option<i64>, AppError> {
+        let v = value.trim();
+        if v == "*" {
+            return Ok(None);
+        }
+        let v = v.strip_prefix("W/").unwrap_or(v);
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
+        v.parse::<i64>().map(Some).map_err(|_| {
+            AppError::validation(
+                "If-Match",
+                "If-Match must be the ETag of the record as read (e.g. \"3\")",
+            )
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(axum::http::header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(v) => {
+                let text = v
+                    .to_str()
+                    .map_err(|_| AppError::validation("If-Match", "If-Match must be an ETag"))?;
+                Ok(IfMatch(IfMatch::parse(text)?))
+            }
+        }
+    }
+}
+
+/// A JSON answer with the `ETag` of the record's version.
+pub fn with_etag<T: serde::Serialize>(version: i64, body: T) -> Response {
+    let mut res = axum::Json(body).into_response();
+    if let Ok(v) = etag(version).parse() {
+        res.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(IfMatch::parse("\"7\"").unwrap(), Some(7));
+        assert_eq!(IfMatch::parse("W/\"7\"").unwrap(), Some(7));
+        assert_eq!(IfMatch::parse(" 12 ").unwrap(), Some(12));
+        assert_eq!(IfMatch::parse("*").unwrap(), None);
+        assert!(IfMatch::parse("\"abc\"").is_err());
+        assert!(IfMatch::parse("\"1\", \"2\"").is_err());
+        assert_eq!(etag(3), "\"3\"");
+    }
+}

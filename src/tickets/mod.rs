@@ -88,6 +88,53 @@ pub struct Ticket {
     /// The subject as data when the system wrote it (`{"kind","params"}`), so that each reader
     /// sees it in their language; `subject` keeps an English rendering for search.
     pub subject_data: Option<SystemText>,
+    /// Incremented by every change of the ticket; the `ETag` of `GET /api/tickets/{id}`, and
+    /// what a `PATCH` with `If-Match` must name.
+    pub version: i64,
+}
+
+/// Which tickets a user may open (`GET /api/tickets/{id}`; others answer 404): supervisors and
+/// admins every ticket; agents the tickets of their queues, those assigned to them and
+/// unqueued ones. The 360 view uses the same rule to withhold what the reader may not open.
+#[derive(Clone, Debug)]
+pub struct Visibility {
+    user_id: Option<i64>,
+    all: bool,
+    queues: Vec<i64>,
+}
+
+impl Visibility {
+    /// Sees every ticket (supervisors, admins; the system itself).
+    pub fn all() -> Visibility {
+        Visibility {
+            user_id: None,
+            all: true,
+            queues: Vec::new(),
+        }
+    }
+
+    /// An agent who is a member of `queues`.
+    pub fn agent(user_id: i64, queues: Vec<i64>) -> Visibility {
+        Visibility {
+            user_id: Some(user_id),
+            all: false,
+            queues,
+        }
+    }
+
+    pub fn sees(&self, queue_id: Option<i64>, assignee_id: Option<i64>) -> bool {
+        if self.all || (assignee_id.is_some() && assignee_id == self.user_id) {
+            return true;
+        }
+        match queue_id {
+            None => true,
+            Some(q) => self.queues.contains(&q),
+        }
+    }
+
+    pub fn sees_ticket(&self, t: &Ticket) -> bool {
+        self.sees(t.queue_id, t.assignee_id)
+    }
 }
 
 /// Text the system generates (a call's subject, a missed-call note), kept as data: a `kind`
@@ -157,6 +204,17 @@ mod tests {
         assert_eq!(Priority::from_rank(99), Priority::Urgent);
         assert_eq!(Kind::parse("complaint"), Some(Kind::Complaint));
         assert_eq!(Channel::parse("fax"), None);
+    }
+
+    #[test]
+    fn visibility_rule() {
+        let agent = Visibility::agent(7, vec![1, 2]);
+        assert!(agent.sees(Some(1), None));
+        assert!(!agent.sees(Some(3), None));
+        assert!(agent.sees(Some(3), Some(7)), "assigned to them");
+        assert!(!agent.sees(Some(3), Some(8)));
+        assert!(agent.sees(None, None), "unqueued");
+        assert!(Visibility::all().sees(Some(3), Some(8)));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::auth::User;
 use crate::customers::identity::IdentityKind;
 use crate::error::{AppError, AppResult, optional_text, required_text};
-use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::extract::{AuthUser, IfMatch, Json, Path, Query, with_etag};
 use crate::http::{Access, Routes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -41,17 +41,9 @@ pub fn routes(r: Routes) -> Routes {
             "Hand all open tickets and owned customers of a user to another user", post(handover))
 }
 
-/// Agents see tickets of their queues, tickets assigned to them and unqueued ones.
+/// Whether `user` may open `t` (the rule is [`super::Visibility`]).
 pub async fn can_see(state: &AppState, user: &User, t: &Ticket) -> AppResult<bool> {
-    if user.is_supervisor() || t.assignee_id == Some(user.id) {
-        return Ok(true);
-    }
-    match t.queue_id {
-        None => Ok(true),
-        Some(q) => Ok(crate::routing::store::queues_of_user(&state.db, user.id)
-            .await?
-            .contains(&q)),
-    }
+    Ok(store::visibility(&state.db, user).await?.sees_ticket(t))
 }
 
 async fn visible_ticket(state: &AppState, user: &User, id: i64) -> AppResult<Ticket> {
@@ -236,20 +228,27 @@ struct TicketView {
     callback: Option<crate::routing::callbacks::CallbackInfo>,
 }
 
+/// The ticket with its thread; its `ETag` is the ticket's version (send it back as `If-Match`
+/// with a `PATCH`).
 async fn get_ticket(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
-) -> AppResult<axum::Json<TicketView>> {
-    let ticket = visible_ticket(&state, &user, id).await?;
+) -> AppResult<Response> {
+    let view = ticket_view(&state, &user, id).await?;
+    Ok(with_etag(view.ticket.version, view))
+}
+
+async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<TicketView> {
+    let ticket = visible_ticket(state, user, id).await?;
     let interactions = store::list_interactions(&state.db, id).await?;
     let files = attachments::list_of_ticket(&state.db, id).await?;
     let callback = crate::routing::callbacks::info(&mut &state.db, id).await?;
-    Ok(axum::Json(TicketView {
+    Ok(TicketView {
         ticket,
         interactions: attachments::views(interactions, files),
         callback,
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -326,7 +325,7 @@ async fn callback_outcome(
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
     Json(b): Json<crate::routing::callbacks::OutcomeBody>,
-) -> AppResult<axum::Json<TicketView>> {
+) -> AppResult<Response> {
     visible_ticket(&state, &user, id).await?;
     crate::routing::callbacks::record_outcome(&state.db, id, user.id, &b).await?;
     get_ticket(State(state), AuthUser(user), Path(id)).await
@@ -344,12 +343,15 @@ struct UpdateTicketBody {
     tags: Option<Vec<String>>,
 }
 
+/// Changes only what the body names. With `If-Match` (the `ETag` of the ticket as read), a
+/// ticket changed meanwhile is left alone: 412 `version_conflict` with the current version.
 async fn update_ticket(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
+    IfMatch(if_version): IfMatch,
     Json(b): Json<UpdateTicketBody>,
-) -> AppResult<axum::Json<Ticket>> {
+) -> AppResult<Response> {
     let cur = visible_ticket(&state, &user, id).await?;
     let changes = TicketChanges {
         subject: b
@@ -403,7 +405,8 @@ async fn update_ticket(
     .await?;
     let mut tx = state.db.begin().await?;
     let (before, after) =
-        store::update_ticket(&mut tx, &state.db, id, &changes, Some(user.id)).await?;
+        store::update_ticket_checked(&mut tx, &state.db, id, &changes, Some(user.id), if_version)
+            .await?;
     if before.assignee_id != after.assignee_id && before.assignee_id.is_some() {
         crate::auth::store::insert_audit(
             &mut *tx,
@@ -415,7 +418,7 @@ async fn update_ticket(
         .await?;
     }
     crate::realtime::events::commit(tx).await?;
-    Ok(axum::Json(after))
+    Ok(with_etag(after.version, after))
 }
 
 #[derive(Deserialize)]

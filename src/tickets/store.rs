@@ -1,6 +1,8 @@
 //! SQL for tickets and interactions. Every change appends its event in the same transaction.
 
-use super::{Channel, Direction, Interaction, Kind, Priority, Status, Ticket, status_timestamps};
+use super::{
+    Channel, Direction, Interaction, Kind, Priority, Status, Ticket, Visibility, status_timestamps,
+};
 use crate::db::{Db, Exec, FromRow, Tx, from_json_list, now_ms, to_json_list};
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
@@ -8,7 +10,7 @@ use sqlx::Row;
 
 pub const TICKET_COLUMNS: &str = "id, subject, status, priority, kind, channel, queue_id, \
      assignee_id, customer_id, tags, merged_into, created_at, updated_at, first_response_at, \
-     resolved_at, closed_at, subject_data";
+     resolved_at, closed_at, subject_data, version";
 
 impl FromRow for Ticket {
     fn from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Error> {
@@ -40,6 +42,7 @@ pub fn ticket_from_row(r: &impl crate::db::ReadRow) -> Result<Ticket, sqlx::Erro
             .ok()
             .flatten()
             .and_then(|s| serde_json::from_str(&s).ok()),
+        version: r.try_get("version")?,
     })
 }
 
@@ -229,7 +232,7 @@ pub struct TicketChanges {
 }
 
 /// Applies changes inside `tx` and appends `ticket.updated` (plus `ticket.assigned` when the
-/// assignee changed). Returns the ticket before and after.
+/// assignee changed). Returns the ticket before and after. See [`update_ticket_checked`].
 pub async fn update_ticket<E: Exec>(
     tx: &mut E,
     db: &Db,
@@ -237,40 +240,92 @@ pub async fn update_ticket<E: Exec>(
     c: &TicketChanges,
     actor_id: Option<i64>,
 ) -> AppResult<(Ticket, Ticket)> {
-    let cur = find_ticket(tx, id).await?;
-    let now = now_ms();
-    let status = c.status.unwrap_or(cur.status);
-    let (resolved_at, closed_at) = if c.status.is_some() && status != cur.status {
-        status_timestamps(status, now, cur.resolved_at, cur.closed_at)
-    } else {
-        (cur.resolved_at, cur.closed_at)
-    };
+    update_ticket_checked(tx, db, id, c, actor_id, None).await
+}
+
+/// Applies changes inside `tx`, unless `if_version` names a version that is no longer current
+/// (`VersionConflict`). Every writer of a ticket's fields comes through here (the console,
+/// intake reopening, routing, calls, callbacks, hand-over), so none can revert another's change:
+/// the row is read under a lock (`FOR UPDATE` on PostgreSQL; SQLite has one writer), only the
+/// columns that change are written, and `version` goes up by one.
+pub async fn update_ticket_checked<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    id: i64,
+    c: &TicketChanges,
+    actor_id: Option<i64>,
+    if_version: Option<i64>,
+) -> AppResult<(Ticket, Ticket)> {
     let sql = format!(
-        "UPDATE tickets SET subject = $2, status = $3, priority = $4, kind = $5, \
-         queue_id = COALESCE($6, (SELECT id FROM queues WHERE is_default = 1)), \
-         assignee_id = $7, tags = $8, customer_id = $9, resolved_at = $10, closed_at = $11, \
-         updated_at = $12, subject_data = CASE WHEN $13 = 1 THEN NULL ELSE subject_data END \
-         WHERE id = $1 RETURNING {TICKET_COLUMNS}"
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1{}",
+        db.backend.for_update()
     );
-    let params = vec![
-        id.into(),
-        c.subject
-            .clone()
-            .unwrap_or_else(|| cur.subject.clone())
-            .into(),
-        status.as_str().into(),
-        c.priority.unwrap_or(cur.priority).rank().into(),
-        c.kind.unwrap_or(cur.kind).as_str().into(),
-        c.queue_id.unwrap_or(cur.queue_id).into(),
-        c.assignee_id.unwrap_or(cur.assignee_id).into(),
-        to_json_list(c.tags.as_ref().unwrap_or(&cur.tags)).into(),
-        c.customer_id.unwrap_or(cur.customer_id).into(),
-        resolved_at.into(),
-        closed_at.into(),
-        now.into(),
+    let cur: Ticket = tx
+        .row(&sql, vec![id.into()])
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
+    if let Some(v) = if_version
+        && v != cur.version
+    {
+        return Err(AppError::VersionConflict {
+            current: cur.version,
+        });
+    }
+    let now = now_ms();
+    let mut set = SetList::new(id);
+    if let Some(subject) = &c.subject
+        && *subject != cur.subject
+    {
+        set.push("subject = ?", subject.as_str().into());
         // A subject someone wrote replaces the system's.
-        i64::from(c.subject.as_ref().is_some_and(|s| *s != cur.subject)).into(),
-    ];
+        set.raw("subject_data = NULL");
+    }
+    if let Some(status) = c.status
+        && status != cur.status
+    {
+        let (resolved_at, closed_at) =
+            status_timestamps(status, now, cur.resolved_at, cur.closed_at);
+        set.push("status = ?", status.as_str().into());
+        set.push("resolved_at = ?", resolved_at.into());
+        set.push("closed_at = ?", closed_at.into());
+    }
+    if let Some(p) = c.priority
+        && p != cur.priority
+    {
+        set.push("priority = ?", p.rank().into());
+    }
+    if let Some(k) = c.kind
+        && k != cur.kind
+    {
+        set.push("kind = ?", k.as_str().into());
+    }
+    if let Some(q) = c.queue_id
+        && q != cur.queue_id
+    {
+        set.push(
+            "queue_id = COALESCE(?, (SELECT id FROM queues WHERE is_default = 1))",
+            q.into(),
+        );
+    }
+    if let Some(a) = c.assignee_id
+        && a != cur.assignee_id
+    {
+        set.push("assignee_id = ?", a.into());
+    }
+    if let Some(tags) = &c.tags
+        && *tags != cur.tags
+    {
+        set.push("tags = ?", to_json_list(tags).into());
+    }
+    if let Some(cid) = c.customer_id
+        && cid != cur.customer_id
+    {
+        set.push("customer_id = ?", cid.into());
+    }
+    set.push("updated_at = ?", now.into());
+    set.raw("version = version + 1");
+    let (assignments, params) = set.finish();
+    let sql = format!("UPDATE tickets SET {assignments} WHERE id = $1 RETURNING {TICKET_COLUMNS}");
     let new: Ticket = tx
         .row(&sql, params)
         .await?
@@ -284,6 +339,46 @@ pub async fn update_ticket<E: Exec>(
         events::append(tx, db.backend, "ticket.unassigned", scope, &payload).await?;
     }
     Ok((cur, new))
+}
+
+/// The `SET` list of an update built from what changes: `$1` is the row's id, each pushed
+/// assignment's `?` becomes the next placeholder.
+pub(crate) struct SetList {
+    parts: Vec<String>,
+    params: Vec<crate::db::Param>,
+}
+
+impl SetList {
+    pub(crate) fn new(id: i64) -> SetList {
+        SetList {
+            parts: Vec::new(),
+            params: vec![id.into()],
+        }
+    }
+
+    pub(crate) fn push(&mut self, assignment: &str, value: crate::db::Param) {
+        self.params.push(value);
+        let n = self.params.len();
+        self.parts.push(assignment.replace('?', &format!("${n}")));
+    }
+
+    /// An assignment without a value (`version = version + 1`).
+    pub(crate) fn raw(&mut self, assignment: &str) {
+        self.parts.push(assignment.to_string());
+    }
+
+    pub(crate) fn finish(self) -> (String, Vec<crate::db::Param>) {
+        (self.parts.join(", "), self.params)
+    }
+}
+
+/// What `user` may open: see [`Visibility`].
+pub async fn visibility(db: &Db, user: &crate::auth::User) -> AppResult<Visibility> {
+    if user.is_supervisor() {
+        return Ok(Visibility::all());
+    }
+    let queues = crate::routing::store::queues_of_user(db, user.id).await?;
+    Ok(Visibility::agent(user.id, queues))
 }
 
 pub struct NewInteraction {
@@ -525,7 +620,7 @@ pub async fn merge_tickets(tx: &mut Tx<'_>, db: &Db, from: i64, into: i64) -> Ap
     let sql = format!(
         "UPDATE tickets SET merged_into = $2, status = 'closed', \
          resolved_at = COALESCE(resolved_at, $3), closed_at = COALESCE(closed_at, $3), \
-         updated_at = $3 WHERE id = $1 RETURNING {TICKET_COLUMNS}"
+         updated_at = $3, version = version + 1 WHERE id = $1 RETURNING {TICKET_COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(from)

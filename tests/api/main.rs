@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod browser_layout;
 mod browser_live;
+mod concurrency;
 mod customers;
 mod day;
 mod email_attachments;

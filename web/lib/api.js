@@ -20,8 +20,8 @@ export class Api {
     this.base = base;
   }
 
-  async request(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  async request(method, path, body, headers = {}) {
+    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -57,8 +57,11 @@ export class Api {
   post(path, body = {}) {
     return this.request('POST', path, body);
   }
-  patch(path, body) {
-    return this.request('PATCH', path, body);
+  /** `version` (the record's `version` as loaded) is sent as If-Match: a record changed
+   * meanwhile answers 412 `version_conflict` instead of being overwritten. */
+  patch(path, body, version) {
+    const headers = version === undefined || version === null ? {} : { 'If-Match': `"${version}"` };
+    return this.request('PATCH', path, body, headers);
   }
   put(path, body) {
     return this.request('PUT', path, body);

@@ -7,6 +7,7 @@ use super::{CallState, is_missed};
 use crate::app::AppState;
 use crate::auth::User;
 use crate::customers::identity::IdentityKind;
+use crate::customers::routes::View360;
 use crate::customers::{Identity, MatchQuality};
 use crate::db::{Backend, Db, Exec, WriteJob, now_ms};
 use crate::error::{AppError, AppResult};
@@ -14,7 +15,7 @@ use crate::intake::{self, Inbound, Thread};
 use crate::realtime::events::{self, Scope};
 use crate::routing::offers::{self, CallEnd, CallWork};
 use crate::tickets::store::{self as tickets, NewInteraction, NewTicket, TicketChanges};
-use crate::tickets::{Channel, Direction, Kind, Priority, Status, SystemText};
+use crate::tickets::{Channel, Direction, Kind, Priority, Status, SystemText, Visibility};
 use serde_json::{Value, json};
 
 pub struct StartCall<'a> {
@@ -32,25 +33,40 @@ pub struct StartCall<'a> {
     pub agent_id: Option<i64>,
 }
 
-/// The 360 view of the customer on a number as the screen pop shows it: an unknown or
-/// unparseable number gives the "new customer" form prefilled with the number.
-pub async fn view_for_number(state: &AppState, number: &str) -> AppResult<Value> {
-    let view = match state.phones.normalize(number) {
-        Some(e164) => crate::customers::routes::lookup_view(state, &e164).await?,
-        None => crate::customers::routes::lookup_view(state, "").await?,
-    };
-    let articles = suggested_articles(state, &view);
-    let mut value = serde_json::to_value(view).map_err(AppError::internal)?;
-    value["suggested_articles"] = serde_json::to_value(articles).map_err(AppError::internal)?;
-    Ok(value)
+/// The whole 360 view of the customer on a number, before it is cut to what each agent may see
+/// (`pop_views`): an unknown or unparseable number gives the "new customer" form prefilled with
+/// the number.
+pub async fn view_for_number(state: &AppState, number: &str) -> AppResult<View360> {
+    let all = Visibility::all();
+    match state.phones.normalize(number) {
+        Some(e164) => crate::customers::routes::lookup_view(state, &e164, &all).await,
+        None => crate::customers::routes::lookup_view(state, "", &all).await,
+    }
+}
+
+/// The screen pop's view for each of `users`: the 360 as that agent may see it (internal notes
+/// and bodies of tickets outside their queues withheld, as `GET /api/customers/{id}`), with
+/// the articles suggested from what they see.
+async fn pop_views(
+    state: &AppState,
+    full: &View360,
+    users: &[User],
+) -> AppResult<Vec<(i64, Value)>> {
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let reader = tickets::visibility(&state.db, user).await?;
+        let view = full.for_reader(&reader);
+        let articles = suggested_articles(state, &view);
+        let mut value = serde_json::to_value(view).map_err(AppError::internal)?;
+        value["suggested_articles"] = serde_json::to_value(articles).map_err(AppError::internal)?;
+        out.push((user.id, value));
+    }
+    Ok(out)
 }
 
 /// The knowledge-base articles that answer what the caller's open tickets are about (their
 /// subjects and the latest inbound message), so the agent has the answer before saying hello.
-fn suggested_articles(
-    state: &AppState,
-    view: &crate::customers::routes::View360,
-) -> Vec<crate::knowledge::Hit> {
+fn suggested_articles(state: &AppState, view: &View360) -> Vec<crate::knowledge::Hit> {
     let mut text: Vec<&str> = view
         .open_tickets
         .iter()
@@ -181,8 +197,9 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
     }
     let number = if s.direction == "in" { s.from } else { s.to };
     let normalized = state.phones.normalize(number);
-    let view = view_for_number(state, number).await?;
-    let known = view["match"] == json!(MatchQuality::Exact) && view["matched_by"] == "phone";
+    let full = view_for_number(state, number).await?;
+    let known = full.quality == MatchQuality::Exact && full.matched_by.as_deref() == Some("phone");
+    let views = pop_views(state, &full, s.ringing).await?;
     // An unknown caller is not made a customer behind the agent's back: the pop offers the
     // new-customer form, and the ticket waits without customer until it is filed.
     let identity = match (&normalized, known) {
@@ -235,7 +252,7 @@ async fn start_call_once(state: &AppState, s: &StartCall<'_>) -> AppResult<(Call
         state: s.state,
         agent_id: s.agent_id,
         ringing: s.ringing.iter().map(|u| u.id).collect(),
-        view,
+        views,
     };
     let Some(call) = events::write(&state.db, job).await? else {
         // A concurrent repeat of the same event won.
@@ -328,7 +345,8 @@ struct FileCall {
     state: CallState,
     agent_id: Option<i64>,
     ringing: Vec<i64>,
-    view: Value,
+    /// Each ringing agent's pop view.
+    views: Vec<(i64, Value)>,
 }
 
 impl WriteJob for FileCall {
@@ -368,8 +386,8 @@ impl WriteJob for FileCall {
         };
         let payload = call_payload(&call);
         events::append(tx, db.backend, "call.updated", call_scope(&call), &payload).await?;
-        for &user_id in &self.ringing {
-            append_pop(tx, db.backend, &call, user_id, &self.view).await?;
+        for (user_id, view) in &self.views {
+            append_pop(tx, db.backend, &call, *user_id, view).await?;
         }
         Ok(Some(call))
     }
@@ -452,7 +470,13 @@ pub async fn pop_screen(state: &AppState, call: &Call, user_id: i64) -> AppResul
     if call.popped.contains(&user_id) {
         return Ok(false);
     }
-    let view = view_for_number(state, call.customer_number()).await?;
+    let user = crate::auth::store::find_user(&state.db, user_id).await?;
+    let full = view_for_number(state, call.customer_number()).await?;
+    let view = pop_views(state, &full, &[user])
+        .await?
+        .pop()
+        .map(|(_, v)| v)
+        .unwrap_or_default();
     let job = Pop {
         call_id: call.id,
         user_id,

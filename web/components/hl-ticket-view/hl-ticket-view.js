@@ -420,10 +420,16 @@ class HlTicketView extends HTMLElement {
 
   async change(fields) {
     try {
-      this.ticket = await api.patch(`/api/tickets/${this.id_}`, fields);
+      this.ticket = await api.patch(`/api/tickets/${this.id_}`, fields, this.ticket && this.ticket.version);
       notify(t('ticket.saved'));
       this.draw();
     } catch (e) {
+      if (e.code === 'version_conflict') {
+        // Someone else changed the ticket since it was loaded: show theirs, not ours.
+        notify(t('ticket.changed_elsewhere'), 'error');
+        await this.load();
+        return;
+      }
       notify(errorText(e), 'error');
       this.draw();
     }
