@@ -22,8 +22,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Answered with `Retry-After` (whole seconds, at least 1).
     #[error("too many attempts, try again later")]
-    RateLimited,
+    RateLimited { retry_after: std::time::Duration },
     #[error("bad signature")]
     BadSignature,
     #[error("{0}")]
@@ -56,7 +57,7 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
-            AppError::RateLimited => "rate_limited",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::BadSignature => "bad_signature",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::Unavailable => "unavailable",
@@ -71,7 +72,7 @@ impl AppError {
             AppError::Forbidden | AppError::BadSignature => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,7 +139,13 @@ impl IntoResponse for AppError {
         if let AppError::Validation { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
-        (self.status(), Json(body)).into_response()
+        let mut res = (self.status(), Json(body)).into_response();
+        if let AppError::RateLimited { retry_after } = &self {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+        }
+        res
     }
 }
 
