@@ -23,6 +23,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The address a budget counts for a client: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its
+/// /64 network (one subscriber usually gets a whole /64: counting single addresses would give
+/// them billions of budgets).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// A keyed budget: `burst` events at once, then one more every `per / burst` (governor's GCRA:
 /// `burst` per `per` on average, no fixed windows to game).
 pub struct Budget<K: Hash + Eq + Clone> {
@@ -246,6 +262,17 @@ mod tests {
         assert!(b.take(&2).is_ok(), "keys are independent");
         assert_eq!(b.wait(&2), None);
         assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn ipv6_counts_per_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(client_key(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub const PER_LOGIN_WINDOW: Duration = Duration::from_secs(20 * 60);
 pub struct Attempt {
     /// The login name as typed, trimmed and lower-cased (at most 100 characters).
     pub login: String,
+    /// The client address as budgets count it (`limits::client_key`: IPv6 by its /64).
     pub addr: IpAddr,
     /// The device id of a valid `hl_device` cookie naming this login.
     pub device: Option<String>,
@@ -132,7 +133,7 @@ impl Attempt {
     pub fn new(login: &str, addr: IpAddr, device: Option<String>) -> Attempt {
         Attempt {
             login: login.trim().to_lowercase().chars().take(100).collect(),
-            addr,
+            addr: crate::limits::client_key(addr),
             device,
         }
     }

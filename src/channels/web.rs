@@ -378,7 +378,10 @@ async fn create_complaint(
     Json(b): Json<ComplaintBody>,
 ) -> AppResult<(StatusCode, axum::Json<ComplaintReceipt>)> {
     let limits = &state.limits.portal;
-    if let Err(retry_after) = limits.submissions.take(&peer.ip()) {
+    if let Err(retry_after) = limits
+        .submissions
+        .take(&crate::limits::client_key(peer.ip()))
+    {
         return Err(AppError::RateLimited { retry_after });
     }
     if !b.website.trim().is_empty() {
@@ -638,7 +641,8 @@ async fn get_ticket_status(
     Path(number): Path<i64>,
     Query(q): Query<StatusQuery>,
 ) -> AppResult<axum::Json<TicketStatus>> {
-    if let Err(retry_after) = state.limits.portal.lookups.take(&peer.ip()) {
+    let client = crate::limits::client_key(peer.ip());
+    if let Err(retry_after) = state.limits.portal.lookups.take(&client) {
         return Err(AppError::RateLimited { retry_after });
     }
     let key = optional_text("key", q.key.trim(), 100)?;
