@@ -264,6 +264,25 @@ mod tests {
         assert_eq!(b.len(), 2);
     }
 
+    /// Memory follows recent traffic: 100k one-off clients are forgotten by the next sweep
+    /// once their budgets have refilled.
+    #[test]
+    fn sweep_forgets_idle_keys() {
+        let b: Budget<u32> = Budget::new(1, Duration::from_millis(20));
+        let started = Instant::now();
+        for k in 0..100_000 {
+            b.take(&k).unwrap();
+        }
+        let took = started.elapsed();
+        assert_eq!(b.len(), 100_000);
+        // A key is "fresh" again one period after its budget refilled.
+        std::thread::sleep(Duration::from_millis(60));
+        b.sweep();
+        assert_eq!(b.len(), 0, "idle keys are gone after a sweep");
+        assert_eq!(b.wait(&7), None);
+        eprintln!("100k keys taken in {took:?}");
+    }
+
     #[test]
     fn ipv6_counts_per_network() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
