@@ -370,8 +370,11 @@ pub async fn status_link(t: &TestApp, n: i64) -> String {
         .get("payload");
     let payload: Value = serde_json::from_str(&payload).unwrap();
     let body = payload["body"].as_str().unwrap();
-    let at = body.find("http").expect("a link in the acknowledgement");
-    body[at..].split_whitespace().next().unwrap().to_string()
+    let at = body
+        .find("/portal.html#")
+        .expect("a link in the acknowledgement");
+    // The link starts with HOTLINE_PUBLIC_URL (here the listen address, port 0): keep its path.
+    t.url(body[at..].split_whitespace().next().unwrap())
 }
 
 fn catalog(name: &str) -> serde_json::Map<String, Value> {
