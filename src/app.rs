@@ -1,7 +1,6 @@
 //! AppState and the server's life: build from config and listeners, run until a shutdown signal.
 //! Tests bind port 0 and pass their own listener; `hotline serve` binds the configured address.
 
-use crate::auth::LoginLimiter;
 use crate::config::Config;
 use crate::customers::identity::PhoneNormalizer;
 use crate::db::Db;
@@ -20,7 +19,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub phones: PhoneNormalizer,
-    pub login_limiter: Arc<LoginLimiter>,
+    /// Rate limits of sign-in, the portal and its acknowledgements (per node).
+    pub limits: Arc<crate::limits::Limits>,
     pub metrics: PrometheusHandle,
     /// Fans the events log out to this node's websockets.
     pub hub: Arc<crate::realtime::hub::Hub>,
@@ -92,7 +92,7 @@ impl App {
             mail_store: crate::channels::email::receive::RawCommitter::start(db.clone()),
             smtp_addr: smtp_listener.as_ref().map(|l| l.local_addr()).transpose()?,
             phones: PhoneNormalizer::new(&config.default_region)?,
-            login_limiter: Arc::new(LoginLimiter::new(config.login_attempts_per_minute)),
+            limits: Arc::new(crate::limits::Limits::new(&config)),
             metrics: metrics_handle(),
             hub: Arc::new(Hub::starting_after(max_seq(&db).await?)),
             leader: Arc::default(),
@@ -176,6 +176,7 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }));
     }
+    tasks.push(crate::limits::spawn_sweeper(state.limits.clone()));
     tasks.push(crate::channels::sms::sender::spawn(state.clone()));
     tasks.push(tokio::spawn(crate::channels::voice::offers::follow_offers(
         state.clone(),

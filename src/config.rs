@@ -64,7 +64,9 @@ pub struct Config {
     pub twilio_api_base: String,
     /// Pool size of database connections.
     pub db_max_connections: u32,
-    /// Failed logins allowed per login name and per client address within a minute.
+    /// Failed sign-ins per minute from one client address across all login names (spraying)
+    /// before that address waits; devices that signed in before are exempt. One login name
+    /// from one address gets growing delays after 5 failures (`auth::LoginThrottle`).
     pub login_attempts_per_minute: u32,
     /// Session lifetime in hours.
     pub session_hours: u64,
@@ -148,8 +150,12 @@ pub struct Config {
     pub callback_sla_minutes: i64,
     /// Customer portal: a form token must be at least this old (ms) when submitted (bots are fast).
     pub portal_form_min_age_ms: u64,
-    /// Customer portal: submissions and failed status look-ups allowed per client address per minute.
+    /// Customer portal: submissions, and status look-ups, allowed per client address per minute.
     pub portal_per_minute: u32,
+    /// Customer portal: acknowledgements per destination (one email address or phone) per hour.
+    pub portal_acks_per_contact_per_hour: u32,
+    /// Customer portal: acknowledgements per hour in all (per node).
+    pub portal_acks_per_hour: u32,
     /// The center's time zone (IANA name, e.g. `Asia/Shanghai`): "today" on the wallboard and
     /// every date the console shows. Empty: the default region's zone (UTC when unknown).
     pub time_zone: String,
@@ -176,7 +182,7 @@ impl Default for Config {
             twilio_auth_token: Secret::default(),
             twilio_api_base: "https://api.twilio.com".into(),
             db_max_connections: 16,
-            login_attempts_per_minute: 10,
+            login_attempts_per_minute: 30,
             session_hours: 12,
             log_format: "text".into(),
             events_retention_hours: 72,
@@ -218,6 +224,8 @@ impl Default for Config {
             callback_sla_minutes: 30,
             portal_form_min_age_ms: 3000,
             portal_per_minute: 5,
+            portal_acks_per_contact_per_hour: 3,
+            portal_acks_per_hour: 300,
             time_zone: String::new(),
             presence_grace_secs: 60,
         }
@@ -559,8 +567,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("HOTLINE_DB_MAX_CONNECTIONS", "16", "pool size"),
     (
         "HOTLINE_LOGIN_ATTEMPTS_PER_MINUTE",
-        "10",
-        "failed logins per login and address",
+        "30",
+        "failed sign-ins per address (all names) per minute",
     ),
     ("HOTLINE_SESSION_HOURS", "12", "session lifetime"),
     (
@@ -581,7 +589,17 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "HOTLINE_PORTAL_PER_MINUTE",
         "5",
-        "portal submissions and failed look-ups per address",
+        "portal submissions and status look-ups per address",
+    ),
+    (
+        "HOTLINE_PORTAL_ACKS_PER_CONTACT_PER_HOUR",
+        "3",
+        "portal acknowledgements per email/phone",
+    ),
+    (
+        "HOTLINE_PORTAL_ACKS_PER_HOUR",
+        "300",
+        "portal acknowledgements in all, per node",
     ),
     (
         "HOTLINE_EVENTS_RETENTION_HOURS",

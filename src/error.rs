@@ -26,8 +26,9 @@ pub enum AppError {
     /// changed the record since it was read): 412 with the current version.
     #[error("changed by someone else since you loaded it (now version {current})")]
     VersionConflict { current: i64 },
+    /// Answered with `Retry-After` (whole seconds, at least 1).
     #[error("too many attempts, try again later")]
-    RateLimited,
+    RateLimited { retry_after: std::time::Duration },
     #[error("bad signature")]
     BadSignature,
     #[error("{0}")]
@@ -64,7 +65,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::VersionConflict { .. } => "version_conflict",
-            AppError::RateLimited => "rate_limited",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::BadSignature => "bad_signature",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::Unavailable => "unavailable",
@@ -81,7 +82,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable | AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -164,6 +165,12 @@ impl IntoResponse for AppError {
                 if let Ok(v) = crate::http::extract::etag(*current).parse() {
                     response.headers_mut().insert(axum::http::header::ETAG, v);
                 }
+            }
+            AppError::RateLimited { retry_after } => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
             }
             _ => {}
         }

@@ -24,6 +24,8 @@ pub mod http;
 pub mod intake;
 /// The knowledge base: articles, the tantivy index (Chinese and English), suggestions.
 pub mod knowledge;
+/// Rate limits of the public doors (governor): sign-in, portal, acknowledgements.
+pub mod limits;
 /// Counts WARN and ERROR log events (`hotline_log_events_total`).
 pub mod logcount;
 /// The events log, the hub that fans it out, the /ws protocol (`realtime::protocol`).

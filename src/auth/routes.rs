@@ -141,14 +141,22 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> AppResult<Response> {
     let login = body.login.trim().to_string();
-    let by_login = format!("login:{}", login.to_lowercase());
-    let by_addr = format!("addr:{}", peer.ip());
-    let limiter = &state.login_limiter;
-    if limiter.is_blocked(&by_login) || limiter.is_blocked(&by_addr) {
-        return Err(AppError::RateLimited);
+    // Throttling (`LoginThrottle`): per login and address, per address, per login; a device
+    // that signed in as this login before is judged only by its own failures.
+    let device_secret = || crate::channels::web::stored_secret(&state.db, super::DEVICE_SECRET_ID);
+    let device = match super::cookie_value(&headers, super::DEVICE_COOKIE) {
+        Some(v) => super::check_device_cookie(&device_secret().await?, &v, &login),
+        None => None,
+    };
+    let attempt = super::Attempt::new(&login, peer.ip(), device);
+    let throttle = &state.limits.login;
+    if let Err(wait) = throttle.check(&attempt) {
+        metrics::counter!("hotline_login_throttled_total").increment(1);
+        return Err(AppError::RateLimited { retry_after: wait });
     }
     let found = if login.len() <= 100 && body.password.len() <= 1024 {
         store::find_login(&state.db, &login).await?
@@ -158,12 +166,22 @@ async fn login(
     let user = match found {
         Some((user, hash)) if verify_password(&body.password, &hash) => user,
         _ => {
-            limiter.record_failure(&by_login);
-            limiter.record_failure(&by_addr);
+            throttle.failed(&attempt);
             return Err(AppError::BadCredentials);
         }
     };
-    limiter.clear(&by_login);
+    throttle.succeeded(&attempt);
+    let device_cookie = format!(
+        "{}={}; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        super::DEVICE_COOKIE,
+        super::device_cookie_value(&device_secret().await?, &login, attempt.device.as_deref()),
+        super::DEVICE_COOKIE_DAYS * 86_400,
+        if state.config.public_url().starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        },
+    );
     let (token, hash) = new_token();
     let hours = state.config.session_hours as i64;
     store::insert_token(
@@ -185,7 +203,11 @@ async fn login(
         hours * 3600
     );
     Ok((
-        [(header::SET_COOKIE, cookie)],
+        // Appended: a plain header array would keep only the last Set-Cookie.
+        axum::response::AppendHeaders([
+            (header::SET_COOKIE, cookie),
+            (header::SET_COOKIE, device_cookie),
+        ]),
         axum::Json(json!({"token": token, "user": user})),
     )
         .into_response())

@@ -4,7 +4,6 @@
 
 use super::{progress, summarize};
 use crate::app::AppState;
-use crate::auth::LoginLimiter;
 use crate::config::Config;
 use crate::customers::identity::PhoneNormalizer;
 use crate::customers::store as customers;
@@ -135,7 +134,7 @@ pub async fn run(config: &Config, samples: usize) -> anyhow::Result<()> {
     );
     let state = AppState {
         phones: PhoneNormalizer::new(&config.default_region)?,
-        login_limiter: Arc::new(LoginLimiter::new(10)),
+        limits: Arc::new(crate::limits::Limits::new(config)),
         metrics: metrics_exporter_prometheus::PrometheusBuilder::new()
             .build_recorder()
             .handle(),

@@ -1,9 +1,11 @@
 //! The customer portal's server side: the public complaint/request form (honeypot, signed form
-//! token, per-address limit) into intake, the acknowledgement through the outbox, and the status
-//! look-up by ticket number and contact. Knows nothing of routing or sockets.
+//! token, per-address limit) into intake, the acknowledgement through the outbox (limited per
+//! destination and overall; fixed text, the ticket number and a status link with the ticket's
+//! secret key, never the customer's words), and the status look-up: by ticket number and
+//! contact the status only, by the link's key the conversation. Knows nothing of routing or
+//! sockets.
 
 use crate::app::AppState;
-use crate::auth::LoginLimiter;
 use crate::customers::Identity;
 use crate::customers::identity::{self, IdentityKind};
 use crate::db::{Db, Exec, WriteJob, now_ms};
@@ -22,9 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
 use sqlx::Row;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// A form older than this is refused (the page is reloaded for a fresh token).
 pub const FORM_MAX_AGE_MS: i64 = 2 * 3_600_000;
@@ -57,40 +57,54 @@ pub fn routes(r: Routes) -> Routes {
         "/api/portal/tickets/{number}",
         "portal",
         Access::Public,
-        "Status and public replies of a ticket, given its number and the customer's email or phone",
+        "A ticket's status given its number and the customer's email or phone (`contact`); with \
+         the key of the acknowledgement's link (`key`) also its subject and public replies",
         get(get_ticket_status),
     )
 }
 
-/// The per-address limiter of one server (keyed by its data folder, so that test servers in one
-/// process do not share counts).
-fn limiter(state: &AppState) -> Arc<LoginLimiter> {
-    static LIMITERS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<LoginLimiter>>>> =
-        OnceLock::new();
-    let mut map = LIMITERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    map.entry(state.config.data_dir.clone())
-        .or_insert_with(|| Arc::new(LoginLimiter::new(state.config.portal_per_minute)))
-        .clone()
+/// Row of `portal_secrets` holding the form tokens' signing key.
+pub const FORM_SECRET_ID: i64 = 1;
+
+/// The form-token signing key, created on first use and shared by every node through the
+/// database.
+pub async fn form_secret(db: &Db) -> AppResult<Vec<u8>> {
+    stored_secret(db, FORM_SECRET_ID).await
 }
 
-/// The signing key, created on first use and shared by every node through the database.
-pub async fn form_secret(db: &Db) -> AppResult<Vec<u8>> {
-    let fresh: [u8; 32] = rand::random();
-    sqlx::query(
-        "INSERT INTO portal_secrets (id, secret, created_at) VALUES (1, $1, $2) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(hex::encode(fresh))
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await?;
-    let row = sqlx::query("SELECT secret FROM portal_secrets WHERE id = 1")
-        .fetch_one(&db.pool)
-        .await?;
-    let secret: String = row.try_get("secret")?;
+/// A random server key kept in row `id` of `portal_secrets` (1: portal form tokens, 2: known
+/// device cookies), created on first use and shared by every node.
+pub async fn stored_secret(db: &Db, id: i64) -> AppResult<Vec<u8>> {
+    let read = |db: &Db| {
+        let pool = db.pool.clone();
+        async move {
+            let row = sqlx::query("SELECT secret FROM portal_secrets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await?;
+            row.map(|r| r.try_get::<String, _>("secret"))
+                .transpose()
+                .map_err(AppError::from)
+        }
+    };
+    let secret = match read(db).await? {
+        Some(s) => s,
+        None => {
+            let fresh: [u8; 32] = rand::random();
+            sqlx::query(
+                "INSERT INTO portal_secrets (id, secret, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(hex::encode(fresh))
+            .bind(now_ms())
+            .execute(&db.pool)
+            .await?;
+            read(db)
+                .await?
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("secret {id} missing")))?
+        }
+    };
     hex::decode(secret).map_err(AppError::internal)
 }
 
@@ -282,10 +296,12 @@ async fn store_attachments(
     Ok(rows)
 }
 
-/// The complaint's ticket and interaction (intake) and its attachment rows, in one transaction.
+/// The complaint's ticket and interaction (intake), its attachment rows and the hash of its
+/// status key, in one transaction.
 struct StoreComplaint {
     msg: Inbound,
     attachments: Vec<attachments::NewAttachment>,
+    key_hash: String,
 }
 
 impl WriteJob for StoreComplaint {
@@ -294,11 +310,38 @@ impl WriteJob for StoreComplaint {
     async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<intake::Outcome> {
         let outcome = intake::receive_in(tx, db, &self.msg).await?;
         attachments::insert(tx, outcome.interaction.id, &self.attachments).await?;
+        if outcome.ticket_created {
+            tx.run(
+                "UPDATE tickets SET portal_key_hash = $1 WHERE id = $2",
+                vec![(&self.key_hash).into(), outcome.ticket.id.into()],
+            )
+            .await?;
+        }
         Ok(outcome)
     }
 }
 
-fn acknowledgement(locale: &str, kind: Kind, number: i64) -> (String, String, String) {
+/// A new ticket's status key (shown once, in the acknowledgement's link) and its stored hash.
+pub fn new_status_key() -> (String, String) {
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>());
+    let hash = status_key_hash(&key);
+    (key, hash)
+}
+
+pub fn status_key_hash(key: &str) -> String {
+    hex::encode(<Sha256 as sha2::Digest>::digest(key.trim().as_bytes()))
+}
+
+/// The status page of ticket `number` opened with its key (in the fragment: never sent to a
+/// server, so it stays out of access logs and Referer headers).
+pub fn status_link(public_url: &str, number: i64, key: &str) -> String {
+    format!("{public_url}/portal.html#status?t={number}&k={key}")
+}
+
+/// Subject, mail body and SMS text of a portal acknowledgement: the center's fixed text, the
+/// ticket number and the status link, nothing the customer wrote (the contact was typed by
+/// anyone; the text must be worthless to a spammer).
+fn acknowledgement(locale: &str, kind: Kind, number: i64, link: &str) -> (String, String, String) {
     if locale == "zh-CN" {
         let what = match kind {
             Kind::Complaint => "投诉",
@@ -308,9 +351,9 @@ fn acknowledgement(locale: &str, kind: Kind, number: i64) -> (String, String, St
         (
             format!("我们已收到您的{what} [#{number}]"),
             format!(
-                "您好，\n\n我们已收到您的{what}，工单号为 #{number}。我们会尽快处理并通过邮件或短信告知进展。\n您可以在客户服务页面用工单号和联系方式查询处理状态。\n\n客服中心"
+                "您好，\n\n我们已收到您的{what}，工单号为 #{number}。我们会尽快处理并通过邮件或短信告知进展。\n查看处理状态和我们的回复：{link}\n（请勿转发此链接。）\n\n客服中心"
             ),
-            format!("【客服中心】已收到您的{what}，工单号 #{number}。我们会尽快处理。"),
+            format!("【客服中心】已收到您的{what}，工单号 #{number}。查看进展：{link}"),
         )
     } else {
         let what = match kind {
@@ -321,11 +364,9 @@ fn acknowledgement(locale: &str, kind: Kind, number: i64) -> (String, String, St
         (
             format!("We received your {what} [#{number}]"),
             format!(
-                "Hello,\n\nWe received your {what}; its ticket number is #{number}. We will keep you informed by email or SMS.\nYou can look up its status on our service page with the ticket number and your contact.\n\nCustomer service"
+                "Hello,\n\nWe received your {what}; its ticket number is #{number}. We will keep you informed by email or SMS.\nStatus and our replies: {link}\n(Please do not forward this link.)\n\nCustomer service"
             ),
-            format!(
-                "Customer service: we received your {what}, ticket #{number}. We will get back to you soon."
-            ),
+            format!("Customer service: we received your {what}, ticket #{number}. Status: {link}"),
         )
     }
 }
@@ -336,12 +377,13 @@ async fn create_complaint(
     headers: axum::http::HeaderMap,
     Json(b): Json<ComplaintBody>,
 ) -> AppResult<(StatusCode, axum::Json<ComplaintReceipt>)> {
-    let by_addr = format!("portal:{}", peer.ip());
-    let limiter = limiter(&state);
-    if limiter.is_blocked(&by_addr) {
-        return Err(AppError::RateLimited);
+    let limits = &state.limits.portal;
+    if let Err(retry_after) = limits
+        .submissions
+        .take(&crate::limits::client_key(peer.ip()))
+    {
+        return Err(AppError::RateLimited { retry_after });
     }
-    limiter.record_failure(&by_addr);
     if !b.website.trim().is_empty() {
         metrics::counter!("hotline_portal_spam_total", "why" => "honeypot").increment(1);
         return Err(AppError::validation(
@@ -416,17 +458,43 @@ async fn create_complaint(
         .map(|i| i.value.clone())
         .collect();
     msg.meta = json!({"source": "portal", "locale": locale, "contacts": contacts});
-    let outcome = state.db.write(StoreComplaint { msg, attachments }).await?;
+    let (key, key_hash) = new_status_key();
+    let outcome = state
+        .db
+        .write(StoreComplaint {
+            msg,
+            attachments,
+            key_hash,
+        })
+        .await?;
     intake::committed(&outcome, Channel::Web);
     let ticket = outcome.ticket;
 
-    // The acknowledgement goes where the customer can read it: email first, else SMS.
-    let (ack_subject, ack_mail, ack_sms) = acknowledgement(locale, kind, ticket.id);
+    // The acknowledgement goes where the customer can read it: email first, else SMS; not at
+    // all when that destination (or the portal) has had its acknowledgements for the hour: the
+    // ticket stands, the contact typed may be a stranger's.
+    let link = status_link(&state.config.public_url(), ticket.id, &key);
+    let (ack_subject, ack_mail, ack_sms) = acknowledgement(locale, kind, ticket.id, &link);
     let (channel, to, subject, body) = match (&email, &phone) {
         (Some(e), _) => (Channel::Email, e.value.clone(), ack_subject, ack_mail),
         (None, Some(p)) => (Channel::Sms, p.value.clone(), String::new(), ack_sms),
         (None, None) => unreachable!("an identity was required above"),
     };
+    metrics::counter!("hotline_portal_submissions_total", "kind" => kind.as_str()).increment(1);
+    if !limits.ack_allowed(&format!("{}:{to}", channel.as_str())) {
+        metrics::counter!("hotline_portal_ack_rate_limited_total").increment(1);
+        tracing::info!(
+            ticket = ticket.id,
+            "portal acknowledgement skipped: over its hourly limit"
+        );
+        return Ok((
+            StatusCode::CREATED,
+            axum::Json(ComplaintReceipt {
+                ticket_number: ticket.id,
+                acknowledged_by: vec![],
+            }),
+        ));
+    }
     let from = match channel {
         Channel::Email => state.config.mail_from(),
         _ => String::new(),
@@ -443,14 +511,16 @@ async fn create_complaint(
             from_addr: from,
             to_addr: to.clone(),
             subject: subject.clone(),
-            body: body.clone(),
+            // The ticket's record keeps the link without its key (only the hash is stored).
+            body: body.replace(&key, "…"),
             external_id: None,
             author_id: None,
             meta: json!({"delivery": "queued", "automatic": "portal_ack"}),
         },
     )
     .await?;
-    let payload = json!({"subject": subject, "body": body, "html": null});
+    // `kind: ack`: sent with Auto-Submitted (RFC 3834), so that robots do not answer it.
+    let payload = json!({"subject": subject, "body": body, "html": null, "kind": "ack"});
     tickets::insert_outbox(
         &mut tx,
         channel,
@@ -461,7 +531,6 @@ async fn create_complaint(
     )
     .await?;
     crate::realtime::events::commit(tx).await?;
-    metrics::counter!("hotline_portal_submissions_total", "kind" => kind.as_str()).increment(1);
     Ok((
         StatusCode::CREATED,
         axum::Json(ComplaintReceipt {
@@ -475,6 +544,9 @@ async fn create_complaint(
 struct StatusQuery {
     #[serde(default)]
     contact: String,
+    /// The key of the acknowledgement's status link.
+    #[serde(default)]
+    key: String,
 }
 
 #[derive(Serialize)]
@@ -488,65 +560,114 @@ struct PublicReply {
 #[derive(Serialize)]
 struct TicketStatus {
     ticket_number: i64,
-    subject: String,
     status: Status,
     kind: Kind,
     created_at: i64,
     updated_at: i64,
+    /// Whether `subject` and `replies` are included (the look-up had the ticket's key).
+    conversation: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
     /// What the service desk sent the customer (never internal notes).
-    replies: Vec<PublicReply>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replies: Option<Vec<PublicReply>>,
 }
 
-/// Answers only when the contact is one of the ticket's customer's identities; any mismatch is
-/// the same 404 as a missing ticket, so numbers cannot be probed for existence.
+/// Is `contact` one given with ticket `t` on the portal, or an identity of its customer?
+async fn contact_matches(
+    state: &AppState,
+    t: &crate::tickets::Ticket,
+    contact: &str,
+) -> AppResult<bool> {
+    let kind = if contact.contains('@') {
+        IdentityKind::Email
+    } else {
+        IdentityKind::Phone
+    };
+    let Ok(value) = identity::normalize(kind, contact, &state.phones) else {
+        return Ok(false);
+    };
+    let given = tickets::list_interactions(&state.db, t.id)
+        .await?
+        .iter()
+        .filter(|i| i.meta["source"] == "portal")
+        .any(|i| {
+            i.meta["contacts"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c.as_str() == Some(&value)))
+        });
+    if given {
+        return Ok(true);
+    }
+    Ok(match t.customer_id {
+        Some(cid) => crate::customers::store::find_customer(&state.db, cid)
+            .await?
+            .identities
+            .iter()
+            .any(|i| i.kind == kind && i.value == value),
+        None => false,
+    })
+}
+
+/// Does `key` open ticket `id` (its status link's key; compared by hash)?
+async fn key_matches(db: &Db, id: i64, key: &str) -> AppResult<bool> {
+    let row = sqlx::query("SELECT portal_key_hash FROM tickets WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let stored: Option<String> = match row {
+        Some(r) => r.try_get("portal_key_hash")?,
+        None => None,
+    };
+    Ok(stored.is_some_and(|h| {
+        // Equal lengths (hex of SHA-256); compared without an early exit.
+        let given = status_key_hash(key);
+        h.len() == given.len()
+            && h.bytes()
+                .zip(given.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }))
+}
+
+/// With the key of the acknowledgement's link: status, subject and public replies. With the
+/// ticket's contact: the status only (numbers are sequential and contacts are often known to
+/// others; the conversation is for whoever received the acknowledgement). Any mismatch is the
+/// same 404 as a missing ticket, so numbers cannot be probed for existence. Every look-up
+/// counts against the address's budget (`HOTLINE_PORTAL_PER_MINUTE`).
 async fn get_ticket_status(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(number): Path<i64>,
     Query(q): Query<StatusQuery>,
 ) -> AppResult<axum::Json<TicketStatus>> {
-    let by_addr = format!("portal-lookup:{}", peer.ip());
-    let limiter = limiter(&state);
-    if limiter.is_blocked(&by_addr) {
-        return Err(AppError::RateLimited);
+    let client = crate::limits::client_key(peer.ip());
+    if let Err(retry_after) = state.limits.portal.lookups.take(&client) {
+        return Err(AppError::RateLimited { retry_after });
     }
-    let contact = required_text("contact", &q.contact, 254)?;
-    let kind = if contact.contains('@') {
-        IdentityKind::Email
-    } else {
-        IdentityKind::Phone
-    };
-    let wanted = identity::normalize(kind, &contact, &state.phones).ok();
+    let key = optional_text("key", q.key.trim(), 100)?;
+    if key.is_empty() {
+        required_text("contact", &q.contact, 254)?;
+    }
+    let contact = optional_text("contact", q.contact.trim(), 254)?;
     let found = match tickets::find_ticket(&mut &state.db, number).await {
         Ok(t) => Some(t),
         Err(AppError::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
     let mut ticket = None;
-    if let (Some(t), Some(value)) = (found, wanted) {
-        let given = tickets::list_interactions(&state.db, t.id)
-            .await?
-            .iter()
-            .filter(|i| i.meta["source"] == "portal")
-            .any(|i| {
-                i.meta["contacts"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c.as_str() == Some(&value)))
-            });
-        let of_customer = match t.customer_id {
-            Some(cid) if !given => crate::customers::store::find_customer(&state.db, cid)
-                .await?
-                .identities
-                .iter()
-                .any(|i| i.kind == kind && i.value == value),
-            _ => false,
-        };
-        if given || of_customer {
+    let mut conversation = false;
+    if let Some(t) = found {
+        if !key.is_empty() {
+            conversation = key_matches(&state.db, t.id, &key).await?;
+            if conversation {
+                ticket = Some(t);
+            }
+        } else if contact_matches(&state, &t, &contact).await? {
             ticket = Some(t);
         }
     }
     let Some(mut ticket) = ticket else {
-        limiter.record_failure(&by_addr);
         return Err(AppError::NotFound("ticket"));
     };
     // A merged ticket lives on in the one it was merged into.
@@ -556,24 +677,31 @@ async fn get_ticket_status(
             None => break,
         }
     }
-    let replies = tickets::list_interactions(&state.db, ticket.id)
-        .await?
-        .into_iter()
-        .filter(|i| i.direction == Direction::Out)
-        .map(|i| PublicReply {
-            channel: i.channel,
-            subject: i.subject,
-            body: i.body,
-            created_at: i.created_at,
-        })
-        .collect();
+    let replies = if conversation {
+        Some(
+            tickets::list_interactions(&state.db, ticket.id)
+                .await?
+                .into_iter()
+                .filter(|i| i.direction == Direction::Out)
+                .map(|i| PublicReply {
+                    channel: i.channel,
+                    subject: i.subject,
+                    body: i.body,
+                    created_at: i.created_at,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     Ok(axum::Json(TicketStatus {
         ticket_number: number,
-        subject: ticket.subject,
         status: ticket.status,
         kind: ticket.kind,
         created_at: ticket.created_at,
         updated_at: ticket.updated_at,
+        conversation,
+        subject: conversation.then_some(ticket.subject),
         replies,
     }))
 }

@@ -333,14 +333,18 @@ async fn browser_portal_complaint() {
         *out = wait_text(c, "#ticket-number", "#").await;
         let number = out.clone();
 
-        // Then the status look-up with the number and the contact.
+        // Then the status look-up with the number and the contact: the status only.
         click(c, "#tab-status").await;
         type_into(c, "#s-number", number.trim_start_matches('#')).await;
         type_into(c, "#s-contact", "LI.LEI@example.com\n").await;
-        wait_text(c, "#status-result", "My parcel arrived broken").await;
+        wait_text(c, "#status-only", "link").await;
         // A wrong contact learns nothing.
         type_into(c, "#s-contact", "someone@else.com\n").await;
         wait_text(c, "#status-error", "No ticket").await;
+        // The acknowledgement's link opens the conversation.
+        let n: i64 = number.trim_start_matches('#').parse().unwrap();
+        c.goto(&status_link(app, n).await).await.unwrap();
+        wait_text(c, "#status-result", "My parcel arrived broken").await;
     })
     .await;
     let n: i64 = number.trim().trim_start_matches('#').parse().unwrap();
@@ -354,6 +358,23 @@ async fn browser_portal_complaint() {
         .unwrap()
         .get("n");
     assert_eq!(queued, 1, "the acknowledgement is queued");
+}
+
+/// The status link of the portal acknowledgement queued for ticket `n`.
+pub async fn status_link(t: &TestApp, n: i64) -> String {
+    let payload: String = sqlx::query("SELECT payload FROM outbox WHERE ticket_id = $1")
+        .bind(n)
+        .fetch_one(&t.state.db.pool)
+        .await
+        .unwrap()
+        .get("payload");
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    let body = payload["body"].as_str().unwrap();
+    let at = body
+        .find("/portal.html#")
+        .expect("a link in the acknowledgement");
+    // The link starts with HOTLINE_PUBLIC_URL (here the listen address, port 0): keep its path.
+    t.url(body[at..].split_whitespace().next().unwrap())
 }
 
 fn catalog(name: &str) -> serde_json::Map<String, Value> {

@@ -638,9 +638,10 @@ async fn browser_portal_layout() {
                     locale(c, "#portal-locale", lang).await;
                 }
                 screenshot(c, &format!("portal-{lang}-{w}x{h}")).await;
-                click(c, "#tab-status").await;
-                type_into(c, "#s-number", &number.to_string()).await;
-                type_into(c, "#s-contact", "li.lei@example.com\n").await;
+                // The acknowledgement's link shows the conversation.
+                c.goto(&crate::browser::status_link(app, number).await)
+                    .await
+                    .unwrap();
                 wait_text(c, "#status-result", "replacement").await;
                 let body = text_width(c, "#status-result .msg:last-child .body").await;
                 let result = rect(c, "#status-result").await.unwrap();

@@ -22,6 +22,7 @@ mod email_support;
 mod email_text;
 mod email_threads;
 mod knowledge;
+mod limits;
 mod nodes;
 mod ops;
 mod outbox;

@@ -162,6 +162,7 @@ async fn complaint_becomes_a_ticket_with_acknowledgement_and_status() {
         .await;
     assert_eq!(s, StatusCode::CREATED);
 
+    // Number and contact: the status only. The acknowledgement's link: the conversation.
     for contact in ["xiaoming.wang@example.cn", "+86 138-0013-8000"] {
         let (status, st) = t
             .call(
@@ -177,10 +178,144 @@ async fn complaint_becomes_a_ticket_with_acknowledgement_and_status() {
         assert_eq!(status, StatusCode::OK, "{contact}: {st}");
         assert_eq!(st["ticket_number"], number);
         assert_eq!(st["status"], "open");
-        let replies = st["replies"].to_string();
-        assert!(replies.contains("refunded 50 yuan"), "{replies}");
-        assert!(!replies.contains("angry"), "{replies}");
+        assert_eq!(st["conversation"], false);
+        assert!(st.get("replies").is_none(), "{st}");
     }
+    let key = link_key(&queued[0].2, number);
+    let (status, st) = t
+        .call(
+            Method::GET,
+            &format!("/api/portal/tickets/{number}?key={key}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{st}");
+    assert_eq!(st["subject"], "账单错误");
+    let replies = st["replies"].to_string();
+    assert!(replies.contains("refunded 50 yuan"), "{replies}");
+    assert!(!replies.contains("angry"), "{replies}");
+}
+
+/// The key of the status link in an acknowledgement's body.
+fn link_key(payload: &Value, number: i64) -> String {
+    let body = payload["body"].as_str().unwrap();
+    let marker = format!("/portal.html#status?t={number}&k=");
+    let at = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no status link: {body}"))
+        + marker.len();
+    body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[tokio::test]
+async fn status_by_contact_shows_no_conversation_and_the_link_does() {
+    let t = TestApp::spawn().await;
+    let (_, receipt) = submit(
+        &t,
+        json!({"name": "Bob", "email": "bob@example.com", "description": "Broken phone",
+               "subject": "My phone", "form_token": token_aged(&t, 5_000).await}),
+    )
+    .await;
+    let number = receipt["ticket_number"].as_i64().unwrap();
+    let (s, _) = t
+        .post(
+            &format!("/api/tickets/{number}/replies"),
+            &t.admin_token,
+            json!({"body": "Your contract number is 4711."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // Whoever knows bob's address and guesses the number sees the status, not the replies.
+    let path = format!("/api/portal/tickets/{number}?contact=bob%40example.com");
+    let (s, st) = t.call(Method::GET, &path, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{st}");
+    assert_eq!(st["status"], "open");
+    assert!(!st.to_string().contains("4711"), "{st}");
+    assert!(!st.to_string().contains("My phone"), "{st}");
+    // The link in the acknowledgement opens the conversation.
+    let queued = outbox(&t, number).await;
+    let key = link_key(&queued[0].2, number);
+    assert!(key.len() >= 22, "{key}");
+    let (s, st) = t
+        .call(
+            Method::GET,
+            &format!("/api/portal/tickets/{number}?key={key}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{st}");
+    assert_eq!(st["conversation"], true);
+    assert!(st["replies"].to_string().contains("4711"), "{st}");
+    // The ticket's own record keeps the link without the key (only its hash is stored).
+    let (_, view) = t
+        .get(&format!("/api/tickets/{number}"), &t.admin_token)
+        .await;
+    assert!(!view.to_string().contains(&key));
+    // A wrong key, or the right key on another ticket, is a 404.
+    let (_, other) = submit(
+        &t,
+        json!({"name": "Eve", "email": "eve@example.com", "description": "Hi",
+               "form_token": token_aged(&t, 5_000).await}),
+    )
+    .await;
+    let other = other["ticket_number"].as_i64().unwrap();
+    for path in [
+        format!("/api/portal/tickets/{number}?key=AAAAAAAAAAAAAAAAAAAAAAAA"),
+        format!("/api/portal/tickets/{other}?key={key}"),
+    ] {
+        let (s, b) = t.call(Method::GET, &path, None, None).await;
+        assert_error(s, &b, 404, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn acknowledgements_are_limited_and_repeat_nothing_the_form_said() {
+    let t = TestApp::spawn_with(|c| {
+        c.portal_per_minute = 100;
+        c.portal_acks_per_hour = 5;
+    })
+    .await;
+    let send = |email: &'static str| {
+        let t = &t;
+        async move {
+            let body = json!({
+                "name": "Cheap Pills", "email": email, "kind": "inquiry",
+                "subject": "BUY NOW http://spam.example", "description": "Visit spam.example today",
+                "form_token": token_aged(t, 5_000).await});
+            let (s, r) = submit(t, body).await;
+            assert_eq!(s, StatusCode::CREATED, "{r}");
+            (
+                r["ticket_number"].as_i64().unwrap(),
+                r["acknowledged_by"].clone(),
+            )
+        }
+    };
+    // Three acknowledgements an hour to one destination; the fourth complaint still stands.
+    for _ in 0..3 {
+        let (n, by) = send("victim@example.com").await;
+        assert_eq!(by, json!(["email"]));
+        let queued = outbox(&t, n).await;
+        let text = format!("{} {}", queued[0].2["subject"], queued[0].2["body"]);
+        for echo in ["Cheap", "Pills", "BUY", "spam", "Visit"] {
+            assert!(!text.contains(echo), "{echo} in {text}");
+        }
+        assert!(text.contains(&format!("#{n}")), "{text}");
+        link_key(&queued[0].2, n);
+    }
+    let (n, by) = send("victim@example.com").await;
+    assert_eq!(by, json!([]));
+    assert!(outbox(&t, n).await.is_empty());
+    let (_, view) = t.get(&format!("/api/tickets/{n}"), &t.admin_token).await;
+    assert_eq!(view["ticket"]["subject"], "BUY NOW http://spam.example");
+    // And at most `portal_acks_per_hour` in all.
+    assert_eq!(send("a@example.com").await.1, json!(["email"]));
+    assert_eq!(send("b@example.com").await.1, json!(["email"]));
+    assert_eq!(send("c@example.com").await.1, json!([]));
 }
 
 fn url_escape(s: &str) -> String {

@@ -1,7 +1,9 @@
 // <hl-portal> — the public customer portal: submit a complaint, request or question (name,
 // contact, description, attachments; a honeypot field and a signed form token instead of a
 // third-party captcha), get the ticket number; look up a ticket's status with its number and
-// the contact; search the public knowledge base. Usage: <hl-portal></hl-portal> in portal.html.
+// the contact (status only), or open the link of the acknowledgement (`#status?t=<number>&k=<key>`:
+// status, subject and our replies); search the public knowledge base.
+// Usage: <hl-portal></hl-portal> in portal.html.
 
 import { api, query } from '../../lib/api.js';
 import { html, highlighted, render } from '../../lib/html.js';
@@ -23,10 +25,11 @@ function readBase64(file) {
 class HlPortal extends HTMLElement {
   async connectedCallback() {
     await i18n.load(i18n.preferred());
-    this.tab = location.hash === '#status' ? 'status' : location.hash === '#help' ? 'help' : 'submit';
+    this.tab = location.hash.startsWith('#status') ? 'status' : location.hash === '#help' ? 'help' : 'submit';
     window.addEventListener('hl-locale', () => this.draw());
     window.addEventListener('hashchange', () => {
-      const tab = location.hash.slice(1);
+      const tab = location.hash.slice(1).split('?')[0];
+      if (this.openLink()) return;
       if (['submit', 'status', 'help'].includes(tab) && tab !== this.tab) {
         this.tab = tab;
         this.draw();
@@ -34,6 +37,19 @@ class HlPortal extends HTMLElement {
     });
     this.draw();
     this.fetchToken();
+    this.openLink();
+  }
+
+  // The acknowledgement's status link: the key stays in the fragment (never sent in a request
+  // line or Referer) and opens the conversation.
+  openLink() {
+    const [tab, q] = location.hash.slice(1).split('?');
+    const p = new URLSearchParams(q || '');
+    if (tab !== 'status' || !p.get('t') || !p.get('k')) return false;
+    this.tab = 'status';
+    this.statusNumber = p.get('t');
+    this.fetchStatus({ key: p.get('k') });
+    return true;
   }
 
   async fetchToken() {
@@ -89,7 +105,8 @@ class HlPortal extends HTMLElement {
         <h2>${t('portal.thanks')}</h2>
         <p>${t('portal.your_number')}</p>
         <p class="ticket-number" id="ticket-number">#${this.receipt.ticket_number}</p>
-        <p class="muted">${t(this.receipt.acknowledged_by.includes('sms') ? 'portal.ack_sms' : 'portal.ack_email')}</p>
+        <p class="muted">${t(this.receipt.acknowledged_by.includes('sms') ? 'portal.ack_sms'
+          : this.receipt.acknowledged_by.includes('email') ? 'portal.ack_email' : 'portal.ack_none')}</p>
         <button type="button" id="another">${t('portal.another')}</button></div>`;
     }
     return html`
@@ -124,13 +141,14 @@ class HlPortal extends HTMLElement {
       </form>
       <p class="error" role="alert" id="status-error">${this.statusError || ''}</p>
       ${s ? html`<div id="status-result" class="status-result">
-        <h2>#${s.ticket_number} ${s.subject}</h2>
+        <h2>#${s.ticket_number} ${s.subject || ''}</h2>
         <p><span class="badge ${s.status}">${t('status.' + s.status)}</span> · ${t('kind.' + s.kind)}
           · ${t('ticket.created')} ${fmtDateTime(s.created_at)} · ${t('ticket.updated')} ${fmtDateTime(s.updated_at)}</p>
-        <h3>${t('portal.replies')}</h3>
+        ${s.conversation ? html`<h3>${t('portal.replies')}</h3>
         ${s.replies.length ? s.replies.map((r) => html`<article class="msg out"><header><span>${t('channel.' + r.channel)}</span>
           <span>${fmtDateTime(r.created_at)}</span></header>${r.subject ? html`<strong>${r.subject}</strong>` : ''}<div class="body">${r.body}</div></article>`)
-          : html`<p class="muted">${t('portal.no_replies')}</p>`}
+          : html`<p class="muted">${t('portal.no_replies')}</p>`}`
+          : html`<p class="muted" id="status-only">${t('portal.status_only')}</p>`}
       </div>` : ''}`;
   }
 
@@ -196,8 +214,12 @@ class HlPortal extends HTMLElement {
     const f = e.target;
     this.statusNumber = f.number.value.trim().replace('#', '');
     this.statusContact = f.contact.value.trim();
+    await this.fetchStatus({ contact: this.statusContact });
+  }
+
+  async fetchStatus(q) {
     try {
-      this.status = await api.get(`/api/portal/tickets/${encodeURIComponent(this.statusNumber)}${query({ contact: this.statusContact })}`);
+      this.status = await api.get(`/api/portal/tickets/${encodeURIComponent(this.statusNumber)}${query(q)}`);
       this.statusError = '';
     } catch (x) {
       this.status = null;
