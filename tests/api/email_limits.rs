@@ -161,3 +161,97 @@ async fn processed_raw_mail_is_purged_after_retention_and_quarantined_mail_stays
     assert_eq!(s.as_u16(), 200);
     assert!(v.to_string().contains("It blinks red."), "{v}");
 }
+
+/// SQLite's writer under overload: with its queue full (one write waiting behind one the
+/// writer cannot commit yet), an SMS webhook is answered `503 overloaded` and an SMTP delivery
+/// `451 4.3.2` at once, instead of queueing without end; once the writer catches up, the
+/// retries of both are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_answers_503_and_smtp_451_then_recovers() {
+    use crate::twilio_fake::{AUTH_TOKEN, PUBLIC_URL, post_signed};
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        eprintln!("skipped: the write queue is SQLite's (PostgreSQL has no group writer)");
+        return;
+    }
+    let app = spawn_mail(|c| {
+        c.twilio_auth_token = hotline::config::Secret(AUTH_TOKEN.into());
+        c.public_url = PUBLIC_URL.into();
+        c.db_write_queue = 1;
+    })
+    .await;
+    let sms = |sid: &'static str| {
+        [
+            ("MessageSid", sid),
+            ("From", "+8613700000042"),
+            ("Body", "hello"),
+        ]
+    };
+    let raw = mail(
+        "Eve <eve@example.com>",
+        "Modem",
+        "modem-1@example.com",
+        "",
+        "No signal.",
+    );
+    // Another connection holds SQLite's write lock: the writer's next batch waits for it.
+    let hold = app.state.db.begin().await.unwrap();
+    let path = "/webhooks/twilio/sms";
+    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let (sms1, sms2, sms3) = (sms("SMq1"), sms("SMq2"), sms("SMq3"));
+    let (first, second, third, smtp, _) = tokio::join!(
+        post_signed(&app, path, &sms1),
+        async {
+            pause(200).await;
+            post_signed(&app, path, &sms2).await
+        },
+        async {
+            pause(500).await;
+            let started = Instant::now();
+            let r = post_signed(&app, path, &sms3).await;
+            (r, started.elapsed())
+        },
+        async {
+            pause(500).await;
+            deliver(
+                smtp_addr(&app),
+                "eve@example.com",
+                "support@localhost",
+                &raw,
+            )
+            .await
+        },
+        async {
+            pause(1500).await;
+            hold.rollback().await.unwrap();
+        }
+    );
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(second.0, 200, "{}", second.1);
+    let ((status, body), took) = third;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"overloaded\""), "{body}");
+    assert!(
+        took < Duration::from_millis(500),
+        "refused at once: {took:?}"
+    );
+    assert!(smtp.starts_with("451 4.3.2"), "{smtp}");
+    // The writer caught up: Twilio's retry and the mail server's are stored.
+    assert_eq!(post_signed(&app, path, &sms3).await.0, 200);
+    let r = deliver(
+        smtp_addr(&app),
+        "eve@example.com",
+        "support@localhost",
+        &raw,
+    )
+    .await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM interactions WHERE channel = $1",
+            "sms"
+        )
+        .await,
+        3
+    );
+}
