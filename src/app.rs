@@ -67,6 +67,9 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
         db.migrate().await?;
+        let phones = PhoneNormalizer::new(&config.default_region)?;
+        // Users' phone numbers written before they had an E.164 key get one (migration 0012).
+        crate::auth::store::backfill_phone_norm(&db, &phones).await?;
         crate::auth::routes::ensure_admin(&db, &config).await?;
         let kb = crate::knowledge::sync::open(
             &db,
@@ -86,7 +89,7 @@ impl App {
         let state = AppState {
             mail_store: crate::channels::email::receive::RawCommitter::start(db.clone()),
             smtp_addr: smtp_listener.as_ref().map(|l| l.local_addr()).transpose()?,
-            phones: PhoneNormalizer::new(&config.default_region)?,
+            phones,
             login_limiter: Arc::new(LoginLimiter::new(config.login_attempts_per_minute)),
             metrics: metrics_handle(),
             hub: Arc::new(Hub::starting_after(max_seq(&db).await?)),
@@ -172,6 +175,8 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         }));
     }
     tasks.push(crate::channels::sms::sender::spawn(state.clone()));
+    // Retention: expired sessions and API tokens (at start, then hourly).
+    tasks.push(crate::auth::spawn_token_purge(state.db.clone()));
     tasks.push(tokio::spawn(crate::channels::voice::offers::follow_offers(
         state.clone(),
     )));
