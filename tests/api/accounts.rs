@@ -407,6 +407,20 @@ async fn api_tokens_expire_and_can_be_listed_and_revoked() {
         list.iter()
             .all(|t| t.get("token").is_none() && t.get("token_hash").is_none())
     );
+    // Noted at most once a minute: more requests within it write nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/auth/me", &pbx).await.0.as_u16(), 200);
+    }
+    let (_, again) = app.get("/api/auth/tokens", &session).await;
+    let again = again
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == pbx_id)
+        .unwrap()
+        .clone();
+    assert_eq!(again["last_used_at"], pbx_row["last_used_at"]);
 
     // Sessions are listed too; an agent sees only their own, never another's.
     let (_, sessions) = app.get("/api/auth/tokens?kind=session", &session).await;
