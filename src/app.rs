@@ -72,6 +72,9 @@ impl App {
         )
         .await?;
         db.migrate().await?;
+        let phones = PhoneNormalizer::new(&config.default_region)?;
+        // Users' phone numbers written before they had an E.164 key get one (migration 0012).
+        crate::auth::store::backfill_phone_norm(&db, &phones).await?;
         crate::auth::routes::ensure_admin(&db, &config).await?;
         let kb = crate::knowledge::sync::open(
             &db,
@@ -91,7 +94,7 @@ impl App {
         let state = AppState {
             mail_store: crate::channels::email::receive::RawCommitter::start(db.clone()),
             smtp_addr: smtp_listener.as_ref().map(|l| l.local_addr()).transpose()?,
-            phones: PhoneNormalizer::new(&config.default_region)?,
+            phones,
             limits: Arc::new(crate::limits::Limits::new(&config)),
             metrics: metrics_handle(),
             hub: Arc::new(Hub::starting_after(max_seq(&db).await?)),
@@ -178,6 +181,8 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     }
     tasks.push(crate::limits::spawn_sweeper(state.limits.clone()));
     tasks.push(crate::channels::sms::sender::spawn(state.clone()));
+    // Retention: expired sessions and API tokens (at start, then hourly).
+    tasks.push(crate::auth::spawn_token_purge(state.db.clone()));
     tasks.push(tokio::spawn(crate::channels::voice::offers::follow_offers(
         state.clone(),
     )));

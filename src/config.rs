@@ -70,6 +70,8 @@ pub struct Config {
     pub login_attempts_per_minute: u32,
     /// Session lifetime in hours.
     pub session_hours: u64,
+    /// The longest lifetime of an API token in days (POST /api/auth/tokens `expires_in_days`).
+    pub token_max_days: u64,
     /// Log format: `text` or `json`.
     pub log_format: String,
     /// Events older than this are pruned; a console further behind is told to resync.
@@ -184,6 +186,7 @@ impl Default for Config {
             db_max_connections: 16,
             login_attempts_per_minute: 30,
             session_hours: 12,
+            token_max_days: 365,
             log_format: "text".into(),
             events_retention_hours: 72,
             ws_ping_secs: 20,
@@ -571,6 +574,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "failed sign-ins per address (all names) per minute",
     ),
     ("HOTLINE_SESSION_HOURS", "12", "session lifetime"),
+    (
+        "HOTLINE_TOKEN_MAX_DAYS",
+        "365",
+        "longest API token lifetime in days (default 90)",
+    ),
     (
         "HOTLINE_LOG_FORMAT",
         "text",

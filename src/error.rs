@@ -18,6 +18,10 @@ pub enum AppError {
     BadCredentials,
     #[error("you are not allowed to do this")]
     Forbidden,
+    #[error(
+        "change your password first (PATCH /api/users/{{id}} with password and current_password)"
+    )]
+    PasswordChangeRequired,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -62,6 +66,7 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::BadCredentials => "bad_credentials",
             AppError::Forbidden => "forbidden",
+            AppError::PasswordChangeRequired => "password_change_required",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::VersionConflict { .. } => "version_conflict",
@@ -78,7 +83,9 @@ impl AppError {
         match self {
             AppError::Validation { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::BadSignature => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::BadSignature | AppError::PasswordChangeRequired => {
+                StatusCode::FORBIDDEN
+            }
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,

@@ -70,8 +70,12 @@ enum UserCommand {
         /// Password; read from HOTLINE_NEW_PASSWORD when omitted.
         #[arg(long, env = "HOTLINE_NEW_PASSWORD", hide_env_values = true)]
         password: String,
+        /// PBX extension (unique among users).
         #[arg(long)]
         extension: Option<String>,
+        /// Phone number (unique among users; stored with its E.164 form).
+        #[arg(long)]
+        phone: Option<String>,
     },
 }
 
@@ -132,20 +136,48 @@ async fn main() -> anyhow::Result<()> {
             name,
             password,
             extension,
+            phone,
         }) => {
             let db = hotline::db::Db::connect(&config.database_url(), 2).await?;
             db.migrate().await?;
             let role = hotline::auth::Role::parse(&role)
                 .ok_or_else(|| anyhow::anyhow!("role must be agent, supervisor or admin"))?;
+            let err = |e: hotline::error::AppError| anyhow::anyhow!("{e}");
+            let display_name = name.unwrap_or_else(|| login.clone());
+            hotline::auth::check_password(&password, &[&login, &display_name]).map_err(err)?;
+            let extension = extension
+                .as_deref()
+                .map(hotline::auth::normalize_extension)
+                .transpose()
+                .map_err(err)?
+                .flatten();
+            let phones =
+                hotline::customers::identity::PhoneNormalizer::new(&config.default_region)?;
+            let (phone, phone_norm) = phone
+                .as_deref()
+                .map(|p| hotline::auth::normalize_phone(&phones, p))
+                .transpose()
+                .map_err(err)?
+                .flatten()
+                .unzip();
+            hotline::auth::store::check_unique_contacts(
+                &db,
+                None,
+                extension.as_deref(),
+                phone_norm.as_deref(),
+            )
+            .await
+            .map_err(err)?;
             let user = hotline::auth::store::insert_user(
                 &db,
                 &hotline::auth::store::NewUser {
-                    display_name: name.unwrap_or_else(|| login.clone()),
+                    display_name,
                     login,
                     role,
                     password_hash: hotline::auth::hash_password(&password)?,
                     extension,
-                    phone: None,
+                    phone,
+                    phone_norm,
                     email: None,
                     skills: vec![],
                     languages: vec![],

@@ -1,7 +1,10 @@
 //! HTTP for sign-in, users, API tokens and the audit log.
 
-use super::store::{self, NewUser, UserChanges};
-use super::{Role, User, hash_password, new_token, verify_password};
+use super::store::{self, NewUser};
+use super::{
+    Role, User, UserUpdate, check_password, hash_password, new_token, normalize_extension,
+    normalize_phone, verify_password,
+};
 use crate::app::AppState;
 use crate::config::Config;
 use crate::db::{Db, now_ms};
@@ -11,7 +14,7 @@ use crate::http::{Access, Routes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -46,8 +49,26 @@ pub fn routes(r: Routes) -> Routes {
         "/api/auth/tokens",
         "auth",
         Access::Agent,
-        "Create an API token for integrations (shown once)",
+        "Create an API token for integrations (shown once): name, expires_in_days (default 90, \
+         at most HOTLINE_TOKEN_MAX_DAYS)",
         post(create_token),
+    )
+    .add(
+        "GET",
+        "/api/auth/tokens",
+        "auth",
+        Access::Agent,
+        "List one's API tokens (kind=api, default) or sessions (kind=session), never the secret; \
+         admins: anyone's, or one user's with user_id",
+        get(list_tokens),
+    )
+    .add(
+        "DELETE",
+        "/api/auth/tokens/{id}",
+        "auth",
+        Access::Agent,
+        "Revoke one's API token or session (admins: anyone's)",
+        delete(revoke_token),
     )
     .add(
         "GET",
@@ -114,6 +135,7 @@ pub async fn ensure_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
         password_hash: hash_password(&password)?,
         extension: None,
         phone: None,
+        phone_norm: None,
         email: None,
         skills: vec![],
         languages: vec![],
@@ -208,7 +230,11 @@ async fn login(
             (header::SET_COOKIE, cookie),
             (header::SET_COOKIE, device_cookie),
         ]),
-        axum::Json(json!({"token": token, "user": user})),
+        axum::Json(json!({
+            "token": token,
+            "must_change_password": user.must_change_password,
+            "user": user,
+        })),
     )
         .into_response())
 }
@@ -239,6 +265,7 @@ async fn me(
 #[derive(Deserialize)]
 struct TokenBody {
     name: String,
+    expires_in_days: Option<i64>,
 }
 
 async fn create_token(
@@ -247,20 +274,85 @@ async fn create_token(
     Json(body): Json<TokenBody>,
 ) -> AppResult<(StatusCode, axum::Json<serde_json::Value>)> {
     let name = required_text("name", &body.name, 100)?;
+    let max = state.config.token_max_days as i64;
+    let days = body.expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS.min(max));
+    if !(1..=max).contains(&days) {
+        return Err(AppError::validation(
+            "expires_in_days",
+            format!("expires_in_days must be 1 to {max} (HOTLINE_TOKEN_MAX_DAYS)"),
+        ));
+    }
+    let expires_at = now_ms() + days * 86_400_000;
     let (token, hash) = new_token();
-    store::insert_token(&state.db, &hash, user.id, "api", &name, None).await?;
+    let id = store::insert_token(&state.db, &hash, user.id, "api", &name, Some(expires_at)).await?;
     store::insert_audit(
         &state.db.pool,
         Some(user.id),
         "token.create",
         &format!("user:{}", user.id),
-        json!({"name": name}),
+        json!({"token_id": id, "name": name, "expires_at": expires_at}),
     )
     .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"token": token, "name": name})),
+        axum::Json(json!({"id": id, "token": token, "name": name, "expires_at": expires_at})),
     ))
+}
+
+/// An API token lives 90 days unless its creator asks otherwise.
+const DEFAULT_TOKEN_DAYS: i64 = 90;
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    kind: Option<String>,
+    user_id: Option<i64>,
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<axum::Json<Vec<store::TokenInfo>>> {
+    let kind = match q.kind.as_deref().unwrap_or("api") {
+        k @ ("api" | "session") => k,
+        _ => return Err(AppError::validation("kind", "kind must be api or session")),
+    };
+    let user_id = if user.role == Role::Admin {
+        q.user_id
+    } else {
+        match q.user_id {
+            Some(id) if id != user.id => return Err(AppError::Forbidden),
+            _ => Some(user.id),
+        }
+    };
+    let current = request_token(&headers).map(|t| super::token_hash(&t));
+    Ok(axum::Json(
+        store::list_tokens(&state.db, user_id, kind, current.as_deref()).await?,
+    ))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    let token = match store::find_token(&state.db, id).await? {
+        // Another user's token does not exist for a non-admin.
+        Some(t) if t.user_id == user.id || user.role == Role::Admin => t,
+        _ => return Err(AppError::NotFound("token")),
+    };
+    if store::delete_token_by_id(&state.db, id).await? {
+        store::insert_audit(
+            &state.db.pool,
+            Some(user.id),
+            "token.revoke",
+            &format!("user:{}", token.user_id),
+            json!({"token_id": id, "kind": token.kind, "name": token.name}),
+        )
+        .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_users(State(state): State<AppState>) -> AppResult<axum::Json<Vec<User>>> {
@@ -295,16 +387,6 @@ fn parse_role(s: &str) -> AppResult<Role> {
         .ok_or_else(|| AppError::validation("role", "role must be agent, supervisor or admin"))
 }
 
-fn check_password(p: &str) -> AppResult<()> {
-    if p.chars().count() < 8 || p.len() > 1024 {
-        return Err(AppError::validation(
-            "password",
-            "password must have 8 to 1024 characters",
-        ));
-    }
-    Ok(())
-}
-
 fn check_list(field: &str, items: &[String]) -> AppResult<Vec<String>> {
     if items.len() > 50 {
         return Err(AppError::validation(
@@ -327,7 +409,6 @@ async fn create_user(
     AuthUser(admin): AuthUser,
     Json(b): Json<CreateUserBody>,
 ) -> AppResult<(StatusCode, axum::Json<User>)> {
-    check_password(&b.password)?;
     let login = required_text("login", &b.login, 100)?;
     if !login
         .chars()
@@ -338,19 +419,36 @@ async fn create_user(
             "login may hold letters, digits and . _ - @",
         ));
     }
+    let display_name = required_text("display_name", &b.display_name, 200)?;
+    check_password(&b.password, &[&login, &display_name])?;
+    let extension = b
+        .extension
+        .as_deref()
+        .map(normalize_extension)
+        .transpose()?
+        .flatten();
+    let phone = b
+        .phone
+        .as_deref()
+        .map(|p| normalize_phone(&state.phones, p))
+        .transpose()?
+        .flatten();
+    store::check_unique_contacts(
+        &state.db,
+        None,
+        extension.as_deref(),
+        phone.as_ref().map(|(_, n)| n.as_str()),
+    )
+    .await?;
+    let (phone, phone_norm) = phone.unzip();
     let new = NewUser {
         login,
-        display_name: required_text("display_name", &b.display_name, 200)?,
+        display_name,
         role: parse_role(&b.role)?,
         password_hash: hash_password(&b.password).map_err(AppError::internal)?,
-        extension: b
-            .extension
-            .map(|e| optional_text("extension", &e, 20))
-            .transpose()?,
-        phone: b
-            .phone
-            .map(|p| optional_text("phone", &p, 40))
-            .transpose()?,
+        extension,
+        phone,
+        phone_norm,
         email: b
             .email
             .map(|e| optional_text("email", &e, 254))
@@ -369,7 +467,8 @@ async fn create_user(
         Some(admin.id),
         "user.create",
         &format!("user:{}", user.id),
-        json!({"login": user.login, "role": user.role}),
+        json!({"login": user.login, "role": user.role, "extension": user.extension,
+               "phone": user.phone}),
     )
     .await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
@@ -380,6 +479,7 @@ struct UpdateUserBody {
     display_name: Option<String>,
     role: Option<String>,
     password: Option<String>,
+    current_password: Option<String>,
     extension: Option<Option<String>>,
     phone: Option<Option<String>>,
     email: Option<Option<String>>,
@@ -389,40 +489,25 @@ struct UpdateUserBody {
     active: Option<bool>,
 }
 
+/// The rules (who changes what, the current password, uniqueness, audit, ending sessions) are
+/// `auth::change_user`'s; this checks the shape of the body.
 async fn update_user(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
+    headers: HeaderMap,
     Path(id): Path<i64>,
     Json(b): Json<UpdateUserBody>,
 ) -> AppResult<axum::Json<User>> {
-    let is_admin = actor.role == Role::Admin;
-    let admin_only = b.role.is_some() || b.active.is_some() || b.skills.is_some();
-    if (actor.id != id || admin_only) && !is_admin {
-        return Err(AppError::Forbidden);
-    }
-    if let Some(p) = &b.password {
-        check_password(p)?;
-    }
-    let changes = UserChanges {
+    let update = UserUpdate {
         display_name: b
             .display_name
             .map(|n| required_text("display_name", &n, 200))
             .transpose()?,
         role: b.role.as_deref().map(parse_role).transpose()?,
-        password_hash: b
-            .password
-            .as_deref()
-            .map(hash_password)
-            .transpose()
-            .map_err(AppError::internal)?,
-        extension: b
-            .extension
-            .map(|e| e.map(|e| optional_text("extension", &e, 20)).transpose())
-            .transpose()?,
-        phone: b
-            .phone
-            .map(|e| e.map(|e| optional_text("phone", &e, 40)).transpose())
-            .transpose()?,
+        password: b.password,
+        current_password: b.current_password,
+        extension: b.extension,
+        phone: b.phone,
         email: b
             .email
             .map(|e| e.map(|e| optional_text("email", &e, 254)).transpose())
@@ -440,18 +525,16 @@ async fn update_user(
         locale: b.locale.as_deref().map(check_locale).transpose()?,
         active: b.active,
     };
-    let before = store::find_user(&state.db, id).await?;
-    let user = store::update_user(&state.db, id, &changes).await?;
-    if before.role != user.role || before.active != user.active {
-        store::insert_audit(
-            &state.db.pool,
-            Some(actor.id),
-            "user.role_change",
-            &format!("user:{id}"),
-            json!({"from": before.role, "to": user.role, "active": user.active}),
-        )
-        .await?;
-    }
+    let token = request_token(&headers).map(|t| super::token_hash(&t));
+    let user = super::change_user(
+        &state.db,
+        &state.phones,
+        &actor,
+        id,
+        update,
+        token.as_deref(),
+    )
+    .await?;
     Ok(axum::Json(user))
 }
 

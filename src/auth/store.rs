@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const USER_COLUMNS: &str = "id, login, display_name, role, extension, phone, email, skills, \
-     languages, locale, active, created_at";
+     languages, locale, active, created_at, must_change_password";
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -24,7 +24,53 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         locale: row.try_get("locale")?,
         active: row.try_get::<i64, _>("active")? != 0,
         created_at: row.try_get("created_at")?,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
     })
+}
+
+/// A unique index of users broken by a write: a 409 naming the field instead of the index.
+fn user_conflict(e: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let m = db.message().to_ascii_lowercase();
+        if m.contains("extension") {
+            return AppError::Conflict("extension: this extension belongs to another user".into());
+        }
+        if m.contains("phone") {
+            return AppError::Conflict("phone: this phone number belongs to another user".into());
+        }
+    }
+    e.into()
+}
+
+/// The other user holding this extension or phone number (E.164), if any: a 409 that names the
+/// field and the holder. The unique indexes still decide when two writes race.
+pub async fn check_unique_contacts(
+    db: &Db,
+    user_id: Option<i64>,
+    extension: Option<&str>,
+    phone_norm: Option<&str>,
+) -> AppResult<()> {
+    for (column, field, value) in [
+        ("extension", "extension", extension),
+        ("phone_norm", "phone", phone_norm),
+    ] {
+        let Some(value) = value else { continue };
+        let sql = format!("SELECT id, login FROM users WHERE {column} = $1 AND id <> $2");
+        if let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(user_id.unwrap_or(0))
+            .fetch_optional(&db.pool)
+            .await?
+        {
+            let (id, login): (i64, String) = (r.try_get("id")?, r.try_get("login")?);
+            return Err(AppError::Conflict(format!(
+                "{field}: {value} already belongs to user {id} ({login})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub struct NewUser {
@@ -34,6 +80,8 @@ pub struct NewUser {
     pub password_hash: String,
     pub extension: Option<String>,
     pub phone: Option<String>,
+    /// The phone number in E.164 (`super::normalize_phone`), the unique key.
+    pub phone_norm: Option<String>,
     pub email: Option<String>,
     pub skills: Vec<String>,
     pub languages: Vec<String>,
@@ -43,8 +91,8 @@ pub struct NewUser {
 pub async fn insert_user(db: &Db, u: &NewUser) -> AppResult<User> {
     let sql = format!(
         "INSERT INTO users (login, display_name, role, password_hash, extension, phone, email, \
-         skills, languages, locale, active, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11) RETURNING {USER_COLUMNS}"
+         skills, languages, locale, active, created_at, phone_norm) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12) RETURNING {USER_COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&u.login)
@@ -58,9 +106,62 @@ pub async fn insert_user(db: &Db, u: &NewUser) -> AppResult<User> {
         .bind(to_json_list(&u.languages))
         .bind(&u.locale)
         .bind(now_ms())
+        .bind(&u.phone_norm)
         .fetch_one(&db.pool)
-        .await?;
+        .await
+        .map_err(user_conflict)?;
     Ok(user_from_row(&row)?)
+}
+
+/// Fills `phone_norm` of users written before it existed (migration 0012), oldest first; a
+/// number an older user holds already is cleared on the newer one, with an audit row, and so is
+/// one that is not a phone number. Runs at start; idempotent.
+pub async fn backfill_phone_norm(
+    db: &Db,
+    phones: &crate::customers::identity::PhoneNormalizer,
+) -> AppResult<()> {
+    let rows = sqlx::query(
+        "SELECT id, phone FROM users WHERE phone IS NOT NULL AND phone_norm IS NULL ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    for r in rows {
+        let (id, phone): (i64, String) = (r.try_get("id")?, r.try_get("phone")?);
+        let reason = match super::normalize_phone(phones, &phone) {
+            Ok(None) => None,
+            Ok(Some((_, e164))) => {
+                let done = sqlx::query("UPDATE users SET phone_norm = $1 WHERE id = $2")
+                    .bind(&e164)
+                    .bind(id)
+                    .execute(&db.pool)
+                    .await;
+                match done {
+                    Ok(_) => continue,
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Some(format!(
+                        "duplicate phone number {e164}, kept by an older user"
+                    )),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(_) => Some("not a phone number".to_string()),
+        };
+        let mut tx = db.begin().await?;
+        sqlx::query("UPDATE users SET phone = NULL, phone_norm = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(
+            &mut *tx,
+            None,
+            "user.update",
+            &format!("user:{id}"),
+            serde_json::json!({"phone": {"from": phone, "to": null}, "reason": reason}),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(user_id = id, phone = %phone, reason = ?reason, "user phone number cleared");
+    }
+    Ok(())
 }
 
 pub async fn count_users(db: &Db) -> AppResult<i64> {
@@ -80,13 +181,14 @@ pub async fn find_user(db: &Db, id: i64) -> AppResult<User> {
     Ok(user_from_row(&row)?)
 }
 
-pub async fn find_user_by_extension(db: &Db, extension: &str) -> AppResult<Option<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE extension = $1 AND active = 1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(extension)
+/// The password hash of a user (active or not).
+pub async fn password_hash(db: &Db, id: i64) -> AppResult<String> {
+    Ok(sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
         .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(|r| user_from_row(&r)).transpose()?)
+        .await?
+        .ok_or(AppError::NotFound("user"))?
+        .try_get("password_hash")?)
 }
 
 /// The active user with this login and their password hash.
@@ -116,8 +218,10 @@ pub struct UserChanges {
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub password_hash: Option<String>,
+    pub must_change_password: Option<bool>,
     pub extension: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
+    /// The phone as given and its E.164 key (`super::normalize_phone`).
+    pub phone: Option<Option<(String, String)>>,
     pub email: Option<Option<String>>,
     pub skills: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,
@@ -125,33 +229,69 @@ pub struct UserChanges {
     pub active: Option<bool>,
 }
 
+/// Writes only the fields in `c`, in one UPDATE (a concurrent change of another field stays).
 pub async fn update_user(db: &Db, id: i64, c: &UserChanges) -> AppResult<User> {
-    let cur = find_user(db, id).await?;
-    let sql = format!(
-        "UPDATE users SET display_name = $2, role = $3, extension = $4, phone = $5, email = $6, \
-         skills = $7, languages = $8, locale = $9, active = $10, \
-         password_hash = COALESCE($11, password_hash) WHERE id = $1 RETURNING {USER_COLUMNS}"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(c.display_name.clone().unwrap_or(cur.display_name))
-        .bind(c.role.unwrap_or(cur.role).as_str())
-        .bind(c.extension.clone().unwrap_or(cur.extension))
-        .bind(c.phone.clone().unwrap_or(cur.phone))
-        .bind(c.email.clone().unwrap_or(cur.email))
-        .bind(to_json_list(c.skills.as_ref().unwrap_or(&cur.skills)))
-        .bind(to_json_list(c.languages.as_ref().unwrap_or(&cur.languages)))
-        .bind(c.locale.clone().unwrap_or(cur.locale))
-        .bind(c.active.unwrap_or(cur.active) as i64)
-        .bind(&c.password_hash)
-        .fetch_one(&db.pool)
-        .await?;
-    if c.active == Some(false) {
-        delete_user_tokens(db, id).await?;
+    use crate::db::Param;
+    let mut sets: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = vec![id.into()];
+    let mut set = |column: &str, value: Param| {
+        params.push(value);
+        sets.push(format!("{column} = ${}", params.len()));
+    };
+    if let Some(v) = &c.display_name {
+        set("display_name", v.clone().into());
     }
+    if let Some(v) = c.role {
+        set("role", v.as_str().into());
+    }
+    if let Some(v) = &c.password_hash {
+        set("password_hash", v.clone().into());
+    }
+    if let Some(v) = c.must_change_password {
+        set("must_change_password", (v as i64).into());
+    }
+    if let Some(v) = &c.extension {
+        set("extension", v.clone().into());
+    }
+    if let Some(v) = &c.phone {
+        let (phone, norm) = match v {
+            Some((p, n)) => (Some(p.clone()), Some(n.clone())),
+            None => (None, None),
+        };
+        set("phone", phone.into());
+        set("phone_norm", norm.into());
+    }
+    if let Some(v) = &c.email {
+        set("email", v.clone().into());
+    }
+    if let Some(v) = &c.skills {
+        set("skills", to_json_list(v).into());
+    }
+    if let Some(v) = &c.languages {
+        set("languages", to_json_list(v).into());
+    }
+    if let Some(v) = &c.locale {
+        set("locale", v.clone().into());
+    }
+    if let Some(v) = c.active {
+        set("active", (v as i64).into());
+    }
+    if sets.is_empty() {
+        return find_user(db, id).await;
+    }
+    let sql = format!(
+        "UPDATE users SET {} WHERE id = $1 RETURNING {USER_COLUMNS}",
+        sets.join(", ")
+    );
+    let row = crate::db::read::sqlx_query(&sql, params)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(user_conflict)?
+        .ok_or(AppError::NotFound("user"))?;
     Ok(user_from_row(&row)?)
 }
 
+/// Stores a new session or API token (its hash); returns the token's id.
 pub async fn insert_token(
     db: &Db,
     hash: &str,
@@ -159,10 +299,10 @@ pub async fn insert_token(
     kind: &str,
     name: &str,
     expires_at: Option<i64>,
-) -> AppResult<()> {
-    sqlx::query(
+) -> AppResult<i64> {
+    let row = sqlx::query(
         "INSERT INTO auth_tokens (token_hash, user_id, kind, name, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(hash)
     .bind(user_id)
@@ -170,15 +310,19 @@ pub async fn insert_token(
     .bind(name)
     .bind(now_ms())
     .bind(expires_at)
-    .execute(&db.pool)
+    .fetch_one(&db.pool)
     .await?;
-    Ok(())
+    Ok(row.try_get("id")?)
 }
 
-/// The active user owning an unexpired token.
+/// `last_used_at` is written at most this often per token (not on every request).
+pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// The active user owning an unexpired token; notes the use (at most once a minute).
 pub async fn find_user_by_token(db: &Db, hash: &str) -> AppResult<Option<User>> {
     let sql = format!(
-        "SELECT {} FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+        "SELECT {}, t.id AS token_id, t.last_used_at AS token_last_used \
+         FROM auth_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = $1 AND u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
         USER_COLUMNS
             .split(", ")
@@ -186,12 +330,105 @@ pub async fn find_user_by_token(db: &Db, hash: &str) -> AppResult<Option<User>> 
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let now = now_ms();
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(hash)
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let last_used: Option<i64> = row.try_get("token_last_used")?;
+    if last_used.is_none_or(|t| t <= now - LAST_USED_RESOLUTION_MS) {
+        let token_id: i64 = row.try_get("token_id")?;
+        // The condition makes concurrent requests of one token write once.
+        let touched = sqlx::query(
+            "UPDATE auth_tokens SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(now - LAST_USED_RESOLUTION_MS)
+        .execute(&db.pool)
+        .await;
+        if let Err(e) = touched {
+            tracing::warn!(error = %e, token_id, "noting a token's last use failed");
+        }
+    }
+    Ok(Some(user_from_row(&row)?))
+}
+
+/// A session or API token as listed: never its secret.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    /// True for the token of the request that lists it.
+    pub current: bool,
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, kind, name, created_at, expires_at, last_used_at, token_hash";
+
+fn token_from_row(r: &AnyRow, current_hash: Option<&str>) -> Result<TokenInfo, sqlx::Error> {
+    Ok(TokenInfo {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        kind: r.try_get("kind")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        current: current_hash == Some(r.try_get::<String, _>("token_hash")?.as_str()),
+    })
+}
+
+/// Unexpired tokens of one kind, of one user or of everyone, newest first.
+pub async fn list_tokens(
+    db: &Db,
+    user_id: Option<i64>,
+    kind: &str,
+    current_hash: Option<&str>,
+) -> AppResult<Vec<TokenInfo>> {
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM auth_tokens \
+         WHERE kind = $1 AND ($2 = 0 OR user_id = $3) \
+         AND (expires_at IS NULL OR expires_at > $4) ORDER BY id DESC LIMIT 1000"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(kind)
+        .bind(user_id.is_some() as i64)
+        .bind(user_id.unwrap_or(0))
         .bind(now_ms())
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| token_from_row(r, current_hash))
+        .collect::<Result<_, _>>()?)
+}
+
+pub async fn find_token(db: &Db, id: i64) -> AppResult<Option<TokenInfo>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM auth_tokens WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| user_from_row(&r)).transpose()?)
+    Ok(row.map(|r| token_from_row(&r, None)).transpose()?)
+}
+
+pub async fn delete_token_by_id(db: &Db, id: i64) -> AppResult<bool> {
+    let done = sqlx::query("DELETE FROM auth_tokens WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn delete_token(db: &Db, hash: &str) -> AppResult<()> {
@@ -202,12 +439,25 @@ pub async fn delete_token(db: &Db, hash: &str) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn delete_user_tokens(db: &Db, user_id: i64) -> AppResult<()> {
-    sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
+/// Ends every session and API token of a user except `keep` (the hash of the token making a
+/// change to its own account); returns how many were deleted.
+pub async fn delete_user_tokens(db: &Db, user_id: i64, keep: Option<&str>) -> AppResult<u64> {
+    let done = sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1 AND token_hash <> $2")
         .bind(user_id)
+        .bind(keep.unwrap_or(""))
         .execute(&db.pool)
         .await?;
-    Ok(())
+    Ok(done.rows_affected())
+}
+
+/// Retention: deletes expired sessions and API tokens; returns how many.
+pub async fn purge_expired_tokens(db: &Db) -> AppResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM auth_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(now_ms())
+            .execute(&db.pool)
+            .await?;
+    Ok(done.rows_affected())
 }
 
 /// Appends to the audit log; pass the transaction that makes the change when there is one.

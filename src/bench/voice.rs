@@ -81,6 +81,7 @@ pub async fn run(config: &Config, calls: usize, rate: u32, agents: usize) -> any
                 password_hash: hash.clone(),
                 extension: Some(ext.clone()),
                 phone: None,
+                phone_norm: None,
                 email: None,
                 skills: vec![],
                 languages: vec![],

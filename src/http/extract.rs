@@ -58,8 +58,21 @@ pub async fn guard(
     if user.role < needed {
         return AppError::Forbidden.into_response();
     }
+    if user.must_change_password && !allowed_before_password_change(&req, user.id) {
+        return AppError::PasswordChangeRequired.into_response();
+    }
     req.extensions_mut().insert(user);
     next.run(req).await
+}
+
+/// After an admin's password reset only these work: who am I, sign out, and the change of one's
+/// own password (the handler checks the body: `auth::change_user`).
+fn allowed_before_password_change(req: &Request, user_id: i64) -> bool {
+    let (method, path) = (req.method().as_str(), req.uri().path());
+    matches!(
+        (method, path),
+        ("GET", "/api/auth/me") | ("POST", "/api/auth/logout")
+    ) || (method == "PATCH" && path == format!("/api/users/{user_id}"))
 }
 
 /// The signed-in user of a guarded route.

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accounts;
 mod auth;
 mod browser;
 mod browser_layout;

@@ -216,6 +216,7 @@ async fn every_documented_setting_starts_the_real_binary() {
             "HOTLINE_DB_MAX_CONNECTIONS" => "4".into(),
             "HOTLINE_LOGIN_ATTEMPTS_PER_MINUTE" => "30".into(),
             "HOTLINE_SESSION_HOURS" => "12".into(),
+            "HOTLINE_TOKEN_MAX_DAYS" => "30".into(),
             "HOTLINE_LOG_FORMAT" => "text".into(),
             "HOTLINE_KB_DIR" => dir.path().join("kb").display().to_string(),
             "HOTLINE_PORTAL_FORM_MIN_AGE_MS" => "3000".into(),

@@ -104,10 +104,10 @@ fn check_token(state: &AppState, token: &str) -> AppResult<()> {
 async fn agents(state: &AppState, keys: &[String]) -> AppResult<Vec<User>> {
     let mut out: Vec<User> = Vec::new();
     for k in keys {
-        if let Some(u) = store::find_agent(&state.db, k).await?
-            && !out.iter().any(|o| o.id == u.id)
-        {
-            out.push(u);
+        match store::find_agent(&state.db, &state.phones, k).await? {
+            Some(u) if !out.iter().any(|o| o.id == u.id) => out.push(u),
+            Some(_) => {}
+            None => tracing::debug!(value = %k, "CTI user value names no agent"),
         }
     }
     Ok(out)

@@ -241,25 +241,45 @@ pub async fn find_open_callback<E: Exec>(exec: &mut E, number: &str) -> AppResul
     .await
 }
 
-/// An active user by extension, then login, then phone number (what PBXs send in `user`).
-pub async fn find_agent(db: &Db, key: &str) -> AppResult<Option<crate::auth::User>> {
+/// The active user a PBX means by `key` (what it sends in `user`): the key is compared with each
+/// field exactly (extension trimmed, login, phone number in E.164). One user or none: when the key
+/// names different users in different fields (one's extension is another's login), nobody gets
+/// the call's screen pop and a WARN names the key and the users.
+pub async fn find_agent(
+    db: &Db,
+    phones: &crate::customers::identity::PhoneNormalizer,
+    key: &str,
+) -> AppResult<Option<crate::auth::User>> {
     let key = key.trim();
-    if key.is_empty() {
+    if key.is_empty() || key.chars().count() > 100 {
         return Ok(None);
     }
-    for column in ["extension", "login", "phone"] {
-        let sql = format!("SELECT id FROM users WHERE {column} = $1 AND active = 1 LIMIT 1");
-        if let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(key)
-            .fetch_optional(&db.pool)
-            .await?
-        {
-            return Ok(Some(
-                crate::auth::store::find_user(db, r.try_get("id")?).await?,
-            ));
+    let phone = phones.normalize(key);
+    let rows = sqlx::query(
+        "SELECT id FROM users WHERE active = 1 \
+         AND (extension = $1 OR login = $1 OR phone_norm = $2) ORDER BY id",
+    )
+    .bind(key)
+    .bind(phone.as_deref().unwrap_or(""))
+    .fetch_all(&db.pool)
+    .await?;
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    match ids.as_slice() {
+        [] => Ok(None),
+        [id] => Ok(Some(crate::auth::store::find_user(db, *id).await?)),
+        _ => {
+            tracing::warn!(
+                value = %key,
+                user_ids = ?ids,
+                "CTI user value matches several users (extension, login or phone): no agent \
+                 for it; make extensions, logins and phone numbers distinct"
+            );
+            Ok(None)
         }
     }
-    Ok(None)
 }
 
 #[derive(Clone, Debug, Serialize)]
