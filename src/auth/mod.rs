@@ -61,6 +61,8 @@ pub struct User {
     /// Set by an admin's reset: only `GET /api/auth/me`, `POST /api/auth/logout` and the change
     /// of one's own password work until the user has chosen a new one.
     pub must_change_password: bool,
+    /// Goes up with every change: the `ETag` of `GET /api/users/{id}`.
+    pub version: i64,
 }
 
 impl User {
@@ -152,6 +154,8 @@ pub struct UserUpdate {
     pub languages: Option<Vec<String>>,
     pub locale: Option<String>,
     pub active: Option<bool>,
+    /// The version the client read (`If-Match`): a stale one is refused with 412.
+    pub if_version: Option<i64>,
 }
 
 /// Applies `u` to user `id` on behalf of `actor`:
@@ -244,7 +248,7 @@ pub async fn change_user(
     c.languages = u.languages;
     c.locale = u.locale;
     c.active = u.active;
-    let user = store::update_user(db, id, &c).await?;
+    let user = store::update_user(db, id, &c, u.if_version).await?;
 
     let mut diff = serde_json::Map::new();
     let mut note = |field: &str, from: serde_json::Value, to: serde_json::Value| {

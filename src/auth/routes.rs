@@ -9,7 +9,9 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::db::{Db, now_ms};
 use crate::error::{AppError, AppResult, optional_text, required_text};
-use crate::http::extract::{AuthUser, Json, Path, Query, SESSION_COOKIE, request_token};
+use crate::http::extract::{
+    AuthUser, IfMatch, Json, Path, Query, SESSION_COOKIE, request_token, with_etag,
+};
 use crate::http::{Access, Routes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -359,11 +361,10 @@ async fn list_users(State(state): State<AppState>) -> AppResult<axum::Json<Vec<U
     Ok(axum::Json(store::list_users(&state.db).await?))
 }
 
-async fn get_user(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<User>> {
-    Ok(axum::Json(store::find_user(&state.db, id).await?))
+/// The user; its `ETag` is the user's version (send it back as `If-Match` with a PATCH).
+async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
+    let user = store::find_user(&state.db, id).await?;
+    Ok(with_etag(user.version, user))
 }
 
 #[derive(Deserialize)]
@@ -496,8 +497,9 @@ async fn update_user(
     AuthUser(actor): AuthUser,
     headers: HeaderMap,
     Path(id): Path<i64>,
+    IfMatch(if_version): IfMatch,
     Json(b): Json<UpdateUserBody>,
-) -> AppResult<axum::Json<User>> {
+) -> AppResult<Response> {
     let update = UserUpdate {
         display_name: b
             .display_name
@@ -524,6 +526,7 @@ async fn update_user(
             .transpose()?,
         locale: b.locale.as_deref().map(check_locale).transpose()?,
         active: b.active,
+        if_version,
     };
     let token = request_token(&headers).map(|t| super::token_hash(&t));
     let user = super::change_user(
@@ -535,7 +538,7 @@ async fn update_user(
         token.as_deref(),
     )
     .await?;
-    Ok(axum::Json(user))
+    Ok(with_etag(user.version, user))
 }
 
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const USER_COLUMNS: &str = "id, login, display_name, role, extension, phone, email, skills, \
-     languages, locale, active, created_at, must_change_password";
+     languages, locale, active, created_at, must_change_password, version";
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -25,6 +25,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         active: row.try_get::<i64, _>("active")? != 0,
         created_at: row.try_get("created_at")?,
         must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        version: row.try_get("version")?,
     })
 }
 
@@ -229,8 +230,15 @@ pub struct UserChanges {
     pub active: Option<bool>,
 }
 
-/// Writes only the fields in `c`, in one UPDATE (a concurrent change of another field stays).
-pub async fn update_user(db: &Db, id: i64, c: &UserChanges) -> AppResult<User> {
+/// Writes only the fields in `c`, in one UPDATE (a concurrent change of another field stays),
+/// and increments the version. With `if_version`, the write applies only while the user is still
+/// at that version: else 412 `version_conflict` with the current one.
+pub async fn update_user(
+    db: &Db,
+    id: i64,
+    c: &UserChanges,
+    if_version: Option<i64>,
+) -> AppResult<User> {
     use crate::db::Param;
     let mut sets: Vec<String> = Vec::new();
     let mut params: Vec<Param> = vec![id.into()];
@@ -277,18 +285,35 @@ pub async fn update_user(db: &Db, id: i64, c: &UserChanges) -> AppResult<User> {
         set("active", (v as i64).into());
     }
     if sets.is_empty() {
-        return find_user(db, id).await;
+        let user = find_user(db, id).await?;
+        return match if_version {
+            Some(v) if v != user.version => Err(AppError::VersionConflict {
+                current: user.version,
+            }),
+            _ => Ok(user),
+        };
+    }
+    sets.push("version = version + 1".into());
+    let mut condition = "id = $1".to_string();
+    if let Some(v) = if_version {
+        params.push(v.into());
+        condition.push_str(&format!(" AND version = ${}", params.len()));
     }
     let sql = format!(
-        "UPDATE users SET {} WHERE id = $1 RETURNING {USER_COLUMNS}",
+        "UPDATE users SET {} WHERE {condition} RETURNING {USER_COLUMNS}",
         sets.join(", ")
     );
     let row = crate::db::read::sqlx_query(&sql, params)
         .fetch_optional(&db.pool)
         .await
-        .map_err(user_conflict)?
-        .ok_or(AppError::NotFound("user"))?;
-    Ok(user_from_row(&row)?)
+        .map_err(user_conflict)?;
+    match row {
+        Some(row) => Ok(user_from_row(&row)?),
+        // Gone (404 from find_user) or changed since the client read it.
+        None => Err(AppError::VersionConflict {
+            current: find_user(db, id).await?.version,
+        }),
+    }
 }
 
 /// Stores a new session or API token (its hash); returns the token's id.

@@ -448,3 +448,47 @@ async fn the_360_withholds_notes_and_bodies_of_tickets_the_reader_may_not_open()
     assert_eq!(pop["view"]["customer"]["id"], cid, "{pop}");
     check_agent(&pop["view"]["history"], "screen pop");
 }
+
+/// Two admins editing one user: the second, still on the version it read, gets 412 instead of
+/// silently overwriting the first one's change (and a PATCH without If-Match still applies).
+#[tokio::test]
+async fn a_stale_user_edit_is_refused_with_412() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token.clone();
+    let (id, _) = app.user("maria", "agent").await;
+    let path = format!("/api/users/{id}");
+    let (s, etag, user) = get_tagged(&app, &path, &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(etag.as_deref(), Some("\"1\""));
+    assert_eq!(user["version"], 1);
+
+    let (s, etag2, b) = patch_if(
+        &app,
+        &path,
+        &admin,
+        Some("\"1\""),
+        json!({"display_name": "Maria Chen"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(etag2.as_deref(), Some("\"2\""));
+    let (s, etag3, b) = patch_if(
+        &app,
+        &path,
+        &admin,
+        Some("\"1\""),
+        json!({"display_name": "M. Chen", "skills": ["billing"]}),
+    )
+    .await;
+    assert_error(s, &b, 412, "version_conflict");
+    assert_eq!(b["error"]["current_version"], 2);
+    assert_eq!(etag3.as_deref(), Some("\"2\""));
+    let (_, _, user) = get_tagged(&app, &path, &admin).await;
+    assert_eq!(user["display_name"], "Maria Chen");
+    assert_eq!(user["skills"], json!([]));
+
+    let (s, _, b) = patch_if(&app, &path, &admin, None, json!({"skills": ["billing"]})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["version"], 3);
+    assert_eq!(b["display_name"], "Maria Chen");
+}
