@@ -283,3 +283,125 @@ mod tests {
         assert_eq!(xml_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
     }
 }
+
+/// Property tests: a Twilio webhook body is outside input until its signature is checked, and
+/// the check itself reads it. Any bytes parse as a form without panic in bounded time; encoded
+/// pairs come back as sent (order and repeats kept); the signature verifies exactly the
+/// parameters it was made for.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Instant;
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
+    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{what}: no answer after {:?}", start.elapsed())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    /// Twilio's field names, and the characters that matter to the form encoding.
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                "From",
+                "To",
+                "Body",
+                "MessageSid",
+                "CallSid",
+                "CallStatus",
+                "Digits",
+                "NumMedia",
+                "OptOutType",
+                "SpeechResult",
+                "AccountSid",
+            ])
+            .prop_map(str::to_string),
+            "[a-zA-Z0-9%+&= ]{0,12}",
+            "\\PC{0,8}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ -~]{0,40}",
+            "\\PC{0,40}",
+            "(%[0-9a-fA-F]{2}|%|\\+|&|=){0,10}"
+        ]
+    }
+
+    fn raw_body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..1024),
+            "([a-zA-Z]{1,8}=(%[0-9a-fA-FzZ]{0,2}|\\+|[^&=%]){0,16}&?){0,16}"
+                .prop_map(String::into_bytes),
+            // Many empty pairs and a long run of escapes.
+            (0usize..20_000).prop_map(|n| "&".repeat(n).into_bytes()),
+            (0usize..5_000).prop_map(|n| "a="
+                .to_string()
+                .into_bytes()
+                .into_iter()
+                .chain("%E4%BD%A0".repeat(n).into_bytes())
+                .collect::<Vec<u8>>()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_body_parses_as_a_form(body in raw_body()) {
+            let shown = format!("{:?}", String::from_utf8_lossy(&body));
+            let form = bounded(shown, move || parse_form(&body));
+            for (k, _) in &form {
+                // What `field`/`required` see is what parse_form produced.
+                prop_assert!(field(&form, k).is_some());
+            }
+            if let Some(from) = field(&form, "From") {
+                prop_assert_eq!(required(&form, "From").is_ok(), !from.trim().is_empty());
+            }
+        }
+
+        #[test]
+        fn encoded_pairs_come_back_as_sent(pairs in proptest::collection::vec((name(), value()), 0..12)) {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter())
+                .finish();
+            let parsed = parse_form(body.as_bytes());
+            prop_assert_eq!(parsed, pairs);
+        }
+
+        #[test]
+        fn a_signature_verifies_its_own_parameters_only(
+            token in "[ -~]{0,40}",
+            url in "https://[a-z.]{1,20}/[ -~]{0,40}",
+            pairs in proptest::collection::vec((name(), value()), 0..8),
+            other in "[ -~]{0,40}",
+        ) {
+            let sig = signature(&token, &url, &pairs);
+            prop_assert!(verify(&token, &url, &pairs, &sig));
+            let padded = format!(" {sig}\n");
+            prop_assert!(verify(&token, &url, &pairs, &padded));
+            if other.trim() != sig {
+                prop_assert!(!verify(&token, &url, &pairs, &other));
+            }
+            let mut changed = pairs.clone();
+            changed.push(("Body".into(), "x".into()));
+            prop_assert!(!verify(&token, &url, &changed, &sig));
+            let body = b"{}";
+            prop_assert!(!verify_json(&token, &url, body, &sig) || url.contains("bodySHA256"));
+        }
+    }
+}

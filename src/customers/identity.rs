@@ -61,9 +61,37 @@ impl PhoneNormalizer {
         if !(3..=20).contains(&digits) {
             return None;
         }
-        let parsed = phonenumber::parse(Some(self.region), input.trim()).ok()?;
+        let input = input.trim();
+        // phonenumber 0.3 reads a number that names its country with the metadata of the default
+        // region all the same: from CN, "+39 06 1234 5678" lost the Italian 0 as if it were
+        // China's national prefix (+39612345678, another line). A number in international form
+        // is read without a default region, by the metadata of its own country.
+        let parsed = match self.international_form(input) {
+            Some(international) => phonenumber::parse(None, international).ok()?,
+            None => phonenumber::parse(Some(self.region), input).ok()?,
+        };
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        (e164.len() > 4).then_some(e164)
+        // A normal form is stored and looked up again later: keep only one that reads back as
+        // itself ("0001" from GB gave +4401, which is no phone number).
+        let again = phonenumber::parse(None, &e164).ok()?;
+        let stable = again.format().mode(phonenumber::Mode::E164).to_string() == e164;
+        (e164.len() > 4 && stable).then_some(e164)
+    }
+
+    /// `input` written as `+<country code>…`: as it is when it starts with `+`, or with the
+    /// region's international prefix (`00` in China, `011` in the US) replaced by `+`.
+    fn international_form(&self, input: &str) -> Option<String> {
+        if input
+            .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '+')
+            .starts_with('+')
+        {
+            return Some(input.to_string());
+        }
+        let idd = phonenumber::metadata::DATABASE
+            .by_id(self.region.as_ref())?
+            .preferred_international_prefix()?;
+        let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+        digits.strip_prefix(idd).map(|rest| format!("+{rest}"))
     }
 }
 
@@ -80,7 +108,7 @@ pub fn normalize(
     if v.chars().count() > 254 {
         return Err("is too long");
     }
-    match kind {
+    let normal = match kind {
         IdentityKind::Phone => phones.normalize(v).ok_or("is not a phone number"),
         IdentityKind::Email => {
             let lower = v.to_lowercase();
@@ -95,7 +123,16 @@ pub fn normalize(
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect::<String>()
             .to_uppercase()),
+    }?;
+    // Case mapping can lengthen a value ("ﬀ" is "FF") and the dashes of a card number can be
+    // all there is: the normal form itself obeys the limits, so that it normalizes to itself.
+    if normal.is_empty() {
+        return Err("must not be empty");
     }
+    if normal.chars().count() > 254 {
+        return Err("is too long");
+    }
+    Ok(normal)
 }
 
 /// Lower-cased, whitespace-collapsed form of a name for prefix search.
@@ -154,5 +191,143 @@ mod tests {
             "VIP000123"
         );
         assert!(PhoneNormalizer::new("XX").is_err());
+    }
+}
+
+/// Property tests: whatever a caller, a PBX or a form sends as an identity value, normalizing it
+/// never panics, stays fast, and a normal form is its own normal form (what is stored is what a
+/// later lookup of the same value computes).
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT
+    /// (a hang fails the test instead of stalling it).
+    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{what}: no answer after {:?}", start.elapsed())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    /// Text people type into a phone field: digits, separators, plus signs, letters, extensions.
+    fn phone_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9 +()./-]{0,40}",
+            "(\\+|00)?[0-9]{1,4}[ -]?[0-9 -]{0,20}( ?(ext|x|#|;ext=)\\.? ?[0-9]{1,6})?",
+            "[0-9a-zA-Z+*#,;= -]{0,40}",
+            "\\PC{0,40}",
+        ]
+    }
+
+    fn regions() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "CN", "US", "GB", "DE", "IT", "HK", "TW", "JP", "BR", "AR",
+        ])
+    }
+
+    /// Found by the properties below: numbers of another country lost digits to the default
+    /// region's national prefix, and some normal forms did not read back as themselves.
+    #[test]
+    fn foreign_numbers_keep_their_digits_and_normal_forms_read_back() {
+        for region in ["CN", "GB", "DE", "US", "IT"] {
+            let p = PhoneNormalizer::new(region).unwrap();
+            assert_eq!(
+                p.normalize("+39 06 1234 5678").as_deref(),
+                Some("+390612345678"),
+                "{region}"
+            );
+            assert_eq!(
+                p.normalize("+390612345678").as_deref(),
+                Some("+390612345678"),
+                "{region}"
+            );
+            assert_eq!(
+                p.normalize("+86 138 0013 8000").as_deref(),
+                Some("+8613800138000"),
+                "{region}"
+            );
+            for odd in ["0001", "+440001"] {
+                if let Some(n) = p.normalize(odd) {
+                    assert_eq!(p.normalize(&n), Some(n.clone()), "{region} {odd}");
+                }
+            }
+        }
+        let cn = PhoneNormalizer::new("CN").unwrap();
+        assert_eq!(
+            cn.normalize("0039 06 1234 5678").as_deref(),
+            Some("+390612345678")
+        );
+        let us = PhoneNormalizer::new("US").unwrap();
+        assert_eq!(
+            us.normalize("011 39 06 1234 5678").as_deref(),
+            Some("+390612345678")
+        );
+    }
+
+    /// Found by `every_kind_normalizes_without_panic_and_stays_put`: a normal form that grew
+    /// past the length limit, or was empty, and so was refused when normalized again.
+    #[test]
+    fn normal_forms_obey_the_limits() {
+        let p = PhoneNormalizer::new("CN").unwrap();
+        assert_eq!(
+            normalize(IdentityKind::IdCard, &"\u{fb00}".repeat(200), &p),
+            Err("is too long")
+        );
+        assert_eq!(
+            normalize(IdentityKind::VipCard, "ab\u{fb00}", &p).as_deref(),
+            Ok("ABFF")
+        );
+        assert_eq!(
+            normalize(IdentityKind::Crm, " - -- ", &p),
+            Err("must not be empty")
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn phone_numbers_normalize_to_e164_or_nothing(region in regions(), input in phone_like()) {
+            let p = PhoneNormalizer::new(region).unwrap();
+            let (p2, inp) = (p.clone(), input.clone());
+            let out = bounded(format!("{region} {input:?}"), move || p2.normalize(&inp));
+            if let Some(e164) = out {
+                prop_assert!(e164.starts_with('+'), "{input:?} -> {e164}");
+                prop_assert!(e164[1..].bytes().all(|b| b.is_ascii_digit()), "{input:?} -> {e164}");
+                prop_assert!(e164.len() <= 21, "{input:?} -> {e164}");
+                let e = e164.clone();
+                let again = bounded(format!("{region} {e164:?}"), move || p.normalize(&e));
+                prop_assert_eq!(again, Some(e164), "not stable: {:?}", input);
+            }
+        }
+
+        #[test]
+        fn every_kind_normalizes_without_panic_and_stays_put(
+            kind in proptest::sample::select(IdentityKind::ALL.to_vec()),
+            input in prop_oneof!["\\PC{0,300}", "[ \\-a-zA-Z0-9@.ßİ]{0,300}", phone_like()],
+        ) {
+            let p = PhoneNormalizer::new("CN").unwrap();
+            let (p2, inp) = (p.clone(), input.clone());
+            let out = bounded(format!("{kind:?} {input:?}"), move || normalize(kind, &inp, &p2));
+            if let Ok(v) = out {
+                prop_assert!(!v.is_empty());
+                let v2 = v.clone();
+                let again = bounded(format!("{kind:?} {v:?}"), move || normalize(kind, &v2, &p));
+                prop_assert_eq!(again, Ok(v), "normal form not stable for {:?}", input);
+            }
+        }
     }
 }

@@ -144,3 +144,160 @@ mod tests {
         assert!(e.contains(r#""payload":{"a":1}"#));
     }
 }
+
+/// Property tests: every text frame a client sends is parsed as a `ClientCommand` (as
+/// `realtime::ws` does, including its fallback that digs the `id` out of a malformed command).
+/// Any text gives a command or an error, without panic, in bounded time; every well-formed
+/// command parses to what was sent; and the frames we answer with are JSON whatever the id.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    use std::time::{Duration, Instant};
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
+    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{what}: no answer after {:?}", start.elapsed())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    /// What ws.rs does with one text frame: the command, or the id for the error frame.
+    fn read_frame(text: String) -> Result<ClientCommand, String> {
+        bounded(format!("{text:?}"), move || {
+            serde_json::from_str::<ClientCommand>(&text).map_err(|_| {
+                serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })
+        })
+    }
+
+    const TYPES: &[&str] = &[
+        "resume",
+        "set_presence",
+        "accept_offer",
+        "reject_offer",
+        "ping",
+        "Ping",
+        "hello",
+        "",
+    ];
+    const FIELDS: &[&str] = &[
+        "type", "id", "last_seq", "state", "reason", "offer_id", "extra",
+    ];
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            proptest::sample::select(TYPES).prop_map(Value::from),
+            "\\PC{0,16}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(FIELDS), inner), 0..5)
+                    .prop_map(|kv| Value::Object(
+                        kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                    )),
+            ]
+        })
+    }
+
+    /// Frames: command-shaped objects with wrong or missing fields, any JSON, nesting, any text.
+    fn frame() -> impl Strategy<Value = String> {
+        let command = (
+            proptest::sample::select(TYPES),
+            proptest::collection::vec((proptest::sample::select(FIELDS), json_value()), 0..6),
+        )
+            .prop_map(|(t, kv)| {
+                let mut m: serde_json::Map<String, Value> =
+                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                m.insert("type".into(), t.into());
+                Value::Object(m).to_string()
+            });
+        prop_oneof![
+            4 => command,
+            2 => json_value().prop_map(|v| v.to_string()),
+            1 => (1usize..20_000).prop_map(|n| format!("{}{}", "{\"id\":".repeat(n), "1")),
+            1 => (1usize..20_000).prop_map(|n| "[".repeat(n)),
+            2 => "\\PC{0,200}",
+            1 => "[{}\\[\\]\":,0-9a-z_ ]{0,200}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_frame_is_a_command_or_an_error(text in frame()) {
+            match read_frame(text) {
+                Ok(cmd) => {
+                    // Every command carries the client's id for the ack.
+                    let id = match &cmd {
+                        ClientCommand::Resume { id, .. }
+                        | ClientCommand::SetPresence { id, .. }
+                        | ClientCommand::AcceptOffer { id, .. }
+                        | ClientCommand::RejectOffer { id, .. }
+                        | ClientCommand::Ping { id } => id.clone(),
+                    };
+                    let ack = ServerFrame::Ack { id: &id, result: json!({}) }.to_text();
+                    prop_assert!(serde_json::from_str::<Value>(&ack).is_ok(), "{}", ack);
+                }
+                Err(id) => {
+                    let err = ServerFrame::Error {
+                        id: &id,
+                        code: "bad_request",
+                        message: "unknown or malformed command".into(),
+                    }
+                    .to_text();
+                    let v: Value = serde_json::from_str(&err).expect("error frame is JSON");
+                    prop_assert_eq!(v["id"].as_str(), Some(id.as_str()));
+                }
+            }
+        }
+
+        #[test]
+        fn well_formed_commands_parse_as_sent(
+            id in "\\PC{0,40}", seq in any::<i64>(), offer in any::<i64>(),
+            state in "\\PC{0,20}", reason in "\\PC{0,40}", which in 0u8..5,
+        ) {
+            let sent = match which {
+                0 => json!({"type": "resume", "id": id, "last_seq": seq}),
+                1 => json!({"type": "set_presence", "id": id, "state": state, "reason": reason}),
+                2 => json!({"type": "accept_offer", "id": id, "offer_id": offer}),
+                3 => json!({"type": "reject_offer", "id": id, "offer_id": offer}),
+                _ => json!({"type": "ping", "id": id}),
+            };
+            let got = read_frame(sent.to_string());
+            let ok = match got {
+                Ok(ClientCommand::Resume { id: i, last_seq }) => which == 0 && i == id && last_seq == seq,
+                Ok(ClientCommand::SetPresence { id: i, state: s, reason: r }) => {
+                    which == 1 && i == id && s == state && r == reason
+                }
+                Ok(ClientCommand::AcceptOffer { id: i, offer_id }) => which == 2 && i == id && offer_id == offer,
+                Ok(ClientCommand::RejectOffer { id: i, offer_id }) => which == 3 && i == id && offer_id == offer,
+                Ok(ClientCommand::Ping { id: i }) => which == 4 && i == id,
+                Err(_) => false,
+            };
+            prop_assert!(ok, "{}", sent);
+        }
+    }
+}

@@ -1019,3 +1019,309 @@ mod tests {
         assert!(one.dedup_key.starts_with("sha256:"));
     }
 }
+
+/// Property tests: `parse` takes whatever arrived by SMTP or IMAP. Arbitrary bytes and real
+/// messages from tests/fixtures with mutations (flipped bytes, cut, repeated or inserted MIME
+/// syntax) never panic, finish in bounded time, and keep the promise of `parse`: no text field
+/// holds NUL or another control character. The other text entry points are covered too.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
+    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{what}: no answer after {:?}", start.elapsed())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    /// Every .eml under tests/fixtures (the golden set and the third-party corpora).
+    fn fixtures() -> &'static [(String, Vec<u8>)] {
+        static ALL: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
+        ALL.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut dirs =
+                vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).expect("fixtures readable") {
+                    let path = entry.expect("dir entry").path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if path.extension().is_some_and(|e| e == "eml") {
+                        let bytes = std::fs::read(&path).expect("fixture readable");
+                        out.push((path.display().to_string(), bytes));
+                    }
+                }
+            }
+            out.sort();
+            assert!(out.len() >= 20, "fixtures found: {}", out.len());
+            out
+        })
+    }
+
+    fn check_clean(m: &ParsedMail) -> Result<(), String> {
+        let bad = |s: &str| {
+            s.chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        };
+        let mut fields: Vec<(&str, &str)> = vec![
+            ("subject", m.subject.as_str()),
+            ("text", m.text.as_str()),
+            ("new_text", m.new_text.as_str()),
+            ("quoted", m.quoted.as_str()),
+            ("dedup_key", m.dedup_key.as_str()),
+        ];
+        for (name, v) in [
+            ("message_id", &m.message_id),
+            ("from", &m.from),
+            ("from_name", &m.from_name),
+            ("reply_to", &m.reply_to),
+            ("html", &m.html),
+            ("automated", &m.automated),
+        ] {
+            if let Some(v) = v {
+                fields.push((name, v.as_str()));
+            }
+        }
+        for (name, list) in [
+            ("to", &m.to),
+            ("cc", &m.cc),
+            ("in_reply_to", &m.in_reply_to),
+            ("references", &m.references),
+        ] {
+            fields.extend(list.iter().map(|v| (name, v.as_str())));
+        }
+        for a in &m.attachments {
+            fields.push(("attachment filename", a.filename.as_str()));
+            fields.push(("attachment content_type", a.content_type.as_str()));
+            if a.size != a.data.len() {
+                return Err(format!(
+                    "attachment size {} != {} bytes",
+                    a.size,
+                    a.data.len()
+                ));
+            }
+        }
+        match fields.into_iter().find(|(_, v)| bad(v)) {
+            Some((name, v)) => Err(format!("control character in {name}: {v:?}")),
+            None if m.dedup_key.is_empty() => Err("empty dedup_key".into()),
+            None => Ok(()),
+        }
+    }
+
+    fn parse_checked(raw: Vec<u8>, what: String) -> Result<(), String> {
+        let mail = bounded(what, move || parse(&raw));
+        check_clean(&mail)
+    }
+
+    /// MIME syntax that steers the parser into its less-travelled paths.
+    const TOKENS: &[&str] = &[
+        "\r\n",
+        "\n",
+        "\r\n\r\n",
+        "\r\n--",
+        "--\r\n",
+        "\r\n\t",
+        ": ",
+        ";",
+        "=?",
+        "?=",
+        "=?utf-8?B?5L2g5aW9?=",
+        "=?gb2312?Q?=C4=E3?=",
+        "=?x-unknown?B?",
+        "=?utf-8?q?a_b?=",
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n",
+        "Content-Type: message/rfc822\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+        "Content-Transfer-Encoding: quoted-printable\r\n",
+        "charset=\"",
+        "charset=utf-16",
+        "charset=iso-2022-jp",
+        "boundary=",
+        "\"",
+        "\\",
+        "=\r\n",
+        "=XX",
+        "=0",
+        "<",
+        ">",
+        "@",
+        ",",
+        "(",
+        ")",
+        "\0",
+        "\u{7f}",
+        "\u{feff}",
+        "\u{85}",
+        "\x1b$B",
+        "<html><body>",
+        "</",
+        "<script>",
+        "&#0;",
+        "&#x1F600;",
+        "Subject: ",
+        "From: ",
+        "To: ",
+        "Message-ID: <",
+        "In-Reply-To: ",
+        "References: ",
+        "Auto-Submitted: auto-replied\r\n",
+        "filename*=utf-8''%E4%BD%A0",
+        "name=",
+        "Content-Disposition: attachment\r\n",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(Index, u8),
+        Insert(Index, &'static str),
+        Delete(Index, usize),
+        Truncate(Index),
+        Repeat(Index, usize, usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            3 => (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+            4 => (any::<Index>(), proptest::sample::select(TOKENS)).prop_map(|(i, t)| Mutation::Insert(i, t)),
+            2 => (any::<Index>(), 1usize..64).prop_map(|(i, n)| Mutation::Delete(i, n)),
+            1 => any::<Index>().prop_map(Mutation::Truncate),
+            1 => (any::<Index>(), 1usize..256, 2usize..50).prop_map(|(i, n, k)| Mutation::Repeat(i, n, k)),
+        ]
+    }
+
+    fn mutate(mut raw: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+        for m in mutations {
+            let at = |i: &Index, len: usize| if len == 0 { 0 } else { i.index(len + 1) };
+            match m {
+                Mutation::Flip(i, b) if !raw.is_empty() => {
+                    let p = i.index(raw.len());
+                    raw[p] = *b;
+                }
+                Mutation::Flip(..) => {}
+                Mutation::Insert(i, t) => {
+                    let p = at(i, raw.len());
+                    raw.splice(p..p, t.bytes());
+                }
+                Mutation::Delete(i, n) => {
+                    let p = at(i, raw.len()).min(raw.len());
+                    let end = (p + n).min(raw.len());
+                    raw.drain(p..end);
+                }
+                Mutation::Truncate(i) => {
+                    let p = at(i, raw.len()).min(raw.len());
+                    raw.truncate(p);
+                }
+                Mutation::Repeat(i, n, k) => {
+                    let p = at(i, raw.len()).min(raw.len());
+                    let end = (p + n).min(raw.len());
+                    let piece = raw[p..end].to_vec();
+                    for _ in 0..*k {
+                        raw.splice(end..end, piece.iter().copied());
+                    }
+                }
+            }
+        }
+        raw
+    }
+
+    fn header_ish() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                3 => proptest::sample::select(TOKENS).prop_map(|t| t.as_bytes().to_vec()),
+                2 => "[ -~]{0,20}".prop_map(String::into_bytes),
+                1 => proptest::collection::vec(any::<u8>(), 0..20),
+            ],
+            0..60,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_parse_into_clean_text(raw in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..2048),
+            header_ish(),
+        ]) {
+            let shown = format!("{:?}", String::from_utf8_lossy(&raw));
+            let r = parse_checked(raw, shown.clone());
+            prop_assert!(r.is_ok(), "{:?} for {}", r, shown);
+        }
+
+        #[test]
+        fn mutated_real_messages_parse_into_clean_text(
+            which in any::<Index>(),
+            mutations in proptest::collection::vec(mutation(), 1..10),
+        ) {
+            let (name, raw) = &fixtures()[which.index(fixtures().len())];
+            let raw = mutate(raw.clone(), &mutations);
+            let r = parse_checked(raw, format!("{name} with {mutations:?}"));
+            prop_assert!(r.is_ok(), "{:?}: {} with {:?}", r, name, mutations);
+        }
+
+        #[test]
+        fn text_helpers_take_any_input(
+            bytes in proptest::collection::vec(any::<u8>(), 0..1024),
+            label in prop_oneof![
+                Just(None),
+                proptest::sample::select(vec!["utf-8", "gb2312", "gbk", "big5", "utf-16", "utf-16be",
+                    "iso-2022-jp", "x-unknown", "", "unicode-1-1-utf-7", "replacement"])
+                    .prop_map(|l| Some(l.to_string())),
+                "\\PC{0,12}".prop_map(Some),
+            ],
+            html in "(<[a-z/!]{0,8}( [a-z]{1,5}=\"[^\"]{0,10}\")?>|&#?[a-z0-9]{0,6};|\\PC){0,80}",
+        ) {
+            let (b, l) = (bytes.clone(), label.clone());
+            let (text, _) = bounded(format!("decode_bytes {label:?}"), move || decode_bytes(&b, l.as_deref()));
+            prop_assert!(!text.contains('\0') || bytes.contains(&0));
+            let h = html.clone();
+            let (text, clean) = bounded(format!("html {html:?}"), move || (html_to_text(&h), sanitize_html(&h)));
+            prop_assert!(!clean.to_ascii_lowercase().contains("<script"), "{}", clean);
+            bounded(format!("split {text:?}"), move || split_quoted(&text));
+        }
+    }
+
+    /// A message with a part nested thousands of levels deep and one with thousands of parts:
+    /// the parser's own limits must answer, not the stack or the clock.
+    #[test]
+    fn deep_and_wide_messages_stay_bounded() {
+        let mut deep = String::new();
+        for i in 0..5_000 {
+            deep.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        deep.push_str("Content-Type: text/plain\r\n\r\nbottom\r\n");
+        let mut wide = String::from("Content-Type: multipart/mixed; boundary=\"w\"\r\n\r\n");
+        for _ in 0..20_000 {
+            wide.push_str("--w\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+        }
+        wide.push_str("--w--\r\n");
+        let mut rfc822 = String::new();
+        for _ in 0..5_000 {
+            rfc822.push_str("Content-Type: message/rfc822\r\n\r\n");
+        }
+        rfc822.push_str("Subject: inner\r\n\r\nbody\r\n");
+        for (name, raw) in [("deep", deep), ("wide", wide), ("rfc822", rfc822)] {
+            let r = parse_checked(raw.into_bytes(), name.into());
+            assert!(r.is_ok(), "{name}: {r:?}");
+        }
+    }
+}

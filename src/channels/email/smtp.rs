@@ -618,3 +618,186 @@ impl Session {
         Ok(())
     }
 }
+
+/// Property tests for the receiver's input side: any command line gives a request or an error
+/// (never a panic, in bounded time), and `read_line` splits any byte stream, however it arrives
+/// in pieces, into lines no longer than the limit without losing or inventing a byte.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Instant as StdInstant;
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
+    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = StdInstant::now();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{what}: no answer after {:?}", start.elapsed())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    /// Parses one line as `Session::run` does, and renders what the session would look at.
+    fn parse_line(line: Vec<u8>) -> String {
+        bounded(
+            format!("{:?}", String::from_utf8_lossy(&line)),
+            move || match Request::parse(&mut line.iter()).map(Request::into_owned) {
+                Ok(Request::Mail { from }) => {
+                    format!("MAIL {} {}", from.address.to_ascii_lowercase(), from.size)
+                }
+                Ok(Request::Rcpt { to }) => format!("RCPT {}", to.address.to_ascii_lowercase()),
+                Ok(other) => format!("{other:?}"),
+                Err(e) => format!("error {e:?}"),
+            },
+        )
+    }
+
+    const VERBS: &[&str] = &[
+        "MAIL FROM:",
+        "RCPT TO:",
+        "mail from:",
+        "EHLO ",
+        "HELO ",
+        "LHLO ",
+        "DATA",
+        "BDAT ",
+        "AUTH ",
+        "VRFY ",
+        "EXPN ",
+        "NOOP",
+        "RSET",
+        "QUIT",
+        "STARTTLS",
+        "HELP ",
+        "ETRN ",
+        "BURL ",
+        "ATRN",
+        "XCLIENT ",
+        "",
+        " ",
+    ];
+    const PARAMS: &[&str] = &[
+        " SIZE=",
+        " SIZE=99999999999999999999999",
+        " BODY=8BITMIME",
+        " BODY=BINARYMIME",
+        " SMTPUTF8",
+        " RET=HDRS",
+        " ENVID=",
+        " NOTIFY=SUCCESS,FAILURE",
+        " ORCPT=rfc822;",
+        " AUTH=<>",
+        " MT-PRIORITY=",
+        " BY=",
+        " HOLDFOR=",
+        " REQUIRETLS",
+        " =",
+        " X=",
+    ];
+
+    /// Command lines: a verb, an address-ish argument, parameters, odd bytes, and a line end.
+    fn command_line() -> impl Strategy<Value = Vec<u8>> {
+        let arg = prop_oneof![
+            "<[a-zA-Z0-9.+_@\\-\"\\\\ ]{0,40}>",
+            "[<>@:\"\\\\ a-z0-9.=,;\\[\\]]{0,60}",
+            "<\\PC{0,30}@\\PC{0,20}>",
+            Just(String::new()),
+        ];
+        let params = proptest::collection::vec(
+            (proptest::sample::select(PARAMS), "[ -~]{0,12}").prop_map(|(p, v)| format!("{p}{v}")),
+            0..6,
+        );
+        let end = proptest::sample::select(vec!["\r\n", "\n", "\r", "", "\r\r\n", "\0\r\n"]);
+        (proptest::sample::select(VERBS), arg, params, end)
+            .prop_map(|(v, a, p, e)| format!("{v}{a}{}{e}", p.concat()).into_bytes())
+    }
+
+    fn any_line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            3 => command_line(),
+            1 => proptest::collection::vec(any::<u8>(), 0..600),
+            1 => (proptest::sample::select(VERBS), proptest::collection::vec(any::<u8>(), 0..600))
+                .prop_map(|(v, mut rest)| { let mut l = v.as_bytes().to_vec(); l.append(&mut rest); l }),
+            1 => (0usize..MAX_COMMAND_LINE).prop_map(|n| {
+                format!("MAIL FROM:<{}@example.com>\r\n", "a".repeat(n)).into_bytes()
+            }),
+        ]
+    }
+
+    /// Reads every line of `input` through a buffer of `cap` bytes (so lines arrive in pieces).
+    fn read_all(input: Vec<u8>, cap: usize, limit: usize) -> Vec<Option<Vec<u8>>> {
+        bounded(format!("cap {cap} limit {limit}"), move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let mut r = BufReader::with_capacity(cap, &input[..]);
+                let mut lines = Vec::new();
+                loop {
+                    match read_line(&mut r, limit).await.expect("reading a slice") {
+                        Line::Eof => return lines,
+                        Line::TooLong => lines.push(None),
+                        Line::Text(l) => lines.push(Some(l)),
+                    }
+                    assert!(lines.len() <= input.len(), "more lines than bytes");
+                }
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_command_line_is_a_request_or_an_error(line in any_line()) {
+            let _ = parse_line(line);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn read_line_keeps_every_byte_and_the_limit(
+            input in prop_oneof![
+                proptest::collection::vec(prop_oneof![4 => any::<u8>(), 1 => Just(b'\n'), 1 => Just(b'\r')], 0..4096),
+                proptest::collection::vec(command_line(), 0..40).prop_map(|ls| ls.concat()),
+            ],
+            cap in 1usize..64,
+            limit in 1usize..512,
+        ) {
+            let lines = read_all(input.clone(), cap, limit);
+            let mut rebuilt = Vec::new();
+            let mut dropped = false;
+            let n = lines.len();
+            for (i, l) in lines.into_iter().enumerate() {
+                match l {
+                    Some(l) => {
+                        prop_assert!(!l.is_empty() && l.len() <= limit, "line of {} bytes", l.len());
+                        prop_assert!(
+                            l.ends_with(b"\n") || i + 1 == n,
+                            "only the last line may lack its LF"
+                        );
+                        prop_assert!(!l[..l.len() - 1].contains(&b'\n'), "one line per LF");
+                        rebuilt.extend_from_slice(&l);
+                    }
+                    None => dropped = true,
+                }
+            }
+            if !dropped {
+                prop_assert_eq!(rebuilt, input);
+            } else {
+                prop_assert!(rebuilt.len() < input.len());
+            }
+        }
+    }
+}

@@ -345,3 +345,176 @@ mod tests {
         assert!(parse_event(b"[1]", true).is_err());
     }
 }
+
+/// Property tests: a CTI body is whatever a PBX (or anyone who guessed the URL) sends. Any bytes,
+/// as JSON or as a form, give an event or a 400, never a panic, in bounded time; well-formed
+/// events keep every field as sent, in both encodings.
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
+    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{what}: no answer after {:?}", start.elapsed())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    fn parse(body: Vec<u8>, is_json: bool) -> AppResult<CtiEvent> {
+        bounded(format!("{:?}", String::from_utf8_lossy(&body)), move || {
+            parse_event(&body, is_json)
+        })
+    }
+
+    const KEYS: &[&str] = &[
+        "event",
+        "from",
+        "to",
+        "direction",
+        "callId",
+        "call_id",
+        "user",
+        "user[]",
+        "user%5B%5D",
+        "queue",
+        "answeringNumber",
+        "cause",
+        "",
+    ];
+
+    /// Form-ish bytes: known and unknown keys, stray `=&%+`, broken percent escapes, any bytes.
+    fn formish() -> impl Strategy<Value = Vec<u8>> {
+        let pair = (
+            prop_oneof![
+                proptest::sample::select(KEYS).prop_map(str::to_string),
+                "[a-z%=+&]{0,8}"
+            ],
+            prop_oneof![
+                "[ -~]{0,30}",
+                "(%[0-9a-fA-FgG]{0,2}|\\+|&|=|[^&=]){0,20}",
+                "\\PC{0,20}"
+            ],
+        )
+            .prop_map(|(k, v)| format!("{k}={v}"));
+        prop_oneof![
+            proptest::collection::vec(pair, 0..12).prop_map(|ps| ps.join("&").into_bytes()),
+            proptest::collection::vec(any::<u8>(), 0..512),
+        ]
+    }
+
+    /// JSON-ish bytes: values of every type under the known keys, nesting, and plain garbage.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,20}".prop_map(Value::String),
+        ];
+        let value = leaf
+            .prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    proptest::collection::btree_map("[a-z\\[\\]]{0,8}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+            .boxed();
+        let object = proptest::collection::vec(
+            (
+                proptest::sample::select(KEYS).prop_map(str::to_string),
+                value.clone(),
+            ),
+            0..10,
+        )
+        .prop_map(|kv| {
+            Value::Object(kv.into_iter().collect())
+                .to_string()
+                .into_bytes()
+        });
+        prop_oneof![
+            object,
+            value.prop_map(|v| v.to_string().into_bytes()),
+            // Deep nesting: serde_json's recursion limit must answer, not the stack.
+            (1usize..50_000).prop_map(|n| {
+                let mut s = "[".repeat(n).into_bytes();
+                s.extend(std::iter::repeat_n(b']', n / 2));
+                s
+            }),
+            proptest::collection::vec(any::<u8>(), 0..512),
+        ]
+    }
+
+    fn field() -> impl Strategy<Value = String> {
+        "\\PC{0,24}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_form_body_is_an_event_or_an_error(body in formish()) {
+            if let Ok(e) = parse(body, false) {
+                prop_assert!(e.users.iter().all(|u| !u.trim().is_empty()));
+            }
+        }
+
+        #[test]
+        fn any_json_body_is_an_event_or_an_error(body in jsonish()) {
+            match parse(body, true) {
+                Ok(e) => {
+                    prop_assert!(e.users.iter().all(|u| !u.trim().is_empty()));
+                }
+                Err(err) => {
+                    prop_assert!(matches!(err, AppError::BadRequest(_)), "{err:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn well_formed_events_keep_their_fields_in_both_encodings(
+            event in field(), from in field(), to in field(), call_id in field(),
+            queue in field(), cause in field(),
+            users in proptest::collection::vec(field(), 0..4),
+        ) {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("event", &event)
+                .append_pair("from", &from)
+                .append_pair("to", &to)
+                .append_pair("callId", &call_id)
+                .append_pair("queue", &queue)
+                .append_pair("cause", &cause);
+            for u in &users {
+                form.append_pair("user[]", u);
+            }
+            let form = form.finish().into_bytes();
+            let json = json!({"event": event, "from": from, "to": to, "callId": call_id,
+                "queue": queue, "cause": cause, "user": users})
+            .to_string()
+            .into_bytes();
+            let want_users: Vec<String> =
+                users.iter().filter(|u| !u.trim().is_empty()).cloned().collect();
+            for (body, is_json) in [(form, false), (json, true)] {
+                let e = parse(body, is_json).expect("a well-formed event parses");
+                prop_assert_eq!(
+                    (&e.event, &e.from, &e.to, &e.call_id, &e.queue, &e.cause),
+                    (&event, &from, &to, &call_id, &queue, &cause)
+                );
+                prop_assert_eq!(&e.users, &want_users);
+            }
+        }
+    }
+}
