@@ -30,6 +30,12 @@ pub enum AppError {
     Unprocessable(String),
     #[error("the database is unavailable")]
     Unavailable,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the request URI is too long")]
+    UriTooLong,
+    #[error("this origin may not open a websocket here")]
+    OriginRefused,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -60,6 +66,9 @@ impl AppError {
             AppError::BadSignature => "bad_signature",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::Unavailable => "unavailable",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UriTooLong => "uri_too_long",
+            AppError::OriginRefused => "origin_refused",
             AppError::Internal(_) => "internal",
         }
     }
@@ -68,12 +77,16 @@ impl AppError {
         match self {
             AppError::Validation { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::BadSignature => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::BadSignature | AppError::OriginRefused => {
+                StatusCode::FORBIDDEN
+            }
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UriTooLong => StatusCode::URI_TOO_LONG,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -199,6 +199,8 @@ async fn logout(headers: HeaderMap, State(state): State<AppState>) -> AppResult<
             crate::routing::presence::sign_out(&state.db, user.id).await?;
         }
         store::delete_token(&state.db, &hash).await?;
+        // This node's websockets of the session close at once; other nodes' within seconds.
+        state.hub.end_session(&hash);
     }
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
@@ -420,6 +422,10 @@ async fn update_user(
     };
     let before = store::find_user(&state.db, id).await?;
     let user = store::update_user(&state.db, id, &changes).await?;
+    if !user.active {
+        // The consoles of a deactivated user close at once on this node (others: seconds).
+        state.hub.end_sessions_of(id);
+    }
     if before.role != user.role || before.active != user.active {
         store::insert_audit(
             &state.db.pool,
