@@ -465,3 +465,61 @@ async fn oversized_bodies_and_uris_get_the_json_error_body() {
         .await;
     assert_ne!(status, 414, "a long but allowed URI");
 }
+
+/// The console under its policy in real Chromium: signed in, its websocket opens (connect-src),
+/// the ticket view's style attributes apply (style-src-attr), and nothing is reported blocked.
+#[tokio::test]
+async fn browser_console_works_under_its_policy() {
+    use crate::browser::{browser, find, scenario, sign_in};
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let (agent_id, _) = t.user("ina", "agent").await;
+    let cid = t
+        .customer("王芳", &[("email", "wang.fang@example.cn")])
+        .await;
+    let (status, ticket) = t
+        .post(
+            "/api/tickets",
+            &t.admin_token,
+            json!({"subject": "Policy check", "customer_id": cid, "channel": "email",
+                   "assignee_id": agent_id, "body": "Hello"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    let ticket_id = ticket["id"].as_i64().unwrap();
+    let c = &b.client;
+    let app = &t;
+    scenario(
+        "browser_console_works_under_its_policy",
+        &b,
+        || async move {
+            sign_in(app, c, "ina", "password-123").await;
+            c.execute(
+                "window.__blocked = [];
+             document.addEventListener('securitypolicyviolation',
+               (e) => window.__blocked.push(e.violatedDirective + ' ' + e.blockedURI));
+             location.hash = '#/ticket/' + arguments[0];",
+                vec![json!(ticket_id)],
+            )
+            .await
+            .unwrap();
+            find(c, "#composer").await;
+            let display = c
+                .execute(
+                    "return getComputedStyle(document.querySelector('#composer')).display",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(display, "grid", "the composer's style attribute applies");
+            crate::browser::eventually("the console's websocket is open", || async move {
+                (app.state.hub.connections() >= 1).then_some(())
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let blocked = c.execute("return window.__blocked", vec![]).await.unwrap();
+            assert_eq!(blocked, json!([]), "the policy blocked part of the console");
+        },
+    )
+    .await;
+}
