@@ -23,8 +23,9 @@ const FALLBACK_POLL: Duration = Duration::from_millis(200);
 /// deleted (sign-out, password or role change, on any node), expired, or of a deactivated user
 /// closes its sockets with `session_ended`.
 pub const SESSION_CHECK: Duration = Duration::from_secs(3);
-/// Token hashes per query of that check.
-const SESSION_CHECK_CHUNK: usize = 500;
+/// Token hashes per query of that check (2,000 sockets: one query of ~15 ms on PostgreSQL,
+/// ~20 ms on SQLite, debug build).
+const SESSION_CHECK_CHUNK: usize = 2048;
 
 /// One frame for one connection. `seq` is the event's (0 for frames outside the log) so that
 /// the connection can drop what it already delivered during a replay.
@@ -445,10 +446,13 @@ async fn live_token_hashes(db: &Db, hashes: &[Arc<str>]) -> crate::error::AppRes
             Ok(Hash(r.try_get("token_hash")?))
         }
     }
-    if hashes.is_empty() {
+    let Some(last) = hashes.last() else {
         return Ok(Vec::new());
-    }
-    let list: Vec<String> = (0..hashes.len()).map(|i| format!("${}", i + 2)).collect();
+    };
+    // The list is padded (with the last hash again) to a power of two, so that a handful of
+    // statement texts serve every number of sockets and stay prepared.
+    let slots = hashes.len().next_power_of_two().max(16);
+    let list: Vec<String> = (0..slots).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT t.token_hash AS token_hash FROM auth_tokens t JOIN users u ON u.id = t.user_id \
          WHERE u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > $1) \
@@ -456,7 +460,12 @@ async fn live_token_hashes(db: &Db, hashes: &[Arc<str>]) -> crate::error::AppRes
         list.join(", ")
     );
     let mut params: Vec<crate::db::Param> = vec![now_ms().into()];
-    params.extend(hashes.iter().map(|h| crate::db::Param::from(&**h)));
+    params.extend(
+        hashes
+            .iter()
+            .chain(std::iter::repeat_n(last, slots - hashes.len()))
+            .map(|h| crate::db::Param::from(&**h)),
+    );
     let rows: Vec<Hash> = db.fetch_all(&sql, params).await?;
     Ok(rows.into_iter().map(|h| h.0).collect())
 }
