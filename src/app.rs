@@ -86,6 +86,9 @@ impl App {
         let time_zone = jiff::tz::TimeZone::get(&zone).map_err(|e| {
             anyhow::anyhow!("HOTLINE_TIME_ZONE: {zone} is not a known time zone ({e})")
         })?;
+        config
+            .wallboard_frame_ancestors()
+            .map_err(anyhow::Error::msg)?;
         let smtp_listener = if config.smtp_listen.is_empty() {
             None
         } else {

@@ -163,6 +163,11 @@ pub struct Config {
     pub time_zone: String,
     /// Seconds an agent's last console may be gone before they go offline.
     pub presence_grace_secs: u64,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`; empty: public.
+    pub metrics_token: Secret,
+    /// Space-separated origins that may frame the wallboard page (CSP `frame-ancestors`);
+    /// empty: none (`'none'`). Every other page may never be framed.
+    pub wallboard_frame_ancestors: String,
 }
 
 impl Default for Config {
@@ -231,6 +236,8 @@ impl Default for Config {
             portal_acks_per_hour: 300,
             time_zone: String::new(),
             presence_grace_secs: 60,
+            metrics_token: Secret::default(),
+            wallboard_frame_ancestors: String::new(),
         }
     }
 }
@@ -279,6 +286,28 @@ impl Config {
         } else {
             self.public_url.trim_end_matches('/').to_string()
         }
+    }
+
+    /// The CSP `frame-ancestors` sources of the wallboard page, checked: each entry of
+    /// `wallboard_frame_ancestors` is an origin (`https://tv.example.cn`, `https://*.example.cn`,
+    /// `http://10.0.0.5:8080`) or `'self'`; empty gives `'none'`.
+    pub fn wallboard_frame_ancestors(&self) -> Result<String, String> {
+        let mut sources = Vec::new();
+        for entry in self.wallboard_frame_ancestors.split_whitespace() {
+            if entry == "'self'" || is_origin_source(entry) {
+                sources.push(entry.to_string());
+            } else {
+                return Err(format!(
+                    "HOTLINE_WALLBOARD_FRAME_ANCESTORS: {entry:?} is not an origin \
+                     (scheme://host[:port], the host may start with *.) or 'self'"
+                ));
+            }
+        }
+        Ok(if sources.is_empty() {
+            "'none'".to_string()
+        } else {
+            sources.join(" ")
+        })
     }
 
     pub fn support_addresses(&self) -> Vec<String> {
@@ -641,7 +670,37 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "60",
         "an agent whose consoles are gone goes offline after",
     ),
+    (
+        "HOTLINE_METRICS_TOKEN",
+        "none (/metrics is public)",
+        "/metrics requires Authorization: Bearer <token>",
+    ),
+    (
+        "HOTLINE_WALLBOARD_FRAME_ANCESTORS",
+        "none ('none')",
+        "space-separated origins that may frame the wallboard",
+    ),
 ];
+
+/// `scheme://host[:port]` with letters, digits, `.`, `-` in the host (which may start with `*.`):
+/// nothing a CSP directive could be extended with.
+fn is_origin_source(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()))
+}
 
 /// The settings as `hotline --help` prints them.
 pub fn settings_help() -> String {
@@ -671,6 +730,32 @@ mod tests {
                 SETTINGS.iter().any(|(n, _, _)| *n == name),
                 "{name} is missing from SETTINGS (and so from --help)"
             );
+        }
+    }
+
+    #[test]
+    fn wallboard_frame_ancestors_are_origins_only() {
+        let with = |v: &str| Config {
+            wallboard_frame_ancestors: v.into(),
+            ..Config::default()
+        };
+        assert_eq!(with("").wallboard_frame_ancestors().unwrap(), "'none'");
+        assert_eq!(
+            with(" https://tv.example.cn  http://10.0.0.5:8080 https://*.example.cn 'self'")
+                .wallboard_frame_ancestors()
+                .unwrap(),
+            "https://tv.example.cn http://10.0.0.5:8080 https://*.example.cn 'self'"
+        );
+        for bad in [
+            "https://a.example; script-src *",
+            "*",
+            "https:",
+            "javascript://x",
+            "https://a.example/path",
+            "https://a.example:",
+            "'unsafe-inline'",
+        ] {
+            assert!(with(bad).wallboard_frame_ancestors().is_err(), "{bad}");
         }
     }
 

@@ -42,6 +42,12 @@ pub enum AppError {
     /// Too much work is waiting (e.g. the SQLite writer's queue is full): try again shortly.
     #[error("the server is overloaded, try again shortly")]
     Overloaded,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the request URI is too long")]
+    UriTooLong,
+    #[error("this origin may not open a websocket here")]
+    OriginRefused,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -75,6 +81,9 @@ impl AppError {
             AppError::Unprocessable(_) => "unprocessable",
             AppError::Unavailable => "unavailable",
             AppError::Overloaded => "overloaded",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UriTooLong => "uri_too_long",
+            AppError::OriginRefused => "origin_refused",
             AppError::Internal(_) => "internal",
         }
     }
@@ -83,15 +92,18 @@ impl AppError {
         match self {
             AppError::Validation { .. } | AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::BadSignature | AppError::PasswordChangeRequired => {
-                StatusCode::FORBIDDEN
-            }
+            AppError::Forbidden
+            | AppError::BadSignature
+            | AppError::PasswordChangeRequired
+            | AppError::OriginRefused => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable | AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UriTooLong => StatusCode::URI_TOO_LONG,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

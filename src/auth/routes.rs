@@ -249,6 +249,8 @@ async fn logout(headers: HeaderMap, State(state): State<AppState>) -> AppResult<
             crate::routing::presence::sign_out(&state.db, user.id).await?;
         }
         store::delete_token(&state.db, &hash).await?;
+        // This node's websockets of the session close at once; other nodes' within seconds.
+        state.hub.end_session(&hash);
     }
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
@@ -528,6 +530,10 @@ async fn update_user(
         active: b.active,
         if_version,
     };
+    // A change that ends another user's sessions closes their consoles at once on this node
+    // (other nodes' session checks close theirs within seconds; so do one's own other consoles).
+    let ends_sessions =
+        update.password.is_some() || update.role.is_some() || update.active.is_some();
     let token = request_token(&headers).map(|t| super::token_hash(&t));
     let user = super::change_user(
         &state.db,
@@ -538,6 +544,9 @@ async fn update_user(
         token.as_deref(),
     )
     .await?;
+    if ends_sessions && actor.id != id {
+        state.hub.end_sessions_of(id);
+    }
     Ok(with_etag(user.version, user))
 }
 

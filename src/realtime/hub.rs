@@ -19,6 +19,13 @@ pub const MAX_REPLAY: i64 = 50_000;
 /// change arrives as an event too; this is the safety net).
 const MEMBERS_REFRESH: Duration = Duration::from_secs(5);
 const FALLBACK_POLL: Duration = Duration::from_millis(200);
+/// Every this often one query checks the tokens of all open websockets of this node: a token
+/// deleted (sign-out, password or role change, on any node), expired, or of a deactivated user
+/// closes its sockets with `session_ended`.
+pub const SESSION_CHECK: Duration = Duration::from_secs(3);
+/// Token hashes per query of that check (2,000 sockets: one query of ~15 ms on PostgreSQL,
+/// ~20 ms on SQLite, debug build).
+const SESSION_CHECK_CHUNK: usize = 2048;
 
 /// One frame for one connection. `seq` is the event's (0 for frames outside the log) so that
 /// the connection can drop what it already delivered during a replay.
@@ -68,8 +75,40 @@ pub struct Viewer {
 
 struct Conn {
     viewer: Viewer,
+    /// SHA-256 of the token (session cookie or bearer) the socket was opened with.
+    token_hash: Arc<str>,
     tx: mpsc::Sender<Outgoing>,
     overflow: Arc<Notify>,
+    ended: Arc<SessionEnd>,
+}
+
+/// Set when a connection's session ended; the connection then closes with `session_ended`.
+#[derive(Default)]
+pub struct SessionEnd {
+    flag: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl SessionEnd {
+    fn end(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    pub fn has_ended(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the session has ended.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.has_ended() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -136,6 +175,8 @@ pub struct Registration {
     pub rx: mpsc::Receiver<Outgoing>,
     pub overflow: Arc<Notify>,
     pub shutdown: watch::Receiver<bool>,
+    /// Set when the token the connection was opened with is no longer valid.
+    pub session: Arc<SessionEnd>,
 }
 
 impl Default for Hub {
@@ -164,18 +205,22 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a connection. Every event after the returned `last_seq` will reach its channel.
-    pub fn register(&self, viewer: Viewer, buffer: usize) -> Registration {
+    /// Adds a connection opened with the token whose hash is `token_hash`. Every event after the
+    /// returned `last_seq` will reach its channel until the connection ends or its session does.
+    pub fn register(&self, viewer: Viewer, token_hash: &str, buffer: usize) -> Registration {
         let (tx, rx) = mpsc::channel(buffer.max(4));
         let overflow = Arc::new(Notify::new());
+        let session = Arc::new(SessionEnd::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         inner.conns.insert(
             id,
             Conn {
                 viewer,
+                token_hash: token_hash.into(),
                 tx,
                 overflow: overflow.clone(),
+                ended: session.clone(),
             },
         );
         metrics::gauge!("hotline_ws_connections").set(inner.conns.len() as f64);
@@ -185,6 +230,73 @@ impl Hub {
             rx,
             overflow,
             shutdown: self.shutdown.subscribe(),
+            session,
+        }
+    }
+
+    /// Ends the connections opened with a token: they get no further frame and close with
+    /// `session_ended`. Returns how many there were. (Sign-out calls it at once on its node;
+    /// `check_sessions` finds every other ended session.)
+    pub fn end_session(&self, token_hash: &str) -> usize {
+        self.end_where(|c| &*c.token_hash == token_hash)
+    }
+
+    /// Ends every connection of a user (deactivation, a role or password change on this node).
+    pub fn end_sessions_of(&self, user_id: i64) -> usize {
+        self.end_where(|c| c.viewer.user_id == user_id)
+    }
+
+    fn end_where(&self, pred: impl Fn(&Conn) -> bool) -> usize {
+        let mut inner = self.lock();
+        let ids: Vec<u64> = inner
+            .conns
+            .iter()
+            .filter(|(_, c)| pred(c))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            if let Some(c) = inner.conns.remove(id) {
+                c.ended.end();
+            }
+        }
+        if !ids.is_empty() {
+            metrics::gauge!("hotline_ws_connections").set(inner.conns.len() as f64);
+            metrics::counter!("hotline_ws_sessions_ended_total").increment(ids.len() as u64);
+        }
+        ids.len()
+    }
+
+    /// One pass of the session check: the distinct token hashes of this node's connections,
+    /// one query per 500 of them, and every connection whose token is gone, expired or of an
+    /// inactive user ended. Returns how many connections it ended.
+    pub async fn check_sessions(&self, db: &Db) -> crate::error::AppResult<usize> {
+        let hashes: Vec<Arc<str>> = {
+            let inner = self.lock();
+            let set: HashSet<Arc<str>> =
+                inner.conns.values().map(|c| c.token_hash.clone()).collect();
+            set.into_iter().collect()
+        };
+        let mut valid: HashSet<String> = HashSet::new();
+        for chunk in hashes.chunks(SESSION_CHECK_CHUNK) {
+            valid.extend(live_token_hashes(db, chunk).await?);
+        }
+        Ok(self.end_where(|c| !valid.contains(&*c.token_hash)))
+    }
+
+    /// Runs `check_sessions` every `SESSION_CHECK` while there are connections.
+    async fn check_sessions_forever(&self, db: &Db) {
+        let mut tick = tokio::time::interval(SESSION_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.connections() == 0 {
+                continue;
+            }
+            match self.check_sessions(db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(connections = n, "websockets closed: session ended"),
+                Err(e) => tracing::warn!(error = %e, "websocket session check failed"),
+            }
         }
     }
 
@@ -274,9 +386,18 @@ impl Hub {
         }
     }
 
-    /// The hub's loop: wait for a commit (this node's, or another's via NOTIFY, or the
-    /// fallback poll), read what is new in seq order and fan it out.
+    /// The hub's task: delivers events (`deliver_events`) and checks the sessions of the open
+    /// websockets (`check_sessions`, every `SESSION_CHECK`).
     pub async fn run(self: Arc<Self>, db: Db) {
+        tokio::join!(
+            self.clone().deliver_events(db.clone()),
+            self.check_sessions_forever(&db)
+        );
+    }
+
+    /// Waits for a commit (this node's, or another's via NOTIFY, or the fallback poll), reads
+    /// what is new in seq order and fans it out.
+    async fn deliver_events(self: Arc<Self>, db: Db) {
         let mut members_at = tokio::time::Instant::now() - MEMBERS_REFRESH;
         loop {
             // Armed before reading, so a commit landing during the read is not missed.
@@ -314,6 +435,39 @@ impl Hub {
             }
         }
     }
+}
+
+/// Which of `hashes` are tokens still valid: present, unexpired, of an active user (what
+/// `auth::store::find_user_by_token` accepts), in one query.
+async fn live_token_hashes(db: &Db, hashes: &[Arc<str>]) -> crate::error::AppResult<Vec<String>> {
+    struct Hash(String);
+    impl crate::db::FromRow for Hash {
+        fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+            Ok(Hash(r.try_get("token_hash")?))
+        }
+    }
+    let Some(last) = hashes.last() else {
+        return Ok(Vec::new());
+    };
+    // The list is padded (with the last hash again) to a power of two, so that a handful of
+    // statement texts serve every number of sockets and stay prepared.
+    let slots = hashes.len().next_power_of_two().max(16);
+    let list: Vec<String> = (0..slots).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT t.token_hash AS token_hash FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > $1) \
+         AND t.token_hash IN ({})",
+        list.join(", ")
+    );
+    let mut params: Vec<crate::db::Param> = vec![now_ms().into()];
+    params.extend(
+        hashes
+            .iter()
+            .chain(std::iter::repeat_n(last, slots - hashes.len()))
+            .map(|h| crate::db::Param::from(&**h)),
+    );
+    let rows: Vec<Hash> = db.fetch_all(&sql, params).await?;
+    Ok(rows.into_iter().map(|h| h.0).collect())
 }
 
 pub async fn max_seq(db: &Db) -> Result<i64, sqlx::Error> {
@@ -454,8 +608,8 @@ mod tests {
             user_id: 1,
             supervisor: true,
         };
-        let slow = hub.register(v, 4);
-        let mut fast = hub.register(v, 64);
+        let slow = hub.register(v, "a", 4);
+        let mut fast = hub.register(v, "b", 64);
         let rows: Vec<EventRow> = (1..=10)
             .map(|i| EventRow {
                 seq: i,

@@ -2,7 +2,16 @@
 //! send, as serde-tagged enums (`{"type": "...", ...}`). This file is the protocol's documentation.
 //!
 //! Connect with `GET /ws` carrying the session cookie or `Authorization: Bearer TOKEN`
-//! (unauthenticated → HTTP 401 before the upgrade). The server sends `hello` first. A client
+//! (unauthenticated → HTTP 401 before the upgrade). A browser's `Origin` must be the
+//! `HOTLINE_PUBLIC_URL` origin (unset: the listen address's or the requested host's), else HTTP
+//! 403 `origin_refused` before the upgrade; without `Origin` only a bearer token is accepted.
+//! The server sends `hello` first.
+//!
+//! The session is checked on every command and by the server every few seconds: when the token
+//! the socket was opened with is signed out, revoked (password or role change), expired, or its
+//! user deactivated, the command runs nothing and the server sends a websocket close frame with
+//! code 4001 and reason `session_ended` (no JSON frame): sign in again, do not reconnect with
+//! the same token. A client
 //! that reconnects sends `resume` with the last `seq` it saw and receives every event it missed,
 //! in order, before live ones — never a duplicate, never a gap within its scope. Without
 //! `resume` it starts live after hello's `last_seq`.

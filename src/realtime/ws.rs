@@ -4,14 +4,17 @@
 use super::hub::{EventRow, MAX_REPLAY, Outgoing, Viewer, list_events_after, pruned_through};
 use super::protocol::{ClientCommand, PROTOCOL_VERSION, ResyncReason, ServerFrame};
 use crate::app::AppState;
-use crate::auth::User;
+use crate::auth::store::find_user_by_token;
+use crate::auth::{User, token_hash};
+use crate::config::Config;
 use crate::error::AppError;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{AuthUser, request_token};
 use crate::http::{Access, Routes};
 use crate::routing::presence;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::SinkExt;
 use std::time::Duration;
@@ -47,15 +50,71 @@ pub fn routes(r: Routes) -> Routes {
 async fn open_socket(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !origin_allowed(&state.config, &headers) {
+        return AppError::OriginRefused.into_response();
+    }
+    // The guard accepted this token; the socket re-checks it on every command and the hub
+    // every few seconds.
+    let Some(token) = request_token(&headers) else {
+        return AppError::Unauthenticated.into_response();
+    };
+    let token_hash = token_hash(&token);
     // Small buffers: the default 128 KiB read buffer alone costs ~134 KiB per connection.
     // Queued frames are fed and then flushed together: one write for a burst, not one each.
     ws.read_buffer_size(4096)
         .write_buffer_size(16 * 1024)
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
-        .on_upgrade(move |socket| serve_socket(state, user, socket))
+        .on_upgrade(move |socket| serve_socket(state, user, token_hash, socket))
+}
+
+/// Close code and reason of a websocket whose session ended (signed out, deactivated, password
+/// or role changed, token expired or revoked): sign in again.
+pub const SESSION_ENDED_CODE: u16 = 4001;
+pub const SESSION_ENDED_REASON: &str = "session_ended";
+
+/// Cross-site websocket hijacking guard. A browser always sends `Origin`: it must be the origin
+/// of `HOTLINE_PUBLIC_URL`, or, with that unset, the listen address's (`Config::public_url`) or
+/// the host the request was sent to (`Host`, the page's own origin on whatever name or port the
+/// console was opened). No `Origin` (the bench, CTI tools, other programs) is allowed with an
+/// `Authorization: Bearer` token only; a cookie alone is a browser's.
+pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer "));
+    };
+    let Some(origin) = origin.to_str().ok().and_then(normalized_origin) else {
+        return false;
+    };
+    if normalized_origin(&config.public_url()).as_deref() == Some(origin.as_str()) {
+        return true;
+    }
+    if !config.public_url.is_empty() {
+        return false;
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    ["http", "https"].iter().any(|scheme| {
+        normalized_origin(&format!("{scheme}://{host}")).as_deref() == Some(origin.as_str())
+    })
+}
+
+/// `scheme://host[:port]` of a URL, lower case, without the scheme's default port.
+fn normalized_origin(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    match u.origin() {
+        o @ url::Origin::Tuple(..) => Some(o.ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
 }
 
 struct Session {
@@ -78,6 +137,16 @@ impl Session {
         self.send_text(frame.to_text()).await
     }
 
+    /// Closes with `SESSION_ENDED_CODE` / `session_ended`: nothing else goes out.
+    async fn close_session_ended(&mut self) {
+        let frame = CloseFrame {
+            code: SESSION_ENDED_CODE,
+            reason: SESSION_ENDED_REASON.into(),
+        };
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Close(Some(frame))))
+            .await;
+    }
+
     /// Sends a last frame and closes. Waits up to the write timeout: a client that fell behind
     /// first has to drain what is already in flight before it can read the hint.
     async fn close_with(&mut self, text: String) {
@@ -89,13 +158,14 @@ impl Session {
     }
 }
 
-async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
+async fn serve_socket(state: AppState, user: User, token_hash: String, socket: WebSocket) {
     let hub = state.hub.clone();
     let viewer = Viewer {
         user_id: user.id,
         supervisor: user.is_supervisor(),
     };
-    let mut reg = hub.register(viewer, state.config.ws_buffer_frames);
+    let mut reg = hub.register(viewer, &token_hash, state.config.ws_buffer_frames);
+    let session = reg.session.clone();
     // Presence follows the console: routing offers work only to agents with one open.
     let console_id = format!("{}:{}", state.node_id, reg.id);
     if let Err(e) = presence::console_opened(&state.db, &console_id, user.id).await {
@@ -126,6 +196,10 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
     tokio::pin!(gap_over);
     if s.send_frame(hello).await {
         'serve: loop {
+            if session.has_ended() {
+                s.close_session_ended().await;
+                break 'serve;
+            }
             if live && Instant::now() >= next_write {
                 take_queued(&mut reg.rx, &mut pending);
                 if !pending.is_empty() {
@@ -147,6 +221,10 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                     s.close_with(super::hub::resync_text(ResyncReason::Overflow)).await;
                     break;
                 }
+                _ = session.wait() => {
+                    s.close_session_ended().await;
+                    break;
+                }
                 _ = reg.shutdown.changed() => {
                     s.close_with(ServerFrame::Shutdown { reconnect_after_ms: 1000 }.to_text()).await;
                     break;
@@ -156,7 +234,23 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                     last_heard = Instant::now();
                     match msg {
                         Some(Ok(Message::Text(t))) => {
-                            if !handle_command(&state, &user, &mut s, t.as_str()).await {
+                            // Every command re-checks the session: a token signed out, expired
+                            // or of a deactivated user runs nothing and closes the socket.
+                            let current = match find_user_by_token(&state.db, &token_hash).await {
+                                Ok(Some(u)) => u,
+                                Ok(None) => {
+                                    hub.end_session(&token_hash);
+                                    s.close_session_ended().await;
+                                    break;
+                                }
+                                Err(e) => {
+                                    if !answer_unavailable(&mut s, t.as_str(), e).await {
+                                        break;
+                                    }
+                                    continue;
+                                }
+                            };
+                            if !handle_command(&state, &current, &mut s, t.as_str()).await {
                                 break;
                             }
                             live = true;
@@ -167,7 +261,12 @@ async fn serve_socket(state: AppState, user: User, socket: WebSocket) {
                 }
                 _ = &mut gap_over, if in_gap => {}
                 out = reg.rx.recv(), if !in_gap => {
-                    let Some(out) = out else { break };
+                    let Some(out) = out else {
+                        if session.has_ended() {
+                            s.close_session_ended().await;
+                        }
+                        break;
+                    };
                     pending.push(out);
                     take_queued(&mut reg.rx, &mut pending);
                     live = live || pending.len() >= state.config.ws_buffer_frames;
@@ -229,15 +328,30 @@ async fn deliver(
     false
 }
 
+/// The id of a command, when its text has one.
+fn command_id(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Answers a command whose session could not be checked with the error, running nothing.
+async fn answer_unavailable(s: &mut Session, text: &str, e: AppError) -> bool {
+    s.send_frame(ServerFrame::Error {
+        id: &command_id(text),
+        code: e.code(),
+        message: e.to_string(),
+    })
+    .await
+}
+
 /// Answers one command; false when the connection must close.
 async fn handle_command(state: &AppState, user: &User, s: &mut Session, text: &str) -> bool {
     let cmd: ClientCommand = match serde_json::from_str(text) {
         Ok(c) => c,
         Err(e) => {
-            let id = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v["id"].as_str().map(str::to_string))
-                .unwrap_or_default();
+            let id = command_id(text);
             return s
                 .send_frame(ServerFrame::Error {
                     id: &id,

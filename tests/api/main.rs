@@ -33,6 +33,7 @@ mod realtime;
 mod routing;
 mod shift;
 mod sms;
+mod surface;
 mod tickets;
 mod twilio_fake;
 mod twilio_sig;

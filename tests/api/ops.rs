@@ -225,6 +225,10 @@ async fn every_documented_setting_starts_the_real_binary() {
             "HOTLINE_PORTAL_ACKS_PER_HOUR" => "300".into(),
             "HOTLINE_EVENTS_RETENTION_HOURS" => "72".into(),
             "HOTLINE_WS_PING_SECS" => "20".into(),
+            "HOTLINE_METRICS_TOKEN" => "0123456789".into(),
+            "HOTLINE_WALLBOARD_FRAME_ANCESTORS" => {
+                "https://tv.example.cn https://*.example.cn".into()
+            }
             "HOTLINE_WS_BUFFER_FRAMES" => "1024".into(),
             "HOTLINE_OFFER_TIMEOUT_SECS" => "20".into(),
             "HOTLINE_ROUTING_STRATEGY" => "longest_idle".into(),
@@ -294,6 +298,16 @@ async fn every_documented_setting_starts_the_real_binary() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    // /metrics answers its numeric-looking token, and nobody else.
+    let metrics = |token: Option<&'static str>| {
+        let mut req = http.get(format!("{base}/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(metrics(Some("0123456789")).await, 200);
+    assert_eq!(metrics(None).await, 401);
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
