@@ -56,6 +56,10 @@ async fn open_socket(
     if !origin_allowed(&state.config, &headers) {
         return AppError::OriginRefused.into_response();
     }
+    // After an admin's reset only the password change works (as on the API): no console.
+    if user.must_change_password {
+        return AppError::PasswordChangeRequired.into_response();
+    }
     // The guard accepted this token; the socket re-checks it on every command and the hub
     // every few seconds.
     let Some(token) = request_token(&headers) else {

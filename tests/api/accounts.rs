@@ -262,6 +262,13 @@ async fn an_admin_reset_forces_a_change_at_next_sign_in() {
     assert_error(s, &b, 403, "password_change_required");
     let (s, b) = app.patch(&me, &token, json!({"display_name": "Bo"})).await;
     assert_error(s, &b, 403, "password_change_required");
+    // No console either: the websocket is refused before the upgrade.
+    match crate::realtime::Ws::open(&app, &token).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => {
+            panic!("the websocket opened for a user who must change their password: {other:?}")
+        }
+    }
     let chosen = "Velvet-Canyon-Ember-58";
     let (s, b) = app
         .patch(

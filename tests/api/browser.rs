@@ -735,3 +735,31 @@ async fn browser_attachments_open_and_remote_images_wait() {
     })
     .await;
 }
+
+/// A console whose session ends elsewhere (here: an admin deactivates the agent) shows the
+/// sign-in form instead of retrying a socket the server refuses (close code 4001).
+#[tokio::test]
+async fn browser_console_returns_to_sign_in_when_its_session_ends() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let (agent, _) = t.user("wen", "agent").await;
+    let c = &b.client;
+    let app = &t;
+    scenario("browser_session_ended", &b, || async move {
+        sign_in(app, c, "wen", "password-123").await;
+        let (s, v) = app
+            .patch(
+                &format!("/api/users/{agent}"),
+                &app.admin_token,
+                json!({"active": false}),
+            )
+            .await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{v}");
+        find(c, "hl-signin #login").await;
+        assert!(
+            c.find(Locator::Css("hl-presence select")).await.is_err(),
+            "the console is gone"
+        );
+    })
+    .await;
+}

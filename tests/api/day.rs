@@ -118,8 +118,18 @@ async fn a_day_in_the_center_keeps_its_invariants() {
         db: Some(app.state.db.clone()),
         settle: Duration::from_secs(12),
     };
-    let report = day(args, opts).await.expect("the day runs");
+    let mut report = day(args, opts).await.expect("the day runs");
     report.print();
+    // In this test binary /metrics is the whole process's (one recorder for every test running
+    // beside this one, some of which provoke 503s and ERROR lines on purpose), so its 5xx and
+    // ERROR counters say nothing about this day. This day's own evidence stays: every 5xx
+    // answer to a request of the simulator or checker is a violation of its own, and ERROR
+    // lines and panics on this server's thread are counted below.
+    report.violations.retain(|v| {
+        !(v.detail
+            .starts_with("the server answered 5xx: hotline_http_requests_total")
+            || v.detail.starts_with("the server logged ERROR lines"))
+    });
 
     // The day had traffic on every channel and work was done.
     for channel in ["voice", "email", "sms", "web"] {

@@ -7,6 +7,8 @@
 //   live.start(); await live.command('set_presence', { state: 'available' });
 
 const STORE_KEY = 'hotline.last_seq';
+// The close code of a socket whose session ended (see the ws protocol in the README).
+const SESSION_ENDED = 4001;
 
 export class LiveClient extends EventTarget {
   constructor(path = '/ws') {
@@ -63,12 +65,19 @@ export class LiveClient extends EventTarget {
     }
     this.socket = socket;
     socket.onmessage = (m) => this.receive(m.data);
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       if (this.socket !== socket) return;
       this.socket = null;
       for (const [, p] of this.pending) p.reject(Object.assign(new Error('disconnected'), { code: 'disconnected' }));
       this.pending.clear();
       this.setStatus('offline');
+      if (e.code === SESSION_ENDED) {
+        // Signed out (here or elsewhere), deactivated, or the password changed: retrying would
+        // only be refused; show the sign-in form instead, as a 401 from the API does.
+        this.stopped = true;
+        window.dispatchEvent(new CustomEvent('hl-unauthenticated'));
+        return;
+      }
       if (!this.stopped) this.retry();
     };
   }
