@@ -267,20 +267,31 @@ impl Hub {
     }
 
     /// One pass of the session check: the distinct token hashes of this node's connections,
-    /// one query per 500 of them, and every connection whose token is gone, expired or of an
+    /// one query per `SESSION_CHECK_CHUNK` of them, and every connection whose token is gone, expired or of an
     /// inactive user ended. Returns how many connections it ended.
     pub async fn check_sessions(&self, db: &Db) -> crate::error::AppResult<usize> {
-        let hashes: Vec<Arc<str>> = {
-            let inner = self.lock();
-            let set: HashSet<Arc<str>> =
-                inner.conns.values().map(|c| c.token_hash.clone()).collect();
-            set.into_iter().collect()
-        };
+        let checked = self.session_tokens();
+        let hashes: Vec<Arc<str>> = checked.iter().cloned().collect();
         let mut valid: HashSet<String> = HashSet::new();
         for chunk in hashes.chunks(SESSION_CHECK_CHUNK) {
             valid.extend(live_token_hashes(db, chunk).await?);
         }
-        Ok(self.end_where(|c| !valid.contains(&*c.token_hash)))
+        Ok(self.end_invalid(&checked, &valid))
+    }
+
+    /// The distinct tokens of this node's open connections.
+    fn session_tokens(&self) -> HashSet<Arc<str>> {
+        self.lock()
+            .conns
+            .values()
+            .map(|c| c.token_hash.clone())
+            .collect()
+    }
+
+    /// Ends the connections whose token was `checked` and is not `valid`. Only checked tokens:
+    /// a console opened while the query ran is not ended for being absent from its answer.
+    fn end_invalid(&self, checked: &HashSet<Arc<str>>, valid: &HashSet<String>) -> usize {
+        self.end_where(|c| checked.contains(&c.token_hash) && !valid.contains(&*c.token_hash))
     }
 
     /// Runs `check_sessions` every `SESSION_CHECK` while there are connections.
@@ -566,6 +577,25 @@ mod tests {
             customer_id: None,
             payload: "{}".into(),
         }
+    }
+
+    #[test]
+    fn a_console_opened_during_the_session_check_stays() {
+        let hub = Hub::starting_after(0);
+        let viewer = |user_id| Viewer {
+            user_id,
+            supervisor: false,
+        };
+        let old = hub.register(viewer(1), "signed-out", 8);
+        let checked = hub.session_tokens();
+        // Opens while the check's query runs: its token was not asked about.
+        let new = hub.register(viewer(2), "just-signed-in", 8);
+        assert_eq!(hub.end_invalid(&checked, &HashSet::new()), 1);
+        assert!(old.session.has_ended());
+        assert!(
+            !new.session.has_ended(),
+            "a console opened mid-check was ended"
+        );
     }
 
     #[test]
