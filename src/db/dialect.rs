@@ -94,13 +94,17 @@ impl Backend {
         }
     }
 
-    /// `FOR UPDATE` where the engine has row locks: a read-modify-write of one row (a ticket's
-    /// or customer's update) holds the row until commit. SQLite has one writer (`BEGIN
-    /// IMMEDIATE`), so its read inside the write transaction is already current.
+    /// A row lock for a read-modify-write of one row (a ticket's or customer's update), held
+    /// until commit. PostgreSQL: `FOR NO KEY UPDATE`, the lock an UPDATE that keeps the key
+    /// takes. Not `FOR UPDATE`: that one also waits for the `KEY SHARE` locks every insert
+    /// referencing the row holds (an interaction's foreign key to its ticket), so two replies to
+    /// one ticket deadlocked (each held a key-share the other's `FOR UPDATE` waited for).
+    /// SQLite has one writer (`BEGIN IMMEDIATE`), so its read inside the write transaction is
+    /// already current.
     pub fn for_update(self) -> &'static str {
         match self {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => " FOR NO KEY UPDATE",
         }
     }
 

@@ -492,3 +492,37 @@ async fn a_stale_user_edit_is_refused_with_412() {
     assert_eq!(b["version"], 3);
     assert_eq!(b["display_name"], "Maria Chen");
 }
+
+/// Agents replying to one new ticket at once (each reply opens it): every reply is stored. On
+/// PostgreSQL the update's row lock must not wait for the key-share lock each reply's insert
+/// holds on its ticket, or two replies deadlock and one answers 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_replies_to_one_ticket_all_succeed() {
+    let app = TestApp::spawn().await;
+    for round in 0..3 {
+        let (_, t) = app
+            .post(
+                "/api/tickets",
+                &app.admin_token,
+                json!({"subject": format!("Busy {round}"), "channel": "email"}),
+            )
+            .await;
+        let path = format!("/api/tickets/{}/replies", t["id"]);
+        let answers = join_all((0..20).map(|i| {
+            let (app, path) = (&app, &path);
+            async move {
+                app.post(
+                    path,
+                    &app.admin_token,
+                    json!({"body": format!("reply {i}"), "channel": "email",
+                           "to": "carol@example.com", "status": "open"}),
+                )
+                .await
+            }
+        }))
+        .await;
+        for (s, b) in answers {
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+    }
+}
