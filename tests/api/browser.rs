@@ -763,3 +763,40 @@ async fn browser_console_returns_to_sign_in_when_its_session_ends() {
     })
     .await;
 }
+
+/// After an admin resets an agent's password, the agent signs in with the one-time password,
+/// is asked for their own (a weak one is refused with the server's reason), and then works.
+#[tokio::test]
+async fn browser_a_reset_password_is_replaced_at_sign_in() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let (agent, _) = t.user("lin", "agent").await;
+    let (s, v) = t
+        .patch(
+            &format!("/api/users/{agent}"),
+            &t.admin_token,
+            json!({"password": "Temporary-Lantern-71"}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{v}");
+    let c = &b.client;
+    let app = &t;
+    scenario("browser_reset_password", &b, || async move {
+        c.goto(&app.url("/")).await.unwrap();
+        type_into(c, "#login", "lin").await;
+        type_into(c, "#password", "Temporary-Lantern-71").await;
+        click(c, "#signin-submit").await;
+        type_into(c, "#new-password", "password").await;
+        type_into(c, "#repeat-password", "password").await;
+        click(c, "#change-submit").await;
+        wait_text(c, "#change-error", "too easy to guess").await;
+        type_into(c, "#new-password", "Harbor-Quietly-Sings-93").await;
+        type_into(c, "#repeat-password", "Harbor-Quietly-Sings-93").await;
+        click(c, "#change-submit").await;
+        find(c, "hl-presence select").await;
+        let token = app.login("lin", "Harbor-Quietly-Sings-93").await;
+        let (_, me) = app.get("/api/auth/me", &token).await;
+        assert_eq!(me["must_change_password"], false, "{me}");
+    })
+    .await;
+}

@@ -51,6 +51,12 @@ class HlConsole extends HTMLElement {
 
   async start() {
     if (!session.user) await session.load();
+    // A reset password must be replaced first (the API refuses everything else): signing in
+    // again shows the form for it.
+    if (session.user.must_change_password) {
+      this.showSignIn();
+      return;
+    }
     if (session.user.locale && session.user.locale !== i18n.locale) await i18n.load(session.user.locale);
     const live = session.live;
     if (!this.liveWired) {

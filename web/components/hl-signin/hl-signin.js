@@ -41,13 +41,53 @@ class HlSignin extends HTMLElement {
     const button = this.querySelector('#signin-submit');
     button.disabled = true;
     try {
-      await api.post('/api/auth/login', { login: form.login.value.trim(), password: form.password.value });
+      const password = form.password.value;
+      const res = await api.post('/api/auth/login', { login: form.login.value.trim(), password });
+      if (res.must_change_password) {
+        // An admin reset the password: nothing else works until the user chooses their own.
+        this.drawChange(res.user, password);
+        return;
+      }
       window.dispatchEvent(new CustomEvent('hl-signed-in'));
     } catch (x) {
       err.textContent = x.code === 'bad_credentials' ? t('signin.bad') : x.code === 'rate_limited' ? t('signin.limited') : errorText(x);
       button.disabled = false;
       form.password.select();
     }
+  }
+
+  /** The form after an admin's reset: a new password, typed twice, replaces the one-time one. */
+  drawChange(user, current) {
+    render(this, html`
+      <form class="signin panel" id="change-form" novalidate>
+        <h1>Hotline</h1>
+        <p class="muted">${t('signin.change_intro')}</p>
+        <label>${t('signin.new_password')}<input name="password" id="new-password" type="password" autocomplete="new-password" required autofocus></label>
+        <label>${t('signin.repeat_password')}<input name="repeat" id="repeat-password" type="password" autocomplete="new-password" required></label>
+        <p class="error" id="change-error" role="alert"></p>
+        <button class="primary" type="submit" id="change-submit">${t('signin.change_submit')}</button>
+      </form>`);
+    this.querySelector('form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const form = e.target;
+      const err = this.querySelector('#change-error');
+      err.textContent = '';
+      if (form.password.value !== form.repeat.value) {
+        err.textContent = t('signin.mismatch');
+        return;
+      }
+      const button = this.querySelector('#change-submit');
+      button.disabled = true;
+      try {
+        await api.patch(`/api/users/${user.id}`, { password: form.password.value, current_password: current });
+        window.dispatchEvent(new CustomEvent('hl-signed-in'));
+      } catch (x) {
+        // The server's reason is English (zxcvbn's feedback); the hint says it in the locale.
+        err.textContent = x.code === 'validation_failed' && x.field === 'password' ? t('signin.weak') : errorText(x);
+        button.disabled = false;
+        form.password.select();
+      }
+    });
   }
 }
 
