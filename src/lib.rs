@@ -34,5 +34,7 @@ pub mod realtime;
 pub mod routing;
 /// `hotline simulate`: demo data and a gentle stream of calls, emails, SMS and web complaints.
 pub mod simulate;
+#[cfg(test)]
+mod testing;
 /// Tickets, interactions, replies through the outbox, hand-over.
 pub mod tickets;

@@ -292,25 +292,8 @@ mod tests {
 mod prop {
     use super::*;
     use proptest::prelude::*;
-    use std::time::Instant;
 
-    const LIMIT: Duration = Duration::from_secs(2);
-
-    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
-    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let start = Instant::now();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        match rx.recv_timeout(LIMIT) {
-            Ok(v) => v,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{what}: no answer after {:?}", start.elapsed())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
-        }
-    }
+    use crate::testing::bounded;
 
     /// Twilio's field names, and the characters that matter to the form encoding.
     fn name() -> impl Strategy<Value = String> {

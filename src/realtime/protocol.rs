@@ -163,25 +163,8 @@ mod prop {
     use super::*;
     use proptest::prelude::*;
     use serde_json::{Value, json};
-    use std::time::{Duration, Instant};
 
-    const LIMIT: Duration = Duration::from_secs(2);
-
-    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
-    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let start = Instant::now();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        match rx.recv_timeout(LIMIT) {
-            Ok(v) => v,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{what}: no answer after {:?}", start.elapsed())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
-        }
-    }
+    use crate::testing::bounded;
 
     /// What ws.rs does with one text frame: the command, or the id for the error frame.
     fn read_frame(text: String) -> Result<ClientCommand, String> {

@@ -1030,25 +1030,8 @@ mod prop {
     use proptest::prelude::*;
     use proptest::sample::Index;
     use std::sync::OnceLock;
-    use std::time::{Duration, Instant};
 
-    const LIMIT: Duration = Duration::from_secs(2);
-
-    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
-    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let start = Instant::now();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        match rx.recv_timeout(LIMIT) {
-            Ok(v) => v,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{what}: no answer after {:?}", start.elapsed())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
-        }
-    }
+    use crate::testing::bounded;
 
     /// Every .eml under tests/fixtures (the golden set and the third-party corpora).
     fn fixtures() -> &'static [(String, Vec<u8>)] {

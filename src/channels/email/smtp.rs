@@ -626,25 +626,8 @@ impl Session {
 mod prop {
     use super::*;
     use proptest::prelude::*;
-    use std::time::Instant as StdInstant;
 
-    const LIMIT: Duration = Duration::from_secs(2);
-
-    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
-    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let start = StdInstant::now();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        match rx.recv_timeout(LIMIT) {
-            Ok(v) => v,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{what}: no answer after {:?}", start.elapsed())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
-        }
-    }
+    use crate::testing::bounded;
 
     /// Parses one line as `Session::run` does, and renders what the session would look at.
     fn parse_line(line: Vec<u8>) -> String {

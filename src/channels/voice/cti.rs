@@ -353,25 +353,8 @@ mod tests {
 mod prop {
     use super::*;
     use proptest::prelude::*;
-    use std::time::{Duration, Instant};
 
-    const LIMIT: Duration = Duration::from_secs(2);
-
-    /// Runs `f` on its own thread and fails the case when it panics or takes longer than LIMIT.
-    fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let start = Instant::now();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        match rx.recv_timeout(LIMIT) {
-            Ok(v) => v,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{what}: no answer after {:?}", start.elapsed())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
-        }
-    }
+    use crate::testing::bounded;
 
     fn parse(body: Vec<u8>, is_json: bool) -> AppResult<CtiEvent> {
         bounded(format!("{:?}", String::from_utf8_lossy(&body)), move || {
