@@ -462,10 +462,11 @@ pub const DEVICE_COOKIE_DAYS: u64 = 365;
 /// Row of `portal_secrets` holding the device cookies' signing key.
 pub const DEVICE_SECRET_ID: i64 = 2;
 
-fn device_signature(secret: &[u8], login: &str, device: &str) -> Vec<u8> {
+/// The MAC of a device cookie: `finalize` signs it, `verify_slice` checks one in constant time.
+fn device_mac(secret: &[u8], login: &str, device: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
     mac.update(format!("hl-device:{device}:{login}").as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 /// `v1.<login, base64url>.<device id>.<HMAC-SHA256 hex>`: names the (lower-cased) login.
@@ -474,7 +475,7 @@ pub fn device_cookie_value(secret: &[u8], login: &str, device: Option<&str>) -> 
     let device = device
         .map(str::to_string)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
-    let sig = hex::encode(device_signature(secret, &login, &device));
+    let sig = hex::encode(device_mac(secret, &login, &device).finalize().into_bytes());
     let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(login.as_bytes());
     format!("v1.{name}.{device}.{sig}")
 }
@@ -499,9 +500,7 @@ pub fn check_device_cookie(secret: &[u8], value: &str, login: &str) -> Option<St
         return None;
     }
     let sig = hex::decode(sig).ok()?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
-    mac.update(format!("hl-device:{device}:{login}").as_bytes());
-    mac.verify_slice(&sig).ok()?;
+    device_mac(secret, &login, device).verify_slice(&sig).ok()?;
     Some(device.to_string())
 }
 

@@ -171,11 +171,9 @@ async fn login(
     let login = body.login.trim().to_string();
     // Throttling (`LoginThrottle`): per login and address, per address, per login; a device
     // that signed in as this login before is judged only by its own failures.
-    let device_secret = || crate::channels::web::stored_secret(&state.db, super::DEVICE_SECRET_ID);
-    let device = match super::cookie_value(&headers, super::DEVICE_COOKIE) {
-        Some(v) => super::check_device_cookie(&device_secret().await?, &v, &login),
-        None => None,
-    };
+    let device_secret = crate::db::stored_secret(&state.db, super::DEVICE_SECRET_ID).await?;
+    let device = super::cookie_value(&headers, super::DEVICE_COOKIE)
+        .and_then(|v| super::check_device_cookie(&device_secret, &v, &login));
     let attempt = super::Attempt::new(&login, peer.ip(), device);
     let throttle = &state.limits.login;
     if let Err(wait) = throttle.check(&attempt) {
@@ -198,7 +196,7 @@ async fn login(
     let device_cookie = format!(
         "{}={}; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age={}{}",
         super::DEVICE_COOKIE,
-        super::device_cookie_value(&device_secret().await?, &login, attempt.device.as_deref()),
+        super::device_cookie_value(&device_secret, &login, attempt.device.as_deref()),
         super::DEVICE_COOKIE_DAYS * 86_400,
         if state.config.public_url().starts_with("https://") {
             "; Secure"

@@ -69,43 +69,7 @@ pub const FORM_SECRET_ID: i64 = 1;
 /// The form-token signing key, created on first use and shared by every node through the
 /// database.
 pub async fn form_secret(db: &Db) -> AppResult<Vec<u8>> {
-    stored_secret(db, FORM_SECRET_ID).await
-}
-
-/// A random server key kept in row `id` of `portal_secrets` (1: portal form tokens, 2: known
-/// device cookies), created on first use and shared by every node.
-pub async fn stored_secret(db: &Db, id: i64) -> AppResult<Vec<u8>> {
-    let read = |db: &Db| {
-        let pool = db.pool.clone();
-        async move {
-            let row = sqlx::query("SELECT secret FROM portal_secrets WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&pool)
-                .await?;
-            row.map(|r| r.try_get::<String, _>("secret"))
-                .transpose()
-                .map_err(AppError::from)
-        }
-    };
-    let secret = match read(db).await? {
-        Some(s) => s,
-        None => {
-            let fresh: [u8; 32] = rand::random();
-            sqlx::query(
-                "INSERT INTO portal_secrets (id, secret, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(hex::encode(fresh))
-            .bind(now_ms())
-            .execute(&db.pool)
-            .await?;
-            read(db)
-                .await?
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("secret {id} missing")))?
-        }
-    };
-    hex::decode(secret).map_err(AppError::internal)
+    crate::db::stored_secret(db, FORM_SECRET_ID).await
 }
 
 fn signature(secret: &[u8], issued_ms: i64, nonce: &str) -> Vec<u8> {

@@ -159,3 +159,39 @@ pub async fn backup(db: &Db, path: &Path) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+/// A random server key kept in row `id` of `portal_secrets` (1: portal form tokens, 2: known
+/// device cookies), created on first use and shared by every node.
+pub async fn stored_secret(db: &Db, id: i64) -> crate::error::AppResult<Vec<u8>> {
+    let read = |db: &Db| {
+        let pool = db.pool.clone();
+        async move {
+            let row = sqlx::query("SELECT secret FROM portal_secrets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await?;
+            row.map(|r| sqlx::Row::try_get::<String, _>(&r, "secret"))
+                .transpose()
+                .map_err(crate::error::AppError::from)
+        }
+    };
+    let secret = match read(db).await? {
+        Some(s) => s,
+        None => {
+            let fresh: [u8; 32] = rand::random();
+            sqlx::query(
+                "INSERT INTO portal_secrets (id, secret, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(hex::encode(fresh))
+            .bind(now_ms())
+            .execute(&db.pool)
+            .await?;
+            read(db).await?.ok_or_else(|| {
+                crate::error::AppError::internal(anyhow::anyhow!("secret {id} missing"))
+            })?
+        }
+    };
+    hex::decode(secret).map_err(crate::error::AppError::internal)
+}
