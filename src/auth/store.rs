@@ -345,18 +345,22 @@ pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 /// The active user owning an unexpired token; notes the use (at most once a minute).
 pub async fn find_user_by_token(db: &Db, hash: &str) -> AppResult<Option<User>> {
-    let sql = format!(
-        "SELECT {}, t.id AS token_id, t.last_used_at AS token_last_used \
-         FROM auth_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
-        USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    // Built once: every request and every websocket command runs it.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {}, t.id AS token_id, t.last_used_at AS token_last_used \
+             FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND u.active = 1 \
+             AND (t.expires_at IS NULL OR t.expires_at > $2)",
+            USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
     let now = now_ms();
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
         .bind(hash)
         .bind(now)
         .fetch_optional(&db.pool)
