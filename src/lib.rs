@@ -1,6 +1,6 @@
 //! Hotline: a call-center and omnichannel service desk in one binary.
 //!
-//! The guided tour, in the order data flows (see `../shared/DESIGN.md`):
+//! The guided tour, in the order data flows (README.md has the module map and the contract):
 
 /// AppState, startup with given listeners, graceful shutdown.
 pub mod app;
