@@ -189,6 +189,13 @@ pub async fn sign_in(t: &TestApp, c: &Client, login: &str, password: &str) {
     type_into(c, "#password", password).await;
     click(c, "#signin-submit").await;
     find(c, "hl-presence select").await;
+    wait_live(c).await;
+}
+
+/// Waits until the console's websocket is live (its hello arrived). Events written before that
+/// are not the console's to show, so a test that makes some must wait for this first.
+pub async fn wait_live(c: &Client) {
+    find(c, "#live-dot.live").await;
 }
 
 /// Polls `f` until it returns Some, for up to 10 s.

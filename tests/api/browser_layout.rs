@@ -6,7 +6,9 @@
 //! look like callbacks, no English system text in zh-CN). Screenshots of every page go to
 //! target/browser-artifacts/screens/ (kept by CI).
 
-use crate::browser::{browser, click, eventually, find, scenario, sign_in, type_into, wait_text};
+use crate::browser::{
+    browser, click, eventually, find, scenario, sign_in, type_into, wait_live, wait_text,
+};
 use crate::support::TestApp;
 use fantoccini::Client;
 use hotline::config::Secret;
@@ -424,6 +426,7 @@ async fn browser_pops_only_for_their_agent_and_callbacks() {
         viewport(c, 1440, 900).await;
         sign_in(app, c, "sue", "password-123").await;
         c.goto(&app.url(&format!("/#/ticket/{t1}"))).await.unwrap();
+        wait_live(c).await;
         click(c, "#tab-note").await;
         type_into(c, "#composer-text", "Half-written review note").await;
         js(
