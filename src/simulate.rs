@@ -66,6 +66,9 @@ pub struct SimulateArgs {
     /// With --check: how many of the demo agents (agent1…) are played as consoles.
     #[arg(long, default_value_t = 4)]
     pub bots: usize,
+    /// With --check: the bearer token /metrics asks for when the server sets one.
+    #[arg(long, env = "HOTLINE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl SimulateArgs {
@@ -83,6 +86,7 @@ impl SimulateArgs {
         self.admin_password = or(self.admin_password, config.admin_password.expose());
         self.cti_token = or(self.cti_token, config.cti_token.expose());
         self.twilio_auth_token = or(self.twilio_auth_token, config.twilio_auth_token.expose());
+        self.metrics_token = or(self.metrics_token, config.metrics_token.expose());
         // Twilio requests are signed for the URL the server checks: its public URL, which is
         // `http://{listen}` unless set (a given --url stands for it otherwise).
         let public = if found {

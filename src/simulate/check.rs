@@ -12,7 +12,8 @@
 //!   queues' members in the states GET /api/presence tells;
 //! - `wallboard-counts`: offered, answered and abandoned today equal the counts from the work
 //!   items (the database when given, else GET /api/work) for the wallboard's day;
-//! - `no-5xx` and `error-log`: no request answered 5xx, no ERROR log line (GET /metrics);
+//! - `no-5xx` and `error-log`: no request answered 5xx, no ERROR log line (GET /metrics, with
+//!   the metrics token when the server sets one; `metrics` when it cannot be read);
 //! - `agent-frame-scope` and `screen-pop-scope`: every frame an agent receives is theirs or
 //!   their queues', and screen pops only their own.
 //!
@@ -737,8 +738,25 @@ impl Check {
     // ---- the server's own counters ----------------------------------------------------------
 
     async fn metrics(&self) -> Option<String> {
-        let res = self.d.http.get(self.d.url("/metrics")).send().await.ok()?;
+        let mut req = self.d.http.get(self.d.url("/metrics"));
+        if let Some(token) = &self.d.args.metrics_token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.ok()?;
         self.sink().status(res.status(), "/metrics", "");
+        if !res.status().is_success() {
+            // Blind otherwise: no 5xx answer or ERROR line would be seen.
+            self.sink().violate(
+                "metrics",
+                "/metrics",
+                format!(
+                    "GET /metrics answered {}: 5xx answers and ERROR lines go unchecked \
+                     (a server with HOTLINE_METRICS_TOKEN needs --metrics-token)",
+                    res.status()
+                ),
+            );
+            return None;
+        }
         res.text().await.ok()
     }
 

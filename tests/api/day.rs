@@ -13,6 +13,9 @@ use hotline::simulate::check::{DayOptions, day};
 use std::time::Duration;
 
 const GRACE_SECS: u64 = 2;
+/// The day's server guards /metrics with a token, as production ones should: the checker must
+/// read it with the token (a 401 would leave 5xx answers and ERROR lines unchecked).
+const METRICS_TOKEN: &str = "day-metrics-token";
 
 /// Counts ERROR events logged on one thread.
 struct ErrorsOn {
@@ -60,6 +63,7 @@ async fn a_day_in_the_center_keeps_its_invariants() {
         c.portal_form_min_age_ms = 200;
         c.portal_per_minute = 10_000;
         c.mail_ack = false;
+        c.metrics_token = Secret(METRICS_TOKEN.into());
         set(c, "presence_grace_secs", serde_json::json!(GRACE_SECS));
         set(c, "time_zone", serde_json::json!("Asia/Shanghai"));
     })
@@ -109,6 +113,7 @@ async fn a_day_in_the_center_keeps_its_invariants() {
         support_address: "support@localhost".into(),
         check: true,
         bots: 4,
+        metrics_token: Some(METRICS_TOKEN.into()),
     };
     let opts = DayOptions {
         console_closes: Some(0),

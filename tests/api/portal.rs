@@ -569,6 +569,7 @@ async fn simulator_seeds_once_and_sends_traffic() {
         support_address: "support@localhost".into(),
         check: false,
         bots: 4,
+        metrics_token: None,
     };
     hotline::simulate::run(args(0)).await.unwrap();
     hotline::simulate::run(args(3)).await.unwrap();
