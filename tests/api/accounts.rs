@@ -532,10 +532,12 @@ async fn expired_sessions_and_tokens_are_purged() {
             .await
             .unwrap();
     }
+    // The server's own start-up purge may run between the inserts and this call and take some
+    // of them: what counts is that exactly the expired ones are gone.
     let purged = hotline::auth::store::purge_expired_tokens(db)
         .await
         .unwrap();
-    assert_eq!(purged, 2);
+    assert!(purged <= 2, "purged {purged}");
     use sqlx::Row;
     let left: Vec<String> =
         sqlx::query("SELECT token_hash FROM auth_tokens WHERE token_hash LIKE 'h-%'")
