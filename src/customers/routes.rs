@@ -187,6 +187,7 @@ struct ListQuery {
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 struct Page<T> {
     items: Vec<T>,
     /// Pass as `after_id` (customers) or `before` (history) for the next page; null at the end.

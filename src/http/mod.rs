@@ -68,7 +68,7 @@ pub enum Body {
 /// r.add("POST", "/api/queues", "routing", Access::Admin, "Create a queue", post(create))
 ///     .body::<QueueBody>()        // the JSON request body
 ///     .returns::<Queue>(201)      // the status the handler really returns, and its JSON
-///     .add("DELETE", "/api/queues/{id}", …)
+///     .add("DELETE", "/api/voice/blocked-numbers/{id}", …)
 ///     .no_content()               // 204 without a body
 /// ```
 ///

@@ -617,6 +617,7 @@ async fn create_callback(
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "QueueRuleBody")]
 struct RuleBody {
     position: Option<i64>,
     channel: Option<String>,
@@ -810,6 +811,7 @@ async fn wallboard(State(state): State<AppState>) -> AppResult<axum::Json<serde_
 }
 
 #[derive(Deserialize, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "HoursWindow")]
 struct Window {
     weekday: i64,
     open: String,
@@ -817,6 +819,7 @@ struct Window {
 }
 
 #[derive(Deserialize, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BusinessHours")]
 struct HoursBody {
     #[serde(default)]
     utc_offset_minutes: i64,

@@ -4,7 +4,7 @@
 
 use crate::support::{TestApp, contract};
 use hotline::http::{Body, openapi};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -243,9 +243,13 @@ async fn answers_that_differ_from_the_document_fail_the_test() {
     let mut wrong = users.clone();
     wrong[0]["id"] = json!("one");
     assert!(fails("GET", "/api/users", 200, wrong));
-    let mut missing = users;
+    let mut missing = users.clone();
     missing[0].as_object_mut().unwrap().remove("login");
     assert!(fails("GET", "/api/users", 200, missing));
+    // A field the type does not have (the answer drifted from the documented type).
+    let mut extra = users;
+    extra[0]["password_hash"] = json!("$argon2id$…");
+    assert!(fails("GET", "/api/users", 200, extra));
     // A create documented as 201 that answered 200.
     assert!(fails("POST", "/api/kb/articles", 200, json!({})));
     // A 204 with a body; an error without the error shape.
@@ -267,4 +271,63 @@ async fn answers_that_differ_from_the_document_fail_the_test() {
         404,
         json!({"error": {"code": "not_found", "message": "user not found"}})
     ));
+}
+
+/// The JSON routes no other test reaches through `TestApp::call`, so that every JSON answer
+/// is checked against the document at least once.
+#[tokio::test]
+async fn routes_the_other_tests_leave_out_answer_as_documented() {
+    let app = TestApp::spawn_with(|c| c.cti_token = hotline::config::Secret("cti-t".into())).await;
+    let admin = app.admin_token.clone();
+    let id = app.customer("Li Lei", &[]).await;
+    let identity = json!({"kind": "email", "value": "li.lei@example.com"});
+    let path = format!("/api/customers/{id}/identities");
+    let (status, body) = app.post(&path, &admin, identity.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["identities"][0]["value"], "li.lei@example.com",
+        "{body}"
+    );
+    let (status, body) = app
+        .call(Method::DELETE, &path, Some(&admin), Some(identity))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let (status, rule) = app
+        .post(
+            "/api/voice/caller-id-rules",
+            &admin,
+            json!({"prefix": "+86", "caller_id": "+864008001234"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/voice/caller-id-rules/{}", rule["id"]),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let (status, answer) = app
+        .call(
+            Method::POST,
+            "/api/v1/cti/cti-t",
+            None,
+            Some(
+                json!({"event": "newCall", "from": "+8613800138000", "to": "4001",
+                        "direction": "in", "callId": "openapi-1"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({}));
+    let (status, calls) = app.get("/api/calls", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{calls}");
+    let call_id = calls[0]["id"].as_i64().unwrap();
+    let (status, call) = app.get(&format!("/api/calls/{call_id}"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{call}");
+    assert_eq!(call["call_id"], "openapi-1", "{call}");
 }

@@ -267,6 +267,9 @@ pub mod contract {
 
     struct Contract {
         doc: Value,
+        /// The document's components with every object closed (`unevaluatedProperties: false`):
+        /// an answer may not carry a field its schema does not name.
+        closed: Value,
         /// (method, template, the template's segments)
         ops: Vec<(String, String, Vec<String>)>,
         validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
@@ -286,12 +289,31 @@ pub mod contract {
                     (op.method.to_string(), op.path.to_string(), segments)
                 })
                 .collect();
+            let mut closed = doc["components"].clone();
+            close_objects(&mut closed);
             Contract {
                 doc,
+                closed,
                 ops,
                 validators: Mutex::new(HashMap::new()),
             }
         })
+    }
+
+    fn close_objects(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if m.contains_key("properties")
+                    && !m.contains_key("additionalProperties")
+                    && !m.contains_key("unevaluatedProperties")
+                {
+                    m.insert("unevaluatedProperties".into(), Value::Bool(false));
+                }
+                m.values_mut().for_each(close_objects);
+            }
+            Value::Array(items) => items.iter_mut().for_each(close_objects),
+            _ => {}
+        }
     }
 
     /// The documented route a request went to: the template whose literal segments match
@@ -313,8 +335,14 @@ pub mod contract {
     }
 
     /// Validates `value` against `schema` (a schema of the document, whose `$ref`s point into
-    /// its components), compiling it once under `key`.
-    fn validate(c: &Contract, key: &str, schema: &Value, value: &Value) -> Result<(), String> {
+    /// its components, `closed` ones for answers), compiling it once under `key`.
+    fn validate(
+        c: &Contract,
+        key: &str,
+        schema: &Value,
+        closed: bool,
+        value: &Value,
+    ) -> Result<(), String> {
         let validator = {
             let mut cache = c.validators.lock().unwrap_or_else(|p| p.into_inner());
             match cache.get(key) {
@@ -323,7 +351,7 @@ pub mod contract {
                     let root = json!({
                         "$schema": "https://json-schema.org/draft/2020-12/schema",
                         "allOf": [schema],
-                        "components": c.doc["components"],
+                        "components": if closed { &c.closed } else { &c.doc["components"] },
                     });
                     let v = Arc::new(
                         jsonschema::validator_for(&root)
@@ -379,7 +407,7 @@ pub mod contract {
                 (None, _) => {}
                 (Some(_), Some(media)) if json => {
                     let key = format!("{method} {template} {status}");
-                    if let Err(e) = validate(c, &key, &media["schema"], value) {
+                    if let Err(e) = validate(c, &key, &media["schema"], true, value) {
                         panic!(
                             "{at} answered {status} against its documented schema: {e}\nbody: {value}"
                         );
@@ -400,7 +428,7 @@ pub mod contract {
                 op["requestBody"]["content"]["application/json"].get("schema"),
             ) {
                 let key = format!("{method} {template} request");
-                if let Err(e) = validate(c, &key, schema, body) {
+                if let Err(e) = validate(c, &key, schema, false, body) {
                     panic!(
                         "{at} took a request body its documented schema refuses: {e}\nbody: {body}"
                     );
@@ -413,7 +441,7 @@ pub mod contract {
                 "5XX"
             };
             let schema = &op["responses"][class]["content"]["application/json"]["schema"];
-            if let Err(e) = validate(c, class, schema, value) {
+            if let Err(e) = validate(c, class, schema, true, value) {
                 panic!(
                     "{at} answered {status} with an undocumented error body: {e}\nbody: {value}"
                 );

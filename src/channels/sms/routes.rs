@@ -156,6 +156,7 @@ async fn receive_status(
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "SmsStartBody")]
 struct StartBody {
     body: String,
     /// Defaults to the customer's phone identity.
@@ -165,6 +166,7 @@ struct StartBody {
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SmsConversation")]
 struct Started {
     ticket: Ticket,
     interaction: Interaction,

@@ -310,6 +310,7 @@ async fn list_rules(State(state): State<AppState>) -> AppResult<axum::Json<Vec<C
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CallerIdRuleBody")]
 struct RuleBody {
     /// Start of the dialled number in E.164 (`+86`, `+8610`); `+` alone matches all.
     prefix: String,
