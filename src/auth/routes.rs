@@ -71,6 +71,7 @@ pub fn routes(r: Routes) -> Routes {
          admins: anyone's, or one user's with user_id",
         get(list_tokens),
     )
+    .query::<TokenQuery>()
     .returns::<Vec<store::TokenInfo>>(200)
     .add(
         "DELETE",
@@ -127,6 +128,7 @@ pub fn routes(r: Routes) -> Routes {
         "The audit log, newest first",
         get(list_audit),
     )
+    .query::<AuditQuery>()
     .returns::<Vec<store::AuditEntry>>(200)
 }
 
@@ -323,7 +325,7 @@ async fn create_token(
 /// An API token lives 90 days unless its creator asks otherwise.
 const DEFAULT_TOKEN_DAYS: i64 = 90;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct TokenQuery {
     kind: Option<String>,
     user_id: Option<i64>,
@@ -567,7 +569,7 @@ async fn update_user(
     Ok(with_etag(user.version, user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct AuditQuery {
     before_id: Option<i64>,
     limit: Option<i64>,

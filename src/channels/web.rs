@@ -64,6 +64,7 @@ pub fn routes(r: Routes) -> Routes {
          the key of the acknowledgement's link (`key`) also its subject and public replies",
         get(get_ticket_status),
     )
+    .query::<StatusQuery>()
     .returns::<TicketStatus>(200)
 }
 
@@ -509,7 +510,7 @@ async fn create_complaint(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct StatusQuery {
     #[serde(default)]
     contact: String,

@@ -24,6 +24,7 @@ pub fn routes(r: Routes) -> Routes {
         "The 360 view for a phone number, email, ID/VIP card, CRM id, name prefix or #ticket",
         get(lookup),
     )
+    .query::<LookupQuery>()
     .returns::<View360>(200)
     .add(
         "GET",
@@ -33,6 +34,7 @@ pub fn routes(r: Routes) -> Routes {
         "List customers",
         get(list_customers),
     )
+    .query::<ListQuery>()
     .returns::<Page<Customer>>(200)
     .add(
         "POST",
@@ -71,6 +73,7 @@ pub fn routes(r: Routes) -> Routes {
         "A customer's interactions on every channel, newest first, paginated",
         get(history),
     )
+    .query::<HistoryQuery>()
     .returns::<Page<HistoryItem>>(200)
     .add(
         "POST",
@@ -177,7 +180,7 @@ async fn create_customer(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     tier: Option<String>,
     owner_id: Option<i64>,
@@ -352,7 +355,7 @@ pub async fn lookup_view(state: &AppState, q: &str, reader: &Visibility) -> AppR
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct LookupQuery {
     q: String,
 }
@@ -421,7 +424,7 @@ async fn update_customer(
     Ok(with_etag(customer.version, customer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct HistoryQuery {
     before: Option<String>,
     limit: Option<i64>,

@@ -38,6 +38,8 @@ pub struct Op {
     pub summary: &'static str,
     pub tag: &'static str,
     pub access: Access,
+    /// The query parameters: the fields of the type `Query` reads (`Routes::query`).
+    pub query: Option<SchemaFn>,
     /// The request body; `None` until described (`Routes::body` and its kin).
     pub request: Option<Body>,
     /// The success responses, by the status the handler really returns (`Routes::returns` and
@@ -72,7 +74,8 @@ pub enum Body {
 ///     .no_content()               // 204 without a body
 /// ```
 ///
-/// Also: `no_body()` (a POST/PUT/PATCH that reads no body), `body_raw(media type)` and
+/// Also: `query::<Q>()` (the query parameters are the fields of `Q`), `no_body()` (a
+/// POST/PUT/PATCH that reads no body), `body_raw(media type)` and
 /// `returns_raw(status, media type)` for forms, text, HTML, CSV, XML and files,
 /// `returns_empty(status)` for other bodiless answers (101 of the websocket). `returns*` may be
 /// called more than once when a route answers with more than one success status.
@@ -114,6 +117,7 @@ impl Routes {
             summary,
             tag,
             access,
+            query: None,
             request: None,
             responses: Vec::new(),
         });
@@ -124,6 +128,12 @@ impl Routes {
         self.ops
             .last_mut()
             .expect("a route is described after its `add`")
+    }
+
+    /// The last added route reads its query string into `T`: each field is a parameter.
+    pub fn query<T: schemars::JsonSchema>(mut self) -> Self {
+        self.last().query = Some(T::json_schema);
+        self
     }
 
     /// The last added route takes a JSON body of type `T`.

@@ -34,9 +34,11 @@ pub fn document(ops: &[Op]) -> Value {
     // responses as they are written: two generators, merged below.
     let mut reads = generator(SchemaSettings::draft2020_12().for_deserialize());
     let mut writes = generator(SchemaSettings::draft2020_12().for_serialize());
+    let mut queries: Vec<Option<Value>> = Vec::with_capacity(ops.len());
     let mut requests: Vec<Option<Value>> = Vec::with_capacity(ops.len());
     let mut responses: Vec<Vec<(u16, Value)>> = Vec::with_capacity(ops.len());
     for op in ops {
+        queries.push(op.query.map(|q| q(&mut reads).to_value()));
         requests.push(op.request.map(|b| body(b, &mut reads)));
         responses.push(
             op.responses
@@ -50,7 +52,7 @@ pub fn document(ops: &[Op]) -> Value {
     // A type read and written the same way is one schema; one that differs (say, a field with
     // a default) is read as `<Name>Input`.
     let renames = input_names(&schemas, &mut read_schemas);
-    for r in requests.iter_mut().flatten() {
+    for r in requests.iter_mut().chain(queries.iter_mut()).flatten() {
         rename_refs(r, &renames);
     }
     for (name, schema) in read_schemas {
@@ -67,8 +69,8 @@ pub fn document(ops: &[Op]) -> Value {
     );
 
     let mut paths = Map::new();
-    for ((op, request), replies) in ops.iter().zip(requests).zip(responses) {
-        let params: Vec<Value> = op
+    for (((op, request), replies), query) in ops.iter().zip(requests).zip(responses).zip(queries) {
+        let mut params: Vec<Value> = op
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -77,6 +79,7 @@ pub fn document(ops: &[Op]) -> Value {
                        "schema": {"type": if name.ends_with("id") { "integer" } else { "string" }}})
             })
             .collect();
+        params.extend(query.map(|q| query_parameters(&q)).unwrap_or_default());
         let security = match op.access {
             Access::Public | Access::Webhook => json!([]),
             _ => json!([{"session": []}, {"bearer": []}]),
@@ -182,6 +185,39 @@ pub fn undescribed(ops: &[Op]) -> Vec<String> {
         }
     }
     missing
+}
+
+/// The query parameters of a `Query` type's schema: one per property, required when the type
+/// requires it. A parameter is absent rather than null, so `null` leaves its type.
+fn query_parameters(schema: &Value) -> Vec<Value> {
+    let required = |name: &str| {
+        schema["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|n| n == name))
+    };
+    let Some(props) = schema["properties"].as_object() else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(name, prop)| {
+            let mut prop = prop.clone();
+            let description = prop.as_object_mut().and_then(|p| p.remove("description"));
+            if let Some(Value::Array(types)) = prop.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                prop["type"] = match kept.as_slice() {
+                    [one] => one.clone(),
+                    _ => Value::Array(kept),
+                };
+            }
+            let mut param = json!({"name": name, "in": "query", "required": required(name),
+                                   "schema": prop});
+            if let Some(d) = description {
+                param["description"] = d;
+            }
+            param
+        })
+        .collect()
 }
 
 fn body(b: Body, generator: &mut SchemaGenerator) -> Value {

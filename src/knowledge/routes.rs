@@ -22,6 +22,7 @@ pub fn routes(r: Routes) -> Routes {
         "Search articles (q, lang=zh|en, category, tag, limit); internal and public",
         get(search_articles),
     )
+    .query::<SearchParams>()
     .returns::<SearchResult>(200)
     .add(
         "GET",
@@ -31,6 +32,7 @@ pub fn routes(r: Routes) -> Routes {
         "Search the public articles (the customer portal)",
         get(search_public),
     )
+    .query::<SearchParams>()
     .returns::<SearchResult>(200)
     .add(
         "GET",
@@ -123,7 +125,7 @@ pub async fn refresh_index(kb: &Arc<Kb>, articles: Vec<Article>) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct SearchParams {
     q: Option<String>,
     lang: Option<String>,

@@ -213,6 +213,7 @@ fn work_routes(r: Routes) -> Routes {
         "Work items (filters: queue_id, state); agents see their queues",
         get(list_work),
     )
+    .query::<WorkQuery>()
     .returns::<Vec<super::WorkItem>>(200)
     .add(
         "GET",
@@ -426,7 +427,7 @@ async fn reject_offer(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct WorkQuery {
     queue_id: Option<i64>,
     state: Option<String>,

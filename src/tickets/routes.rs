@@ -19,6 +19,7 @@ use serde_json::json;
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/api/tickets", "tickets", Access::Agent,
         "List tickets (filters: status, open, queue_id, assignee_id, customer_id, kind; before_id pages)", get(list_tickets))
+        .query::<ListQuery>()
         .returns::<Vec<Ticket>>(200)
         .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
         .body::<CreateTicketBody>()
@@ -47,6 +48,7 @@ pub fn routes(r: Routes) -> Routes {
         .returns::<Ticket>(200)
         .add("GET", "/api/interactions/{id}/html", "tickets", Access::Agent,
             "An HTML message ready to show; `remote=true` loads its remote images", get(interaction_html))
+        .query::<HtmlQuery>()
         .returns::<super::html::Shown>(200)
         .add("GET", "/api/attachments/{id}", "tickets", Access::Agent,
             "Download an attachment (email or portal) of a ticket one may see", get(get_attachment))
@@ -87,7 +89,7 @@ fn parse<T>(
     .transpose()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     status: Option<String>,
     open: Option<bool>,
@@ -271,7 +273,7 @@ async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<Ticket
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct HtmlQuery {
     #[serde(default)]
     remote: bool,

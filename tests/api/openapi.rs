@@ -188,6 +188,26 @@ async fn the_document_is_openapi_3_1_with_named_schemas_and_real_statuses() {
         );
     }
 
+    // Query parameters are the fields of the handler's query type.
+    let params = |m: &str, p: &str| doc["paths"][p][m]["parameters"].clone();
+    let lookup = params("get", "/api/customers/lookup");
+    assert_eq!(
+        lookup,
+        json!([{"name": "q", "in": "query", "required": true, "schema": {"type": "string"}}])
+    );
+    let tickets = params("get", "/api/tickets");
+    let status = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "status")
+        .unwrap();
+    assert_eq!(status["required"], false, "{status}");
+    assert_eq!(status["schema"]["type"], "string", "{status}");
+    let history = params("get", "/api/customers/{id}/history");
+    assert_eq!(history[0]["in"], "path", "{history}");
+    assert!(history.as_array().unwrap().len() > 1, "{history}");
+
     // serde's attributes are honoured: rename, skip, flatten, skip_serializing_if.
     let props = |name: &str| schemas[name]["properties"].clone();
     assert!(props("View360").get("match").is_some());

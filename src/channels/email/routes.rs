@@ -21,6 +21,7 @@ pub fn routes(r: Routes) -> Routes {
         "Raw inbound mail by status (e.g. quarantined, with its error)",
         get(list_inbound),
     )
+    .query::<InboundQuery>()
     .returns::<Vec<store::InboundMail>>(200)
     .add(
         "GET",
@@ -53,7 +54,7 @@ pub fn routes(r: Routes) -> Routes {
     .returns::<store::AckTemplateKey>(200)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct InboundQuery {
     status: Option<String>,
     /// Page on: only ids below this one (the last id of the previous page).

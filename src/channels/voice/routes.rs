@@ -31,6 +31,7 @@ pub fn routes(r: Routes) -> Routes {
         .returns_raw(200, "text/xml")
         .add("GET", "/api/calls", "voice", Access::Agent,
             "Calls, newest first (agents: their own; `active=true` for calls not over)", get(list_calls))
+        .query::<ListQuery>()
         .returns::<Vec<Call>>(200)
         .add("GET", "/api/calls/{id}", "voice", Access::Agent, "One call", get(get_call))
         .returns::<Call>(200)
@@ -64,7 +65,7 @@ pub fn routes(r: Routes) -> Routes {
         .returns::<VoiceNumber>(200)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     active: Option<bool>,
     limit: Option<i64>,
