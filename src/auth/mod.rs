@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Agent,
@@ -44,7 +46,7 @@ impl Role {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct User {
     pub id: i64,
     pub login: String,
@@ -70,6 +72,33 @@ impl User {
     pub fn is_supervisor(&self) -> bool {
         self.role >= Role::Supervisor
     }
+}
+
+/// The answer of a sign-in: the bearer token (the same as the session cookie) and the user.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SignedIn {
+    pub token: String,
+    /// True after an admin's reset: choose a new password before anything else.
+    pub must_change_password: bool,
+    pub user: User,
+}
+
+/// The signed-in user with the center's time zone (every date the console shows uses it).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: User,
+    /// IANA name, e.g. `Asia/Shanghai`.
+    pub time_zone: String,
+}
+
+/// A new API token: the secret is shown this once.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct NewApiToken {
+    pub id: i64,
+    pub token: String,
+    pub name: String,
+    pub expires_at: i64,
 }
 
 /// An extension as stored and compared: trimmed, none when empty.

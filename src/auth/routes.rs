@@ -30,6 +30,8 @@ pub fn routes(r: Routes) -> Routes {
         "Sign in with login and password: sets the session cookie and returns a bearer token",
         post(login),
     )
+    .body::<LoginBody>()
+    .returns::<super::SignedIn>(200)
     .add(
         "POST",
         "/api/auth/logout",
@@ -38,6 +40,8 @@ pub fn routes(r: Routes) -> Routes {
         "Sign out",
         post(logout),
     )
+    .no_body()
+    .no_content()
     .add(
         "GET",
         "/api/auth/me",
@@ -46,6 +50,7 @@ pub fn routes(r: Routes) -> Routes {
         "The signed-in user",
         get(me),
     )
+    .returns::<super::Me>(200)
     .add(
         "POST",
         "/api/auth/tokens",
@@ -55,6 +60,8 @@ pub fn routes(r: Routes) -> Routes {
          at most HOTLINE_TOKEN_MAX_DAYS)",
         post(create_token),
     )
+    .body::<TokenBody>()
+    .returns::<super::NewApiToken>(201)
     .add(
         "GET",
         "/api/auth/tokens",
@@ -64,6 +71,8 @@ pub fn routes(r: Routes) -> Routes {
          admins: anyone's, or one user's with user_id",
         get(list_tokens),
     )
+    .query::<TokenQuery>()
+    .returns::<Vec<store::TokenInfo>>(200)
     .add(
         "DELETE",
         "/api/auth/tokens/{id}",
@@ -72,6 +81,7 @@ pub fn routes(r: Routes) -> Routes {
         "Revoke one's API token or session (admins: anyone's)",
         delete(revoke_token),
     )
+    .no_content()
     .add(
         "GET",
         "/api/users",
@@ -80,6 +90,7 @@ pub fn routes(r: Routes) -> Routes {
         "List users",
         get(list_users),
     )
+    .returns::<Vec<User>>(200)
     .add(
         "POST",
         "/api/users",
@@ -88,6 +99,8 @@ pub fn routes(r: Routes) -> Routes {
         "Create a user",
         post(create_user),
     )
+    .body::<CreateUserBody>()
+    .returns::<User>(201)
     .add(
         "GET",
         "/api/users/{id}",
@@ -96,6 +109,7 @@ pub fn routes(r: Routes) -> Routes {
         "Get a user",
         get(get_user),
     )
+    .returns::<User>(200)
     .add(
         "PATCH",
         "/api/users/{id}",
@@ -104,6 +118,8 @@ pub fn routes(r: Routes) -> Routes {
         "Change a user (own profile; role, skills and others' profiles need admin)",
         patch(update_user),
     )
+    .body::<UpdateUserBody>()
+    .returns::<User>(200)
     .add(
         "GET",
         "/api/audit",
@@ -112,6 +128,8 @@ pub fn routes(r: Routes) -> Routes {
         "The audit log, newest first",
         get(list_audit),
     )
+    .query::<AuditQuery>()
+    .returns::<Vec<store::AuditEntry>>(200)
 }
 
 /// On first start with no user, creates `admin` with the configured or a generated password.
@@ -156,7 +174,7 @@ pub async fn ensure_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct LoginBody {
     login: String,
     password: String,
@@ -230,11 +248,11 @@ async fn login(
             (header::SET_COOKIE, cookie),
             (header::SET_COOKIE, device_cookie),
         ]),
-        axum::Json(json!({
-            "token": token,
-            "must_change_password": user.must_change_password,
-            "user": user,
-        })),
+        axum::Json(super::SignedIn {
+            token,
+            must_change_password: user.must_change_password,
+            user,
+        }),
     )
         .into_response())
 }
@@ -255,16 +273,14 @@ async fn logout(headers: HeaderMap, State(state): State<AppState>) -> AppResult<
 }
 
 /// The signed-in user, with the center's time zone (every date the console shows uses it).
-async fn me(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> AppResult<axum::Json<serde_json::Value>> {
-    let mut v = serde_json::to_value(&user).map_err(AppError::internal)?;
-    v["time_zone"] = json!(state.time_zone.iana_name().unwrap_or("UTC"));
-    Ok(axum::Json(v))
+async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> axum::Json<super::Me> {
+    axum::Json(super::Me {
+        user,
+        time_zone: state.time_zone.iana_name().unwrap_or("UTC").to_string(),
+    })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct TokenBody {
     name: String,
     expires_in_days: Option<i64>,
@@ -274,7 +290,7 @@ async fn create_token(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Json(body): Json<TokenBody>,
-) -> AppResult<(StatusCode, axum::Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, axum::Json<super::NewApiToken>)> {
     let name = required_text("name", &body.name, 100)?;
     let max = state.config.token_max_days as i64;
     let days = body.expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS.min(max));
@@ -297,14 +313,19 @@ async fn create_token(
     .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"id": id, "token": token, "name": name, "expires_at": expires_at})),
+        axum::Json(super::NewApiToken {
+            id,
+            token,
+            name,
+            expires_at,
+        }),
     ))
 }
 
 /// An API token lives 90 days unless its creator asks otherwise.
 const DEFAULT_TOKEN_DAYS: i64 = 90;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct TokenQuery {
     kind: Option<String>,
     user_id: Option<i64>,
@@ -367,7 +388,7 @@ async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> AppResu
     Ok(with_etag(user.version, user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CreateUserBody {
     login: String,
     display_name: String,
@@ -475,7 +496,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, axum::Json(user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct UpdateUserBody {
     display_name: Option<String>,
     role: Option<String>,
@@ -548,7 +569,7 @@ async fn update_user(
     Ok(with_etag(user.version, user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct AuditQuery {
     before_id: Option<i64>,
     limit: Option<i64>,

@@ -389,7 +389,7 @@ pub async fn find_user_by_token(db: &Db, hash: &str) -> AppResult<Option<User>> 
 }
 
 /// A session or API token as listed: never its secret.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub user_id: i64,
@@ -513,7 +513,7 @@ where
     Ok(())
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at_ms: i64,

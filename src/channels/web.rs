@@ -41,6 +41,7 @@ pub fn routes(r: Routes) -> Routes {
         "A signed token for the public complaint form (valid from 3 s to 2 h after issue)",
         get(get_form_token),
     )
+    .returns::<FormToken>(200)
     .add(
         "POST",
         "/api/portal/complaints",
@@ -52,6 +53,8 @@ pub fn routes(r: Routes) -> Routes {
             MAX_ATTACHMENTS * ATTACHMENT_MAX_BYTES * 4 / 3 + 256 * 1024,
         )),
     )
+    .body::<ComplaintBody>()
+    .returns::<ComplaintReceipt>(201)
     .add(
         "GET",
         "/api/portal/tickets/{number}",
@@ -61,6 +64,8 @@ pub fn routes(r: Routes) -> Routes {
          the key of the acknowledgement's link (`key`) also its subject and public replies",
         get(get_ticket_status),
     )
+    .query::<StatusQuery>()
+    .returns::<TicketStatus>(200)
 }
 
 /// Row of `portal_secrets` holding the form tokens' signing key.
@@ -121,7 +126,7 @@ pub fn check_form_token(
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct FormToken {
     token: String,
     /// Submitting earlier than this is refused as a bot.
@@ -138,7 +143,8 @@ async fn get_form_token(State(state): State<AppState>) -> AppResult<axum::Json<F
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "PortalAttachment")]
 struct Attachment {
     name: String,
     #[serde(default)]
@@ -147,7 +153,7 @@ struct Attachment {
     data: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ComplaintBody {
     #[serde(default)]
     name: String,
@@ -169,7 +175,7 @@ struct ComplaintBody {
     locale: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct ComplaintReceipt {
     ticket_number: i64,
     /// Channels the acknowledgement was queued on (`email`, `sms`).
@@ -504,7 +510,7 @@ async fn create_complaint(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct StatusQuery {
     #[serde(default)]
     contact: String,
@@ -513,7 +519,7 @@ struct StatusQuery {
     key: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct PublicReply {
     channel: Channel,
     subject: String,
@@ -521,7 +527,7 @@ struct PublicReply {
     created_at: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct TicketStatus {
     ticket_number: i64,
     status: Status,

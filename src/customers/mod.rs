@@ -9,7 +9,7 @@ use identity::{IdentityKind, PhoneNormalizer};
 use serde::{Deserialize, Serialize};
 
 /// Value tier: the few customers who bring most of the value get served first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Vip,
@@ -34,13 +34,13 @@ impl Tier {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Identity {
     pub kind: IdentityKind,
     pub value: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Customer {
     pub id: i64,
     pub display_name: String,
@@ -85,7 +85,7 @@ pub fn withhold_history(
 }
 
 /// How a lookup matched: on an identity's exact normal form, or a guess (name prefix).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchQuality {
     Exact,

@@ -24,6 +24,8 @@ pub fn routes(r: Routes) -> Routes {
         "The 360 view for a phone number, email, ID/VIP card, CRM id, name prefix or #ticket",
         get(lookup),
     )
+    .query::<LookupQuery>()
+    .returns::<View360>(200)
     .add(
         "GET",
         "/api/customers",
@@ -32,6 +34,8 @@ pub fn routes(r: Routes) -> Routes {
         "List customers",
         get(list_customers),
     )
+    .query::<ListQuery>()
+    .returns::<Page<Customer>>(200)
     .add(
         "POST",
         "/api/customers",
@@ -40,6 +44,8 @@ pub fn routes(r: Routes) -> Routes {
         "Create a customer",
         post(create_customer),
     )
+    .body::<CreateCustomerBody>()
+    .returns::<Customer>(201)
     .add(
         "GET",
         "/api/customers/{id}",
@@ -48,6 +54,7 @@ pub fn routes(r: Routes) -> Routes {
         "A customer's 360 view",
         get(get_customer),
     )
+    .returns::<View360>(200)
     .add(
         "PATCH",
         "/api/customers/{id}",
@@ -56,6 +63,8 @@ pub fn routes(r: Routes) -> Routes {
         "Change a customer",
         patch(update_customer),
     )
+    .body::<UpdateCustomerBody>()
+    .returns::<Customer>(200)
     .add(
         "GET",
         "/api/customers/{id}/history",
@@ -64,6 +73,8 @@ pub fn routes(r: Routes) -> Routes {
         "A customer's interactions on every channel, newest first, paginated",
         get(history),
     )
+    .query::<HistoryQuery>()
+    .returns::<Page<HistoryItem>>(200)
     .add(
         "POST",
         "/api/customers/{id}/identities",
@@ -72,6 +83,8 @@ pub fn routes(r: Routes) -> Routes {
         "Add an identity to a customer",
         post(add_identity),
     )
+    .body::<IdentityBody>()
+    .returns::<Customer>(201)
     .add(
         "DELETE",
         "/api/customers/{id}/identities",
@@ -80,9 +93,11 @@ pub fn routes(r: Routes) -> Routes {
         "Remove an identity from a customer",
         delete(remove_identity),
     )
+    .body::<IdentityBody>()
+    .no_content()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct IdentityBody {
     kind: String,
     value: String,
@@ -112,7 +127,7 @@ fn check_tags(tags: &[String]) -> AppResult<Vec<String>> {
     tags.iter().map(|t| required_text("tags", t, 50)).collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CreateCustomerBody {
     display_name: String,
     tier: Option<String>,
@@ -165,7 +180,7 @@ async fn create_customer(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     tier: Option<String>,
     owner_id: Option<i64>,
@@ -174,7 +189,8 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 struct Page<T> {
     items: Vec<T>,
     /// Pass as `after_id` (customers) or `before` (history) for the next page; null at the end.
@@ -201,7 +217,7 @@ async fn list_customers(
 }
 
 /// The screen pop's content: who, how sure, what is open, what happened.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct View360 {
     #[serde(rename = "match")]
     pub quality: MatchQuality,
@@ -339,7 +355,7 @@ pub async fn lookup_view(state: &AppState, q: &str, reader: &Visibility) -> AppR
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct LookupQuery {
     q: String,
 }
@@ -367,7 +383,7 @@ async fn get_customer(
     Ok(with_etag(version, view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct UpdateCustomerBody {
     display_name: Option<String>,
     tier: Option<String>,
@@ -408,7 +424,7 @@ async fn update_customer(
     Ok(with_etag(customer.version, customer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct HistoryQuery {
     before: Option<String>,
     limit: Option<i64>,

@@ -293,7 +293,7 @@ pub async fn update_customer(
 }
 
 /// One line of the history: every channel, newest first. The body is cut to a preview.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct HistoryItem {
     pub id: i64,
     pub ticket_id: i64,

@@ -38,9 +38,47 @@ pub struct Op {
     pub summary: &'static str,
     pub tag: &'static str,
     pub access: Access,
+    /// The query parameters: the fields of the type `Query` reads (`Routes::query`).
+    pub query: Option<SchemaFn>,
+    /// The request body; `None` until described (`Routes::body` and its kin).
+    pub request: Option<Body>,
+    /// The success responses, by the status the handler really returns (`Routes::returns` and
+    /// its kin); empty until described.
+    pub responses: Vec<(u16, Body)>,
+}
+
+/// The JSON Schema of a Rust type (`schemars::JsonSchema`), made by the document's generator.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// A request or response body as the OpenAPI document describes it.
+#[derive(Clone, Copy, Debug)]
+pub enum Body {
+    /// JSON of this type's schema.
+    Json(SchemaFn),
+    /// Not JSON: a form, text, HTML, CSV, XML or a file, by its media type.
+    Raw(&'static str),
+    /// No body at all (`204 No Content`, a POST that takes nothing).
+    Empty,
 }
 
 /// The route list: each `add` registers the handler behind its access guard and documents it.
+///
+/// The methods after an `add` describe that route's bodies for the OpenAPI document (and so for
+/// the API tests, which check every JSON response against it):
+///
+/// ```ignore
+/// r.add("POST", "/api/queues", "routing", Access::Admin, "Create a queue", post(create))
+///     .body::<QueueBody>()        // the JSON request body
+///     .returns::<Queue>(201)      // the status the handler really returns, and its JSON
+///     .add("DELETE", "/api/voice/blocked-numbers/{id}", …)
+///     .no_content()               // 204 without a body
+/// ```
+///
+/// Also: `query::<Q>()` (the query parameters are the fields of `Q`), `no_body()` (a
+/// POST/PUT/PATCH that reads no body), `body_raw(media type)` and
+/// `returns_raw(status, media type)` for forms, text, HTML, CSV, XML and files,
+/// `returns_empty(status)` for other bodiless answers (101 of the websocket). `returns*` may be
+/// called more than once when a route answers with more than one success status.
 pub struct Routes {
     state: AppState,
     router: Router<AppState>,
@@ -79,8 +117,66 @@ impl Routes {
             summary,
             tag,
             access,
+            query: None,
+            request: None,
+            responses: Vec::new(),
         });
         self
+    }
+
+    fn last(&mut self) -> &mut Op {
+        self.ops
+            .last_mut()
+            .expect("a route is described after its `add`")
+    }
+
+    /// The last added route reads its query string into `T`: each field is a parameter.
+    pub fn query<T: schemars::JsonSchema>(mut self) -> Self {
+        self.last().query = Some(T::json_schema);
+        self
+    }
+
+    /// The last added route takes a JSON body of type `T`.
+    pub fn body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.last().request = Some(Body::Json(|g| g.subschema_for::<T>()));
+        self
+    }
+
+    /// The last added route takes a body that is not JSON (a form, a file), by media type.
+    pub fn body_raw(mut self, media_type: &'static str) -> Self {
+        self.last().request = Some(Body::Raw(media_type));
+        self
+    }
+
+    /// The last added route (a POST, PUT or PATCH) reads no body.
+    pub fn no_body(mut self) -> Self {
+        self.last().request = Some(Body::Empty);
+        self
+    }
+
+    /// The last added route answers `status` with JSON of type `T`.
+    pub fn returns<T: schemars::JsonSchema>(mut self, status: u16) -> Self {
+        self.last()
+            .responses
+            .push((status, Body::Json(|g| g.subschema_for::<T>())));
+        self
+    }
+
+    /// The last added route answers `status` with a body that is not JSON, by media type.
+    pub fn returns_raw(mut self, status: u16, media_type: &'static str) -> Self {
+        self.last().responses.push((status, Body::Raw(media_type)));
+        self
+    }
+
+    /// The last added route answers `status` without a body.
+    pub fn returns_empty(mut self, status: u16) -> Self {
+        self.last().responses.push((status, Body::Empty));
+        self
+    }
+
+    /// The last added route answers 204 No Content.
+    pub fn no_content(self) -> Self {
+        self.returns_empty(204)
     }
 }
 
@@ -95,6 +191,7 @@ pub fn routes(state: AppState) -> Routes {
             "Liveness",
             get(healthz),
         )
+        .returns_raw(200, "text/plain")
         .add(
             "GET",
             "/readyz",
@@ -103,6 +200,7 @@ pub fn routes(state: AppState) -> Routes {
             "Readiness: the database answers",
             get(readyz),
         )
+        .returns_raw(200, "text/plain")
         .add(
             "GET",
             "/metrics",
@@ -111,6 +209,7 @@ pub fn routes(state: AppState) -> Routes {
             "Prometheus metrics (Bearer HOTLINE_METRICS_TOKEN when that is set)",
             get(metrics_text),
         )
+        .returns_raw(200, "text/plain")
         .add(
             "GET",
             "/api/openapi.json",
@@ -118,7 +217,8 @@ pub fn routes(state: AppState) -> Routes {
             Access::Public,
             "This document",
             get(openapi::serve),
-        );
+        )
+        .returns::<serde_json::Value>(200);
     let r = crate::auth::routes::routes(r);
     let r = crate::customers::routes::routes(r);
     let r = crate::tickets::routes::routes(r);

@@ -92,7 +92,7 @@ pub struct SearchQuery {
     pub without_snippets: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Hit {
     pub id: i64,
     pub slug: String,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const LANGS: &[&str] = &["zh", "en"];
 
 /// Who may read an article: agents read both; customers on the portal read `public` only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     Internal,
@@ -41,7 +41,7 @@ impl Audience {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Article {
     pub id: i64,
     pub slug: String,
@@ -79,7 +79,7 @@ pub struct ArticleDraft {
     pub translation_of: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ArticleVersion {
     pub article_id: i64,
     pub version: i64,

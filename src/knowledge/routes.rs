@@ -22,6 +22,8 @@ pub fn routes(r: Routes) -> Routes {
         "Search articles (q, lang=zh|en, category, tag, limit); internal and public",
         get(search_articles),
     )
+    .query::<SearchParams>()
+    .returns::<SearchResult>(200)
     .add(
         "GET",
         "/api/portal/kb/search",
@@ -30,6 +32,8 @@ pub fn routes(r: Routes) -> Routes {
         "Search the public articles (the customer portal)",
         get(search_public),
     )
+    .query::<SearchParams>()
+    .returns::<SearchResult>(200)
     .add(
         "GET",
         "/api/portal/kb/articles/{id}",
@@ -38,6 +42,7 @@ pub fn routes(r: Routes) -> Routes {
         "A public article",
         get(get_public_article),
     )
+    .returns::<Article>(200)
     .add(
         "POST",
         "/api/kb/articles",
@@ -46,6 +51,8 @@ pub fn routes(r: Routes) -> Routes {
         "Create an article",
         post(create_article),
     )
+    .body::<ArticleBody>()
+    .returns::<Article>(201)
     .add(
         "GET",
         "/api/kb/articles/{id}",
@@ -54,6 +61,7 @@ pub fn routes(r: Routes) -> Routes {
         "An article",
         get(get_article),
     )
+    .returns::<Article>(200)
     .add(
         "PATCH",
         "/api/kb/articles/{id}",
@@ -62,6 +70,8 @@ pub fn routes(r: Routes) -> Routes {
         "Edit an article (stores a new version)",
         patch(update_article),
     )
+    .body::<ArticleBody>()
+    .returns::<Article>(200)
     .add(
         "POST",
         "/api/kb/articles/{id}/retire",
@@ -70,6 +80,8 @@ pub fn routes(r: Routes) -> Routes {
         "Retire an article (no longer found; kept with its versions)",
         post(retire_article),
     )
+    .no_body()
+    .returns::<Article>(200)
     .add(
         "GET",
         "/api/kb/articles/{id}/versions",
@@ -78,6 +90,7 @@ pub fn routes(r: Routes) -> Routes {
         "Every version of an article, newest first",
         get(list_versions),
     )
+    .returns::<Vec<ArticleVersion>>(200)
     .add(
         "POST",
         "/api/kb/articles/{id}/used",
@@ -86,6 +99,8 @@ pub fn routes(r: Routes) -> Routes {
         "Record that an agent inserted the article into a reply to a ticket",
         post(record_used),
     )
+    .body::<UsedBody>()
+    .no_content()
     .add(
         "GET",
         "/api/tickets/{id}/suggestions",
@@ -94,6 +109,7 @@ pub fn routes(r: Routes) -> Routes {
         "Articles that answer the ticket (subject and latest customer message)",
         get(ticket_suggestions),
     )
+    .returns::<Suggestions>(200)
 }
 
 /// Brings the index in line with the database for `articles` (after their transaction
@@ -109,7 +125,7 @@ pub async fn refresh_index(kb: &Arc<Kb>, articles: Vec<Article>) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct SearchParams {
     q: Option<String>,
     lang: Option<String>,
@@ -118,7 +134,7 @@ struct SearchParams {
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct SearchResult {
     hits: Vec<Hit>,
     took_us: u128,
@@ -193,7 +209,7 @@ async fn get_public_article(
     Ok(axum::Json(a))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ArticleBody {
     slug: Option<String>,
     lang: Option<String>,
@@ -297,7 +313,7 @@ async fn list_versions(
     Ok(axum::Json(store::list_versions(&state.db, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct UsedBody {
     ticket_id: i64,
 }
@@ -322,7 +338,7 @@ async fn record_used(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Suggestions {
     /// The text the suggestions were found for.
     text: String,

@@ -45,6 +45,7 @@ pub fn routes(r: Routes) -> Routes {
         "Websocket for consoles and wallboards (protocol in src/realtime/protocol.rs)",
         get(open_socket),
     )
+    .returns_empty(101)
 }
 
 async fn open_socket(

@@ -19,7 +19,7 @@ const RETRY_AFTER_MS: i64 = 30 * 60_000;
 const RETRY_MAX_MS: i64 = 30 * 24 * 3_600_000;
 
 /// A callback ticket's state for the console.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CallbackInfo {
     pub phone: String,
     /// Why to call (the missed call, or the note given when it was asked for).
@@ -33,7 +33,7 @@ pub struct CallbackInfo {
     pub outcomes: Vec<OutcomeEntry>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct OutcomeEntry {
     pub outcome: String,
     pub at_ms: i64,
@@ -118,7 +118,7 @@ pub async fn info<E: Exec>(exec: &mut E, ticket_id: i64) -> AppResult<Option<Cal
     }))
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 pub struct OutcomeBody {
     pub outcome: String,
     #[serde(default)]

@@ -6,7 +6,7 @@ pub mod store;
 
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Queue {
     pub id: i64,
     pub name: String,
@@ -16,6 +16,18 @@ pub struct Queue {
     pub members: Vec<i64>,
     /// The queue that catches every ticket no rule places (exactly one; it cannot be removed).
     pub is_default: bool,
+}
+
+/// A queue's routing settings as `PATCH /api/queues/{id}/routing` answers them.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct RoutingSettings {
+    pub queue_id: i64,
+    /// Answered within this many seconds counts toward the service level.
+    pub service_level_secs: i64,
+    /// How long an offer rings; none: `HOTLINE_OFFER_TIMEOUT_SECS`.
+    pub offer_timeout_secs: Option<i64>,
+    /// Per channel, for members who set none themselves (`{"email": 3}`).
+    pub capacity: std::collections::BTreeMap<String, i64>,
 }
 
 pub mod callbacks;
@@ -29,7 +41,7 @@ pub use offers::{WorkItem, create_callback, insert_callback};
 
 /// A placement rule: the first rule (by position, then id) whose non-empty conditions all hold
 /// puts new work in its queue, raises its priority by `priority_boost` and requires `skills`.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct QueueRule {
     pub id: i64,
     pub queue_id: i64,

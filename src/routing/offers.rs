@@ -12,7 +12,7 @@ use crate::tickets::store::{TicketChanges, find_ticket, update_ticket};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct WorkItem {
     pub id: i64,
     pub ticket_id: i64,

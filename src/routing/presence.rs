@@ -28,7 +28,7 @@ pub fn default_capacity() -> BTreeMap<String, i64> {
     .collect()
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Presence {
     pub user_id: i64,
     pub state: String,
@@ -43,6 +43,14 @@ pub struct Presence {
     /// The channels the agent set themselves (these win over a queue's capacity).
     #[serde(skip)]
     pub own_capacity: BTreeMap<String, i64>,
+}
+
+/// A presence as `GET /api/presence` lists it: with the seconds spent in the current state.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct PresenceNow {
+    #[serde(flatten)]
+    pub presence: Presence,
+    pub time_in_state_secs: i64,
 }
 
 impl Presence {

@@ -21,6 +21,7 @@ pub fn routes(r: Routes) -> Routes {
             "List queues",
             get(list_queues),
         )
+        .returns::<Vec<Queue>>(200)
         .add(
             "POST",
             "/api/queues",
@@ -29,6 +30,8 @@ pub fn routes(r: Routes) -> Routes {
             "Create a queue",
             post(create_queue),
         )
+        .body::<QueueBody>()
+        .returns::<Queue>(201)
         .add(
             "GET",
             "/api/queues/{id}",
@@ -37,6 +40,7 @@ pub fn routes(r: Routes) -> Routes {
             "Get a queue",
             get(get_queue),
         )
+        .returns::<Queue>(200)
         .add(
             "PATCH",
             "/api/queues/{id}",
@@ -45,6 +49,8 @@ pub fn routes(r: Routes) -> Routes {
             "Change a queue",
             patch(update_queue),
         )
+        .body::<QueueBody>()
+        .returns::<Queue>(200)
         .add(
             "PUT",
             "/api/queues/{id}/members",
@@ -52,11 +58,13 @@ pub fn routes(r: Routes) -> Routes {
             Access::Supervisor,
             "Set the agents who work a queue",
             put(set_members),
-        );
+        )
+        .body::<MembersBody>()
+        .returns::<Queue>(200);
     work_routes(r)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct QueueBody {
     name: Option<String>,
     description: Option<String>,
@@ -118,7 +126,7 @@ async fn update_queue(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct MembersBody {
     user_ids: Vec<i64>,
 }
@@ -156,6 +164,8 @@ fn work_routes(r: Routes) -> Routes {
         "Set your own state: available, wrap_up, away (with reason) or offline",
         post(set_presence),
     )
+    .body::<PresenceBody>()
+    .returns::<super::presence::Presence>(200)
     .add(
         "GET",
         "/api/presence",
@@ -164,6 +174,7 @@ fn work_routes(r: Routes) -> Routes {
         "Every agent's state and time in state (an agent: their own, so a reopened console shows the truth)",
         get(list_presence),
     )
+    .returns::<Vec<super::presence::PresenceNow>>(200)
     .add(
         "PUT",
         "/api/agents/{id}/capacity",
@@ -172,6 +183,8 @@ fn work_routes(r: Routes) -> Routes {
         "Set an agent's per-channel capacity, e.g. {\"voice\":1,\"email\":5}",
         put(set_capacity),
     )
+    .body::<CapacityBody>()
+    .returns::<super::presence::Presence>(200)
     .add(
         "POST",
         "/api/offers/{id}/accept",
@@ -180,6 +193,8 @@ fn work_routes(r: Routes) -> Routes {
         "Accept the work offered to you",
         post(accept_offer),
     )
+    .no_body()
+    .returns::<super::WorkItem>(200)
     .add(
         "POST",
         "/api/offers/{id}/reject",
@@ -188,6 +203,8 @@ fn work_routes(r: Routes) -> Routes {
         "Decline the work offered to you",
         post(reject_offer),
     )
+    .no_body()
+    .returns::<super::WorkItem>(200)
     .add(
         "GET",
         "/api/work",
@@ -196,6 +213,8 @@ fn work_routes(r: Routes) -> Routes {
         "Work items (filters: queue_id, state); agents see their queues",
         get(list_work),
     )
+    .query::<WorkQuery>()
+    .returns::<Vec<super::WorkItem>>(200)
     .add(
         "GET",
         "/api/work/{ticket_id}",
@@ -204,6 +223,7 @@ fn work_routes(r: Routes) -> Routes {
         "The work item of a ticket, with its SLA due times",
         get(get_work),
     )
+    .returns::<super::WorkItem>(200)
     .add(
         "POST",
         "/api/work/{ticket_id}/pick",
@@ -212,6 +232,8 @@ fn work_routes(r: Routes) -> Routes {
         "Take waiting work yourself (manual pick)",
         post(pick_work),
     )
+    .no_body()
+    .returns::<super::WorkItem>(200)
     .add(
         "POST",
         "/api/work/{ticket_id}/assign",
@@ -220,6 +242,8 @@ fn work_routes(r: Routes) -> Routes {
         "Give work to an agent (supervisor reassign)",
         post(assign_work),
     )
+    .body::<AssignBody>()
+    .returns::<super::WorkItem>(200)
     .add(
         "POST",
         "/api/callbacks",
@@ -228,6 +252,8 @@ fn work_routes(r: Routes) -> Routes {
         "Create a call-back task for a customer",
         post(create_callback),
     )
+    .body::<CallbackBody>()
+    .returns::<super::WorkItem>(201)
     .add(
         "GET",
         "/api/queues/{id}/rules",
@@ -236,6 +262,7 @@ fn work_routes(r: Routes) -> Routes {
         "Placement rules of a queue, in order",
         get(list_rules),
     )
+    .returns::<Vec<QueueRule>>(200)
     .add(
         "POST",
         "/api/queues/{id}/rules",
@@ -244,6 +271,8 @@ fn work_routes(r: Routes) -> Routes {
         "Add a placement rule to a queue",
         post(create_rule),
     )
+    .body::<RuleBody>()
+    .returns::<QueueRule>(201)
     .add(
         "PUT",
         "/api/queues/{id}/rules/{rule_id}",
@@ -252,6 +281,8 @@ fn work_routes(r: Routes) -> Routes {
         "Replace a placement rule",
         put(update_rule),
     )
+    .body::<RuleBody>()
+    .returns::<QueueRule>(200)
     .add(
         "DELETE",
         "/api/queues/{id}/rules/{rule_id}",
@@ -260,6 +291,7 @@ fn work_routes(r: Routes) -> Routes {
         "Delete a placement rule",
         delete(delete_rule),
     )
+    .no_content()
     .add(
         "GET",
         "/api/queues/{id}/sla",
@@ -268,6 +300,7 @@ fn work_routes(r: Routes) -> Routes {
         "SLA targets of a queue",
         get(list_sla),
     )
+    .returns::<Vec<super::sla::SlaTarget>>(200)
     .add(
         "PUT",
         "/api/queues/{id}/sla",
@@ -276,6 +309,8 @@ fn work_routes(r: Routes) -> Routes {
         "Set the SLA target of a queue for one priority and kind",
         put(set_sla),
     )
+    .body::<super::sla::SlaTarget>()
+    .returns::<super::sla::SlaTarget>(200)
     .add(
         "GET",
         "/api/queues/{id}/hours",
@@ -284,6 +319,7 @@ fn work_routes(r: Routes) -> Routes {
         "Business hours and holidays of a queue (SLA clocks count only these)",
         get(get_hours),
     )
+    .returns::<HoursBody>(200)
     .add(
         "PUT",
         "/api/queues/{id}/hours",
@@ -292,6 +328,8 @@ fn work_routes(r: Routes) -> Routes {
         "Set business hours ([{weekday 0=Mon, open HH:MM, close HH:MM}]), holidays, UTC offset",
         put(set_hours),
     )
+    .body::<HoursBody>()
+    .returns::<HoursBody>(200)
     .add(
         "PATCH",
         "/api/queues/{id}/routing",
@@ -300,6 +338,8 @@ fn work_routes(r: Routes) -> Routes {
         "Queue routing settings: service_level_secs, offer_timeout_secs, capacity per channel",
         patch(update_routing),
     )
+    .body::<RoutingBody>()
+    .returns::<super::RoutingSettings>(200)
     .add(
         "GET",
         "/api/wallboard",
@@ -308,9 +348,10 @@ fn work_routes(r: Routes) -> Routes {
         "The current queue_stats snapshot",
         get(wallboard),
     )
+    .returns::<super::stats::Snapshot>(200)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct PresenceBody {
     state: Option<String>,
     reason: Option<String>,
@@ -350,7 +391,7 @@ async fn list_presence(
     Ok(axum::Json(serde_json::json!(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CapacityBody {
     capacity: std::collections::BTreeMap<String, i64>,
 }
@@ -386,7 +427,7 @@ async fn reject_offer(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct WorkQuery {
     queue_id: Option<i64>,
     state: Option<String>,
@@ -468,7 +509,7 @@ async fn pick_work(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct AssignBody {
     user_id: Option<i64>,
 }
@@ -500,7 +541,7 @@ async fn assign_work(
     Ok(axum::Json(w))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CallbackBody {
     customer_id: Option<i64>,
     ticket_id: Option<i64>,
@@ -576,7 +617,8 @@ async fn create_callback(
     Ok((StatusCode::CREATED, axum::Json(w)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "QueueRuleBody")]
 struct RuleBody {
     position: Option<i64>,
     channel: Option<String>,
@@ -699,7 +741,7 @@ async fn set_sla(
     Ok(axum::Json(super::sla::upsert_target(&state.db, &t).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct RoutingBody {
     service_level_secs: Option<i64>,
     offer_timeout_secs: Option<i64>,
@@ -769,14 +811,16 @@ async fn wallboard(State(state): State<AppState>) -> AppResult<axum::Json<serde_
     }
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "HoursWindow")]
 struct Window {
     weekday: i64,
     open: String,
     close: String,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BusinessHours")]
 struct HoursBody {
     #[serde(default)]
     utc_offset_minutes: i64,

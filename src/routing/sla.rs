@@ -17,7 +17,7 @@ const FR_BREACHED: i64 = 2;
 const RES_WARNED: i64 = 4;
 const RES_BREACHED: i64 = 8;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaTarget {
     #[serde(default)]
     pub id: i64,

@@ -13,13 +13,12 @@
 use crate::db::{Db, now_ms};
 use crate::error::AppResult;
 use serde::Serialize;
-use serde_json::json;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct QueueFigures {
     pub queue_id: Option<i64>,
     pub name: String,
@@ -123,8 +122,35 @@ pub fn day_start(tz: &jiff::tz::TimeZone, now_ms: i64) -> i64 {
         })
 }
 
-/// The wallboard snapshot: `{at_ms, time_zone, day_start_ms, queues: [QueueFigures], overall:
-/// QueueFigures, agents: […]}`. Agents are everyone who works a queue or has a presence.
+/// The wallboard snapshot (`GET /api/wallboard`, the `queue_stats` frame).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Snapshot {
+    pub at_ms: i64,
+    /// The center's time zone (IANA name): "today" starts at its midnight.
+    pub time_zone: String,
+    pub day_start_ms: i64,
+    pub queues: Vec<QueueFigures>,
+    pub overall: QueueFigures,
+    /// Everyone who works a queue or has a presence.
+    pub agents: Vec<AgentFigures>,
+}
+
+/// One agent on the wallboard.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct AgentFigures {
+    pub user_id: i64,
+    pub name: String,
+    pub state: String,
+    pub reason: String,
+    pub since_ms: i64,
+    pub time_in_state_secs: i64,
+    /// Seconds in each state today.
+    pub today_secs: BTreeMap<String, i64>,
+    /// The queues the agent works.
+    pub queues: Vec<i64>,
+}
+
+/// The wallboard snapshot ([`Snapshot`]) as JSON, as the hub keeps and sends it.
 pub async fn compute(db: &Db, tz: &jiff::tz::TimeZone) -> AppResult<serde_json::Value> {
     let now = now_ms();
     let today = day_start(tz, now);
@@ -208,16 +234,20 @@ pub async fn compute(db: &Db, tz: &jiff::tz::TimeZone) -> AppResult<serde_json::
                 *f.agents_by_state.entry(state.clone()).or_default() += 1;
             }
         }
-        agents.push(json!({
-            "user_id": uid,
-            "name": r.try_get::<String, _>("display_name")?,
-            "state": state,
-            "reason": r.try_get::<String, _>("reason")?,
-            "since_ms": since,
-            "time_in_state_secs": if since > 0 { (now - since).max(0) / 1000 } else { 0 },
-            "today_secs": today_states.get(&uid).cloned().unwrap_or_default(),
-            "queues": member_of,
-        }));
+        agents.push(AgentFigures {
+            user_id: uid,
+            name: r.try_get("display_name")?,
+            state,
+            reason: r.try_get("reason")?,
+            since_ms: since,
+            time_in_state_secs: if since > 0 {
+                (now - since).max(0) / 1000
+            } else {
+                0
+            },
+            today_secs: today_states.get(&uid).cloned().unwrap_or_default(),
+            queues: member_of,
+        });
     }
     let mut overall = QueueFigures {
         name: "all".into(),
@@ -229,18 +259,17 @@ pub async fn compute(db: &Db, tz: &jiff::tz::TimeZone) -> AppResult<serde_json::
     }
     overall.finish();
     for a in &agents {
-        if let Some(s) = a["state"].as_str() {
-            *overall.agents_by_state.entry(s.to_string()).or_default() += 1;
-        }
+        *overall.agents_by_state.entry(a.state.clone()).or_default() += 1;
     }
-    Ok(json!({
-        "at_ms": now,
-        "time_zone": tz.iana_name().unwrap_or("UTC"),
-        "day_start_ms": today,
-        "queues": queues.into_values().collect::<Vec<_>>(),
-        "overall": overall,
-        "agents": agents,
-    }))
+    let snapshot = Snapshot {
+        at_ms: now,
+        time_zone: tz.iana_name().unwrap_or("UTC").to_string(),
+        day_start_ms: today,
+        queues: queues.into_values().collect(),
+        overall,
+        agents,
+    };
+    serde_json::to_value(snapshot).map_err(crate::error::AppError::internal)
 }
 
 #[cfg(test)]

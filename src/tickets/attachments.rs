@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// One attachment as listed with its interaction and served by `GET /api/attachments/{id}`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Attachment {
     pub id: i64,
     #[serde(skip)]
@@ -156,7 +156,7 @@ pub async fn list_of_interaction(db: &Db, interaction_id: i64) -> AppResult<Vec<
 /// HTML ready to show (remote content blocked, `cid:` images served from its attachments). The
 /// stored HTML (`meta.html`) is not repeated: `GET /api/interactions/{id}/html?remote=true`
 /// gives it with remote content.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct InteractionView {
     #[serde(flatten)]
     pub interaction: Interaction,

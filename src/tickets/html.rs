@@ -27,7 +27,8 @@ pub fn sanitize(html: &str) -> String {
 }
 
 /// HTML ready to show.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "InteractionHtml")]
 pub struct Shown {
     pub html: String,
     /// How many remote references were removed (0 when `load_remote`): the console offers

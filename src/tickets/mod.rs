@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -66,7 +66,7 @@ text_enum!(
     Direction { In = "in", Out = "out", Internal = "internal" }
 );
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Ticket {
     /// The ticket number people quote (`#1042`), also the `[#N]` token in mail subjects.
     pub id: i64,
@@ -140,7 +140,7 @@ impl Visibility {
 /// Text the system generates (a call's subject, a missed-call note), kept as data: a `kind`
 /// (`call.incoming`, `call.missed`, …) and its parameters. Consoles render it from their
 /// message catalogs (`system.<kind>`); the stored English text is the fallback.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SystemText {
     pub kind: String,
     pub params: serde_json::Value,
@@ -159,7 +159,7 @@ impl SystemText {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Interaction {
     pub id: i64,
     pub ticket_id: i64,

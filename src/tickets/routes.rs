@@ -19,26 +19,48 @@ use serde_json::json;
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/api/tickets", "tickets", Access::Agent,
         "List tickets (filters: status, open, queue_id, assignee_id, customer_id, kind; before_id pages)", get(list_tickets))
+        .query::<ListQuery>()
+        .returns::<Vec<Ticket>>(200)
         .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
+        .body::<CreateTicketBody>()
+        .returns::<Ticket>(201)
         .add("GET", "/api/tickets/{id}", "tickets", Access::Agent, "A ticket with its whole thread", get(get_ticket))
+        .returns::<TicketView>(200)
         .add("PATCH", "/api/tickets/{id}", "tickets", Access::Agent,
             "Change status, priority, kind, queue, assignee, tags or subject", patch(update_ticket))
+        .body::<UpdateTicketBody>()
+        .returns::<Ticket>(200)
         .add("POST", "/api/tickets/{id}/callback/outcome", "tickets", Access::Agent,
             "Record a callback's outcome: reached, no_answer, wrong_number or later (retry_at_ms)",
             post(callback_outcome))
+        .body::<crate::routing::callbacks::OutcomeBody>()
+        .returns::<TicketView>(200)
         .add("POST", "/api/tickets/{id}/notes", "tickets", Access::Agent, "Add an internal note", post(add_note))
+        .body::<NoteBody>()
+        .returns::<Interaction>(201)
         .add("POST", "/api/tickets/{id}/replies", "tickets", Access::Agent,
             "Reply to the customer by email or SMS (queued in the outbox)", post(add_reply))
+        .body::<ReplyBody>()
+        .returns::<Interaction>(201)
         .add("POST", "/api/tickets/{id}/merge", "tickets", Access::Agent,
             "Merge this ticket into another (`into`): its thread moves, it closes", post(merge_ticket))
+        .body::<MergeBody>()
+        .returns::<Ticket>(200)
         .add("GET", "/api/interactions/{id}/html", "tickets", Access::Agent,
             "An HTML message ready to show; `remote=true` loads its remote images", get(interaction_html))
+        .query::<HtmlQuery>()
+        .returns::<super::html::Shown>(200)
         .add("GET", "/api/attachments/{id}", "tickets", Access::Agent,
             "Download an attachment (email or portal) of a ticket one may see", get(get_attachment))
+        .returns_raw(200, "application/octet-stream")
         .add("POST", "/api/interactions/{id}/split", "tickets", Access::Agent,
             "Move one message out of its ticket into a new ticket", post(split_interaction))
+        .no_body()
+        .returns::<Ticket>(201)
         .add("POST", "/api/users/{id}/handover", "users", Access::Supervisor,
             "Hand all open tickets and owned customers of a user to another user", post(handover))
+        .body::<HandoverBody>()
+        .returns::<HandoverResult>(200)
 }
 
 /// Whether `user` may open `t` (the rule is [`super::Visibility`]).
@@ -67,7 +89,7 @@ fn parse<T>(
     .transpose()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     status: Option<String>,
     open: Option<bool>,
@@ -114,7 +136,7 @@ async fn list_tickets(
     Ok(axum::Json(store::list_tickets(&state.db, &filter).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CreateTicketBody {
     subject: String,
     body: Option<String>,
@@ -218,7 +240,7 @@ async fn check_refs(
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct TicketView {
     ticket: Ticket,
     /// Each with its `attachments` and, for HTML mail, `html` ready to show.
@@ -251,7 +273,7 @@ async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<Ticket
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct HtmlQuery {
     #[serde(default)]
     remote: bool,
@@ -271,14 +293,12 @@ async fn interaction_html(
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
     Query(q): Query<HtmlQuery>,
-) -> AppResult<axum::Json<serde_json::Value>> {
+) -> AppResult<axum::Json<super::html::Shown>> {
     let interaction = visible_interaction(&state, &user, id).await?;
     let files = attachments::list_of_interaction(&state.db, id).await?;
     let shown = attachments::shown_html(&interaction, &files, q.remote)
         .ok_or(AppError::NotFound("html"))?;
-    Ok(axum::Json(
-        json!({"html": shown.html, "remote_content": shown.remote_content}),
-    ))
+    Ok(axum::Json(shown))
 }
 
 /// Downloads an attachment for users who may see its ticket (404 for others, as for a missing
@@ -331,7 +351,7 @@ async fn callback_outcome(
     get_ticket(State(state), AuthUser(user), Path(id)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct UpdateTicketBody {
     subject: Option<String>,
     status: Option<String>,
@@ -421,7 +441,7 @@ async fn update_ticket(
     Ok(with_etag(after.version, after))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct NoteBody {
     body: String,
 }
@@ -457,7 +477,7 @@ async fn add_note(
     Ok((StatusCode::CREATED, axum::Json(i)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ReplyBody {
     body: String,
     /// `email` or `sms`; defaults to the channel the ticket came in on (email for calls and web).
@@ -572,12 +592,12 @@ async fn add_reply(
     Ok((StatusCode::CREATED, axum::Json(interaction)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct HandoverBody {
     to: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct HandoverResult {
     tickets: Vec<i64>,
     customers: u64,
@@ -612,7 +632,7 @@ async fn handover(
     Ok(axum::Json(HandoverResult { tickets, customers }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct MergeBody {
     into: i64,
 }

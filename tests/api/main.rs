@@ -26,6 +26,7 @@ mod email_threads;
 mod knowledge;
 mod limits;
 mod nodes;
+mod openapi;
 mod ops;
 mod outbox;
 mod portal;

@@ -120,21 +120,37 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let method_name = method.to_string();
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        if let Some(b) = &body {
+            req = req.json(b);
         }
+        let sent = body;
         let res = req.send().await.expect("request sent");
         let status = res.status();
+        let json = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let text = res.text().await.unwrap_or_default();
         let value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
+        contract::check(
+            &self.state,
+            &method_name,
+            path,
+            sent.as_ref(),
+            status,
+            json,
+            &value,
+        );
         (status, value)
     }
 
@@ -233,5 +249,203 @@ impl TestApp {
             tweak(c);
         })
         .await
+    }
+}
+
+/// Every JSON exchange of `TestApp::call` (and so of `get`, `post`, `patch`, …) held against the
+/// OpenAPI document the server serves: a 2xx answer must have a documented status and match its
+/// response schema, its JSON request body the request schema (the server took it, so the
+/// document must allow it); an error must be the documented error body. A mismatch fails the
+/// test with the route and the validator's errors. The document is built and each schema
+/// compiled once per test process.
+pub mod contract {
+    use hotline::app::AppState;
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    struct Contract {
+        doc: Value,
+        /// The document's components with every object closed (`unevaluatedProperties: false`):
+        /// an answer may not carry a field its schema does not name.
+        closed: Value,
+        /// (method, template, the template's segments)
+        ops: Vec<(String, String, Vec<String>)>,
+        validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    }
+
+    static CONTRACT: OnceLock<Contract> = OnceLock::new();
+
+    fn contract(state: &AppState) -> &'static Contract {
+        CONTRACT.get_or_init(|| {
+            let routes = hotline::http::routes(state.clone());
+            let doc = hotline::http::openapi::document(&routes.ops);
+            let ops = routes
+                .ops
+                .iter()
+                .map(|op| {
+                    let segments = op.path.split('/').map(str::to_string).collect();
+                    (op.method.to_string(), op.path.to_string(), segments)
+                })
+                .collect();
+            let mut closed = doc["components"].clone();
+            close_objects(&mut closed);
+            Contract {
+                doc,
+                closed,
+                ops,
+                validators: Mutex::new(HashMap::new()),
+            }
+        })
+    }
+
+    fn close_objects(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if m.contains_key("properties")
+                    && !m.contains_key("additionalProperties")
+                    && !m.contains_key("unevaluatedProperties")
+                {
+                    m.insert("unevaluatedProperties".into(), Value::Bool(false));
+                }
+                m.values_mut().for_each(close_objects);
+            }
+            Value::Array(items) => items.iter_mut().for_each(close_objects),
+            _ => {}
+        }
+    }
+
+    /// The documented route a request went to: the template whose literal segments match
+    /// most (`/api/calls/dial` before `/api/calls/{id}`).
+    fn route<'a>(c: &'a Contract, method: &str, path: &str) -> Option<&'a str> {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let segments: Vec<&str> = path.split('/').collect();
+        c.ops
+            .iter()
+            .filter(|(m, _, t)| {
+                m == method
+                    && t.len() == segments.len()
+                    && t.iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || t.starts_with('{'))
+            })
+            .max_by_key(|(_, _, t)| t.iter().filter(|t| !t.starts_with('{')).count())
+            .map(|(_, template, _)| template.as_str())
+    }
+
+    /// Validates `value` against `schema` (a schema of the document, whose `$ref`s point into
+    /// its components, `closed` ones for answers), compiling it once under `key`.
+    fn validate(
+        c: &Contract,
+        key: &str,
+        schema: &Value,
+        closed: bool,
+        value: &Value,
+    ) -> Result<(), String> {
+        let validator = {
+            let mut cache = c.validators.lock().unwrap_or_else(|p| p.into_inner());
+            match cache.get(key) {
+                Some(v) => v.clone(),
+                None => {
+                    let root = json!({
+                        "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "allOf": [schema],
+                        "components": if closed { &c.closed } else { &c.doc["components"] },
+                    });
+                    let v = Arc::new(
+                        jsonschema::validator_for(&root)
+                            .unwrap_or_else(|e| panic!("{key}: the schema does not compile: {e}")),
+                    );
+                    cache.insert(key.to_string(), v.clone());
+                    v
+                }
+            }
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(value)
+            .take(5)
+            .map(|e| format!("at {:?}: {e}", e.instance_path().as_str()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    pub fn check(
+        state: &AppState,
+        method: &str,
+        path: &str,
+        sent: Option<&Value>,
+        status: StatusCode,
+        json: bool,
+        value: &Value,
+    ) {
+        let c = contract(state);
+        // Pages and files outside the API (the fallback) are not operations.
+        let Some(template) = route(c, method, path) else {
+            return;
+        };
+        let op = &c.doc["paths"][template][method.to_lowercase()];
+        let at = format!("{method} {path} (documented as {method} {template})");
+        if status.is_success() {
+            let responses = op["responses"].as_object().expect("responses");
+            let Some(documented) = responses.get(status.as_str()) else {
+                if responses.contains_key("2XX") {
+                    return; // not described yet: `openapi::every_route_is_described` lists it
+                }
+                let listed: Vec<&String> = responses.keys().collect();
+                panic!("{at} answered {status}, the OpenAPI document says {listed:?}: {value}");
+            };
+            let content = documented.get("content").and_then(Value::as_object);
+            match (content, content.and_then(|c| c.get("application/json"))) {
+                (None, _) if !value.is_null() => {
+                    panic!("{at} answered {status} with a body, documented without: {value}")
+                }
+                (None, _) => {}
+                (Some(_), Some(media)) if json => {
+                    let key = format!("{method} {template} {status}");
+                    if let Err(e) = validate(c, &key, &media["schema"], true, value) {
+                        panic!(
+                            "{at} answered {status} against its documented schema: {e}\nbody: {value}"
+                        );
+                    }
+                }
+                (Some(types), _) => {
+                    let other = types.keys().any(|t| t != "application/json");
+                    assert!(
+                        !json && other,
+                        "{at} answered {status} {} JSON, documented as {:?}: {value}",
+                        if json { "with" } else { "without" },
+                        types.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+            if let (Some(body), Some(schema)) = (
+                sent,
+                op["requestBody"]["content"]["application/json"].get("schema"),
+            ) {
+                let key = format!("{method} {template} request");
+                if let Err(e) = validate(c, &key, schema, false, body) {
+                    panic!(
+                        "{at} took a request body its documented schema refuses: {e}\nbody: {body}"
+                    );
+                }
+            }
+        } else if json && (status.is_client_error() || status.is_server_error()) {
+            let class = if status.is_client_error() {
+                "4XX"
+            } else {
+                "5XX"
+            };
+            let schema = &op["responses"][class]["content"]["application/json"]["schema"];
+            if let Err(e) = validate(c, class, schema, true, value) {
+                panic!(
+                    "{at} answered {status} with an undocumented error body: {e}\nbody: {value}"
+                );
+            }
+        }
     }
 }

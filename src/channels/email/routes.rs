@@ -21,6 +21,8 @@ pub fn routes(r: Routes) -> Routes {
         "Raw inbound mail by status (e.g. quarantined, with its error)",
         get(list_inbound),
     )
+    .query::<InboundQuery>()
+    .returns::<Vec<store::InboundMail>>(200)
     .add(
         "GET",
         "/api/email/inbound/{id}/raw",
@@ -29,6 +31,7 @@ pub fn routes(r: Routes) -> Routes {
         "The raw message exactly as received",
         get(get_inbound_raw),
     )
+    .returns_raw(200, "message/rfc822")
     .add(
         "POST",
         "/api/email/inbound/{id}/retry",
@@ -37,6 +40,8 @@ pub fn routes(r: Routes) -> Routes {
         "Process a quarantined or failed message again",
         post(retry_inbound),
     )
+    .no_body()
+    .returns::<store::RetryOutcome>(200)
     .add(
         "PUT",
         "/api/email/ack-templates",
@@ -45,9 +50,11 @@ pub fn routes(r: Routes) -> Routes {
         "Set the acknowledgement template of a queue (0: default) and language",
         put(put_ack_template),
     )
+    .body::<AckTemplateBody>()
+    .returns::<store::AckTemplateKey>(200)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct InboundQuery {
     status: Option<String>,
     /// Page on: only ids below this one (the last id of the previous page).
@@ -90,7 +97,7 @@ async fn get_inbound_raw(
 async fn retry_inbound(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> AppResult<axum::Json<serde_json::Value>> {
+) -> AppResult<axum::Json<store::RetryOutcome>> {
     let m = store::find_inbound(&state.db, id).await?;
     if m.status == "processed" {
         return Err(AppError::Conflict(
@@ -102,16 +109,16 @@ async fn retry_inbound(
         tracing::warn!(id, error = %e, "re-processing inbound mail failed");
     }
     let m = store::find_inbound(&state.db, id).await?;
-    Ok(axum::Json(serde_json::json!({
-        "id": id,
-        "status": m.status,
-        "error": m.error,
-        "ticket_id": m.ticket_id,
-        "interaction_id": m.interaction_id,
-    })))
+    Ok(axum::Json(store::RetryOutcome {
+        id,
+        status: m.status,
+        error: m.error,
+        ticket_id: m.ticket_id,
+        interaction_id: m.interaction_id,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct AckTemplateBody {
     #[serde(default)]
     queue_id: i64,

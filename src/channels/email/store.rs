@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// A raw message as received, waiting to be (or already) turned into a ticket.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct InboundMail {
     pub id: i64,
     pub source: String,
@@ -24,6 +24,25 @@ pub struct InboundMail {
     pub ticket_id: Option<i64>,
     pub interaction_id: Option<i64>,
     pub created_at: i64,
+}
+
+/// An inbound message's state after `POST /api/email/inbound/{id}/retry`: processed (with its
+/// ticket), or still failing with the reason.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct RetryOutcome {
+    pub id: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub ticket_id: Option<i64>,
+    pub interaction_id: Option<i64>,
+}
+
+/// Which acknowledgement template `PUT /api/email/ack-templates` stored.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct AckTemplateKey {
+    /// 0: the default template.
+    pub queue_id: i64,
+    pub language: String,
 }
 
 const INBOUND_COLUMNS: &str = "id, source, raw, envelope_from, envelope_to, message_id, status, \

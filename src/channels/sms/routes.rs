@@ -24,12 +24,19 @@ use serde_json::json;
 pub fn routes(r: Routes) -> Routes {
     r.add("POST", "/webhooks/twilio/sms", "sms", Access::Webhook,
         "Twilio inbound SMS webhook (X-Twilio-Signature); threads into the sender's open SMS ticket", post(receive_sms))
+        .body_raw("application/x-www-form-urlencoded")
+        .returns_raw(200, "text/xml")
         .add("POST", "/webhooks/twilio/sms/status", "sms", Access::Webhook,
             "Twilio SMS status callback (MessageStatus, ErrorCode) updating delivery state", post(receive_status))
+        .body_raw("application/x-www-form-urlencoded")
+        .returns_raw(200, "text/xml")
         .add("POST", "/api/customers/{id}/sms", "sms", Access::Agent,
             "Start an SMS conversation with a customer: a new ticket, the message queued in the outbox", post(start_sms))
+        .body::<StartBody>()
+        .returns::<Started>(201)
         .add("GET", "/api/sms/opt-outs", "sms", Access::Supervisor,
             "Numbers that opted out of SMS (STOP, 退订)", get(list_opt_outs))
+        .returns::<Vec<store::OptOut>>(200)
 }
 
 /// Twilio wants TwiML back; an empty `<Response/>` sends no auto-reply.
@@ -148,7 +155,8 @@ async fn receive_status(
     Ok(empty_twiml())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "SmsStartBody")]
 struct StartBody {
     body: String,
     /// Defaults to the customer's phone identity.
@@ -157,7 +165,8 @@ struct StartBody {
     queue_id: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SmsConversation")]
 struct Started {
     ticket: Ticket,
     interaction: Interaction,

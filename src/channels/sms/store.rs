@@ -52,7 +52,7 @@ where
     )
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct OptOut {
     pub number: String,
     pub keyword: String,

@@ -17,6 +17,25 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+/// The answer to a CTI event: `{}` (nothing to do), a refusal
+/// (`{"action":"reject","reason":"busy"}`) or an outbound call to dial with a caller id
+/// (`{"action":"dial","caller_id","number"}`).
+#[derive(Debug, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct CtiAnswer {
+    /// `reject` or `dial`; absent when there is nothing to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Why a call is rejected (`busy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The number to show the called party (dial).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    /// The number to dial, E.164 (dial).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+}
+
 /// One CTI event as the PBX sent it, whatever the encoding.
 #[derive(Debug, Default, PartialEq)]
 pub struct CtiEvent {
@@ -143,11 +162,11 @@ pub async fn receive_cti(
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "format=sipgate"));
     if !sipgate {
-        return Ok(axum::Json(answer.0).into_response());
+        return Ok(axum::Json(answer).into_response());
     }
     // sipgate posts the later events of a call only where the newCall answer asks it to.
     let here = format!("{}{}", state.config.public_url(), uri);
-    let xml = sipgate_xml(&answer.0, &here);
+    let xml = sipgate_xml(&json!(answer), &here);
     Ok(([("content-type", "application/xml")], xml).into_response())
 }
 
@@ -178,11 +197,7 @@ fn sipgate_xml(answer: &Value, here: &str) -> String {
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
 }
 
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> AppResult<axum::Json<Value>> {
+async fn handle(state: &AppState, headers: &HeaderMap, body: &Bytes) -> AppResult<CtiAnswer> {
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -214,7 +229,7 @@ async fn handle(
     }
 }
 
-async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> {
+async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<CtiAnswer> {
     let customer_number = if e.direction == "in" { &e.from } else { &e.to };
     let normalized = state.phones.normalize(customer_number);
     if e.direction == "in"
@@ -222,7 +237,11 @@ async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>
         && store::is_blocked(&state.db, n).await?
     {
         calls::record_rejected(state, "cti", &e.call_id, n, &e.to).await?;
-        return Ok(axum::Json(json!({"action": "reject", "reason": "busy"})));
+        return Ok(CtiAnswer {
+            action: Some("reject".into()),
+            reason: Some("busy".into()),
+            ..CtiAnswer::default()
+        });
     }
     let ringing = agents(state, &e.users).await?;
     let queue_id = queue_id(state, &e.queue).await?;
@@ -250,11 +269,14 @@ async fn new_call(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>
         && let Some(n) = &normalized
         && let Some(caller_id) = store::caller_id_for(&state.db, n).await?
     {
-        return Ok(axum::Json(
-            json!({"action": "dial", "caller_id": caller_id, "number": n}),
-        ));
+        return Ok(CtiAnswer {
+            action: Some("dial".into()),
+            caller_id: Some(caller_id),
+            number: Some(n.clone()),
+            ..CtiAnswer::default()
+        });
     }
-    Ok(axum::Json(json!({})))
+    Ok(CtiAnswer::default())
 }
 
 async fn find(state: &AppState, e: &CtiEvent) -> AppResult<store::Call> {
@@ -268,16 +290,16 @@ async fn find(state: &AppState, e: &CtiEvent) -> AppResult<store::Call> {
         })
 }
 
-async fn answer(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> {
+async fn answer(state: &AppState, e: &CtiEvent) -> AppResult<CtiAnswer> {
     let call = find(state, e).await?;
     let mut keys = e.users.clone();
     keys.push(e.answering_number.clone());
     let agent = agents(state, &keys).await?.into_iter().next();
     calls::answer(state, call.id, agent.as_ref()).await?;
-    Ok(axum::Json(json!({})))
+    Ok(CtiAnswer::default())
 }
 
-async fn hangup(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> {
+async fn hangup(state: &AppState, e: &CtiEvent) -> AppResult<CtiAnswer> {
     let cause = if e.cause.is_empty() {
         "normalClearing"
     } else {
@@ -291,7 +313,7 @@ async fn hangup(state: &AppState, e: &CtiEvent) -> AppResult<axum::Json<Value>> 
     }
     let call = find(state, e).await?;
     calls::end(state, call.id, cause).await?;
-    Ok(axum::Json(json!({})))
+    Ok(CtiAnswer::default())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// ringing → queued → offered → talking → ended, or abandoned (hung up unanswered);
 /// rejected: a blocked number, refused at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallState {
     Ringing,

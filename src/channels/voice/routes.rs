@@ -13,34 +13,59 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub fn routes(r: Routes) -> Routes {
     r.add("POST", "/api/v1/cti/{token}", "voice", Access::Webhook,
         "Generic CTI (Zammad/sipgate.io format): newCall, answer, hangup; JSON or form", post(super::cti::receive_cti))
+        .body_raw("application/x-www-form-urlencoded")
+        .returns::<super::cti::CtiAnswer>(200)
+        .returns_raw(200, "application/xml")
         .add("POST", "/webhooks/twilio/voice", "voice", Access::Webhook,
             "Twilio incoming call: TwiML greeting, optional menu, enqueue", post(super::twilio::receive_voice))
+        .body_raw("application/x-www-form-urlencoded")
+        .returns_raw(200, "text/xml")
         .add("POST", "/webhooks/twilio/voice/status", "voice", Access::Webhook,
             "Twilio call status callback (SequenceNumber ordered, RecordingUrl kept)", post(super::twilio::receive_voice_status))
+        .body_raw("application/x-www-form-urlencoded")
+        .returns_raw(200, "text/xml")
         .add("GET", "/api/calls", "voice", Access::Agent,
             "Calls, newest first (agents: their own; `active=true` for calls not over)", get(list_calls))
+        .query::<ListQuery>()
+        .returns::<Vec<Call>>(200)
         .add("GET", "/api/calls/{id}", "voice", Access::Agent, "One call", get(get_call))
+        .returns::<Call>(200)
         .add("POST", "/api/calls/{id}/connect", "voice", Access::Agent,
             "Connect a waiting Twilio call to an agent (yourself; supervisors: anyone)", post(connect_call))
+        .body::<ConnectBody>()
+        .returns::<Call>(200)
         .add("POST", "/api/calls/dial", "voice", Access::Agent,
             "Click-to-call (e.g. a callback): places the call through Twilio, or returns the dial action for the PBX", post(dial))
+        .body::<DialBody>()
+        .returns::<DialAction>(200)
         .add("GET", "/api/voice/blocked-numbers", "voice", Access::Admin, "Blocked numbers", get(list_blocked))
+        .returns::<Vec<BlockedNumber>>(200)
         .add("POST", "/api/voice/blocked-numbers", "voice", Access::Admin, "Block a number", post(create_blocked))
+        .body::<BlockBody>()
+        .returns::<BlockedNumber>(201)
         .add("DELETE", "/api/voice/blocked-numbers/{id}", "voice", Access::Admin, "Unblock a number", delete(delete_blocked))
+        .no_content()
         .add("GET", "/api/voice/caller-id-rules", "voice", Access::Admin, "Caller-id rules for outbound calls", get(list_rules))
+        .returns::<Vec<CallerIdRule>>(200)
         .add("POST", "/api/voice/caller-id-rules", "voice", Access::Admin, "Add a caller-id rule", post(create_rule))
+        .body::<RuleBody>()
+        .returns::<CallerIdRule>(201)
         .add("DELETE", "/api/voice/caller-id-rules/{id}", "voice", Access::Admin, "Remove a caller-id rule", delete(delete_rule))
+        .no_content()
         .add("GET", "/api/voice/numbers", "voice", Access::Admin, "Settings of dialled numbers", get(list_numbers))
+        .returns::<Vec<VoiceNumber>>(200)
         .add("POST", "/api/voice/numbers", "voice", Access::Admin,
             "Set a dialled number's greeting, language, queue and menu", post(upsert_number))
+        .body::<NumberBody>()
+        .returns::<VoiceNumber>(200)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     active: Option<bool>,
     limit: Option<i64>,
@@ -82,7 +107,7 @@ async fn get_call(
     Ok(axum::Json(visible_call(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ConnectBody {
     user_id: Option<i64>,
 }
@@ -116,9 +141,29 @@ async fn connect_call(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct DialBody {
     number: String,
+}
+
+/// The answer of click-to-call: the call Twilio places, or the dial action for the PBX.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct DialAction {
+    /// Always `dial`.
+    action: &'static str,
+    /// `twilio` (the call is placed) or `pbx` (the agent's softphone or PBX dials `uri`).
+    via: &'static str,
+    /// E.164.
+    number: String,
+    caller_id: Option<String>,
+    /// The open callback ticket of that number, if any (the call is filed on it).
+    callback_ticket_id: Option<i64>,
+    /// `tel:` URI for the PBX.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    /// The call Twilio places.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call: Option<Call>,
 }
 
 /// Click-to-call. With Twilio configured, Twilio rings the agent first and then dials the
@@ -128,7 +173,7 @@ async fn dial(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Json(b): Json<DialBody>,
-) -> AppResult<axum::Json<Value>> {
+) -> AppResult<axum::Json<DialAction>> {
     let number = state
         .phones
         .normalize(&b.number)
@@ -141,10 +186,15 @@ async fn dial(
         && !state.config.twilio_auth_token.is_empty()
         && caller_id.is_some();
     if !twilio_ready {
-        return Ok(axum::Json(json!({
-            "action": "dial", "via": "pbx", "number": number, "caller_id": caller_id,
-            "callback_ticket_id": callback, "uri": format!("tel:{number}"),
-        })));
+        return Ok(axum::Json(DialAction {
+            action: "dial",
+            via: "pbx",
+            uri: Some(format!("tel:{number}")),
+            number,
+            caller_id,
+            callback_ticket_id: callback,
+            call: None,
+        }));
     }
     let caller_id = caller_id.unwrap_or_default();
     let agent_leg = match user.phone.as_deref().filter(|p| !p.is_empty()) {
@@ -192,10 +242,15 @@ async fn dial(
         },
     )
     .await?;
-    Ok(axum::Json(json!({
-        "action": "dial", "via": "twilio", "number": number, "caller_id": caller_id,
-        "callback_ticket_id": callback, "call": call,
-    })))
+    Ok(axum::Json(DialAction {
+        action: "dial",
+        via: "twilio",
+        number,
+        caller_id: Some(caller_id),
+        callback_ticket_id: callback,
+        uri: None,
+        call: Some(call),
+    }))
 }
 
 fn phone(state: &AppState, field: &str, value: &str) -> AppResult<String> {
@@ -209,7 +264,7 @@ async fn list_blocked(State(state): State<AppState>) -> AppResult<axum::Json<Vec
     Ok(axum::Json(store::list_blocked(&state.db).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct BlockBody {
     number: String,
     reason: Option<String>,
@@ -255,7 +310,8 @@ async fn list_rules(State(state): State<AppState>) -> AppResult<axum::Json<Vec<C
     Ok(axum::Json(store::list_caller_id_rules(&state.db).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CallerIdRuleBody")]
 struct RuleBody {
     /// Start of the dialled number in E.164 (`+86`, `+8610`); `+` alone matches all.
     prefix: String,
@@ -310,7 +366,7 @@ async fn list_numbers(State(state): State<AppState>) -> AppResult<axum::Json<Vec
     Ok(axum::Json(store::list_voice_numbers(&state.db).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct NumberBody {
     number: String,
     language: Option<String>,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Call {
     pub id: i64,
     /// `cti` or `twilio`.
@@ -282,7 +282,7 @@ pub async fn find_agent(
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct BlockedNumber {
     pub id: i64,
     pub number: String,
@@ -377,7 +377,7 @@ impl AdminTable {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CallerIdRule {
     pub id: i64,
     pub prefix: String,
@@ -436,7 +436,7 @@ pub async fn caller_id_for(db: &Db, number: &str) -> AppResult<Option<String>> {
 
 /// What callers of one dialled number hear: greeting in a language, optionally a menu of
 /// `{digit, queue_id, label}` choices; `queue_id` when no menu is used.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct VoiceNumber {
     pub number: String,
     pub language: String,
@@ -445,7 +445,7 @@ pub struct VoiceNumber {
     pub menu: Vec<MenuChoice>,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MenuChoice {
     pub digit: String,
     pub queue_id: i64,
