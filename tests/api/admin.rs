@@ -1266,3 +1266,57 @@ async fn queue_hours_may_name_a_time_zone() {
     assert!(h["time_zone"].is_null());
     assert_eq!(h["utc_offset_minutes"], 480);
 }
+
+/// Agents `a` (one item assigned, available longest) and `b` (none, available since later) in
+/// queue `q` with consoles open, and the queue's `strategy`; returns whom a new item is offered.
+async fn offered_to_with(strategy: Option<&str>) -> (i64, i64, i64) {
+    use crate::realtime::{Ws, ticket};
+    use crate::routing::{available, fast_app, members, work_until};
+    let app = fast_app().await;
+    let q = app.queue("Q").await;
+    let (a, ta) = app.user("a", "agent").await;
+    let (b, tb) = app.user("b", "agent").await;
+    members(&app, q, &[a, b]).await;
+    if let Some(strategy) = strategy {
+        let (s, r) = app
+            .call(
+                Method::PATCH,
+                &format!("/api/queues/{q}/routing"),
+                Some(&app.admin_token),
+                Some(json!({"strategy": strategy})),
+            )
+            .await;
+        assert_eq!(s.as_u16(), 200, "{r}");
+    }
+    // Nobody is available yet: the first item waits, and a supervisor gives it to `a`.
+    let t0 = ticket(&app, &app.admin_token, "earlier", Some(q)).await;
+    work_until(&app, t0, |w| w["state"] == "waiting").await;
+    let (s, r) = app
+        .post(
+            &format!("/api/work/{t0}/assign"),
+            &app.admin_token,
+            json!({"user_id": a}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{r}");
+    let _consoles = (Ws::connect(&app, &ta).await, Ws::connect(&app, &tb).await);
+    available(&app, &ta).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    available(&app, &tb).await;
+    let t1 = ticket(&app, &app.admin_token, "now", Some(q)).await;
+    let w = work_until(&app, t1, |w| w["offered_to"].is_i64()).await;
+    (a, b, w["offered_to"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_queues_own_strategy_chooses_the_agent() {
+    // The configured strategy (longest idle) offers to `a`, available longest.
+    let (a, _, to) = offered_to_with(None).await;
+    assert_eq!(to, a);
+    // The queue's own (least loaded) to `b`, who holds nothing.
+    let (_, b, to) = offered_to_with(Some("least_loaded")).await;
+    assert_eq!(to, b);
+    // And `default` is the configured one again.
+    let (a, _, to) = offered_to_with(Some("default")).await;
+    assert_eq!(to, a);
+}
