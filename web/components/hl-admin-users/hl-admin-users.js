@@ -236,7 +236,10 @@ class HlAdminUsers extends HTMLElement {
     try {
       let user;
       if (u) {
-        user = await api.patch(`/api/users/${u.id}`, body, u.version);
+        // Only what changed: an unchanged role sent back would still close their consoles.
+        const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+        const changed = Object.fromEntries(Object.entries(body).filter(([k, x]) => !same(x, u[k])));
+        user = Object.keys(changed).length ? await api.patch(`/api/users/${u.id}`, changed, u.version) : u;
       } else {
         user = await api.post('/api/users', { ...body, login: v.login.trim(), password: v.password });
       }
