@@ -84,7 +84,7 @@ class HlAdminRules extends HTMLElement {
         <h2 id="rt-h">${t('rules.test')}</h2>
         <p class="muted small">${t('rules.test_hint')}</p>
         <form id="rule-test" class="form-grid">
-          <label>${t('rules.cond.channel')}${select('channel', 'test-channel', WORK_CHANNELS, 'channel')}</label>
+          <label>${t('rules.cond.channel')}<select name="channel" id="test-channel" required>${WORK_CHANNELS.map((v) => html`<option value="${v}">${enumText('channel', v)}</option>`)}</select></label>
           <label>${t('rules.cond.to_addr')}<input name="to_addr" id="test-to" placeholder="+864008008000"></label>
           <label>${t('rules.subject')}<input name="subject" id="test-subject"></label>
           <label>${t('rules.body')}<input name="body" id="test-body"></label>
@@ -189,13 +189,22 @@ class HlAdminRules extends HTMLElement {
     }
   }
 
-  /** Swaps rule `i` with its neighbour; positions become 10, 20, 30 … in the new order. */
+  /** Swaps rule `i` with its neighbour (`by` = -1 up, 1 down). */
   async move(i, by) {
     const order = [...this.rules];
     const j = i + by;
     if (j < 0 || j >= order.length) return;
+    const rule = order[i];
     [order[i], order[j]] = [order[j], order[i]];
     await runChange(async () => {
+      try {
+        // One call that renumbers the whole order (to: the new place, 1 = tried first).
+        await api.post(`/api/queues/${rule.queue_id}/rules/${rule.id}/move`, { to: j + 1 });
+        return;
+      } catch (e) {
+        if (!e.missing && e.status !== 405) throw e;
+      }
+      // Servers without it: positions 10, 20, 30 … in the new order, rule by rule.
       for (const [k, r] of order.entries()) {
         const position = (k + 1) * 10;
         if (r.position === position) continue;

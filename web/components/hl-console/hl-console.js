@@ -37,6 +37,8 @@ const ADMIN_SCREENS = [
   { name: 'audit', tag: 'hl-audit-log', label: 'nav.admin_audit', supervisor: false },
   { name: 'system', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false },
   { name: 'phone', tag: 'hl-phone-settings', label: 'nav.phone_settings', supervisor: false },
+  // Links from the system status (#/admin/mail?status=quarantined) open it at the mail list.
+  { name: 'mail', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false, hidden: true },
 ];
 
 class HlConsole extends HTMLElement {
@@ -129,7 +131,7 @@ class HlConsole extends HTMLElement {
             <a href="#/pop" data-nav="pop" id="nav-pop" ${session.screenPop ? '' : 'hidden'}>${t('nav.screen_pop')}</a>
             ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>` : ''}
             ${this.adminScreens().length ? html`<h3 id="nav-admin">${t('nav.admin')}</h3>
-              ${this.adminScreens().map((a) => html`<a href="#/admin/${a.name}" data-nav="admin-${a.name}">${t(a.label)}</a>`)}` : ''}
+              ${this.adminScreens().filter((a) => !a.hidden).map((a) => html`<a href="#/admin/${a.name}" data-nav="admin-${a.name}">${t(a.label)}</a>`)}` : ''}
             <h3>${t('nav.help')}</h3>
             <a href="#" id="show-keys">${t('nav.shortcuts')}</a>
           </nav>
@@ -226,7 +228,7 @@ class HlConsole extends HTMLElement {
         break;
       case 'admin': {
         const screen = this.adminScreens().find((a) => a.name === (parts[1] || 'users'));
-        navKey = screen ? `admin-${screen.name}` : '';
+        navKey = screen ? `admin-${screen.hidden ? 'system' : screen.name}` : '';
         // The element gets the hash's parameters (e.g. #/admin/audit?target=user:3) as attributes.
         const attrs = [...params].filter(([k]) => /^[a-z_]+$/.test(k)).map(([k, v]) => html` data-${k.replace(/_/g, '-')}="${v}"`);
         render(view, screen ? html`<${raw(screen.tag)}${attrs}></${raw(screen.tag)}>` : html`<p class="empty">${t('admin.not_allowed')}</p>`);

@@ -10,13 +10,14 @@ import { html, render } from '../../lib/html.js';
 import { enumText, errorText, fmtDateTime, fmtDuration, t, tOr } from '../../lib/i18n.js';
 import { runChange } from '../../lib/admin.js';
 
-/** A part's state from what it reports: `error`, `warn` (backlog, failures), `ok`, or `off`. */
+/** A part's state: the `status` it reports (ok, warning, error, off), else read from its fields. */
 function stateOf(part) {
-  if (part.state) return part.state;
+  const given = part.status || part.state;
+  if (given) return given === 'warn' ? 'warning' : given;
   if (part.configured === false || part.enabled === false) return 'off';
   if (part.last_error && (!part.last_ok_at || (part.last_error_at || 0) > part.last_ok_at)) return 'error';
   if (part.listening === false || part.ok === false) return 'error';
-  if (part.failed > 0 || part.quarantined > 0 || part.count > 0) return 'warn';
+  if (part.failed > 0 || part.quarantined > 0 || part.count > 0) return 'warning';
   return 'ok';
 }
 
@@ -55,12 +56,38 @@ class HlSystemStatus extends HTMLElement {
     } catch {
       this.quarantined = null;
     }
+    // #/admin/system?outbox=email: that channel's messages waiting or failed.
+    const channel = this.dataset.outbox;
+    if (channel === 'email' || channel === 'sms') {
+      try {
+        const [failed, pending] = await Promise.all([
+          api.get(`/api/system/outbox?channel=${channel}&status=failed&limit=50`),
+          api.get(`/api/system/outbox?channel=${channel}&status=pending&limit=50`),
+        ]);
+        this.outbox = { channel, items: [...failed, ...pending] };
+      } catch (e) {
+        this.outbox = { channel, error: e };
+      }
+    }
     this.draw();
+    if (this.dataset.status === 'quarantined' && !this.scrolled) {
+      // #/admin/mail?status=quarantined: straight to the quarantined mail.
+      this.scrolled = true;
+      this.querySelector('#quarantine')?.scrollIntoView();
+    }
   }
 
   draw() {
     const s = this.status;
-    const parts = s ? Object.entries(s).filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v)) : [];
+    // Parts are the objects; a group of parts (outbox: email, sms) shows each as its own card.
+    const parts = [];
+    for (const [key, v] of s ? Object.entries(s) : []) {
+      if (!v || typeof v !== 'object' || Array.isArray(v)) continue;
+      const sub = Object.entries(v).filter(([, x]) => x && typeof x === 'object' && !Array.isArray(x));
+      if (!('status' in v) && sub.length && sub.length === Object.keys(v).length) {
+        for (const [k, x] of sub) parts.push([`${key}.${k}`, x]);
+      } else parts.push([key, v]);
+    }
     const plain = s ? Object.entries(s).filter(([, v]) => v === null || typeof v !== 'object') : [];
     render(this, html`
       <div class="admin-head"><h1>${t('system.title')}</h1>
@@ -69,16 +96,26 @@ class HlSystemStatus extends HTMLElement {
       ${s ? html`<div class="status-grid" id="system-parts">
         ${parts.map(([key, part]) => {
           const state = stateOf(part);
-          return html`<section class="panel status-card ${state}" data-part="${key}" aria-labelledby="sys-${key}">
-            <header><h2 id="sys-${key}">${tOr('system.part.' + key, key)}</h2>
+          return html`<section class="panel status-card ${state}" data-part="${key}" aria-labelledby="sys-${key.replace('.', '-')}">
+            <header><h2 id="sys-${key.replace('.', '-')}">${tOr('system.part.' + key, key)}</h2>
               <span class="badge ${state}" data-state="${state}">${t('system.state.' + state)}</span></header>
-            <dl>${Object.entries(part).filter(([k]) => !['link', 'state'].includes(k)).map(([k, v]) => html`<dt>${tOr('system.field.' + k, k)}</dt><dd>${valueText(k, v)}</dd>`)}</dl>
-            ${part.link ? html`<a href="${part.link}" data-link="${key}">${t('system.act')}</a>` : ''}
+            <dl>${Object.entries(part).filter(([k]) => !['link', 'state', 'status'].includes(k)).map(([k, v]) => html`<dt>${tOr('system.field.' + k, k)}</dt><dd>${valueText(k, v)}</dd>`)}</dl>
+            ${/^#?\//.test(part.link || '') ? html`<a href="${part.link}" data-link="${key}">${t('system.act')}</a>` : ''}
           </section>`;
         })}
         ${plain.length ? html`<section class="panel status-card" data-part="node" aria-labelledby="sys-node"><header><h2 id="sys-node">${t('system.part.node')}</h2></header>
           <dl>${plain.map(([k, v]) => html`<dt>${tOr('system.field.' + k, k)}</dt><dd>${valueText(k, v)}</dd>`)}</dl></section>` : ''}
       </div>` : this.error ? '' : html`<p class="muted">${t('common.loading')}</p>`}
+      ${this.outbox ? html`<section class="panel admin-panel" id="outbox" aria-labelledby="o-h">
+        <h2 id="o-h">${t('system.outbox', { channel: enumText('channel', this.outbox.channel) })}</h2>
+        ${this.outbox.error ? html`<p class="error">${this.outbox.error.missing ? t('common.not_available') : errorText(this.outbox.error)}</p>`
+          : this.outbox.items.length ? html`<table class="list" id="outbox-list"><thead><tr><th>${t('system.o_created')}</th><th>${t('system.o_recipient')}</th>
+            <th>${t('system.o_status')}</th><th>${t('system.o_attempts')}</th><th>${t('system.o_error')}</th></tr></thead>
+          <tbody>${this.outbox.items.map((o) => html`<tr><td class="nowrap small">${fmtDateTime(o.created_at)}</td><td>${o.recipient}</td>
+            <td class="nowrap">${o.status}</td><td class="num">${o.attempts}</td><td class="small">${o.last_error || ''}
+            ${o.ticket_id ? html` <a href="#/ticket/${o.ticket_id}">#${o.ticket_id}</a>` : ''}</td></tr>`)}</tbody></table>`
+          : html`<p class="empty">${t('system.o_none')}</p>`}
+      </section>` : ''}
       ${this.quarantined ? html`<section class="panel admin-panel" id="quarantine" aria-labelledby="q-h">
         <h2 id="q-h">${t('system.quarantined')}</h2>
         ${this.quarantined.length ? html`<table class="list" id="quarantine-list"><thead><tr><th>${t('system.q_received')}</th><th>${t('system.q_from')}</th>
