@@ -7,6 +7,7 @@ mod access_matrix;
 mod accounts;
 mod auth;
 mod browser;
+mod browser_admin;
 mod browser_layout;
 mod browser_live;
 mod concurrency;

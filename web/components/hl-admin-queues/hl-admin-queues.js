@@ -212,7 +212,7 @@ class HlAdminQueues extends HTMLElement {
       e.preventDefault();
       const f = e.target;
       const body = {};
-      if (f.strategy) body.strategy = f.strategy.value || null;
+      if (f.strategy) body.strategy = f.strategy.value; // '' = the server's default
       if (f.offer_timeout_secs.value) body.offer_timeout_secs = Number(f.offer_timeout_secs.value);
       if (f.service_level_secs.value) body.service_level_secs = Number(f.service_level_secs.value);
       const capacity = {};
