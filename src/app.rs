@@ -64,6 +64,7 @@ impl App {
     /// Connects and migrates the database, creates the first admin when there is none, and
     /// prepares the HTTP server on `listener`.
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<App> {
+        crate::system::mark_started();
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Db::connect_with(
             &config.database_url(),

@@ -34,6 +34,8 @@ pub mod realtime;
 pub mod routing;
 /// `hotline simulate`: demo data and a gentle stream of calls, emails, SMS and web complaints.
 pub mod simulate;
+/// The system status page: channels, connectors, outbox, this node.
+pub mod system;
 #[cfg(test)]
 mod testing;
 /// Tickets, interactions, replies through the outbox, hand-over.

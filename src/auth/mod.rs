@@ -1,6 +1,7 @@
 //! Users, roles, passwords (argon2id), session and API tokens, the login rate limit, the audit log.
 //! Knows nothing of HTTP; routes.rs and http::extract turn these into endpoints and extractors.
 
+pub mod directory;
 pub mod routes;
 pub mod store;
 
@@ -168,7 +169,8 @@ pub struct UserUpdate {
 /// - a password change, a role change or a deactivation ends the user's other sessions and API
 ///   tokens (`actor_token`, the hash of the token making a change to its own account, stays);
 /// - every change is audited (`user.update` with from/to; role and activity also as
-///   `user.role_change`).
+///   `user.role_change`);
+/// - a deactivated user goes offline at once.
 pub async fn change_user(
     db: &Db,
     phones: &PhoneNormalizer,
@@ -305,6 +307,10 @@ pub async fn change_user(
             tracing::info!(user_id = id, ended, "sessions and API tokens ended");
         }
     }
+    if deactivated {
+        // No more offers ring for them; their ringing offer returns to the queue.
+        crate::routing::presence::deactivated(db, id).await?;
+    }
     Ok(user)
 }
 
@@ -335,6 +341,36 @@ pub fn new_token() -> (String, String) {
 
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The audit log as CSV: a UTF-8 byte order mark (spreadsheets then read Chinese correctly), a
+/// header row and `id, at (RFC 3339, UTC), actor login, action, target, details (JSON)`. A cell
+/// a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR) is
+/// prefixed with `'`.
+pub fn audit_csv(entries: &[store::AuditEntry]) -> anyhow::Result<Vec<u8>> {
+    fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}").into()
+        } else {
+            s.into()
+        }
+    }
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    w.write_record(["id", "at", "actor", "action", "target", "details"])?;
+    for e in entries {
+        let at = jiff::Timestamp::from_millisecond(e.at_ms)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        w.write_record([
+            e.id.to_string().as_str(),
+            &at,
+            &cell(e.actor_login.as_deref().unwrap_or("")),
+            &cell(&e.action),
+            &cell(&e.target),
+            &cell(&e.detail.to_string()),
+        ])?;
+    }
+    Ok(w.into_inner()?)
 }
 
 /// A readable random password for the first admin.
@@ -519,6 +555,34 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_csv_quotes_and_defuses_formulas() {
+        let entry = |id, login: &str, detail| store::AuditEntry {
+            id,
+            at_ms: 1_764_720_000_000,
+            actor_id: Some(1),
+            actor_login: Some(login.into()),
+            action: "user.update".into(),
+            target: "user:5".into(),
+            detail,
+        };
+        let out = audit_csv(&[
+            entry(2, "=cmd", serde_json::json!({"name": "李, \"x\""})),
+            entry(1, "ana", serde_json::json!({})),
+        ])
+        .unwrap();
+        assert!(out.starts_with(b"\xEF\xBB\xBF"));
+        let text = String::from_utf8(out[3..].to_vec()).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][0], "2");
+        assert_eq!(&rows[0][1], "2025-12-03T00:00:00Z");
+        assert_eq!(&rows[0][2], "'=cmd");
+        assert_eq!(&rows[0][5], r#"{"name":"李, \"x\""}"#);
+        assert_eq!(&rows[1][2], "ana");
+    }
 
     #[test]
     fn password_roundtrip() {

@@ -2,7 +2,7 @@
 
 use super::store::{self, NewUser};
 use super::{
-    Role, User, UserUpdate, check_password, hash_password, new_token, normalize_extension,
+    Role, UserUpdate, check_password, hash_password, new_token, normalize_extension,
     normalize_phone, verify_password,
 };
 use crate::app::AppState;
@@ -16,7 +16,7 @@ use crate::http::{Access, Routes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -77,7 +77,8 @@ pub fn routes(r: Routes) -> Routes {
         "/api/users",
         "users",
         Access::Agent,
-        "List users",
+        "List users with their queues, capacity and presence; filters q (login, name, \
+         extension, phone), role, queue_id, active, presence (supervisors and admins)",
         get(list_users),
     )
     .add(
@@ -105,12 +106,30 @@ pub fn routes(r: Routes) -> Routes {
         patch(update_user),
     )
     .add(
+        "PUT",
+        "/api/users/{id}/queues",
+        "users",
+        Access::Supervisor,
+        "Set the queues a user works: {\"queue_ids\": [..]} (supervisors: only queues they work)",
+        put(set_user_queues),
+    )
+    .add(
         "GET",
         "/api/audit",
         "users",
         Access::Admin,
-        "The audit log, newest first",
+        "The audit log, newest first; filters actor_id, action and target (exact, or a prefix \
+         ending in *), from and to (RFC 3339, inclusive); pages with before_id and limit",
         get(list_audit),
+    )
+    .add(
+        "GET",
+        "/api/audit.csv",
+        "users",
+        Access::Admin,
+        "The audit log as CSV (id, at, actor, action, target, details) with the filters of \
+         GET /api/audit, at most 10,000 rows",
+        get(audit_csv),
     )
 }
 
@@ -357,8 +376,90 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_users(State(state): State<AppState>) -> AppResult<axum::Json<Vec<User>>> {
-    Ok(axum::Json(store::list_users(&state.db).await?))
+#[derive(Deserialize)]
+struct UsersQuery {
+    q: Option<String>,
+    role: Option<String>,
+    queue_id: Option<String>,
+    active: Option<String>,
+    presence: Option<String>,
+}
+
+/// Every user (filtered) with queues, capacity and, for supervisors and admins, presence.
+async fn list_users(
+    State(state): State<AppState>,
+    AuthUser(reader): AuthUser,
+    Query(q): Query<UsersQuery>,
+) -> AppResult<axum::Json<Vec<super::directory::UserEntry>>> {
+    let empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let queue_id = match empty(&q.queue_id) {
+        None => None,
+        Some(v) => {
+            let id: i64 = v
+                .parse()
+                .map_err(|_| AppError::validation("queue_id", "queue_id must be a queue id"))?;
+            crate::routing::store::find_queue(&state.db, id)
+                .await
+                .map_err(|_| AppError::validation("queue_id", format!("{id} is not a queue")))?;
+            Some(id)
+        }
+    };
+    let active = match empty(&q.active).as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(AppError::validation(
+                "active",
+                "active must be true or false",
+            ));
+        }
+    };
+    let presence = empty(&q.presence);
+    if let Some(p) = &presence {
+        if !reader.is_supervisor() {
+            return Err(AppError::Forbidden);
+        }
+        if !crate::routing::presence::STATES.contains(&p.as_str()) {
+            return Err(AppError::validation(
+                "presence",
+                format!(
+                    "presence must be one of {}",
+                    crate::routing::presence::STATES.join(", ")
+                ),
+            ));
+        }
+    }
+    let filter = super::directory::UserFilter {
+        q: q.q.map(|t| optional_text("q", &t, 200)).transpose()?,
+        role: empty(&q.role).as_deref().map(parse_role).transpose()?,
+        queue_id,
+        active,
+        presence,
+    };
+    Ok(axum::Json(
+        super::directory::list(&state.db, &filter, reader.is_supervisor()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct UserQueuesBody {
+    queue_ids: Vec<i64>,
+}
+
+async fn set_user_queues(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UserQueuesBody>,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    let queues = crate::routing::set_user_queues(&state.db, &actor, id, &b.queue_ids).await?;
+    Ok(axum::Json(json!({"user_id": id, "queues": queues})))
 }
 
 /// The user; its `ETag` is the user's version (send it back as `If-Match` with a PATCH).
@@ -381,6 +482,10 @@ struct CreateUserBody {
     #[serde(default)]
     languages: Vec<String>,
     locale: Option<String>,
+    /// The queues the user works (else a non-admin joins the default queue).
+    queue_ids: Option<Vec<i64>>,
+    /// Per-channel capacity (`{"email": 3}`), as `PUT /api/agents/{id}/capacity` sets it.
+    capacity: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 fn parse_role(s: &str) -> AppResult<Role> {
@@ -409,7 +514,7 @@ async fn create_user(
     State(state): State<AppState>,
     AuthUser(admin): AuthUser,
     Json(b): Json<CreateUserBody>,
-) -> AppResult<(StatusCode, axum::Json<User>)> {
+) -> AppResult<(StatusCode, axum::Json<super::directory::UserEntry>)> {
     let login = required_text("login", &b.login, 100)?;
     if !login
         .chars()
@@ -458,21 +563,44 @@ async fn create_user(
         languages: check_list("languages", &b.languages)?,
         locale: check_locale(b.locale.as_deref().unwrap_or("en"))?,
     };
-    let user = store::insert_user(&state.db, &new).await?;
-    if user.role != Role::Admin {
-        // A new agent receives work from the start (the default queue catches every ticket).
-        crate::routing::store::join_default_queue(&state.db, user.id).await?;
+    // Checked before anything is stored: a bad queue or capacity creates no user.
+    if let Some(ids) = &b.queue_ids {
+        for q in ids {
+            crate::routing::store::find_queue(&state.db, *q)
+                .await
+                .map_err(|_| AppError::validation("queue_ids", format!("{q} is not a queue")))?;
+        }
     }
+    if let Some(c) = &b.capacity {
+        crate::routing::presence::check_capacity(c)?;
+    }
+    let user = store::insert_user(&state.db, &new).await?;
     store::insert_audit(
         &state.db.pool,
         Some(admin.id),
         "user.create",
         &format!("user:{}", user.id),
         json!({"login": user.login, "role": user.role, "extension": user.extension,
-               "phone": user.phone}),
+               "phone": user.phone, "capacity": b.capacity}),
     )
     .await?;
-    Ok((StatusCode::CREATED, axum::Json(user)))
+    match &b.queue_ids {
+        Some(ids) => {
+            crate::routing::set_user_queues(&state.db, &admin, user.id, ids).await?;
+        }
+        // A new agent receives work from the start (the default queue catches every ticket).
+        None if user.role != Role::Admin => {
+            crate::routing::store::join_default_queue(&state.db, user.id).await?;
+        }
+        None => {}
+    }
+    if let Some(c) = &b.capacity {
+        crate::routing::presence::update_capacity(&state.db, user.id, c).await?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(super::directory::entry(&state.db, user.id, true).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -550,16 +678,108 @@ async fn update_user(
 
 #[derive(Deserialize)]
 struct AuditQuery {
-    before_id: Option<i64>,
-    limit: Option<i64>,
+    actor_id: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    before_id: Option<String>,
+    limit: Option<String>,
+}
+
+/// The filter and the limit (default 100, at most `max`) a query asks for; a bad value is a
+/// validation error naming its field.
+fn audit_filter(q: &AuditQuery, max: i64) -> AppResult<(store::AuditFilter, i64)> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let id = |field: &str, v: &Option<String>| -> AppResult<Option<i64>> {
+        given(v)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| AppError::validation(field, format!("{field} must be a number")))
+            })
+            .transpose()
+    };
+    let time = |field: &str, v: &Option<String>| -> AppResult<Option<i64>> {
+        given(v)
+            .map(|v| {
+                v.parse::<jiff::Timestamp>()
+                    .map(|t| t.as_millisecond())
+                    .map_err(|_| {
+                        AppError::validation(
+                            field,
+                            format!(
+                                "{field} must be an RFC 3339 time, e.g. 2026-12-03T09:00:00+08:00"
+                            ),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    let text = |field: &str, v: &Option<String>| -> AppResult<Option<store::TextMatch>> {
+        given(v)
+            .map(|v| optional_text(field, v, 200).map(|v| store::TextMatch::parse(&v)))
+            .transpose()
+    };
+    let limit = id("limit", &q.limit)?.unwrap_or(100.min(max));
+    if !(1..=max).contains(&limit) {
+        return Err(AppError::validation(
+            "limit",
+            format!("limit must be 1 to {max}"),
+        ));
+    }
+    let f = store::AuditFilter {
+        actor_id: id("actor_id", &q.actor_id)?,
+        action: text("action", &q.action)?,
+        target: text("target", &q.target)?,
+        from_ms: time("from", &q.from)?,
+        to_ms: time("to", &q.to)?,
+        before_id: id("before_id", &q.before_id)?,
+    };
+    if let (Some(from), Some(to)) = (f.from_ms, f.to_ms)
+        && from > to
+    {
+        return Err(AppError::validation("to", "to must not be before from"));
+    }
+    Ok((f, limit))
 }
 
 async fn list_audit(
     State(state): State<AppState>,
     Query(q): Query<AuditQuery>,
 ) -> AppResult<axum::Json<Vec<store::AuditEntry>>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let (filter, limit) = audit_filter(&q, 500)?;
     Ok(axum::Json(
-        store::list_audit(&state.db, q.before_id, limit).await?,
+        store::list_audit(&state.db, &filter, limit).await?,
     ))
+}
+
+/// Most rows one CSV export holds.
+const AUDIT_CSV_MAX: i64 = 10_000;
+
+/// The audit log as CSV (same filters as the list, at most `AUDIT_CSV_MAX` rows).
+async fn audit_csv(
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
+    let (filter, limit) = audit_filter(&q, AUDIT_CSV_MAX)?;
+    let limit = if q.limit.is_some() {
+        limit
+    } else {
+        AUDIT_CSV_MAX
+    };
+    let entries = store::list_audit(&state.db, &filter, limit).await?;
+    let body = super::audit_csv(&entries).map_err(AppError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

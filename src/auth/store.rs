@@ -513,31 +513,101 @@ where
     Ok(())
 }
 
-#[derive(serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub at_ms: i64,
     pub actor_id: Option<i64>,
+    /// The actor's login (none for the system, or a user since removed).
+    pub actor_login: Option<String>,
     pub action: String,
     pub target: String,
     pub detail: serde_json::Value,
 }
 
-pub async fn list_audit(db: &Db, before_id: Option<i64>, limit: i64) -> AppResult<Vec<AuditEntry>> {
-    let rows = sqlx::query(
-        "SELECT id, at_ms, actor_id, action, target, detail FROM audit_log \
-         WHERE id < $1 ORDER BY id DESC LIMIT $2",
-    )
-    .bind(before_id.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
+/// A text filter of the audit log: the exact value, or a prefix (`user.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextMatch {
+    Exact(String),
+    Prefix(String),
+}
+
+impl TextMatch {
+    /// `value*` is a prefix, anything else exact.
+    pub fn parse(value: &str) -> TextMatch {
+        match value.strip_suffix('*') {
+            Some(p) => TextMatch::Prefix(p.to_string()),
+            None => TextMatch::Exact(value.to_string()),
+        }
+    }
+}
+
+/// What the audit log is filtered by (all optional, combined with AND).
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<i64>,
+    pub action: Option<TextMatch>,
+    pub target: Option<TextMatch>,
+    /// Inclusive bounds of `at_ms`.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Only entries older than this id (the last id of the previous page).
+    pub before_id: Option<i64>,
+}
+
+/// The entries `f` selects, newest first, at most `limit`.
+pub async fn list_audit(db: &Db, f: &AuditFilter, limit: i64) -> AppResult<Vec<AuditEntry>> {
+    use crate::db::Param;
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    let mut cond = |sql: &str, value: Param| {
+        params.push(value);
+        conds.push(sql.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(v) = f.before_id {
+        cond("a.id < ?", v.into());
+    }
+    if let Some(v) = f.actor_id {
+        cond("a.actor_id = ?", v.into());
+    }
+    for (column, m) in [("a.action", &f.action), ("a.target", &f.target)] {
+        match m {
+            Some(TextMatch::Exact(v)) => cond(&format!("{column} = ?"), v.as_str().into()),
+            // substr counts characters on both engines: an exact prefix comparison.
+            Some(TextMatch::Prefix(p)) if !p.is_empty() => cond(
+                &format!("substr({column}, 1, {}) = ?", p.chars().count()),
+                p.as_str().into(),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(v) = f.from_ms {
+        cond("a.at_ms >= ?", v.into());
+    }
+    if let Some(v) = f.to_ms {
+        cond("a.at_ms <= ?", v.into());
+    }
+    params.push(limit.into());
+    let sql = format!(
+        "SELECT a.id, a.at_ms, a.actor_id, u.login AS actor_login, a.action, a.target, a.detail \
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id {} ORDER BY a.id DESC LIMIT ${}",
+        if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        },
+        params.len()
+    );
+    let rows = crate::db::read::sqlx_query(&sql, params)
+        .fetch_all(&db.pool)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(AuditEntry {
                 id: r.try_get("id")?,
                 at_ms: r.try_get("at_ms")?,
                 actor_id: r.try_get("actor_id")?,
+                actor_login: r.try_get("actor_login")?,
                 action: r.try_get("action")?,
                 target: r.try_get("target")?,
                 detail: serde_json::from_str(&r.try_get::<String, _>("detail")?)

@@ -1,7 +1,7 @@
 //! The customer portal's server side: the public complaint/request form (honeypot, signed form
 //! token, per-address limit) into intake, the acknowledgement through the outbox (limited per
-//! destination and overall; fixed text, the ticket number and a status link with the ticket's
-//! secret key, never the customer's words), and the status look-up: by ticket number and
+//! destination and overall; the acknowledgement templates' text, the ticket number and a status
+//! link with the ticket's secret key, never the customer's words), and the status look-up: by ticket number and
 //! contact the status only, by the link's key the conversation. Knows nothing of routing or
 //! sockets.
 
@@ -302,37 +302,40 @@ pub fn status_link(public_url: &str, number: i64, key: &str) -> String {
     format!("{public_url}/portal.html#status?t={number}&k={key}")
 }
 
-/// Subject, mail body and SMS text of a portal acknowledgement: the center's fixed text, the
-/// ticket number and the status link, nothing the customer wrote (the contact was typed by
-/// anyone; the text must be worthless to a spammer).
-fn acknowledgement(locale: &str, kind: Kind, number: i64, link: &str) -> (String, String, String) {
-    if locale == "zh-CN" {
-        let what = match kind {
-            Kind::Complaint => "投诉",
-            Kind::Request => "请求",
-            _ => "咨询",
-        };
-        (
-            format!("我们已收到您的{what} [#{number}]"),
-            format!(
-                "您好，\n\n我们已收到您的{what}，工单号为 #{number}。我们会尽快处理并通过邮件或短信告知进展。\n查看处理状态和我们的回复：{link}\n（请勿转发此链接。）\n\n客服中心"
-            ),
-            format!("【客服中心】已收到您的{what}，工单号 #{number}。查看进展：{link}"),
-        )
+/// Subject and text of a portal acknowledgement by email (template channel `portal`) or SMS
+/// (`sms`, no subject): the queue's template (else the one for every queue, else the built-in
+/// text) filled with the ticket number, the kind of request and the status link, nothing the
+/// customer wrote (the contact was typed by anyone; the text must be worthless to a spammer:
+/// those templates cannot name anything else, `channels::ack::placeholders`).
+async fn acknowledgement(
+    db: &Db,
+    queue_id: Option<i64>,
+    channel: Channel,
+    locale: &str,
+    kind: Kind,
+    number: i64,
+    link: &str,
+) -> AppResult<(String, String)> {
+    let language = if locale == "zh-CN" { "zh" } else { "en" };
+    let template = if channel == Channel::Sms {
+        "sms"
     } else {
-        let what = match kind {
-            Kind::Complaint => "complaint",
-            Kind::Request => "request",
-            _ => "message",
-        };
+        "portal"
+    };
+    let (subject, body, _) =
+        crate::channels::ack::resolve(&mut &*db, queue_id, language, template).await?;
+    let values = [
+        ("ticket", number.to_string()),
         (
-            format!("We received your {what} [#{number}]"),
-            format!(
-                "Hello,\n\nWe received your {what}; its ticket number is #{number}. We will keep you informed by email or SMS.\nStatus and our replies: {link}\n(Please do not forward this link.)\n\nCustomer service"
-            ),
-            format!("Customer service: we received your {what}, ticket #{number}. Status: {link}"),
-        )
-    }
+            "kind",
+            crate::channels::ack::kind_word(language, kind).to_string(),
+        ),
+        ("link", link.to_string()),
+    ];
+    Ok((
+        crate::channels::ack::render(&subject, &values),
+        crate::channels::ack::render(&body, &values),
+    ))
 }
 
 async fn create_complaint(
@@ -438,12 +441,21 @@ async fn create_complaint(
     // all when that destination (or the portal) has had its acknowledgements for the hour: the
     // ticket stands, the contact typed may be a stranger's.
     let link = status_link(&state.config.public_url(), ticket.id, &key);
-    let (ack_subject, ack_mail, ack_sms) = acknowledgement(locale, kind, ticket.id, &link);
-    let (channel, to, subject, body) = match (&email, &phone) {
-        (Some(e), _) => (Channel::Email, e.value.clone(), ack_subject, ack_mail),
-        (None, Some(p)) => (Channel::Sms, p.value.clone(), String::new(), ack_sms),
+    let (channel, to) = match (&email, &phone) {
+        (Some(e), _) => (Channel::Email, e.value.clone()),
+        (None, Some(p)) => (Channel::Sms, p.value.clone()),
         (None, None) => unreachable!("an identity was required above"),
     };
+    let (subject, body) = acknowledgement(
+        &state.db,
+        ticket.queue_id,
+        channel,
+        locale,
+        kind,
+        ticket.id,
+        &link,
+    )
+    .await?;
     metrics::counter!("hotline_portal_submissions_total", "kind" => kind.as_str()).increment(1);
     if !limits.ack_allowed(&format!("{}:{to}", channel.as_str())) {
         metrics::counter!("hotline_portal_ack_rate_limited_total").increment(1);

@@ -127,6 +127,7 @@ pub fn routes(state: AppState) -> Routes {
     let r = crate::channels::email::routes::routes(r);
     let r = crate::channels::voice::routes::routes(crate::channels::sms::routes::routes(r));
     let r = crate::channels::web::routes(r);
+    let r = crate::system::routes(r);
     crate::routing::routes::routes(r)
 }
 

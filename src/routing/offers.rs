@@ -754,14 +754,15 @@ pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
             .into_iter()
             .next()
             .map_or_else(Default::default, |m| (m.to_addr, m.body));
-        let facts = WorkFacts {
-            channel: t.channel,
-            to_addr,
-            text: format!("{}\n{body}", t.subject).to_lowercase(),
-            tier: t.tier.unwrap_or_default(),
-            language: t.language.unwrap_or_default(),
-            kind: t.kind,
-        };
+        let facts = WorkFacts::new(
+            &t.channel,
+            &to_addr,
+            &t.subject,
+            &body,
+            t.tier.as_deref().unwrap_or(""),
+            t.language.as_deref().unwrap_or(""),
+            &t.kind,
+        );
         let rule: Option<&QueueRule> = super::place(&rules, &facts);
         places.push(Placement {
             ticket_id: t.id,
@@ -919,7 +920,7 @@ impl WriteJob for Place {
 
 /// Offers waiting items (queue priority, item priority, then longest wait first) to available
 /// agents who work the queue, have the skills and spare capacity on the channel, and have no
-/// offer ringing; among them the strategy's choice. Returns the number of offers made.
+/// offer ringing; among them the choice of the queue's strategy (else the configured one). Returns the number of offers made.
 pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
     let db = &state.db;
     let sql = format!(
@@ -969,11 +970,15 @@ pub async fn offer_waiting(state: &AppState) -> AppResult<usize> {
         .into_iter()
         .map(|q| (q.id, q))
         .collect();
-    let strategy = Strategy::parse(&state.config.routing_strategy);
+    let default_strategy = Strategy::parse(&state.config.routing_strategy);
     let mut used: HashSet<i64> = HashSet::new();
     let mut offered = 0;
     for w in &items {
         let Some(q) = w.queue_id else { continue };
+        let strategy = queues
+            .get(&q)
+            .and_then(|q| q.strategy.as_deref())
+            .map_or(default_strategy, Strategy::parse);
         let eligible = agents.iter().filter(|a| {
             let p = &a.presence;
             !used.contains(&p.user_id)
@@ -1060,15 +1065,17 @@ impl FromRow for Load {
     }
 }
 
-/// What routing reads of a queue: its per-channel capacity (empty: none set) and its offer
-/// timeout (`None`: `HOTLINE_OFFER_TIMEOUT_SECS`).
+/// What routing reads of a queue: its per-channel capacity (empty: none set), its offer
+/// timeout (`None`: `HOTLINE_OFFER_TIMEOUT_SECS`) and strategy (`None`:
+/// `HOTLINE_ROUTING_STRATEGY`).
 struct QueueRouting {
     id: i64,
     capacity: BTreeMap<String, i64>,
     offer_timeout_secs: Option<i64>,
+    strategy: Option<String>,
 }
 
-const QUEUE_ROUTING: &str = "id, capacity, offer_timeout_secs";
+const QUEUE_ROUTING: &str = "id, capacity, offer_timeout_secs, strategy";
 
 impl FromRow for QueueRouting {
     fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
@@ -1076,6 +1083,7 @@ impl FromRow for QueueRouting {
             id: r.try_get("id")?,
             capacity: presence::parse_capacity(&r.try_get::<String>("capacity")?),
             offer_timeout_secs: r.try_get("offer_timeout_secs")?,
+            strategy: r.try_get("strategy")?,
         })
     }
 }

@@ -366,6 +366,13 @@ pub async fn sign_out(db: &Db, user_id: i64) -> AppResult<()> {
     Ok(())
 }
 
+/// A deactivated user goes offline at once (reason `deactivated`; a ringing offer returns to
+/// the queue).
+pub async fn deactivated(db: &Db, user_id: i64) -> AppResult<()> {
+    go_offline(db, user_id, "deactivated", false).await?;
+    Ok(())
+}
+
 /// Sets `user_id` offline with `reason` and withdraws their ringing offer. With
 /// `only_if_gone`, nothing happens when a console came back meanwhile. True when they went.
 async fn go_offline(db: &Db, user_id: i64, reason: &str, only_if_gone: bool) -> AppResult<bool> {

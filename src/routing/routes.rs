@@ -79,12 +79,21 @@ async fn list_queues(State(state): State<AppState>) -> AppResult<axum::Json<Vec<
 
 async fn create_queue(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Json(b): Json<QueueBody>,
 ) -> AppResult<(StatusCode, axum::Json<Queue>)> {
     let name = required_text("name", b.name.as_deref().unwrap_or(""), 100)?;
     let description = optional_text("description", b.description.as_deref().unwrap_or(""), 2000)?;
     let priority = check_priority(b.priority)?.unwrap_or(0);
     let q = store::insert_queue(&state.db, &name, &description, priority).await?;
+    audit(
+        &state,
+        &actor,
+        "queue.create",
+        q.id,
+        serde_json::json!({"name": q.name}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(q)))
 }
 
@@ -97,6 +106,7 @@ async fn get_queue(
 
 async fn update_queue(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path(id): Path<i64>,
     Json(b): Json<QueueBody>,
 ) -> AppResult<axum::Json<Queue>> {
@@ -106,16 +116,45 @@ async fn update_queue(
         .map(|d| optional_text("description", &d, 2000))
         .transpose()?;
     let priority = check_priority(b.priority)?;
-    Ok(axum::Json(
-        store::update_queue(
-            &state.db,
-            id,
-            name.as_deref(),
-            description.as_deref(),
-            priority,
-        )
-        .await?,
-    ))
+    let before = store::find_queue(&state.db, id).await?;
+    let q = store::update_queue(
+        &state.db,
+        id,
+        name.as_deref(),
+        description.as_deref(),
+        priority,
+    )
+    .await?;
+    audit(
+        &state,
+        &actor,
+        "queue.update",
+        id,
+        serde_json::json!({
+            "from": {"name": before.name, "description": before.description, "priority": before.priority},
+            "to": {"name": q.name, "description": q.description, "priority": q.priority},
+        }),
+    )
+    .await?;
+    Ok(axum::Json(q))
+}
+
+/// Audits a change of queue `queue_id`.
+async fn audit(
+    state: &AppState,
+    actor: &crate::auth::User,
+    action: &str,
+    queue_id: i64,
+    detail: serde_json::Value,
+) -> AppResult<()> {
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(actor.id),
+        action,
+        &format!("queue:{queue_id}"),
+        detail,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -130,6 +169,7 @@ async fn set_members(
     Json(b): Json<MembersBody>,
 ) -> AppResult<axum::Json<Queue>> {
     store::find_queue(&state.db, id).await?;
+    super::check_manages(&state.db, &actor, id).await?;
     for uid in &b.user_ids {
         crate::auth::store::find_user(&state.db, *uid)
             .await
@@ -261,6 +301,32 @@ fn work_routes(r: Routes) -> Routes {
         delete(delete_rule),
     )
     .add(
+        "POST",
+        "/api/queues/{id}/rules/{rule_id}/move",
+        "routing",
+        Access::Supervisor,
+        "Move a placement rule to place {\"to\": n} of the global evaluation order (1 = tried \
+         first); every rule is renumbered",
+        post(move_rule),
+    )
+    .add(
+        "GET",
+        "/api/routing/rules",
+        "routing",
+        Access::Agent,
+        "Every placement rule in evaluation order (order, queue name, conditions set)",
+        get(ordered_rules),
+    )
+    .add(
+        "POST",
+        "/api/routing/test",
+        "routing",
+        Access::Supervisor,
+        "Which queue a sample contact {channel, to_addr, subject, body, tier, language, kind} \
+         would go to, and why (each rule with the condition that failed)",
+        post(test_rules),
+    )
+    .add(
         "GET",
         "/api/queues/{id}/sla",
         "routing",
@@ -297,7 +363,8 @@ fn work_routes(r: Routes) -> Routes {
         "/api/queues/{id}/routing",
         "routing",
         Access::Supervisor,
-        "Queue routing settings: service_level_secs, offer_timeout_secs, capacity per channel",
+        "Queue routing settings: service_level_secs, offer_timeout_secs, capacity per channel, \
+         strategy (longest_idle, round_robin, least_loaded; default: the configured one)",
         patch(update_routing),
     )
     .add(
@@ -357,13 +424,22 @@ struct CapacityBody {
 
 async fn set_capacity(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path(id): Path<i64>,
     Json(b): Json<CapacityBody>,
 ) -> AppResult<axum::Json<super::presence::Presence>> {
     crate::auth::store::find_user(&state.db, id).await?;
-    Ok(axum::Json(
-        super::presence::update_capacity(&state.db, id, &b.capacity).await?,
-    ))
+    let before = super::presence::find_presence(&mut &state.db, id).await?;
+    let p = super::presence::update_capacity(&state.db, id, &b.capacity).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(actor.id),
+        "user.capacity",
+        &format!("user:{id}"),
+        serde_json::json!({"from": before.own_capacity, "to": p.own_capacity}),
+    )
+    .await?;
+    Ok(axum::Json(p))
 }
 
 async fn accept_offer(
@@ -600,7 +676,7 @@ fn rule_from_body(id: i64, queue_id: i64, b: RuleBody) -> AppResult<QueueRule> {
         ));
     }
     let tier = text("tier", b.tier)?;
-    if !tier.is_empty() && !["vip", "key", "regular", "low"].contains(&tier.as_str()) {
+    if !tier.is_empty() && !TIERS.contains(&tier.as_str()) {
         return Err(AppError::validation(
             "tier",
             "tier must be vip, key, regular or low",
@@ -642,39 +718,165 @@ async fn list_rules(
 
 async fn create_rule(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path(id): Path<i64>,
     Json(b): Json<RuleBody>,
 ) -> AppResult<(StatusCode, axum::Json<QueueRule>)> {
     store::find_queue(&state.db, id).await?;
+    super::check_manages(&state.db, &actor, id).await?;
     let rule = rule_from_body(0, id, b)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(store::upsert_rule(&state.db, &rule).await?),
-    ))
+    let rule = store::upsert_rule(&state.db, &rule).await?;
+    audit_rule(
+        &state,
+        &actor,
+        "rule.create",
+        rule.id,
+        serde_json::json!(rule),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(rule)))
 }
 
 async fn update_rule(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path((id, rule_id)): Path<(i64, i64)>,
     Json(b): Json<RuleBody>,
 ) -> AppResult<axum::Json<QueueRule>> {
-    if store::find_rule(&state.db, rule_id).await?.queue_id != id {
+    super::check_manages(&state.db, &actor, id).await?;
+    let before = store::find_rule(&state.db, rule_id).await?;
+    if before.queue_id != id {
         return Err(AppError::NotFound("rule"));
     }
     let rule = rule_from_body(rule_id, id, b)?;
-    Ok(axum::Json(store::upsert_rule(&state.db, &rule).await?))
+    let rule = store::upsert_rule(&state.db, &rule).await?;
+    audit_rule(
+        &state,
+        &actor,
+        "rule.update",
+        rule_id,
+        serde_json::json!({"from": before, "to": rule}),
+    )
+    .await?;
+    Ok(axum::Json(rule))
 }
 
 async fn delete_rule(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path((id, rule_id)): Path<(i64, i64)>,
 ) -> AppResult<StatusCode> {
-    if store::find_rule(&state.db, rule_id).await?.queue_id != id {
+    super::check_manages(&state.db, &actor, id).await?;
+    let before = store::find_rule(&state.db, rule_id).await?;
+    if before.queue_id != id {
         return Err(AppError::NotFound("rule"));
     }
     store::delete_rule(&state.db, rule_id).await?;
+    audit_rule(
+        &state,
+        &actor,
+        "rule.delete",
+        rule_id,
+        serde_json::json!(before),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+async fn audit_rule(
+    state: &AppState,
+    actor: &crate::auth::User,
+    action: &str,
+    rule_id: i64,
+    detail: serde_json::Value,
+) -> AppResult<()> {
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(actor.id),
+        action,
+        &format!("rule:{rule_id}"),
+        detail,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct MoveBody {
+    to: Option<i64>,
+}
+
+async fn move_rule(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Path((id, rule_id)): Path<(i64, i64)>,
+    Json(b): Json<MoveBody>,
+) -> AppResult<axum::Json<Vec<super::OrderedRule>>> {
+    let to =
+        b.to.ok_or_else(|| AppError::validation("to", "to is required (1 = tried first)"))?;
+    Ok(axum::Json(
+        super::move_rule(&state.db, &actor, id, rule_id, to).await?,
+    ))
+}
+
+async fn ordered_rules(
+    State(state): State<AppState>,
+) -> AppResult<axum::Json<Vec<super::OrderedRule>>> {
+    Ok(axum::Json(super::ordered_rules(&state.db).await?))
+}
+
+/// A sample contact for the rule test.
+#[derive(Deserialize)]
+struct SampleContact {
+    channel: Option<String>,
+    to_addr: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+    tier: Option<String>,
+    language: Option<String>,
+    kind: Option<String>,
+}
+
+async fn test_rules(
+    State(state): State<AppState>,
+    Json(b): Json<SampleContact>,
+) -> AppResult<axum::Json<super::RuleTest>> {
+    let text = |field: &str, v: &Option<String>, max: usize| {
+        optional_text(field, v.as_deref().unwrap_or("").trim(), max)
+    };
+    let channel = required_text("channel", b.channel.as_deref().unwrap_or(""), 20)?;
+    if crate::tickets::Channel::parse(&channel).is_none() {
+        return Err(AppError::validation(
+            "channel",
+            "channel must be email, sms, voice, web or note",
+        ));
+    }
+    let tier = text("tier", &b.tier, 20)?;
+    if !tier.is_empty() && !TIERS.contains(&tier.as_str()) {
+        return Err(AppError::validation(
+            "tier",
+            "tier must be vip, key, regular or low",
+        ));
+    }
+    // A new ticket always has a kind: an inquiry unless the channel says otherwise.
+    let kind = match text("kind", &b.kind, 20)?.as_str() {
+        "" => "inquiry".to_string(),
+        k if crate::tickets::Kind::parse(k).is_some() => k.to_string(),
+        _ => return Err(AppError::validation("kind", "kind is not a ticket kind")),
+    };
+    let facts = super::WorkFacts::new(
+        &channel,
+        &text("to_addr", &b.to_addr, 200)?,
+        &text("subject", &b.subject, 1000)?,
+        &text("body", &b.body, 20_000)?,
+        &tier,
+        &text("language", &b.language, 20)?,
+        &kind,
+    );
+    Ok(axum::Json(super::test_contact(&state.db, &facts).await?))
+}
+
+/// Customer tiers a rule or sample may name.
+const TIERS: [&str; 4] = ["vip", "key", "regular", "low"];
 
 async fn list_sla(
     State(state): State<AppState>,
@@ -686,17 +888,21 @@ async fn list_sla(
 
 async fn set_sla(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path(id): Path<i64>,
     Json(mut t): Json<super::sla::SlaTarget>,
 ) -> AppResult<axum::Json<super::sla::SlaTarget>> {
     store::find_queue(&state.db, id).await?;
+    super::check_manages(&state.db, &actor, id).await?;
     if let Some(e) = t.escalate_queue_id {
         store::find_queue(&state.db, e).await.map_err(|_| {
             AppError::validation("escalate_queue_id", format!("{e} is not a queue"))
         })?;
     }
     t.queue_id = Some(id);
-    Ok(axum::Json(super::sla::upsert_target(&state.db, &t).await?))
+    let t = super::sla::upsert_target(&state.db, &t).await?;
+    audit(&state, &actor, "queue.sla", id, serde_json::json!(t)).await?;
+    Ok(axum::Json(t))
 }
 
 #[derive(Deserialize)]
@@ -705,14 +911,18 @@ struct RoutingBody {
     offer_timeout_secs: Option<i64>,
     /// Per channel, for the queue's agents who set none themselves (`{"email": 3}`).
     capacity: Option<std::collections::BTreeMap<String, i64>>,
+    /// `longest_idle`, `round_robin`, `least_loaded`; `""` or `"default"`: the configured one.
+    strategy: Option<String>,
 }
 
 async fn update_routing(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path(id): Path<i64>,
     Json(b): Json<RoutingBody>,
 ) -> AppResult<axum::Json<serde_json::Value>> {
     store::find_queue(&state.db, id).await?;
+    super::check_manages(&state.db, &actor, id).await?;
     if let Some(s) = b.service_level_secs
         && !(1..=86_400).contains(&s)
     {
@@ -732,6 +942,14 @@ async fn update_routing(
     if let Some(c) = &b.capacity {
         super::presence::check_capacity(c)?;
     }
+    if let Some(s) = b.strategy.as_deref().map(str::trim)
+        && !(s.is_empty() || s == "default" || super::Strategy::NAMES.contains(&s))
+    {
+        return Err(AppError::validation(
+            "strategy",
+            "strategy must be longest_idle, round_robin, least_loaded or default",
+        ));
+    }
     let capacity = b
         .capacity
         .as_ref()
@@ -748,13 +966,28 @@ async fn update_routing(
     .bind(capacity)
     .fetch_one(&state.db.pool)
     .await?;
+    if let Some(s) = b.strategy.as_deref().map(str::trim) {
+        let s = (!s.is_empty() && s != "default").then(|| s.to_string());
+        sqlx::query("UPDATE queues SET strategy = $2 WHERE id = $1")
+            .bind(id)
+            .bind(s)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    let strategy: Option<String> = sqlx::query_scalar("SELECT strategy FROM queues WHERE id = $1")
+        .bind(id)
+        .fetch_one(&state.db.pool)
+        .await?;
     use sqlx::Row;
-    Ok(axum::Json(serde_json::json!({
+    let settings = serde_json::json!({
         "queue_id": id,
         "service_level_secs": row.try_get::<i64, _>("service_level_secs")?,
         "offer_timeout_secs": row.try_get::<Option<i64>, _>("offer_timeout_secs")?,
         "capacity": super::presence::parse_capacity(&row.try_get::<String, _>("capacity")?),
-    })))
+        "strategy": strategy,
+    });
+    audit(&state, &actor, "queue.routing", id, settings.clone()).await?;
+    Ok(axum::Json(settings))
 }
 
 async fn wallboard(State(state): State<AppState>) -> AppResult<axum::Json<serde_json::Value>> {
@@ -827,10 +1060,12 @@ async fn get_hours(
 
 async fn set_hours(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Path(id): Path<i64>,
     Json(b): Json<HoursBody>,
 ) -> AppResult<axum::Json<HoursBody>> {
     store::find_queue(&state.db, id).await?;
+    super::check_manages(&state.db, &actor, id).await?;
     let mut hours = Vec::new();
     for w in &b.hours {
         hours.push((
@@ -851,5 +1086,6 @@ async fn set_hours(
         holidays,
     };
     super::sla::update_calendar(&state.db, id, &cal).await?;
+    audit(&state, &actor, "queue.hours", id, serde_json::json!(b)).await?;
     get_hours(State(state), Path(id)).await
 }

@@ -29,8 +29,15 @@ async fn queue_from_row(db: &Db, r: &AnyRow) -> AppResult<Queue> {
         created_at: r.try_get("created_at")?,
         members: members_of(db, id).await?,
         is_default: r.try_get::<i64, _>("is_default")? != 0,
+        service_level_secs: r.try_get("service_level_secs")?,
+        offer_timeout_secs: r.try_get("offer_timeout_secs")?,
+        capacity: super::presence::parse_capacity(&r.try_get::<String, _>("capacity")?),
+        strategy: r.try_get("strategy")?,
     })
 }
+
+const QUEUE_COLUMNS: &str = "id, name, description, priority, created_at, is_default, \
+     service_level_secs, offer_timeout_secs, capacity, strategy";
 
 pub async fn insert_queue(
     db: &Db,
@@ -38,10 +45,10 @@ pub async fn insert_queue(
     description: &str,
     priority: i64,
 ) -> AppResult<Queue> {
-    let row = sqlx::query(
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO queues (name, description, priority, created_at) VALUES ($1, $2, $3, $4) \
-         RETURNING id, name, description, priority, created_at, is_default",
-    )
+         RETURNING {QUEUE_COLUMNS}"
+    )))
     .bind(name)
     .bind(description)
     .bind(priority)
@@ -52,9 +59,9 @@ pub async fn insert_queue(
 }
 
 pub async fn find_queue(db: &Db, id: i64) -> AppResult<Queue> {
-    let row = sqlx::query(
-        "SELECT id, name, description, priority, created_at, is_default FROM queues WHERE id = $1",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS} FROM queues WHERE id = $1"
+    )))
     .bind(id)
     .fetch_optional(&db.pool)
     .await?
@@ -63,9 +70,9 @@ pub async fn find_queue(db: &Db, id: i64) -> AppResult<Queue> {
 }
 
 pub async fn find_queue_by_name(db: &Db, name: &str) -> AppResult<Option<Queue>> {
-    let row = sqlx::query(
-        "SELECT id, name, description, priority, created_at, is_default FROM queues WHERE name = $1",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS} FROM queues WHERE name = $1"
+    )))
     .bind(name)
     .fetch_optional(&db.pool)
     .await?;
@@ -76,9 +83,9 @@ pub async fn find_queue_by_name(db: &Db, name: &str) -> AppResult<Option<Queue>>
 }
 
 pub async fn list_queues(db: &Db) -> AppResult<Vec<Queue>> {
-    let rows = sqlx::query(
-        "SELECT id, name, description, priority, created_at, is_default FROM queues ORDER BY priority DESC, id",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS} FROM queues ORDER BY priority DESC, id"
+    )))
     .fetch_all(&db.pool)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -204,6 +211,75 @@ pub async fn queues_of_user(db: &Db, user_id: i64) -> AppResult<Vec<i64>> {
         .collect::<Result<_, _>>()?)
 }
 
+/// The queues a user works, with their names, by id.
+pub async fn queue_refs_of_user(
+    db: &Db,
+    user_id: i64,
+) -> AppResult<Vec<crate::auth::directory::QueueRef>> {
+    let rows = sqlx::query(
+        "SELECT q.id, q.name FROM queue_members m JOIN queues q ON q.id = m.queue_id \
+         WHERE m.user_id = $1 ORDER BY q.id",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(crate::auth::directory::QueueRef {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect()
+}
+
+/// Makes `queue_ids` the queues `user_id` works, in one transaction; each queue whose members
+/// changed gets its `queue.members` event. Returns the queues before (ids).
+pub async fn set_user_queues(db: &Db, user_id: i64, queue_ids: &[i64]) -> AppResult<Vec<i64>> {
+    let mut tx = db.begin().await?;
+    let before: Vec<i64> = sqlx::query_scalar(
+        "SELECT queue_id FROM queue_members WHERE user_id = $1 ORDER BY queue_id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let wanted: HashSet<i64> = queue_ids.iter().copied().collect();
+    let had: HashSet<i64> = before.iter().copied().collect();
+    let mut changed: Vec<i64> = had.symmetric_difference(&wanted).copied().collect();
+    changed.sort_unstable();
+    for q in &changed {
+        if had.contains(q) {
+            sqlx::query("DELETE FROM queue_members WHERE queue_id = $1 AND user_id = $2")
+                .bind(q)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("INSERT INTO queue_members (queue_id, user_id) VALUES ($1, $2)")
+                .bind(q)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for q in &changed {
+        let user_ids = members_of_tx(&mut tx, *q).await?;
+        crate::realtime::events::append(
+            &mut tx,
+            db.backend,
+            "queue.members",
+            crate::realtime::events::Scope {
+                queue_id: Some(*q),
+                ..Default::default()
+            },
+            &serde_json::json!({"queue_id": q, "user_ids": user_ids}),
+        )
+        .await?;
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(before)
+}
+
 /// Every queue's members: queue id → user ids.
 pub async fn members_by_queue(db: &Db) -> AppResult<HashMap<i64, HashSet<i64>>> {
     let rows: Vec<Member> = db
@@ -307,6 +383,20 @@ pub async fn upsert_rule(db: &Db, r: &QueueRule) -> AppResult<QueueRule> {
         .await?
         .ok_or(AppError::NotFound("rule"))?;
     Ok(rule_from_row(&row)?)
+}
+
+/// Sets the rules' positions to 1, 2, 3 … in the order of `ids` (one transaction).
+pub async fn renumber_rules(db: &Db, ids: &[i64]) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query("UPDATE queue_rules SET position = $1 WHERE id = $2")
+            .bind(i as i64 + 1)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn delete_rule(db: &Db, id: i64) -> AppResult<()> {

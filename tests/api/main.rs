@@ -5,6 +5,7 @@ mod support;
 
 mod access_matrix;
 mod accounts;
+mod admin;
 mod auth;
 mod browser;
 mod browser_admin;

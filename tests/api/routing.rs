@@ -25,6 +25,19 @@ pub async fn members(app: &TestApp, queue: i64, users: &[i64]) {
     assert_eq!(s.as_u16(), 200, "{b}");
 }
 
+/// Makes `user_id` work `queues` (supervisors change only the queues they work).
+pub async fn works(app: &TestApp, user_id: i64, queues: &[i64]) {
+    let (s, b) = app
+        .call(
+            Method::PUT,
+            &format!("/api/users/{user_id}/queues"),
+            Some(&app.admin_token),
+            Some(json!({"queue_ids": queues})),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{b}");
+}
+
 pub async fn available(app: &TestApp, token: &str) {
     let (s, p) = app
         .post("/api/presence", token, json!({"state": "available"}))
@@ -261,7 +274,8 @@ async fn rules_place_new_work_in_order() {
     let general = app.queue("General").await;
     let refunds = app.queue("Refunds").await;
     let vip = app.queue("VIP").await;
-    let sup = app.user("sup", "supervisor").await.1;
+    let (sup_id, sup) = app.user("sup", "supervisor").await;
+    works(&app, sup_id, &[vip, refunds]).await;
     let (s, b) = app
         .post(
             &format!("/api/queues/{vip}/rules"),
@@ -464,8 +478,9 @@ async fn a_queue_sets_the_capacity_of_agents_who_set_none() {
     let app = fast_app().await;
     let q = app.queue("Q").await;
     let (a1, t1) = app.user("a1", "agent").await;
-    let (_, sup) = app.user("sup", "supervisor").await;
+    let (sup_id, sup) = app.user("sup", "supervisor").await;
     members(&app, q, &[a1]).await;
+    works(&app, sup_id, &[q]).await;
     let url = format!("/api/queues/{q}/routing");
     let (s, b) = app
         .call(
@@ -627,7 +642,8 @@ async fn sla_warning_and_breach_fire_and_escalate() {
     let app = fast_app().await;
     let q = app.queue("Slow").await;
     let esc = app.queue("Escalations").await;
-    let (_, sup) = app.user("sup", "supervisor").await;
+    let (sup_id, sup) = app.user("sup", "supervisor").await;
+    works(&app, sup_id, &[q]).await;
     let (s, b) = app
         .call(
             Method::PUT,
@@ -733,7 +749,8 @@ async fn the_wallboard_counts_waiting_and_answered_work() {
 async fn sla_clocks_count_business_hours_and_skip_holidays() {
     let app = fast_app().await;
     let q = app.queue("Office").await;
-    let (_, sup) = app.user("sup", "supervisor").await;
+    let (sup_id, sup) = app.user("sup", "supervisor").await;
+    works(&app, sup_id, &[q]).await;
     let put = |body: Value| {
         let path = format!("/api/queues/{q}/hours");
         let sup = sup.clone();

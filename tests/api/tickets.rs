@@ -160,8 +160,10 @@ async fn agents_see_only_their_queues() {
     let app = TestApp::spawn().await;
     let (a_id, a) = app.user("alice", "agent").await;
     let (_, b) = app.user("bob", "agent").await;
-    let (_, sup) = app.user("sue", "supervisor").await;
+    let (sue, sup) = app.user("sue", "supervisor").await;
     let billing = app.queue("Billing").await;
+    // Supervisors set the members of the queues they work.
+    crate::routing::works(&app, sue, &[billing]).await;
     let (s, _) = app
         .call(
             reqwest::Method::PUT,

@@ -30,6 +30,18 @@ pub async fn run_poller(state: AppState) {
             if let Err(e) = connect_and_poll(&state, false).await {
                 // The cause (timeout, refused login, …) is in the Debug form of an internal error.
                 tracing::warn!(error = ?e, "imap polling failed; reconnecting");
+                // Shown by GET /api/system/status on every node.
+                let text = crate::system::error_text(&e);
+                if let Err(e) = crate::system::record_error(
+                    &state.db,
+                    crate::system::IMAP,
+                    &state.node_id,
+                    &text,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "recording the imap poller's error failed");
+                }
             }
             // A session that ran for a while before failing starts the back-off afresh.
             if started.elapsed() > longest {
@@ -140,6 +152,12 @@ where
         uids.sort_unstable();
         for uid in uids {
             total += take_message(state, &mut session, validity, uid).await?;
+        }
+        // A pass over the mailbox went through (GET /api/system/status).
+        if let Err(e) =
+            crate::system::record_ok(&state.db, crate::system::IMAP, &state.node_id).await
+        {
+            tracing::warn!(error = %e, "recording the imap poller's pass failed");
         }
         if once {
             let _ = within(limit, "logout", session.logout()).await;

@@ -4,7 +4,7 @@
 use super::{receive, store};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, required_text};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{AuthUser, Json, Path, Query};
 use crate::http::{Access, Routes};
 use axum::extract::State;
 use axum::http::header;
@@ -13,38 +13,40 @@ use axum::routing::{get, post, put};
 use serde::Deserialize;
 
 pub fn routes(r: Routes) -> Routes {
-    r.add(
-        "GET",
-        "/api/email/inbound",
-        "email",
-        Access::Admin,
-        "Raw inbound mail by status (e.g. quarantined, with its error)",
-        get(list_inbound),
-    )
-    .add(
-        "GET",
-        "/api/email/inbound/{id}/raw",
-        "email",
-        Access::Admin,
-        "The raw message exactly as received",
-        get(get_inbound_raw),
-    )
-    .add(
-        "POST",
-        "/api/email/inbound/{id}/retry",
-        "email",
-        Access::Admin,
-        "Process a quarantined or failed message again",
-        post(retry_inbound),
-    )
-    .add(
-        "PUT",
-        "/api/email/ack-templates",
-        "email",
-        Access::Admin,
-        "Set the acknowledgement template of a queue (0: default) and language",
-        put(put_ack_template),
-    )
+    let r = r
+        .add(
+            "GET",
+            "/api/email/inbound",
+            "email",
+            Access::Admin,
+            "Raw inbound mail by status (e.g. quarantined, with its error)",
+            get(list_inbound),
+        )
+        .add(
+            "GET",
+            "/api/email/inbound/{id}/raw",
+            "email",
+            Access::Admin,
+            "The raw message exactly as received",
+            get(get_inbound_raw),
+        )
+        .add(
+            "POST",
+            "/api/email/inbound/{id}/retry",
+            "email",
+            Access::Admin,
+            "Process a quarantined or failed message again",
+            post(retry_inbound),
+        )
+        .add(
+            "PUT",
+            "/api/email/ack-templates",
+            "email",
+            Access::Admin,
+            "Set the acknowledgement template of a queue (0: default) and language",
+            put(put_ack_template),
+        );
+    crate::channels::ack::routes(r)
 }
 
 #[derive(Deserialize)]
@@ -120,20 +122,22 @@ struct AckTemplateBody {
     body: String,
 }
 
+/// The email acknowledgement's template; the same store and checks as `PUT /api/ack-templates`
+/// with channel `email`.
 async fn put_ack_template(
     State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
     Json(b): Json<AckTemplateBody>,
 ) -> AppResult<axum::Json<serde_json::Value>> {
-    let language = required_text("language", &b.language, 10)?;
-    let subject = required_text("subject", &b.subject, 500)?;
-    let body = required_text("body", &b.body, 20_000)?;
-    if b.queue_id != 0 {
-        crate::routing::store::find_queue(&state.db, b.queue_id)
-            .await
-            .map_err(|_| AppError::validation("queue_id", "queue_id is not a queue"))?;
-    }
-    store::upsert_ack_template(&state.db, b.queue_id, &language, &subject, &body).await?;
+    let t = crate::channels::ack::NewTemplate {
+        queue_id: b.queue_id,
+        language: required_text("language", &b.language, 10)?,
+        channel: "email".into(),
+        subject: b.subject,
+        body: b.body,
+    };
+    crate::channels::ack::set(&state.db, Some(actor.id), &t).await?;
     Ok(axum::Json(
-        serde_json::json!({"queue_id": b.queue_id, "language": language}),
+        serde_json::json!({"queue_id": t.queue_id, "language": t.language}),
     ))
 }

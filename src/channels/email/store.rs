@@ -440,55 +440,16 @@ pub async fn count_acks_since<E: Exec>(tx: &mut E, recipient: &str, since: i64) 
     Ok(n.unwrap_or(0))
 }
 
-/// The acknowledgement template for a queue and language, falling back to the default queue (0).
+/// The acknowledgement template for a queue and language, falling back to the default queue (0)
+/// (`channels::ack`, channel `email`).
 pub async fn find_ack_template<E: Exec>(
     tx: &mut E,
     queue_id: Option<i64>,
     language: &str,
 ) -> AppResult<Option<(String, String)>> {
-    let template: Option<Template> = tx
-        .row(
-            "SELECT subject, body FROM email_ack_templates WHERE language = $2 \
-             AND (queue_id = $1 OR queue_id = 0) ORDER BY queue_id DESC LIMIT 1",
-            vec![queue_id.unwrap_or(0).into(), language.into()],
-        )
-        .await?;
-    Ok(template.map(|t| (t.subject, t.body)))
-}
-
-struct Template {
-    subject: String,
-    body: String,
-}
-
-impl FromRow for Template {
-    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
-        Ok(Template {
-            subject: r.try_get("subject")?,
-            body: r.try_get("body")?,
-        })
-    }
-}
-
-/// Sets (inserts or replaces) an acknowledgement template.
-pub async fn upsert_ack_template(
-    db: &Db,
-    queue_id: i64,
-    language: &str,
-    subject: &str,
-    body: &str,
-) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO email_ack_templates (queue_id, language, subject, body) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (queue_id, language) DO UPDATE SET subject = excluded.subject, body = excluded.body",
-    )
-    .bind(queue_id)
-    .bind(language)
-    .bind(subject)
-    .bind(body)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    let (subject, body, source) =
+        crate::channels::ack::resolve(tx, queue_id, language, "email").await?;
+    Ok((source != crate::channels::ack::Source::BuiltIn).then_some((subject, body)))
 }
 
 /// Queues an acknowledgement (no interaction: it is not an agent's reply).
