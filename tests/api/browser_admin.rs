@@ -53,8 +53,15 @@ async fn user_id(t: &TestApp, login: &str) -> i64 {
         .unwrap()
 }
 
+/// Chooses `value` in the select `css`; a select that re-rendered meanwhile is found again.
 async fn select(c: &Client, css: &str, value: &str) {
-    find(c, css).await.select_by_value(value).await.unwrap();
+    eventually(&format!("{css} takes {value}"), || async move {
+        let el = c.find(Locator::Css(css)).await.ok()?;
+        el.select_by_value(value).await.ok()?;
+        let now = el.prop("value").await.ok()??;
+        (now == value).then_some(())
+    })
+    .await;
 }
 
 /// Opens an Administration screen through the side nav and waits for its heading.
@@ -256,6 +263,8 @@ async fn browser_admin_sets_up_a_center() {
         .await;
         shot(c, "admin-users-zh").await;
         open_screen(c, "queues", "队列").await;
+        click(c, &format!("[data-queue=\"{billing}\"]")).await;
+        wait_text(c, "#queue-title", "Billing").await;
         wait_text(c, "#q-sla-list", "30 分钟").await;
         shot(c, "admin-queues-zh").await;
         open_screen(c, "rules", "路由规则").await;
@@ -273,7 +282,17 @@ async fn browser_admin_sets_up_a_center() {
 
         // The audit log shows each step; filtered to Lin, it shows the hand-over.
         open_screen(c, "audit", "审计日志").await;
-        for action in ["user.create", "queue.members", "user.handover", "user.update"] {
+        for action in [
+            "user.create",
+            "queue.create",
+            "queue.members",
+            "queue.hours",
+            "queue.sla",
+            "rule.create",
+            "ack_template.set",
+            "user.handover",
+            "user.update",
+        ] {
             wait_text(c, "#audit-list", &audit_label_zh(action)).await;
         }
         type_into(c, "#audit-target", &format!("user:{lin}")).await;

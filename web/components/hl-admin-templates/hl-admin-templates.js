@@ -63,7 +63,7 @@ class HlAdminTemplates extends HTMLElement {
       ${list.length ? html`<table class="list" id="tpl-list"><thead><tr><th>${t('templates.queue')}</th><th>${t('templates.language')}</th>
           <th>${t('templates.channel')}</th><th>${t('templates.subject')}</th><th>${t('templates.body')}</th><th></th></tr></thead>
         <tbody>${list.map((x, i) => html`<tr data-tpl="${i}">
-          <td class="nowrap">${this.queueName(x.queue_id)}</td><td class="nowrap">${this.languageName(x.language)}</td>
+          <td class="nowrap">${x.queue_name || this.queueName(x.queue_id)}</td><td class="nowrap">${this.languageName(x.language)}</td>
           <td class="nowrap">${t('templates.channel.' + x.channel)}</td><td>${x.subject || ''}</td><td class="small excerpt">${x.body}</td>
           <td class="nowrap"><button type="button" class="small" data-edit-tpl="${i}">${t('templates.edit')}</button>
             <button type="button" class="small danger" data-delete-tpl="${i}">${t('templates.delete')}</button></td></tr>`)}</tbody></table>`

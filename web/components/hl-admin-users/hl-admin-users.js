@@ -240,11 +240,13 @@ class HlAdminUsers extends HTMLElement {
         const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
         const changed = Object.fromEntries(Object.entries(body).filter(([k, x]) => !same(x, u[k])));
         user = Object.keys(changed).length ? await api.patch(`/api/users/${u.id}`, changed, u.version) : u;
+        const had = this.queuesOf(u).sort((a, b) => a - b);
+        if (!same(had, [...wantQueues].sort((a, b) => a - b))) await this.applyQueues(user.id, wantQueues);
+        if (Object.keys(capacity).length) await api.put(`/api/agents/${user.id}/capacity`, { capacity });
       } else {
-        user = await api.post('/api/users', { ...body, login: v.login.trim(), password: v.password });
+        // One call: nothing is created when the queues or the capacity are refused.
+        user = await api.post('/api/users', { ...body, login: v.login.trim(), password: v.password, queue_ids: wantQueues, capacity });
       }
-      await this.applyQueues(user.id, wantQueues);
-      if (Object.keys(capacity).length) await api.put(`/api/agents/${user.id}/capacity`, { capacity });
       notify(u ? t('common.saved') : t('users.created', { login: user.login }));
       this.querySelector('#user-dialog').close();
       await this.load();

@@ -12,7 +12,9 @@ const PAGE = 50;
 const KNOWN_ACTIONS = [
   'user.create', 'user.update', 'user.role_change', 'user.handover', 'user.queues', 'user.capacity',
   'token.create', 'token.revoke', 'queue.create', 'queue.update', 'queue.members', 'queue.routing',
-  'queue.hours', 'queue.sla', 'rule.create', 'rule.update', 'rule.delete', 'ack_template.update',
+  'queue.hours', 'queue.sla', 'rule.create', 'rule.update', 'rule.delete', 'rule.move',
+  'ack_template.set', 'ack_template.delete', 'voice.block', 'voice.unblock', 'voice.number',
+  'voice.caller_id_rule', 'voice.caller_id_rule_delete',
 ];
 
 /** "2026-12-03" as the instant its day starts (or, with `end`, ends) in the center's zone, RFC 3339. */
