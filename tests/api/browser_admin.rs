@@ -174,11 +174,30 @@ async fn browser_admin_sets_up_a_center() {
         type_into(c, "#rule-keyword", "refund").await;
         click(c, "#rule-save").await;
         wait_text(c, "#rule-list", "refund").await;
+        // A second rule (email about invoices), moved up to be tried first.
+        click(c, "#rule-new").await;
+        let general = queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["is_default"] == true)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        select(c, "#rule-queue", &general.to_string()).await;
+        select(c, "#rule-channel", "email").await;
+        type_into(c, "#rule-keyword", "invoice").await;
+        click(c, "#rule-save").await;
+        wait_text(c, "#rule-list tbody tr:nth-child(2)", "invoice").await;
+        click(c, "#rule-list [data-up=\"1\"]").await;
+        wait_text(c, "#rule-list tbody tr:first-child", "invoice").await;
+        wait_text(c, "#rule-list tbody tr:nth-child(2)", "refund").await;
         select(c, "#test-channel", "sms").await;
         type_into(c, "#test-body", "I want a refund for March").await;
         click(c, "#test-go").await;
         wait_text(c, "#test-verdict", "Goes to: Billing").await;
-        wait_text(c, "#test-why", "Rule 1").await;
+        wait_text(c, "#test-why", "Rule 2").await;
+        wait_text(c, "#test-verdict", "did not match: 1").await;
         shot(c, "admin-rules-en").await;
 
         // Acknowledgement template for the queue, previewed then saved.
@@ -289,6 +308,7 @@ async fn browser_admin_sets_up_a_center() {
             "queue.hours",
             "queue.sla",
             "rule.create",
+            "rule.move",
             "ack_template.set",
             "user.handover",
             "user.update",
@@ -345,4 +365,54 @@ fn audit_label_zh(action: &str) -> String {
         .and_then(|v| v.as_str())
         .unwrap_or(action)
         .to_string()
+}
+
+/// Supervisors get Queues and Routing rules in the Administration group, for the queues they
+/// work; the admin-only screens say so instead of failing.
+#[tokio::test]
+async fn browser_supervisor_administers_own_queues() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let (sue, _) = t.user("sue", "supervisor").await;
+    let mine = t.queue("Complaints 投诉").await;
+    let other = t.queue("Wholesale").await;
+    let (s, v) = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/queues/{mine}/members"),
+            Some(&t.admin_token),
+            Some(json!({"user_ids": [sue]})),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    let c = &b.client;
+    let app = &t;
+    scenario("browser_supervisor_administers_own_queues", &b, || async move {
+        sign_in(app, c, "sue", "password-123").await;
+        find(c, "nav.nav a[data-nav=\"admin-queues\"]").await;
+        find(c, "nav.nav a[data-nav=\"admin-rules\"]").await;
+        for admin_only in ["users", "templates", "audit", "system", "phone"] {
+            let css = format!("nav.nav a[data-nav=\"admin-{admin_only}\"]");
+            assert!(c.find(Locator::Css(&css)).await.is_err(), "{css} shown");
+        }
+        open_screen(c, "queues", "Queues").await;
+        wait_text(c, "#queue-list", "Complaints 投诉").await;
+        let list = find(c, "#queue-list").await.text().await.unwrap();
+        assert!(!list.contains("Wholesale"), "{list}");
+        // The routing settings of their queue: the strategy is theirs to choose.
+        click(c, &format!("[data-queue=\"{mine}\"]")).await;
+        wait_text(c, "#queue-title", "Complaints").await;
+        select(c, "#q-strategy", "round_robin").await;
+        type_into(c, "#q-offer-timeout", "25").await;
+        click(c, "#q-routing button[type=submit]").await;
+        wait_text(c, ".toast", "Saved").await;
+        c.goto(&app.url("/#/admin/users")).await.unwrap();
+        wait_text(c, "main", "for administrators").await;
+    })
+    .await;
+    let (_, q) = t.get(&format!("/api/queues/{mine}"), &t.admin_token).await;
+    assert_eq!(q["strategy"], "round_robin", "{q}");
+    assert_eq!(q["offer_timeout_secs"], 25, "{q}");
+    let (_, q) = t.get(&format!("/api/queues/{other}"), &t.admin_token).await;
+    assert_eq!(q["strategy"], Value::Null, "{q}");
 }

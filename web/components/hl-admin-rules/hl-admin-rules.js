@@ -42,6 +42,16 @@ class HlAdminRules extends HTMLElement {
     }
   }
 
+  /** Admins place rules in any queue; supervisors in the queues they work. */
+  editableQueues() {
+    return session.admin ? this.queues : this.queues.filter((q) => q.members.includes(session.user.id));
+  }
+
+  /** Whether this user may change rule `r` (the server checks it too). */
+  mayEdit(r) {
+    return this.editableQueues().some((q) => q.id === r.queue_id);
+  }
+
   queueName(id) {
     const q = this.queues.find((x) => x.id === id);
     return q ? q.name : `#${id}`;
@@ -74,11 +84,11 @@ class HlAdminRules extends HTMLElement {
         <tbody>${this.rules.map((r, i) => html`<tr data-rule-id="${r.id}">
           <td class="num">${i + 1}</td><td class="nowrap">${this.queueName(r.queue_id)}</td><td class="conds">${this.conditions(r)}</td>
           <td class="num">${r.priority_boost ? (r.priority_boost > 0 ? '+' : '') + r.priority_boost : ''}</td><td class="small">${r.skills.join(', ')}</td>
-          <td class="nowrap actions">
+          <td class="nowrap actions">${this.mayEdit(r) ? html`
             <button type="button" class="small" data-up="${i}" ${i === 0 ? 'disabled' : ''} aria-label="${t('rules.move_up_n', { n: i + 1 })}">↑</button>
             <button type="button" class="small" data-down="${i}" ${i === this.rules.length - 1 ? 'disabled' : ''} aria-label="${t('rules.move_down_n', { n: i + 1 })}">↓</button>
             <button type="button" class="small" data-edit="${r.id}">${t('rules.edit')}</button>
-            <button type="button" class="small danger" data-delete="${r.id}">${t('rules.delete')}</button></td></tr>`)}</tbody></table>`
+            <button type="button" class="small danger" data-delete="${r.id}">${t('rules.delete')}</button>` : ''}</td></tr>`)}</tbody></table>`
         : html`<p class="empty" id="rule-empty">${t('rules.empty', { queue: (this.queues.find((q) => q.is_default) || {}).name || '' })}</p>`}
       <section class="panel admin-panel" aria-labelledby="rt-h">
         <h2 id="rt-h">${t('rules.test')}</h2>
@@ -99,7 +109,7 @@ class HlAdminRules extends HTMLElement {
         <form id="rule-form" method="dialog">
           <h2 id="rule-dialog-title"></h2>
           <div class="form-grid">
-            <label>${t('rules.queue')}<select name="queue_id" id="rule-queue" required>${this.queues.map((q) => html`<option value="${q.id}">${q.name}</option>`)}</select></label>
+            <label>${t('rules.queue')}<select name="queue_id" id="rule-queue" required>${this.editableQueues().map((q) => html`<option value="${q.id}">${q.name}</option>`)}</select></label>
             <label>${t('rules.cond.channel')}${select('channel', 'rule-channel', WORK_CHANNELS, 'channel')}</label>
             <label>${t('rules.cond.to_addr')}<input name="to_addr" id="rule-to"></label>
             <label>${t('rules.cond.keyword')}<input name="keyword" id="rule-keyword"></label>
