@@ -76,7 +76,10 @@ async fn create_user(c: &Client, login: &str, name: &str, extension: &str) {
     // The dialog focuses its first field.
     eventually("the dialog focuses the login", || async move {
         let id = c
-            .execute("return document.activeElement && document.activeElement.id", vec![])
+            .execute(
+                "return document.activeElement && document.activeElement.id",
+                vec![],
+            )
             .await
             .ok()?;
         (id == "u-login").then_some(())
@@ -120,7 +123,13 @@ async fn browser_admin_sets_up_a_center() {
         // The search narrows the list.
         type_into(c, "#user-q", "zhao").await;
         eventually("the search leaves Zhao only", || async move {
-            let text = c.find(Locator::Css("#user-list")).await.ok()?.text().await.ok()?;
+            let text = c
+                .find(Locator::Css("#user-list"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
             (!text.contains("Lin Wei") && text.contains("Zhao Min")).then_some(())
         })
         .await;
@@ -238,12 +247,22 @@ async fn browser_admin_sets_up_a_center() {
                 .then_some(())
         })
         .await;
-        sms(app, "SMadmin1", "+8613900139000", "Please refund the double charge").await;
+        sms(
+            app,
+            "SMadmin1",
+            "+8613900139000",
+            "Please refund the double charge",
+        )
+        .await;
         click(c, ".offer [data-accept]").await;
         wait_text(c, "#ticket-subject", "").await;
         let ticket = eventually("the SMS is lin's ticket in Billing", || async move {
             let (_, list) = app.get("/api/tickets?limit=10", &app.admin_token).await;
-            let t = list.as_array()?.iter().find(|t| t["channel"] == "sms")?.clone();
+            let t = list
+                .as_array()?
+                .iter()
+                .find(|t| t["channel"] == "sms")?
+                .clone();
             (t["queue_id"] == billing && t["assignee_id"] == lin).then_some(t)
         })
         .await;
@@ -277,7 +296,10 @@ async fn browser_admin_sets_up_a_center() {
             .await
             .unwrap();
         eventually("Escape closes the dialog", || async move {
-            c.find(Locator::Css("#user-dialog[open]")).await.is_err().then_some(())
+            c.find(Locator::Css("#user-dialog[open]"))
+                .await
+                .is_err()
+                .then_some(())
         })
         .await;
         shot(c, "admin-users-zh").await;
@@ -318,16 +340,26 @@ async fn browser_admin_sets_up_a_center() {
         type_into(c, "#audit-target", &format!("user:{lin}")).await;
         click(c, "#audit-apply").await;
         wait_text(c, "#audit-list", "工作移交").await;
-        let csv = find(c, "#audit-csv").await.attr("href").await.unwrap().unwrap();
+        let csv = find(c, "#audit-csv")
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
         assert!(csv.contains(&format!("target=user%3A{lin}")), "{csv}");
         shot(c, "admin-audit-zh").await;
     })
     .await;
 
     // What the screens did is what the server holds.
-    let (_, view) = t.get(&format!("/api/tickets/{ticket_id}"), &t.admin_token).await;
+    let (_, view) = t
+        .get(&format!("/api/tickets/{ticket_id}"), &t.admin_token)
+        .await;
     let zhao = user_id(&t, "zhao").await;
-    assert_eq!(view["ticket"]["assignee_id"], zhao, "the hand-over moved the SMS ticket");
+    assert_eq!(
+        view["ticket"]["assignee_id"], zhao,
+        "the hand-over moved the SMS ticket"
+    );
     let lin = user_id(&t, "lin").await;
     let (_, lin_user) = t.get(&format!("/api/users/{lin}"), &t.admin_token).await;
     assert_eq!(lin_user["active"], false);
@@ -342,10 +374,14 @@ async fn browser_admin_sets_up_a_center() {
         .unwrap()
         .clone();
     let id = billing["id"].as_i64().unwrap();
-    let (_, hours) = t.get(&format!("/api/queues/{id}/hours"), &t.admin_token).await;
+    let (_, hours) = t
+        .get(&format!("/api/queues/{id}/hours"), &t.admin_token)
+        .await;
     assert_eq!(hours["hours"].as_array().unwrap().len(), 5, "{hours}");
     assert_eq!(hours["holidays"], json!(["2026-10-01"]), "{hours}");
-    let (_, sla) = t.get(&format!("/api/queues/{id}/sla"), &t.admin_token).await;
+    let (_, sla) = t
+        .get(&format!("/api/queues/{id}/sla"), &t.admin_token)
+        .await;
     assert_eq!(sla[0]["first_response_secs"], 1800, "{sla}");
     assert_eq!(sla[0]["resolution_secs"], 14_400, "{sla}");
     let members: Vec<Value> = billing["members"].as_array().unwrap().clone();
@@ -387,28 +423,32 @@ async fn browser_supervisor_administers_own_queues() {
     assert!(s.is_success(), "{v}");
     let c = &b.client;
     let app = &t;
-    scenario("browser_supervisor_administers_own_queues", &b, || async move {
-        sign_in(app, c, "sue", "password-123").await;
-        find(c, "nav.nav a[data-nav=\"admin-queues\"]").await;
-        find(c, "nav.nav a[data-nav=\"admin-rules\"]").await;
-        for admin_only in ["users", "templates", "audit", "system", "phone"] {
-            let css = format!("nav.nav a[data-nav=\"admin-{admin_only}\"]");
-            assert!(c.find(Locator::Css(&css)).await.is_err(), "{css} shown");
-        }
-        open_screen(c, "queues", "Queues").await;
-        wait_text(c, "#queue-list", "Complaints 投诉").await;
-        let list = find(c, "#queue-list").await.text().await.unwrap();
-        assert!(!list.contains("Wholesale"), "{list}");
-        // The routing settings of their queue: the strategy is theirs to choose.
-        click(c, &format!("[data-queue=\"{mine}\"]")).await;
-        wait_text(c, "#queue-title", "Complaints").await;
-        select(c, "#q-strategy", "round_robin").await;
-        type_into(c, "#q-offer-timeout", "25").await;
-        click(c, "#q-routing button[type=submit]").await;
-        wait_text(c, ".toast", "Saved").await;
-        c.goto(&app.url("/#/admin/users")).await.unwrap();
-        wait_text(c, "main", "for administrators").await;
-    })
+    scenario(
+        "browser_supervisor_administers_own_queues",
+        &b,
+        || async move {
+            sign_in(app, c, "sue", "password-123").await;
+            find(c, "nav.nav a[data-nav=\"admin-queues\"]").await;
+            find(c, "nav.nav a[data-nav=\"admin-rules\"]").await;
+            for admin_only in ["users", "templates", "audit", "system", "phone"] {
+                let css = format!("nav.nav a[data-nav=\"admin-{admin_only}\"]");
+                assert!(c.find(Locator::Css(&css)).await.is_err(), "{css} shown");
+            }
+            open_screen(c, "queues", "Queues").await;
+            wait_text(c, "#queue-list", "Complaints 投诉").await;
+            let list = find(c, "#queue-list").await.text().await.unwrap();
+            assert!(!list.contains("Wholesale"), "{list}");
+            // The routing settings of their queue: the strategy is theirs to choose.
+            click(c, &format!("[data-queue=\"{mine}\"]")).await;
+            wait_text(c, "#queue-title", "Complaints").await;
+            select(c, "#q-strategy", "round_robin").await;
+            type_into(c, "#q-offer-timeout", "25").await;
+            click(c, "#q-routing button[type=submit]").await;
+            wait_text(c, ".toast", "Saved").await;
+            c.goto(&app.url("/#/admin/users")).await.unwrap();
+            wait_text(c, "main", "for administrators").await;
+        },
+    )
     .await;
     let (_, q) = t.get(&format!("/api/queues/{mine}"), &t.admin_token).await;
     assert_eq!(q["strategy"], "round_robin", "{q}");
