@@ -29,3 +29,7 @@ CREATE TABLE channel_status (
 -- A queue's own routing strategy (longest_idle, round_robin, least_loaded); NULL: the
 -- configured HOTLINE_ROUTING_STRATEGY.
 ALTER TABLE queues ADD COLUMN strategy TEXT;
+
+-- A queue's business hours in a named time zone (IANA, with summer time); NULL: the fixed
+-- utc_offset_minutes.
+ALTER TABLE queues ADD COLUMN time_zone TEXT;

@@ -136,9 +136,9 @@ pub async fn entry(db: &Db, id: i64, with_presence: bool) -> AppResult<UserEntry
     Ok(UserEntry {
         user,
         queues,
-        capacity: p.capacity.clone(),
-        capacity_set: p.own_capacity.clone(),
-        presence: with_presence.then(|| PresenceSummary {
+        capacity: p.capacity,
+        capacity_set: p.own_capacity,
+        presence: with_presence.then_some(PresenceSummary {
             state: p.state,
             reason: p.reason,
             since_ms: p.since_ms,

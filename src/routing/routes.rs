@@ -355,7 +355,8 @@ fn work_routes(r: Routes) -> Routes {
         "/api/queues/{id}/hours",
         "routing",
         Access::Supervisor,
-        "Set business hours ([{weekday 0=Mon, open HH:MM, close HH:MM}]), holidays, UTC offset",
+        "Set business hours ([{weekday 0=Mon, open HH:MM, close HH:MM}]), holidays, and the \
+         time zone (IANA time_zone, else utc_offset_minutes)",
         put(set_hours),
     )
     .add(
@@ -1013,6 +1014,10 @@ struct Window {
 struct HoursBody {
     #[serde(default)]
     utc_offset_minutes: i64,
+    /// An IANA time zone (`Asia/Shanghai`); when set it decides local time (with summer time)
+    /// instead of `utc_offset_minutes`.
+    #[serde(default)]
+    time_zone: Option<String>,
     #[serde(default)]
     hours: Vec<Window>,
     #[serde(default)]
@@ -1041,6 +1046,7 @@ async fn get_hours(
     let c = super::sla::find_calendar(&mut &state.db, id).await?;
     Ok(axum::Json(HoursBody {
         utc_offset_minutes: c.utc_offset_minutes,
+        time_zone: c.time_zone,
         hours: c
             .hours
             .iter()
@@ -1080,8 +1086,15 @@ async fn set_hours(
             AppError::validation("holidays", format!("holidays must be YYYY-MM-DD ({d})"))
         })?);
     }
+    let time_zone = b
+        .time_zone
+        .as_deref()
+        .filter(|z| !z.trim().is_empty())
+        .map(super::sla::check_time_zone)
+        .transpose()?;
     let cal = super::sla::Calendar {
         utc_offset_minutes: b.utc_offset_minutes,
+        time_zone,
         hours,
         holidays,
     };

@@ -84,10 +84,14 @@ pub async fn find_target<E: Exec>(
 }
 
 /// A queue's working time: opening windows per weekday (minutes from local midnight, 0 =
-/// Monday), holidays (local days since the epoch) and its offset from UTC.
+/// Monday), holidays (local days since the epoch) and its time zone: a named one (IANA, with
+/// its daylight saving time) or else a fixed offset from UTC.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Calendar {
     pub utc_offset_minutes: i64,
+    /// An IANA time zone (`Asia/Shanghai`); when set it decides local time, not the offset.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// (weekday, open minute, close minute); empty: open around the clock.
     pub hours: Vec<(i64, i64, i64)>,
     pub holidays: Vec<i64>,
@@ -101,6 +105,13 @@ impl Calendar {
     pub fn add(&self, from: i64, ms: i64) -> i64 {
         if self.hours.is_empty() {
             return from + ms;
+        }
+        if let Some(tz) = self
+            .time_zone
+            .as_deref()
+            .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+        {
+            return self.add_in_zone(&tz, from, ms).unwrap_or(from + ms);
         }
         let offset = self.utc_offset_minutes * MIN_MS;
         let mut t = from + offset;
@@ -134,6 +145,71 @@ impl Calendar {
         }
         from + ms
     }
+
+    /// `add` in a named time zone: each local day's windows are turned into instants with the
+    /// zone's rules of that day (a window across a daylight saving change is shorter or longer,
+    /// as the clock on the wall is). `None` when a date is out of range.
+    fn add_in_zone(&self, tz: &jiff::tz::TimeZone, from: i64, ms: i64) -> Option<i64> {
+        let instant = |date: jiff::civil::Date, minute: i64| -> Option<i64> {
+            let (date, minute) = if minute >= DAY_MIN {
+                (date.tomorrow().ok()?, minute - DAY_MIN)
+            } else {
+                (date, minute)
+            };
+            let time =
+                jiff::civil::Time::new((minute / 60) as i8, (minute % 60) as i8, 0, 0).ok()?;
+            Some(
+                date.to_datetime(time)
+                    .to_zoned(tz.clone())
+                    .ok()?
+                    .timestamp()
+                    .as_millisecond(),
+            )
+        };
+        let epoch = jiff::civil::date(1970, 1, 1);
+        let mut date = jiff::Timestamp::from_millisecond(from)
+            .ok()?
+            .to_zoned(tz.clone())
+            .date();
+        let mut t = from;
+        let mut need = ms;
+        for _ in 0..400 {
+            let day = i64::from(epoch.until(date).ok()?.get_days());
+            let weekday = i64::from(date.weekday().to_monday_zero_offset());
+            if !self.holidays.contains(&day) {
+                let mut windows = Vec::new();
+                for h in self.hours.iter().filter(|h| h.0 == weekday) {
+                    windows.push((instant(date, h.1)?, instant(date, h.2)?));
+                }
+                windows.sort_unstable();
+                for (open, close) in windows {
+                    if t >= close {
+                        continue;
+                    }
+                    t = t.max(open);
+                    if need <= close - t {
+                        return Some(t + need);
+                    }
+                    need -= close - t;
+                    t = close;
+                }
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
+    }
+}
+
+/// A time zone a queue may name: an IANA name this server knows, e.g. `Asia/Shanghai`.
+pub fn check_time_zone(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    jiff::tz::TimeZone::get(name).map_err(|_| {
+        AppError::validation(
+            "time_zone",
+            format!("time_zone must be an IANA time zone such as Asia/Shanghai ({name})"),
+        )
+    })?;
+    Ok(name.to_string())
 }
 
 /// Local day number of a `YYYY-MM-DD` date.
@@ -154,7 +230,7 @@ pub fn day_text(day: i64) -> String {
 pub async fn find_calendar<E: Exec>(exec: &mut E, queue_id: i64) -> AppResult<Calendar> {
     let offset: Option<Offset> = exec
         .row(
-            "SELECT utc_offset_minutes FROM queues WHERE id = $1",
+            "SELECT utc_offset_minutes, time_zone FROM queues WHERE id = $1",
             vec![queue_id.into()],
         )
         .await?;
@@ -172,19 +248,23 @@ pub async fn find_calendar<E: Exec>(exec: &mut E, queue_id: i64) -> AppResult<Ca
         )
         .await?;
     Ok(Calendar {
-        utc_offset_minutes: offset.map_or(0, |o| o.0),
+        utc_offset_minutes: offset.as_ref().map_or(0, |o| o.0),
+        time_zone: offset.and_then(|o| o.1),
         hours: hours.into_iter().map(|h| (h.0, h.1, h.2)).collect(),
         holidays: holidays.iter().filter_map(|d| day_number(&d.0)).collect(),
     })
 }
 
-struct Offset(i64);
+struct Offset(i64, Option<String>);
 struct Hours(i64, i64, i64);
 struct Holiday(String);
 
 impl FromRow for Offset {
     fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
-        Ok(Offset(r.try_get("utc_offset_minutes")?))
+        Ok(Offset(
+            r.try_get("utc_offset_minutes")?,
+            r.try_get("time_zone")?,
+        ))
     }
 }
 
@@ -225,9 +305,10 @@ pub async fn update_calendar(db: &Db, queue_id: i64, c: &Calendar) -> AppResult<
         }
     }
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE queues SET utc_offset_minutes = $2 WHERE id = $1")
+    sqlx::query("UPDATE queues SET utc_offset_minutes = $2, time_zone = $3 WHERE id = $1")
         .bind(queue_id)
         .bind(c.utc_offset_minutes)
+        .bind(c.time_zone.clone())
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM queue_hours WHERE queue_id = $1")
@@ -538,6 +619,7 @@ mod tests {
         let m0 = monday * 24 * H;
         let cal = Calendar {
             utc_offset_minutes: 0,
+            time_zone: None,
             hours: (0..5).map(|d| (d, 9 * 60, 18 * 60)).collect(),
             holidays: vec![monday + 1],
         };
@@ -557,8 +639,42 @@ mod tests {
             ..cal.clone()
         };
         assert_eq!(cn.add(m0, H), m0 + 2 * H);
+        // A named zone gives the same answers as its offset where it has no summer time.
+        let shanghai = Calendar {
+            utc_offset_minutes: 0,
+            time_zone: Some("Asia/Shanghai".into()),
+            ..cal.clone()
+        };
+        for (from, ms) in [(m0, H), (m0 + 17 * H, 2 * H), (fri + 10 * H, 30 * H)] {
+            assert_eq!(shanghai.add(from, ms), cn.add(from, ms), "{from} + {ms}");
+        }
         // No hours: calendar time.
         assert_eq!(Calendar::default().add(5, 10), 15);
+    }
+
+    #[test]
+    fn a_named_zone_follows_summer_time() {
+        // Berlin, every day 09:00-18:00. On 2026-03-29 clocks go from UTC+1 to UTC+2.
+        let berlin = Calendar {
+            utc_offset_minutes: 0,
+            time_zone: Some("Europe/Berlin".into()),
+            hours: (0..7).map(|d| (d, 9 * 60, 18 * 60)).collect(),
+            holidays: vec![],
+        };
+        let utc = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        // Saturday 17:00 local (16:00 UTC) + 2 h: one hour Saturday, then Sunday 09:00 local,
+        // which is 07:00 UTC after the change → 08:00 UTC.
+        assert_eq!(
+            berlin.add(utc("2026-03-28T16:00:00Z"), 2 * H),
+            utc("2026-03-29T08:00:00Z")
+        );
+        // In winter 09:00 local is 08:00 UTC.
+        assert_eq!(
+            berlin.add(utc("2026-01-05T06:00:00Z"), H),
+            utc("2026-01-05T09:00:00Z")
+        );
+        assert!(check_time_zone("Europe/Berlin").is_ok());
+        assert!(check_time_zone("Mars/Olympus").is_err());
     }
 
     #[test]

@@ -1224,3 +1224,45 @@ async fn system_status_shows_every_channel_with_a_link() {
     let (s, r) = app.get("/api/system/status", &agent).await;
     assert_error(s, &r, 403, "forbidden");
 }
+
+#[tokio::test]
+async fn queue_hours_may_name_a_time_zone() {
+    let app = TestApp::spawn().await;
+    let q = app.queue("Berlin").await;
+    let path = format!("/api/queues/{q}/hours");
+    let week: Vec<Value> = (0..5)
+        .map(|d| json!({"weekday": d, "open": "09:00", "close": "18:00"}))
+        .collect();
+    let (s, h) = put(
+        &app,
+        &path,
+        &app.admin_token,
+        json!({"time_zone": "Europe/Berlin", "hours": week}),
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{h}");
+    assert_eq!(h["time_zone"], "Europe/Berlin");
+    let (_, h) = app.get(&path, &app.admin_token).await;
+    assert_eq!(h["time_zone"], "Europe/Berlin");
+    assert_eq!(h["hours"].as_array().unwrap().len(), 5);
+    let (s, r) = put(
+        &app,
+        &path,
+        &app.admin_token,
+        json!({"time_zone": "Mars/Olympus", "hours": []}),
+    )
+    .await;
+    assert_error(s, &r, 400, "validation_failed");
+    assert_eq!(r["error"]["field"], "time_zone");
+    // Back to a fixed offset.
+    let (s, h) = put(
+        &app,
+        &path,
+        &app.admin_token,
+        json!({"utc_offset_minutes": 480}),
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{h}");
+    assert!(h["time_zone"].is_null());
+    assert_eq!(h["utc_offset_minutes"], 480);
+}
