@@ -157,6 +157,7 @@ async fn browser_admin_sets_up_a_center() {
         .await
         .unwrap();
         click(c, "#q-add-holiday").await;
+        type_into(c, "#q-zone", "Asia/Shanghai").await;
         click(c, "#q-hours-save").await;
         wait_text(c, "#q-windows", "Friday").await;
         select(c, "#sla-priority", "1").await;
@@ -379,6 +380,7 @@ async fn browser_admin_sets_up_a_center() {
         .await;
     assert_eq!(hours["hours"].as_array().unwrap().len(), 5, "{hours}");
     assert_eq!(hours["holidays"], json!(["2026-10-01"]), "{hours}");
+    assert_eq!(hours["time_zone"], "Asia/Shanghai", "{hours}");
     let (_, sla) = t
         .get(&format!("/api/queues/{id}/sla"), &t.admin_token)
         .await;

@@ -1,7 +1,7 @@
 // <hl-admin-queues> — queues and how they route: name, description and priority (admins),
 // members, routing settings (strategy when the server offers it per queue, offer timeout,
 // service-level seconds, capacity per channel), business hours and holidays in the queue's time
-// zone, and SLA targets per priority and kind with an escalation queue. Admins see and create
+// zone (an IANA name, else a fixed UTC offset), and SLA targets per priority and kind with an escalation queue. Admins see and create
 // every queue; supervisors set up the queues they work.
 // Usage: <hl-admin-queues></hl-admin-queues> (the console shows it at #/admin/queues).
 
@@ -123,9 +123,11 @@ class HlAdminQueues extends HTMLElement {
       <form class="panel admin-panel" id="q-hours" aria-labelledby="qh-h">
         <h3 id="qh-h">${t('queues.hours')}</h3>
         <p class="muted small">${t('queues.hours_hint')}</p>
-        ${zoneByName ? html`<label>${t('queues.time_zone')}<input name="time_zone" id="q-zone" list="q-zones" value="${h.time_zone || ''}" placeholder="Asia/Shanghai"></label>
-          <datalist id="q-zones">${(Intl.supportedValuesOf ? Intl.supportedValuesOf('timeZone') : []).map((z) => html`<option value="${z}">`)}</datalist>`
-          : html`<label>${t('queues.time_zone')}<select name="utc_offset_minutes" id="q-offset">${OFFSETS.map((o) => html`<option value="${o}" ${o === h.utc_offset_minutes ? 'selected' : ''}>${offsetText(o)}</option>`)}</select></label>`}
+        <div class="form-grid">
+          ${zoneByName ? html`<label>${t('queues.time_zone')}<input name="time_zone" id="q-zone" list="q-zones" value="${h.time_zone || ''}" placeholder="Asia/Shanghai"></label>
+            <datalist id="q-zones">${(Intl.supportedValuesOf ? Intl.supportedValuesOf('timeZone') : []).map((z) => html`<option value="${z}">`)}</datalist>` : ''}
+          <label>${zoneByName ? t('queues.utc_offset') : t('queues.time_zone')}<select name="utc_offset_minutes" id="q-offset">${OFFSETS.map((o) => html`<option value="${o}" ${o === h.utc_offset_minutes ? 'selected' : ''}>${offsetText(o)}</option>`)}</select></label>
+        </div>
         <table class="list compact" id="q-windows"><thead><tr><th>${t('queues.weekday')}</th><th>${t('queues.open')}</th><th>${t('queues.close')}</th><th></th></tr></thead>
           <tbody>${h.hours.map((w, i) => this.windowRow(w, i))}</tbody></table>
         ${h.hours.length ? '' : html`<p class="muted small" id="q-no-hours">${t('queues.no_hours')}</p>`}
@@ -177,9 +179,9 @@ class HlAdminQueues extends HTMLElement {
       close: tr.querySelector('[name=close]').value.slice(0, 5),
     }));
     const holidays = [...form.querySelectorAll('#q-holidays li')].map((li) => li.dataset.day);
-    const body = { hours, holidays };
-    if (form.time_zone) body.time_zone = form.time_zone.value.trim();
-    else body.utc_offset_minutes = Number(form.utc_offset_minutes.value);
+    // A zone name (summer time included) wins; without one the fixed offset counts.
+    const body = { hours, holidays, utc_offset_minutes: Number(form.utc_offset_minutes.value) };
+    if (form.time_zone && form.time_zone.value.trim()) body.time_zone = form.time_zone.value.trim();
     return body;
   }
 
