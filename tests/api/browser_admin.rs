@@ -290,6 +290,8 @@ async fn browser_admin_sets_up_a_center() {
         wait_text(c, &format!("tr[data-user-id=\"{zhao}\"]"), "须修改密码").await;
         // Escape closes the dialog the reset reopened.
         find(c, "#user-dialog[open]").await;
+        find(c, "#u-tokens .empty, #u-token-list").await;
+        shot(c, "admin-user-dialog-zh").await;
         c.active_element()
             .await
             .unwrap()
