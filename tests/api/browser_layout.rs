@@ -38,7 +38,7 @@ async fn viewport(c: &Client, w: u32, h: u32) {
 }
 
 /// Saves a screenshot as target/browser-artifacts/screens/`name`.png.
-async fn screenshot(c: &Client, name: &str) {
+pub async fn screenshot(c: &Client, name: &str) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts/screens");
     std::fs::create_dir_all(&dir).unwrap();

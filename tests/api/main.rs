@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 mod auth;
 mod browser;
+mod browser_admin;
 mod browser_layout;
 mod browser_live;
 mod concurrency;

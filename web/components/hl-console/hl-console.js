@@ -3,11 +3,12 @@
 // pushes the page down), navigation, and the routed main view. A screen pop opens only when it
 // is for this user (`ev.user_id`). Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
-//   #/admin/phone (admins)
+//   #/admin/users|queues|rules|templates|audit|system|phone (Administration: admins see all,
+//   supervisors queues and rules)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
 
 import { api } from '../../lib/api.js';
-import { html, render } from '../../lib/html.js';
+import { html, raw, render } from '../../lib/html.js';
 import { i18n, t, LOCALES } from '../../lib/i18n.js';
 import { drafts } from '../../lib/drafts.js';
 import { notify, session } from '../../lib/session.js';
@@ -20,6 +21,25 @@ import '../hl-customer-view/hl-customer-view.js';
 import '../hl-customer-search/hl-customer-search.js';
 import '../hl-kb-panel/hl-kb-panel.js';
 import '../hl-phone-settings/hl-phone-settings.js';
+import '../hl-admin-users/hl-admin-users.js';
+import '../hl-admin-queues/hl-admin-queues.js';
+import '../hl-admin-rules/hl-admin-rules.js';
+import '../hl-admin-templates/hl-admin-templates.js';
+import '../hl-audit-log/hl-audit-log.js';
+import '../hl-system-status/hl-system-status.js';
+
+/** The Administration screens: route name, element, nav label, who may open it. */
+const ADMIN_SCREENS = [
+  { name: 'users', tag: 'hl-admin-users', label: 'nav.admin_users', supervisor: false },
+  { name: 'queues', tag: 'hl-admin-queues', label: 'nav.admin_queues', supervisor: true },
+  { name: 'rules', tag: 'hl-admin-rules', label: 'nav.admin_rules', supervisor: true },
+  { name: 'templates', tag: 'hl-admin-templates', label: 'nav.admin_templates', supervisor: false },
+  { name: 'audit', tag: 'hl-audit-log', label: 'nav.admin_audit', supervisor: false },
+  { name: 'system', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false },
+  { name: 'phone', tag: 'hl-phone-settings', label: 'nav.phone_settings', supervisor: false },
+  // Links from the system status (#/admin/mail?status=quarantined) open it at the mail list.
+  { name: 'mail', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false, hidden: true },
+];
 
 class HlConsole extends HTMLElement {
   async connectedCallback() {
@@ -110,7 +130,8 @@ class HlConsole extends HTMLElement {
             <a href="#/customers" data-nav="customers">${t('nav.customer_search')}</a>
             <a href="#/pop" data-nav="pop" id="nav-pop" ${session.screenPop ? '' : 'hidden'}>${t('nav.screen_pop')}</a>
             ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>` : ''}
-            ${session.admin ? html`<h3>${t('nav.admin')}</h3><a href="#/admin/phone" data-nav="admin-phone">${t('nav.phone_settings')}</a>` : ''}
+            ${this.adminScreens().length ? html`<h3 id="nav-admin">${t('nav.admin')}</h3>
+              ${this.adminScreens().filter((a) => !a.hidden).map((a) => html`<a href="#/admin/${a.name}" data-nav="admin-${a.name}">${t(a.label)}</a>`)}` : ''}
             <h3>${t('nav.help')}</h3>
             <a href="#" id="show-keys">${t('nav.shortcuts')}</a>
           </nav>
@@ -205,10 +226,14 @@ class HlConsole extends HTMLElement {
       case 'customer':
         render(view, html`<hl-customer-view customer-id="${parts[1]}"></hl-customer-view>`);
         break;
-      case 'admin':
-        navKey = 'admin-phone';
-        render(view, session.admin ? html`<hl-phone-settings></hl-phone-settings>` : html`<p class="empty">${t('phone.admins_only')}</p>`);
+      case 'admin': {
+        const screen = this.adminScreens().find((a) => a.name === (parts[1] || 'users'));
+        navKey = screen ? `admin-${screen.hidden ? 'system' : screen.name}` : '';
+        // The element gets the hash's parameters (e.g. #/admin/audit?target=user:3) as attributes.
+        const attrs = [...params].filter(([k]) => /^[a-z_]+$/.test(k)).map(([k, v]) => html` data-${k.replace(/_/g, '-')}="${v}"`);
+        render(view, screen ? html`<${raw(screen.tag)}${attrs}></${raw(screen.tag)}>` : html`<p class="empty">${t('admin.not_allowed')}</p>`);
         break;
+      }
       case 'pop': {
         navKey = 'pop';
         const pop = session.screenPop;
@@ -229,6 +254,13 @@ class HlConsole extends HTMLElement {
       if (a.dataset.nav === navKey) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
+  }
+
+  /** The Administration screens this user may open. */
+  adminScreens() {
+    if (session.admin) return ADMIN_SCREENS;
+    if (session.supervisor) return ADMIN_SCREENS.filter((a) => a.supervisor);
+    return [];
   }
 
   shortcut(e) {
