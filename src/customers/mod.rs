@@ -78,6 +78,7 @@ pub fn withhold_history(
             h.preview.clear();
             h.from_addr.clear();
             h.to_addr.clear();
+            h.call = None;
             h.withheld = true;
             Some(h)
         })

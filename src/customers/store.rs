@@ -309,6 +309,8 @@ pub struct HistoryItem {
     /// True when the reader may not open the ticket: preview and addresses are left out (see
     /// [`super::withhold_history`]).
     pub withheld: bool,
+    /// A call (channel `voice`): outcome, duration, wait, agent and disposition.
+    pub call: Option<crate::channels::voice::store::CallSummary>,
     #[serde(skip)]
     pub queue_id: Option<i64>,
     #[serde(skip)]
@@ -335,15 +337,30 @@ pub async fn history(
         before_id.into(),
         limit.into(),
     ];
-    db.fetch_all(
-        "SELECT i.id, i.ticket_id, i.channel, i.direction, i.from_addr, i.to_addr, i.subject, \
+    let mut items: Vec<HistoryItem> = db
+        .fetch_all(
+            "SELECT i.id, i.ticket_id, i.channel, i.direction, i.from_addr, i.to_addr, i.subject, \
          substr(i.body, 1, 200) AS preview, i.created_at, t.status AS ticket_status, \
          t.queue_id, t.assignee_id FROM interactions i LEFT JOIN tickets t ON t.id = i.ticket_id \
          WHERE i.customer_id = $1 AND (i.created_at < $2 OR (i.created_at = $2 AND i.id < $3)) \
          ORDER BY i.created_at DESC, i.id DESC LIMIT $4",
-        params,
-    )
-    .await
+            params,
+        )
+        .await?;
+    // Calls carry their outcome, times, agent and code: one more query, only for a page
+    // with calls on it.
+    let voice: Vec<i64> = items
+        .iter()
+        .filter(|h| h.channel == "voice")
+        .map(|h| h.id)
+        .collect();
+    if !voice.is_empty() {
+        let mut calls = crate::channels::voice::store::summaries(db, &voice).await?;
+        for h in &mut items {
+            h.call = calls.remove(&h.id);
+        }
+    }
+    Ok(items)
 }
 
 impl FromRow for HistoryItem {
@@ -360,6 +377,7 @@ impl FromRow for HistoryItem {
             created_at: r.try_get("created_at")?,
             ticket_status: r.try_get("ticket_status")?,
             withheld: false,
+            call: None,
             queue_id: r.try_get("queue_id")?,
             assignee_id: r.try_get("assignee_id")?,
         })

@@ -165,6 +165,9 @@ pub struct InteractionView {
     pub html: Option<String>,
     /// Remote images and styles left out of `html`; "load images" brings them.
     pub remote_content: usize,
+    /// A call (channel `voice`): outcome, duration, wait, agent and disposition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<crate::channels::voice::store::CallSummary>,
 }
 
 /// The URL that serves an attachment.
@@ -210,6 +213,7 @@ pub fn views(interactions: Vec<Interaction>, attachments: Vec<Attachment>) -> Ve
                 attachments,
                 html: shown.map(|s| s.html),
                 remote_content,
+                call: None,
             }
         })
         .collect()

@@ -266,9 +266,19 @@ async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<Ticket
     let interactions = store::list_interactions(&state.db, id).await?;
     let files = attachments::list_of_ticket(&state.db, id).await?;
     let callback = crate::routing::callbacks::info(&mut &state.db, id).await?;
+    let voice: Vec<i64> = interactions
+        .iter()
+        .filter(|i| i.channel == crate::tickets::Channel::Voice)
+        .map(|i| i.id)
+        .collect();
+    let mut calls = crate::channels::voice::store::summaries(&state.db, &voice).await?;
+    let mut interactions = attachments::views(interactions, files);
+    for v in &mut interactions {
+        v.call = calls.remove(&v.interaction.id);
+    }
     Ok(TicketView {
         ticket,
-        interactions: attachments::views(interactions, files),
+        interactions,
         callback,
     })
 }

@@ -122,6 +122,7 @@ fn call_payload(call: &Call) -> Value {
         "wait_ms": call.wait_ms(),
         "talk_ms": call.talk_ms(),
         "wrap_ms": call.wrap_ms(),
+        "disposition_id": call.disposition_id,
     })
 }
 
@@ -175,6 +176,19 @@ async fn save<E: Exec>(tx: &mut E, db: &Db, call: &Call, allow_ended: bool) -> A
     let payload = call_payload(call);
     events::append(tx, db.backend, "call.updated", call_scope(call), &payload).await?;
     Ok(true)
+}
+
+/// Appends `call.updated` for a change made outside the lifecycle steps (e.g. a disposition).
+pub(super) async fn append_updated<E: Exec>(tx: &mut E, db: &Db, call: &Call) -> AppResult<()> {
+    events::append(
+        tx,
+        db.backend,
+        "call.updated",
+        call_scope(call),
+        &call_payload(call),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Starts a call: files it on the customer's ticket (their open voice ticket in the same queue,

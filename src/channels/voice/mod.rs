@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod cti;
+pub mod dispositions;
 pub mod offers;
 pub mod routes;
 pub mod store;
@@ -95,6 +96,56 @@ pub fn cause_of_twilio_status(status: &str) -> Option<&'static str> {
     }
 }
 
+/// How a call went, as the history shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Still ringing, waiting or talking.
+    InProgress,
+    Answered,
+    /// Inbound, rang out unanswered (nobody picked up, busy, failed).
+    Missed,
+    /// Inbound, the caller hung up before anyone answered.
+    Abandoned,
+    /// Inbound, sent elsewhere unanswered.
+    Forwarded,
+    /// Outbound, the customer did not answer.
+    NoAnswer,
+    /// Outbound, the customer's line was busy.
+    Busy,
+    /// Outbound, the call could not be placed (congestion, unknown number).
+    Failed,
+    /// A blocked number, refused at once.
+    Rejected,
+}
+
+/// The outcome of a call from its state, direction, whether it was answered and the cause.
+pub fn outcome(
+    state: CallState,
+    direction: &str,
+    answered: bool,
+    cause: Option<&str>,
+) -> CallOutcome {
+    if state == CallState::Rejected {
+        return CallOutcome::Rejected;
+    }
+    if !state.is_final() {
+        return CallOutcome::InProgress;
+    }
+    if answered {
+        return CallOutcome::Answered;
+    }
+    let cause = cause.unwrap_or("normalClearing");
+    match (direction, cause) {
+        (_, "forwarded") => CallOutcome::Forwarded,
+        ("in", "cancel" | "normalClearing") => CallOutcome::Abandoned,
+        ("in", _) => CallOutcome::Missed,
+        (_, "busy") => CallOutcome::Busy,
+        (_, "congestion" | "notFound") => CallOutcome::Failed,
+        _ => CallOutcome::NoAnswer,
+    }
+}
+
 /// The caller id for dialling `number`: the rule with the longest matching prefix.
 pub fn pick_caller_id<'a>(rules: &'a [(String, String)], number: &str) -> Option<&'a str> {
     rules
@@ -131,6 +182,25 @@ mod tests {
         assert!(!is_missed("in", false, "forwarded"));
         assert!(!is_missed("in", true, "normalClearing"));
         assert!(!is_missed("out", false, "noAnswer"));
+    }
+
+    #[test]
+    fn outcomes() {
+        use CallOutcome::*;
+        let o = |state, dir, answered, cause| outcome(state, dir, answered, Some(cause));
+        assert_eq!(o(CallState::Ended, "in", true, "normalClearing"), Answered);
+        assert_eq!(
+            o(CallState::WrapUp, "out", true, "normalClearing"),
+            Answered
+        );
+        assert_eq!(o(CallState::Abandoned, "in", false, "cancel"), Abandoned);
+        assert_eq!(o(CallState::Abandoned, "in", false, "noAnswer"), Missed);
+        assert_eq!(o(CallState::Abandoned, "in", false, "forwarded"), Forwarded);
+        assert_eq!(o(CallState::Abandoned, "out", false, "busy"), Busy);
+        assert_eq!(o(CallState::Abandoned, "out", false, "noAnswer"), NoAnswer);
+        assert_eq!(o(CallState::Abandoned, "out", false, "notFound"), Failed);
+        assert_eq!(o(CallState::Talking, "in", true, ""), InProgress);
+        assert_eq!(o(CallState::Rejected, "in", false, "busy"), Rejected);
     }
 
     #[test]

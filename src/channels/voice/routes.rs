@@ -3,6 +3,7 @@
 
 use super::CallState;
 use super::calls::{self, StartCall};
+use super::dispositions::{self, Disposition, DispositionFields, ReportRow};
 use super::store::{self, AdminTable, BlockedNumber, Call, CallerIdRule, MenuChoice, VoiceNumber};
 use crate::app::AppState;
 use crate::channels::twilio;
@@ -43,6 +44,28 @@ pub fn routes(r: Routes) -> Routes {
             "Click-to-call (e.g. a callback): places the call through Twilio, or returns the dial action for the PBX", post(dial))
         .body::<DialBody>()
         .returns::<DialAction>(200)
+        .add("GET", "/api/calls/capabilities", "voice", Access::Agent,
+            "What the console can do with calls here: dial, hold, transfer (each with the reason when not)", get(capabilities))
+        .returns::<Capabilities>(200)
+        .add("POST", "/api/calls/{id}/disposition", "voice", Access::Agent,
+            "Set the disposition code of a call (its agent, or supervisors), once answered or over", post(set_disposition))
+        .body::<DispositionPick>()
+        .returns::<Call>(200)
+        .add("GET", "/api/call-dispositions", "voice", Access::Agent,
+            "Disposition codes in order (agents: the active ones; admins `all=true` for every one)", get(list_dispositions))
+        .query::<DispositionListQuery>()
+        .returns::<Vec<Disposition>>(200)
+        .add("POST", "/api/call-dispositions", "voice", Access::Admin, "Add a disposition code", post(create_disposition))
+        .body::<DispositionBody>()
+        .returns::<Disposition>(201)
+        .add("PATCH", "/api/call-dispositions/{id}", "voice", Access::Admin,
+            "Change a disposition code (names, order, active)", axum::routing::patch(update_disposition))
+        .body::<DispositionBody>()
+        .returns::<Disposition>(200)
+        .add("GET", "/api/reports/dispositions", "voice", Access::Supervisor,
+            "Calls per disposition code and queue that started between from and to (RFC 3339)", get(disposition_report))
+        .query::<ReportQuery>()
+        .returns::<DispositionReport>(200)
         .add("GET", "/api/voice/blocked-numbers", "voice", Access::Admin, "Blocked numbers", get(list_blocked))
         .returns::<Vec<BlockedNumber>>(200)
         .add("POST", "/api/voice/blocked-numbers", "voice", Access::Admin, "Block a number", post(create_blocked))
@@ -182,9 +205,14 @@ async fn dial(
         .await?
         .or_else(|| Some(state.config.twilio_caller_id.clone()).filter(|c| !c.is_empty()));
     let callback = store::find_open_callback(&mut &state.db, &number).await?;
-    let twilio_ready = !state.config.twilio_account_sid.is_empty()
-        && !state.config.twilio_auth_token.is_empty()
-        && caller_id.is_some();
+    let twilio_ready = twilio_configured(&state) && caller_id.is_some();
+    if !twilio_ready && state.config.cti_token.is_empty() {
+        return Err(AppError::Unprocessable(
+            "click-to-call needs Twilio (account SID, auth token and a caller id) or a PBX on \
+             the CTI webhook (HOTLINE_CTI_TOKEN); neither is configured"
+                .into(),
+        ));
+    }
     if !twilio_ready {
         return Ok(axum::Json(DialAction {
             action: "dial",
@@ -250,6 +278,215 @@ async fn dial(
         callback_ticket_id: callback,
         uri: None,
         call: Some(call),
+    }))
+}
+
+fn twilio_configured(state: &AppState) -> bool {
+    !state.config.twilio_account_sid.is_empty() && !state.config.twilio_auth_token.is_empty()
+}
+
+/// One call control: whether the console offers it, how, and why not.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Capability {
+    available: bool,
+    /// `twilio` or `pbx` when available.
+    via: Option<&'static str>,
+    /// Why not (stable code the console translates): `not_configured` (neither Twilio nor a
+    /// PBX), `no_caller_id` (Twilio without a caller id or caller-id rule),
+    /// `twilio_needs_conference` (Twilio holds or transfers a caller with the agent still on
+    /// the line only inside a conference, which Hotline's calls are not),
+    /// `pbx_on_phone` (the CTI webhook only reports events; the phone or softphone does it).
+    reason: Option<&'static str>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Capabilities {
+    dial: Capability,
+    hold: Capability,
+    transfer: Capability,
+}
+
+fn unavailable(reason: &'static str) -> Capability {
+    Capability {
+        available: false,
+        via: None,
+        reason: Some(reason),
+    }
+}
+
+/// What exists decides: Twilio places calls by REST (when it has a caller id), a PBX dials from
+/// the `tel:` action; neither holds nor transfers through what Hotline talks to.
+async fn capabilities(State(state): State<AppState>) -> AppResult<axum::Json<Capabilities>> {
+    let twilio = twilio_configured(&state);
+    let pbx = !state.config.cti_token.is_empty();
+    let caller_id = !state.config.twilio_caller_id.is_empty()
+        || !store::list_caller_id_rules(&state.db).await?.is_empty();
+    let dial = match (twilio && caller_id, pbx) {
+        (true, _) => Capability {
+            available: true,
+            via: Some("twilio"),
+            reason: None,
+        },
+        (false, true) => Capability {
+            available: true,
+            via: Some("pbx"),
+            reason: None,
+        },
+        (false, false) if twilio => unavailable("no_caller_id"),
+        (false, false) => unavailable("not_configured"),
+    };
+    let on_call = match (twilio, pbx) {
+        (true, _) => "twilio_needs_conference",
+        (false, true) => "pbx_on_phone",
+        (false, false) => "not_configured",
+    };
+    Ok(axum::Json(Capabilities {
+        dial,
+        hold: unavailable(on_call),
+        transfer: unavailable(on_call),
+    }))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct DispositionPick {
+    disposition_id: i64,
+}
+
+async fn set_disposition(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<DispositionPick>,
+) -> AppResult<axum::Json<Call>> {
+    let call = visible_call(&state, &user, id).await?;
+    if !dispositions::may_set(&user, &call) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(axum::Json(
+        dispositions::set_on_call(&state.db, call.id, b.disposition_id, user.id).await?,
+    ))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct DispositionListQuery {
+    /// Admins: inactive codes too.
+    all: Option<bool>,
+}
+
+async fn list_dispositions(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(q): Query<DispositionListQuery>,
+) -> AppResult<axum::Json<Vec<Disposition>>> {
+    let all = q.all.unwrap_or(false) && user.role == crate::auth::Role::Admin;
+    Ok(axum::Json(dispositions::list(&state.db, !all).await?))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct DispositionBody {
+    /// Lower-case letters, digits and `_` (required on create).
+    code: Option<String>,
+    /// English name (required on create).
+    name_en: Option<String>,
+    /// Chinese name (required on create).
+    name_zh: Option<String>,
+    active: Option<bool>,
+    position: Option<i64>,
+}
+
+impl From<DispositionBody> for DispositionFields {
+    fn from(b: DispositionBody) -> Self {
+        DispositionFields {
+            code: b.code,
+            name_en: b.name_en,
+            name_zh: b.name_zh,
+            active: b.active,
+            position: b.position,
+        }
+    }
+}
+
+async fn create_disposition(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<DispositionBody>,
+) -> AppResult<(StatusCode, axum::Json<Disposition>)> {
+    let d = dispositions::insert(&state.db, b.into()).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.disposition",
+        &format!("disposition:{}", d.id),
+        json!({"code": d.code, "name_en": d.name_en, "name_zh": d.name_zh, "active": d.active}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(d)))
+}
+
+async fn update_disposition(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<DispositionBody>,
+) -> AppResult<axum::Json<Disposition>> {
+    let d = dispositions::update(&state.db, id, b.into()).await?;
+    crate::auth::store::insert_audit(
+        &state.db.pool,
+        Some(user.id),
+        "voice.disposition",
+        &format!("disposition:{}", d.id),
+        json!({"code": d.code, "name_en": d.name_en, "name_zh": d.name_zh, "active": d.active}),
+    )
+    .await?;
+    Ok(axum::Json(d))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct ReportQuery {
+    /// RFC 3339; calls that started at or after it.
+    from: String,
+    /// RFC 3339; calls that started at or before it.
+    to: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct DispositionReport {
+    from_ms: i64,
+    to_ms: i64,
+    /// Answered or finished calls in the period.
+    total: i64,
+    /// Per code and queue, most calls first; calls without a code in rows with
+    /// `disposition_id: null`.
+    rows: Vec<ReportRow>,
+}
+
+fn rfc3339(field: &str, v: &str) -> AppResult<i64> {
+    v.trim()
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| {
+            AppError::validation(
+                field,
+                format!("{field} must be an RFC 3339 time, e.g. 2026-12-03T09:00:00+08:00"),
+            )
+        })
+}
+
+async fn disposition_report(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> AppResult<axum::Json<DispositionReport>> {
+    let from_ms = rfc3339("from", &q.from)?;
+    let to_ms = rfc3339("to", &q.to)?;
+    if from_ms > to_ms {
+        return Err(AppError::validation("to", "to must not be before from"));
+    }
+    let rows = dispositions::report(&state.db, from_ms, to_ms).await?;
+    Ok(axum::Json(DispositionReport {
+        from_ms,
+        to_ms,
+        total: rows.iter().map(|r| r.calls).sum(),
+        rows,
     }))
 }
 

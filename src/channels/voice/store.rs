@@ -34,6 +34,11 @@ pub struct Call {
     /// Agents whose screen popped for this call.
     pub popped: Vec<i64>,
     pub recording_url: Option<String>,
+    /// The disposition code the agent picked (`POST /api/calls/{id}/disposition`), by whom and
+    /// when.
+    pub disposition_id: Option<i64>,
+    pub disposition_by: Option<i64>,
+    pub disposition_at: Option<i64>,
 }
 
 impl Call {
@@ -60,9 +65,115 @@ impl Call {
     }
 }
 
+/// A call as the history and the ticket timeline show it.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct CallSummary {
+    /// The call (`GET /api/calls/{id}`).
+    pub id: i64,
+    /// `cti` or `twilio`.
+    pub source: String,
+    pub direction: String,
+    pub state: CallState,
+    pub outcome: super::CallOutcome,
+    /// Talk time (answered → hung up), ms; `null` when not answered or still talking.
+    pub duration_ms: Option<i64>,
+    /// Inbound: the caller's wait (queued, else rung, → answered, or → hung up unanswered), ms.
+    pub wait_ms: Option<i64>,
+    /// After-call work, ms.
+    pub wrap_ms: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub agent_name: Option<String>,
+    pub cause: Option<String>,
+    pub disposition: Option<DispositionRef>,
+}
+
+/// The code a call has, with its names in both languages.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct DispositionRef {
+    pub id: i64,
+    pub code: String,
+    pub name_en: String,
+    pub name_zh: String,
+}
+
+impl FromRow for (i64, CallSummary) {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<(i64, CallSummary), sqlx::Error> {
+        let state = CallState::parse(&r.try_get::<String>("state")?).unwrap_or(CallState::Ended);
+        let direction: String = r.try_get("direction")?;
+        let cause: Option<String> = r.try_get("cause")?;
+        let started: i64 = r.try_get("started_at")?;
+        let queued: Option<i64> = r.try_get("queued_at")?;
+        let answered: Option<i64> = r.try_get("answered_at")?;
+        let ended: Option<i64> = r.try_get("ended_at")?;
+        let wrapped: Option<i64> = r.try_get("wrapped_at")?;
+        let disposition = match r.try_get::<Option<i64>>("disposition_id")? {
+            Some(id) => Some(DispositionRef {
+                id,
+                code: r.try_get::<Option<String>>("d_code")?.unwrap_or_default(),
+                name_en: r
+                    .try_get::<Option<String>>("d_name_en")?
+                    .unwrap_or_default(),
+                name_zh: r
+                    .try_get::<Option<String>>("d_name_zh")?
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        };
+        let wait_ms = (direction == "in")
+            .then(|| Some(answered.or(ended)? - queued.unwrap_or(started)))
+            .flatten()
+            .map(|w| w.max(0));
+        Ok((
+            r.try_get("interaction_id")?,
+            CallSummary {
+                id: r.try_get("id")?,
+                source: r.try_get("source")?,
+                outcome: super::outcome(state, &direction, answered.is_some(), cause.as_deref()),
+                direction,
+                state,
+                duration_ms: answered.zip(ended).map(|(a, e)| e - a),
+                wait_ms,
+                wrap_ms: ended.zip(wrapped).map(|(e, w)| w - e),
+                agent_id: r.try_get("agent_id")?,
+                agent_name: r.try_get("agent_name")?,
+                cause,
+                disposition,
+            },
+        ))
+    }
+}
+
+/// The calls behind `interaction_ids` (voice interactions), by interaction id.
+pub async fn summaries(
+    db: &Db,
+    interaction_ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, CallSummary>> {
+    if interaction_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    // At most a page of ids (the history's 20, a ticket's thread): one placeholder each.
+    let marks = (1..=interaction_ids.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT c.id, c.interaction_id, c.source, c.direction, c.state, c.cause, c.started_at, \
+         c.queued_at, c.answered_at, c.ended_at, c.wrapped_at, c.agent_id, \
+         u.display_name AS agent_name, c.disposition_id, d.code AS d_code, \
+         d.name_en AS d_name_en, d.name_zh AS d_name_zh FROM calls c \
+         LEFT JOIN users u ON u.id = c.agent_id \
+         LEFT JOIN call_dispositions d ON d.id = c.disposition_id \
+         WHERE c.interaction_id IN ({marks})"
+    );
+    let params = interaction_ids.iter().map(|&i| i.into()).collect();
+    let rows: Vec<(i64, CallSummary)> = db.fetch_all(&sql, params).await?;
+    Ok(rows.into_iter().collect())
+}
+
 const CALL_COLUMNS: &str = "id, source, call_id, direction, from_number, to_number, queue_id, \
      state, agent_id, customer_id, ticket_id, interaction_id, callback_ticket_id, started_at, \
-     queued_at, answered_at, ended_at, wrapped_at, cause, last_sequence, popped, recording_url";
+     queued_at, answered_at, ended_at, wrapped_at, cause, last_sequence, popped, recording_url, \
+     disposition_id, disposition_by, disposition_at";
 
 impl FromRow for Call {
     fn from_row(r: &impl crate::db::ReadRow) -> Result<Call, sqlx::Error> {
@@ -96,6 +207,9 @@ fn call_from_row(r: &impl crate::db::ReadRow) -> Result<Call, sqlx::Error> {
         last_sequence: r.try_get("last_sequence")?,
         popped,
         recording_url: r.try_get("recording_url")?,
+        disposition_id: r.try_get("disposition_id")?,
+        disposition_by: r.try_get("disposition_by")?,
+        disposition_at: r.try_get("disposition_at")?,
     })
 }
 

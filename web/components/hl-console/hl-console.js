@@ -15,6 +15,7 @@ import { notify, session } from '../../lib/session.js';
 import '../hl-signin/hl-signin.js';
 import '../hl-presence/hl-presence.js';
 import '../hl-offers/hl-offers.js';
+import '../hl-call-panel/hl-call-panel.js';
 import '../hl-ticket-list/hl-ticket-list.js';
 import '../hl-ticket-view/hl-ticket-view.js';
 import '../hl-customer-view/hl-customer-view.js';
@@ -113,6 +114,7 @@ class HlConsole extends HTMLElement {
           <button type="button" id="signout">${t('nav.sign_out')}</button>
         </header>
         <hl-offers></hl-offers>
+        <hl-call-panel hidden></hl-call-panel>
         <div class="hint-band" id="offline-hint" role="status" ${this.presenceState === 'offline' ? '' : 'hidden'}>
           <strong>${t('presence.offline_hint_title')}</strong>
           <span class="grow">${t('presence.offline_hint')}</span>

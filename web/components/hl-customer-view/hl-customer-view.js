@@ -11,6 +11,7 @@ import { drafts } from '../../lib/drafts.js';
 import { html, render } from '../../lib/html.js';
 import { enumText, errorText, fmtDateTime, subjectText, t } from '../../lib/i18n.js';
 import { channelIcon, icon } from '../../lib/icons.js';
+import { callCapabilities, callSummary, dial, dialButton } from '../../lib/calls.js';
 import { notify, session } from '../../lib/session.js';
 import { offerTicket, offerWho } from '../hl-offers/hl-offers.js';
 const TIERS = ['vip', 'key', 'regular', 'low'];
@@ -30,6 +31,10 @@ class HlCustomerView extends HTMLElement {
     window.addEventListener('hl-offers-changed', this.onOffers);
     const id = this.getAttribute('customer-id');
     if (id) this.load(Number(id));
+    callCapabilities().then((cap) => {
+      this.cap = cap;
+      if (this.view) this.draw();
+    });
   }
 
   disconnectedCallback() {
@@ -106,6 +111,7 @@ class HlCustomerView extends HTMLElement {
           <span class="badge ${c.tier}" id="customer-tier">${t('tier.' + c.tier)}</span>
           <span class="badge ${v.match}" id="match-quality">${t('match.' + v.match)}${v.matched_by && t('matched_by.' + v.matched_by) ? ` · ${t('matched_by.' + v.matched_by)}` : ''}</span>
           <span class="grow"></span>
+          ${dialButton('customer-dial', (c.identities.find((i) => i.kind === 'phone') || {}).value, this.cap, t('calls.dial_customer'))}
           <button type="button" id="edit-customer">${t('customer.edit')}</button>
           <button type="button" class="primary" id="new-ticket">${t('customer.new_ticket')}</button>
         </header>
@@ -134,6 +140,7 @@ class HlCustomerView extends HTMLElement {
             <li><span class="ch" title="${t('channel.' + h.channel)}">${channelIcon(h.channel)}</span>
               <div><div class="small"><strong>${t('direction.' + h.direction)}</strong> · ${t('channel.' + h.channel)}
                 · <a href="#/ticket/${h.ticket_id}">#${h.ticket_id}</a>${h.subject ? html` · ${h.subject}` : ''}</div>
+                ${h.call ? html`<div>${callSummary(h.call)}</div>` : ''}
                 <div class="preview">${h.preview}</div></div>
               <span class="small muted">${fmtDateTime(h.created_at)}</span></li>`)}</ul>
             ${v.history_next ? html`<button type="button" id="more-history">${t('customer.more_history')}</button>` : ''}`
@@ -229,6 +236,7 @@ class HlCustomerView extends HTMLElement {
       });
     }
     this.querySelector('#more-history')?.addEventListener('click', () => this.more());
+    this.querySelector('#customer-dial[data-dial]')?.addEventListener('click', (e) => dial(e.currentTarget.dataset.dial));
   }
 
   async save(e) {

@@ -1,12 +1,15 @@
 // <hl-phone-settings> — the admin's phone settings: blocked numbers (their calls are rejected),
 // caller-id rules (which number an outbound call shows, by the dialled number's prefix) and the
-// dialled numbers' greeting, language, queue and menu (Twilio). Every change goes through the
-// /api/voice/* admin routes, which check the numbers and write the audit log.
+// dialled numbers' greeting, language, queue and menu (Twilio), and the call disposition codes
+// agents pick at the end of a call (English and Chinese names, order, active). Every change goes
+// through the /api/voice/* and /api/call-dispositions admin routes, which check the input and
+// write the audit log.
 // Usage: <hl-phone-settings></hl-phone-settings> (the console shows it at #/admin/phone).
 
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
 import { errorText, fmtDateTime, t } from '../../lib/i18n.js';
+import { dispositionCodes } from '../../lib/calls.js';
 import { notify } from '../../lib/session.js';
 
 class HlPhoneSettings extends HTMLElement {
@@ -22,13 +25,15 @@ class HlPhoneSettings extends HTMLElement {
 
   async load() {
     try {
-      const [blocked, rules, numbers, queues] = await Promise.all([
+      const [blocked, rules, numbers, queues, codes] = await Promise.all([
         api.get('/api/voice/blocked-numbers'),
         api.get('/api/voice/caller-id-rules'),
         api.get('/api/voice/numbers'),
         api.get('/api/queues'),
+        api.get('/api/call-dispositions?all=true'),
       ]);
-      Object.assign(this, { blocked, rules, numbers, queues });
+      Object.assign(this, { blocked, rules, numbers, queues, codes });
+      dispositionCodes(true);
       this.draw();
     } catch (e) {
       render(this, html`<h1>${t('phone.title')}</h1><p class="error" role="alert">${errorText(e)}</p>`);
@@ -104,6 +109,27 @@ class HlPhoneSettings extends HTMLElement {
           </fieldset>
           <button class="primary" type="submit">${t('common.save')}</button>
         </form>
+      </section>
+      <section aria-labelledby="codes-h">
+        <h2 id="codes-h">${t('calls.codes')}</h2>
+        <p class="muted small">${t('calls.codes_hint')}</p>
+        ${this.codes.length ? html`<table class="list" id="code-list"><thead><tr>
+            <th>${t('calls.code')}</th><th>${t('calls.name_en')}</th><th>${t('calls.name_zh')}</th>
+            <th>${t('calls.position')}</th><th>${t('calls.active')}</th><th></th></tr></thead>
+          <tbody>${this.codes.map((d) => html`<tr data-code="${d.code}" class="${d.active ? '' : 'muted'}">
+            <td><code>${d.code}</code></td>
+            <td><input name="name_en" value="${d.name_en}" aria-label="${t('calls.name_en')}"></td>
+            <td><input name="name_zh" value="${d.name_zh}" aria-label="${t('calls.name_zh')}"></td>
+            <td><input name="position" type="number" min="0" max="10000" value="${d.position}" size="4" aria-label="${t('calls.position')}"></td>
+            <td><input name="active" type="checkbox" ${d.active ? 'checked' : ''} aria-label="${t('calls.active')}"></td>
+            <td><button type="button" data-save-code="${d.id}">${t('common.save')}</button></td></tr>`)}</tbody></table>`
+          : html`<p class="empty">${t('calls.no_codes')}</p>`}
+        <form class="filters" id="code-form">
+          <label>${t('calls.code')}<input name="code" id="code-code" required placeholder="follow_up" pattern="[a-z0-9_]+"></label>
+          <label class="grow">${t('calls.name_en')}<input name="name_en" id="code-name-en" required></label>
+          <label class="grow">${t('calls.name_zh')}<input name="name_zh" id="code-name-zh" required></label>
+          <button class="primary" type="submit">${t('calls.add_code')}</button>
+        </form>
       </section>`);
     this.wire();
   }
@@ -127,6 +153,23 @@ class HlPhoneSettings extends HTMLElement {
     }
     for (const b of this.querySelectorAll('[data-edit-number]')) {
       b.onclick = () => this.editNumber(this.numbers.find((n) => n.number === b.dataset.editNumber));
+    }
+    this.querySelector('#code-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const f = e.target;
+      this.change(() => api.post('/api/call-dispositions', { code: f.code.value.trim(), name_en: f.name_en.value, name_zh: f.name_zh.value }));
+    });
+    for (const b of this.querySelectorAll('[data-save-code]')) {
+      b.onclick = () => {
+        const row = b.closest('tr');
+        const v = (n) => row.querySelector(`[name=${n}]`);
+        this.change(() => api.patch(`/api/call-dispositions/${b.dataset.saveCode}`, {
+          name_en: v('name_en').value,
+          name_zh: v('name_zh').value,
+          position: Number(v('position').value),
+          active: v('active').checked,
+        }));
+      };
     }
     this.querySelector('#menu-add').onclick = () => this.addChoice({ digit: '', queue_id: null, label: '' });
     this.querySelector('#number-form').addEventListener('submit', (e) => {

@@ -16,6 +16,9 @@ import {
   enumText, errorText, fmtBytes, fmtDateTime, fmtDuration, fromLocalInput, subjectText, systemText, t, toLocalInput,
 } from '../../lib/i18n.js';
 import { channelIcon, icon } from '../../lib/icons.js';
+import {
+  callCapabilities, callSummary, dial, dialButton, dispositionCodes, dispositionName, mayDispose, setDisposition,
+} from '../../lib/calls.js';
 import { notify, session } from '../../lib/session.js';
 import { markSeen } from '../hl-ticket-list/hl-ticket-list.js';
 
@@ -41,7 +44,7 @@ class HlTicketView extends HTMLElement {
     this.load();
     this.onEvent = (e) => {
       const ev = e.detail;
-      if (ev.ticket_id === this.id_ && (ev.kind.startsWith('ticket.') || ev.kind === 'interaction.created')) this.soon();
+      if (ev.ticket_id === this.id_ && (ev.kind.startsWith('ticket.') || ev.kind === 'interaction.created' || ev.kind === 'call.updated')) this.soon();
     };
     this.onShortcut = (e) => {
       if (e.detail === 'reply' || e.detail === 'note') this.setMode(e.detail, true);
@@ -86,6 +89,7 @@ class HlTicketView extends HTMLElement {
       session.currentTicket = this.ticket;
       markSeen(this.ticket);
       this.customer = this.ticket.customer_id ? (await api.get(`/api/customers/${this.ticket.customer_id}`)).customer : null;
+      [this.cap, this.codes] = await Promise.all([callCapabilities(), dispositionCodes()]);
       this.error = null;
     } catch (e) {
       this.error = e.status === 404 ? t('ticket.not_found') : errorText(e);
@@ -171,6 +175,7 @@ class HlTicketView extends HTMLElement {
         ${x.assignee_id !== session.user.id ? html`<button type="button" id="take">${t('ticket.take')}</button>` : ''}
         <button type="button" id="merge">${t('ticket.merge')}</button>
         ${c ? html`<a class="button" href="#/customer/${c.id}">${t('ticket.open_customer')}</a>` : ''}
+        ${x.kind !== 'callback' && !this.callback && phoneOf(c) ? dialButton('ticket-dial', phoneOf(c), this.cap, t('calls.dial_customer')) : ''}
       </div>
       ${x.kind === 'callback' || this.callback ? this.callbackPanel() : ''}
       <section class="thread" aria-label="${t('ticket.thread')}" id="thread">
@@ -214,7 +219,7 @@ class HlTicketView extends HTMLElement {
       <h2 id="callback-h">${icon('callback')} ${t('callback.title')}</h2>
       <div class="row">
         <span class="number" id="callback-number">${number || t('callback.no_number')}</span>
-        ${number ? html`<button type="button" class="primary" id="dial">${icon('voice')} ${t('callback.dial')}</button>` : ''}
+        ${dialButton('dial', number, this.cap)}
       </div>
       <dl>
         ${cb.reason ? html`<div><dt>${t('callback.why')}</dt><dd>${systemText(cb.reason_data, cb.reason)}</dd></div>` : ''}
@@ -233,14 +238,8 @@ class HlTicketView extends HTMLElement {
     </section>`;
   }
 
-  async dial() {
-    const number = (this.callback && this.callback.phone) || phoneOf(this.customer);
-    try {
-      await api.post('/api/calls/dial', { ticket_id: this.id_, number });
-      notify(t('callback.dialling', { number }));
-    } catch (e) {
-      notify(errorText(e), 'error');
-    }
+  async dial(number) {
+    if (await dial(number)) this.soon();
   }
 
   async outcome(outcome) {
@@ -298,11 +297,13 @@ class HlTicketView extends HTMLElement {
       return html`<article class="msg call" data-interaction="${i.id}">${icon('voice')}
         <div class="grow"><strong>${t(i.direction === 'out' ? 'call.outbound' : 'call.inbound')}</strong>
           <span class="muted"> ${i.from_addr} → ${i.to_addr}</span>
+          ${i.call ? html`<div>${callSummary(i.call)}</div>` : ''}
           <div class="small">${[
-            secs != null ? `${t('call.duration')} ${fmtDuration(secs)}` : '',
+            !i.call && secs != null ? `${t('call.duration')} ${fmtDuration(secs)}` : '',
             meta.cause ? `${t('call.cause')}: ${enumText('cause', meta.cause)}` : '',
             body,
-          ].filter(Boolean).join(' · ')}</div></div>
+          ].filter(Boolean).join(' · ')}</div>
+          ${mayDispose(i.call) ? this.disposeSelect(i.call) : ''}</div>
         <span class="small muted">${fmtDateTime(i.created_at)}</span></article>`;
     }
     if (i.channel === 'note' || i.direction === 'internal') {
@@ -319,6 +320,16 @@ class HlTicketView extends HTMLElement {
         <span class="grow"></span>${hasHtml ? html`<button class="small" data-html="${i.id}">${t('ticket.show_formatted')}</button>` : ''} ${split}</header>
       ${i.subject ? html`<div><strong>${i.subject}</strong></div>` : ''}
       <div class="body" id="body-${i.id}">${body}</div>${attachments}</article>`;
+  }
+
+  /** The code of a call: picked here too (its agent or a supervisor), e.g. after wrap-up. */
+  disposeSelect(call) {
+    const current = call.disposition ? call.disposition.id : null;
+    const codes = (this.codes || []).slice();
+    if (call.disposition && !codes.some((d) => d.id === current)) codes.push(call.disposition);
+    return html`<label class="small">${t('calls.disposition')}
+      <select data-dispose="${call.id}" id="dispose-${call.id}"><option value="">—</option>
+        ${codes.map((d) => html`<option value="${d.id}" ${d.id === current ? 'selected' : ''}>${dispositionName(d)}</option>`)}</select></label>`;
   }
 
   wire() {
@@ -340,7 +351,15 @@ class HlTicketView extends HTMLElement {
     });
     this.querySelector('#composer').addEventListener('input', () => this.keepDraft());
     this.querySelector('#composer').addEventListener('change', () => this.keepDraft());
-    this.querySelector('#dial')?.addEventListener('click', () => this.dial());
+    for (const b of this.querySelectorAll('[data-dial]')) b.addEventListener('click', () => this.dial(b.dataset.dial));
+    for (const sel of this.querySelectorAll('[data-dispose]')) {
+      sel.addEventListener('change', async () => {
+        if (!sel.value) return;
+        sel.disabled = true;
+        if (await setDisposition(Number(sel.dataset.dispose), Number(sel.value))) this.load();
+        else sel.disabled = false;
+      });
+    }
     this.querySelector('#callback-outcome')?.addEventListener('submit', (e) => {
       e.preventDefault();
       if (e.submitter && e.submitter.value) this.outcome(e.submitter.value);
