@@ -409,7 +409,10 @@ async fn a_callback_is_dialled_through_twilio_and_gets_a_code() {
     );
     assert_eq!(cap["hold"]["available"], false);
     assert_eq!(cap["hold"]["reason"], "twilio_needs_conference");
-    assert_eq!(cap["transfer"]["reason"], "twilio_needs_conference");
+    assert_eq!(
+        cap["transfer"],
+        json!({"available": true, "via": "twilio", "reason": null})
+    );
     let (s, _) = app
         .post(
             "/api/voice/caller-id-rules",
@@ -523,6 +526,126 @@ async fn a_callback_is_dialled_through_twilio_and_gets_a_code() {
         Value::Null,
         "no queue wait on an outbound call"
     );
+}
+
+#[tokio::test]
+async fn a_talking_twilio_caller_is_transferred_to_another_agent() {
+    let (app, fake) = spawn_with_twilio().await;
+    let (a1, a1_token) = agent(&app, "a1", "101", Some("+8613811112222")).await;
+    let (a2, a2_token) = agent(&app, "a2", "102", Some("+8613811113333")).await;
+    let (s, twiml) = post_signed(
+        &app,
+        "/webhooks/twilio/voice",
+        &[
+            ("CallSid", "CA500"),
+            ("From", "+8613900000005"),
+            ("To", "+14155550199"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{twiml}");
+    let id = call_of(&app, "CA500").await["id"].as_i64().unwrap();
+    let path = format!("/api/calls/{id}/transfer");
+
+    // Waiting, not talking: nothing to transfer yet.
+    let (s, b) = app
+        .post(&path, &app.admin_token, json!({"user_id": a2}))
+        .await;
+    assert_error(s, &b, 409, "conflict");
+    let (s, b) = app
+        .post(&format!("/api/calls/{id}/connect"), &a1_token, json!({}))
+        .await;
+    assert_eq!(
+        (s.as_u16(), b["state"].as_str()),
+        (200, Some("talking")),
+        "{b}"
+    );
+
+    // Only its agent (or a supervisor) moves it, and not to the agent who has it.
+    let (s, b) = app.post(&path, &a2_token, json!({"user_id": a2})).await;
+    assert_error(s, &b, 403, "forbidden");
+    let (s, b) = app.post(&path, &a1_token, json!({"user_id": a1})).await;
+    assert_error(s, &b, 400, "validation_failed");
+    let (s, b) = app.post(&path, &a1_token, json!({"user_id": 999999})).await;
+    assert_error(s, &b, 400, "validation_failed");
+
+    // Twilio redirects the caller's leg to a2's phone; the call and its ticket are a2's.
+    let before = fake.requests().len();
+    let (s, c) = app.post(&path, &a1_token, json!({"user_id": a2})).await;
+    assert_eq!(s.as_u16(), 200, "{c}");
+    assert_eq!(
+        (c["state"].as_str(), c["agent_id"].as_i64()),
+        (Some("talking"), Some(a2))
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), before + 1);
+    assert_eq!(reqs[before].resource, "Calls/CA500.json");
+    assert_eq!(
+        reqs[before].field("Twiml"),
+        Some("<Response><Dial><Number>+8613811113333</Number></Dial></Response>")
+    );
+    assert!(c["popped"].as_array().unwrap().contains(&json!(a2)), "{c}");
+    let tid = c["ticket_id"].as_i64().unwrap();
+    let (_, t) = app
+        .get(&format!("/api/tickets/{tid}"), &app.admin_token)
+        .await;
+    assert_eq!(t["ticket"]["assignee_id"], a2, "{t}");
+
+    // Twilio refuses: nothing moves, and the agent hears why.
+    fake.push(
+        404,
+        json!({"code": 20404, "message": "The requested resource was not found"}),
+    );
+    let (s, b) = app
+        .post(&path, &app.admin_token, json!({"user_id": a1}))
+        .await;
+    assert_error(s, &b, 422, "unprocessable");
+    assert_eq!(call_of(&app, "CA500").await["agent_id"], a2);
+
+    // The end: a2 wraps up and picks the code.
+    let (s, _) = post_signed(
+        &app,
+        "/webhooks/twilio/voice/status",
+        &[
+            ("CallSid", "CA500"),
+            ("CallStatus", "completed"),
+            ("SequenceNumber", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, b) = app.post(&path, &a2_token, json!({"user_id": a1})).await;
+    assert_error(s, &b, 409, "conflict");
+    let (s, b) = app
+        .post(
+            &format!("/api/calls/{id}/disposition"),
+            &a2_token,
+            json!({"disposition_id": code_id(&app, "resolved").await}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{b}");
+
+    // A PBX's call is transferred on the phone, not through Hotline.
+    cti(
+        &app,
+        json!({"event": "newCall", "from": "013900000006", "to": "4008001234",
+        "direction": "in", "callId": "pbx-t", "user": ["101"]}),
+    )
+    .await;
+    cti(
+        &app,
+        json!({"event": "answer", "callId": "pbx-t", "direction": "in", "user": "101"}),
+    )
+    .await;
+    let pbx = call_of(&app, "pbx-t").await["id"].as_i64().unwrap();
+    let (s, b) = app
+        .post(
+            &format!("/api/calls/{pbx}/transfer"),
+            &a1_token,
+            json!({"user_id": a2}),
+        )
+        .await;
+    assert_error(s, &b, 422, "unprocessable");
 }
 
 #[tokio::test]

@@ -57,13 +57,42 @@ export function dialButton(id, number, cap, label = t('callback.dial')) {
     <span class="small muted" id="${id}-why">${why}</span>`;
 }
 
-/** Hold and transfer: offered only where what carries the call supports them; else why not. */
-export function callControls(cap) {
-  return html`<span class="call-controls">${['hold', 'transfer'].map((k) => {
-    const c = cap && cap[k];
-    const why = c && c.available ? '' : unavailableText(k, c && c.reason);
-    return html`<button type="button" class="small" data-call-control="${k}" disabled title="${why}">${t(`calls.control.${k}`)}</button>`;
-  })}<span class="small muted" data-controls-why>${cap && cap.hold && !cap.hold.available ? unavailableText('hold', cap.hold.reason) : ''}</span></span>`;
+/**
+ * Why `control` cannot be used on `call` now ('' when it can): not offered here at all, or
+ * (transfer through Twilio) only for an incoming Twilio call while talking.
+ */
+export function controlBlocked(control, cap, call) {
+  const c = cap && cap[control];
+  if (!c || !c.available) return unavailableText(control, c && c.reason);
+  if (control === 'transfer' && !(call && call.source === 'twilio' && call.direction === 'in' && call.state === 'talking')) {
+    return unavailableText(control, 'transfer_incoming_twilio');
+  }
+  return '';
+}
+
+/** Hold and transfer for `call`: offered only where what carries it supports them; else why not. */
+export function callControls(cap, call) {
+  const reasons = [];
+  const buttons = ['hold', 'transfer'].map((k) => {
+    const why = controlBlocked(k, cap, call);
+    if (why) reasons.push(why);
+    return why
+      ? html`<button type="button" class="small" data-call-control="${k}" disabled title="${why}">${t(`calls.control.${k}`)}</button>`
+      : html`<button type="button" class="small" data-call-control="${k}">${t(`calls.control.${k}`)}</button>`;
+  });
+  return html`<span class="call-controls">${buttons}<span class="small muted" data-controls-why>${reasons.join(' ')}</span></span>`;
+}
+
+/** Puts a talking Twilio caller through to another agent; the call or null (after saying why). */
+export async function transferCall(callId, userId) {
+  try {
+    const call = await api.post(`/api/calls/${callId}/transfer`, { user_id: userId });
+    notify(t('calls.transferred', { name: session.userName(userId) }));
+    return call;
+  } catch (e) {
+    notify(errorText(e), 'error');
+    return null;
+  }
 }
 
 /**

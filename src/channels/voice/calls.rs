@@ -845,6 +845,107 @@ async fn log_callback_attempt<E: Exec>(
     Ok(())
 }
 
+/// What Twilio dials to reach `user`: their phone number, else their Twilio Client identity.
+fn dial_target(user: &User) -> String {
+    match user.phone.as_deref().filter(|p| !p.is_empty()) {
+        Some(phone) => format!(
+            "<Number>{}</Number>",
+            super::super::twilio::xml_escape(phone)
+        ),
+        None => format!(
+            "<Client>{}</Client>",
+            super::super::twilio::xml_escape(&user.login)
+        ),
+    }
+}
+
+/// Cold transfer: a Twilio caller talking to an agent is put through to `to` instead. Twilio
+/// redirects the caller's leg (the call Hotline knows) to a `<Dial>` of `to`, which ends the
+/// first agent's leg; the call, its work and its ticket become `to`'s and their screen pops.
+/// Only inbound Twilio calls: an outbound call's known leg is the agent's own, and a PBX
+/// transfers its calls on the phone.
+pub async fn transfer_call(state: &AppState, call: &Call, to: &User, by: i64) -> AppResult<Call> {
+    if call.source != "twilio" || call.direction != "in" {
+        return Err(AppError::Unprocessable(
+            "only incoming Twilio calls can be transferred by Hotline; a PBX transfers its calls \
+             on the phone"
+                .into(),
+        ));
+    }
+    if call.state != CallState::Talking {
+        return Err(AppError::Conflict(format!(
+            "call {} is {} and cannot be transferred",
+            call.id,
+            call.state.as_str()
+        )));
+    }
+    if call.agent_id == Some(to.id) {
+        return Err(AppError::validation(
+            "user_id",
+            "the call is with this agent already",
+        ));
+    }
+    let twiml = format!("<Response><Dial>{}</Dial></Response>", dial_target(to));
+    let resource = format!("Calls/{}.json", call.call_id);
+    super::super::twilio::post(&state.config, &resource, &[("Twiml", twiml.as_str())])
+        .await
+        .map_err(|e| AppError::Unprocessable(format!("twilio did not transfer the call: {e}")))?;
+    let moved = events::write(
+        &state.db,
+        Transfer {
+            call_id: call.id,
+            to: to.id,
+        },
+    )
+    .await?;
+    if let Some(tid) = moved.ticket_id {
+        // The call's work follows it (a ticket without open work keeps its history).
+        match offers::assign_work(state, tid, to.id, by, true).await {
+            Ok(_) | Err(AppError::NotFound(_)) | Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    pop_screen(state, &moved, to.id).await?;
+    store::find_call_by_id(&mut &state.db, call.id).await
+}
+
+struct Transfer {
+    call_id: i64,
+    to: i64,
+}
+
+impl WriteJob for Transfer {
+    type Out = Call;
+
+    async fn run<E: Exec>(&self, tx: &mut E, db: &Db) -> AppResult<Call> {
+        let mut call = store::find_call_by_id(tx, self.call_id).await?;
+        if call.state != CallState::Talking {
+            return Err(AppError::Conflict(format!(
+                "call {} is {} and cannot be transferred",
+                call.id,
+                call.state.as_str()
+            )));
+        }
+        let from = call.agent_id;
+        call.agent_id = Some(self.to);
+        if !save(tx, db, &call, false).await? {
+            return Err(AppError::Conflict("the call ended meanwhile".into()));
+        }
+        // The ticket the first agent held for this call goes with it (someone else's stays).
+        if let Some(tid) = call.ticket_id {
+            let t = tickets::find_ticket(tx, tid).await?;
+            if t.assignee_id.is_none() || t.assignee_id == from {
+                let change = TicketChanges {
+                    assignee_id: Some(Some(self.to)),
+                    ..TicketChanges::default()
+                };
+                tickets::update_ticket(tx, db, tid, &change, None).await?;
+            }
+        }
+        Ok(call)
+    }
+}
+
 /// Connects a waiting Twilio call to `user` (their phone number, else their Twilio Client
 /// identity = login) by redirecting the call through the REST API; the routing accept path and
 /// `POST /api/calls/{id}/connect` call this.
@@ -863,17 +964,7 @@ pub async fn connect_call_to_agent(state: &AppState, call: &Call, user: &User) -
     }
     let offered = set_state(state, call.id, CallState::Offered).await?;
     pop_screen(state, &offered, user.id).await?;
-    let target = match user.phone.as_deref().filter(|p| !p.is_empty()) {
-        Some(phone) => format!(
-            "<Number>{}</Number>",
-            super::super::twilio::xml_escape(phone)
-        ),
-        None => format!(
-            "<Client>{}</Client>",
-            super::super::twilio::xml_escape(&user.login)
-        ),
-    };
-    let twiml = format!("<Response><Dial>{target}</Dial></Response>");
+    let twiml = format!("<Response><Dial>{}</Dial></Response>", dial_target(user));
     let resource = format!("Calls/{}.json", call.call_id);
     match super::super::twilio::post(&state.config, &resource, &[("Twiml", twiml.as_str())]).await {
         Ok(_) => {

@@ -44,6 +44,10 @@ pub fn routes(r: Routes) -> Routes {
             "Click-to-call (e.g. a callback): places the call through Twilio, or returns the dial action for the PBX", post(dial))
         .body::<DialBody>()
         .returns::<DialAction>(200)
+        .add("POST", "/api/calls/{id}/transfer", "voice", Access::Agent,
+            "Cold transfer of a talking incoming Twilio call to another agent (the call's agent, or supervisors)", post(transfer))
+        .body::<TransferBody>()
+        .returns::<Call>(200)
         .add("GET", "/api/calls/capabilities", "voice", Access::Agent,
             "What the console can do with calls here: dial, hold, transfer (each with the reason when not)", get(capabilities))
         .returns::<Capabilities>(200)
@@ -161,6 +165,36 @@ async fn connect_call(
     }
     Ok(axum::Json(
         calls::connect_call_to_agent(&state, &call, &target).await?,
+    ))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct TransferBody {
+    /// The agent who takes the call.
+    user_id: i64,
+}
+
+async fn transfer(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<TransferBody>,
+) -> AppResult<axum::Json<Call>> {
+    let call = visible_call(&state, &user, id).await?;
+    if !user.is_supervisor() && call.agent_id != Some(user.id) {
+        return Err(AppError::Forbidden);
+    }
+    let target = crate::auth::store::find_user(&state.db, b.user_id)
+        .await
+        .map_err(|_| AppError::validation("user_id", "user_id is not a user"))?;
+    if !target.active {
+        return Err(AppError::validation(
+            "user_id",
+            "user_id is not an active user",
+        ));
+    }
+    Ok(axum::Json(
+        calls::transfer_call(&state, &call, &target, user.id).await?,
     ))
 }
 
@@ -293,9 +327,10 @@ struct Capability {
     via: Option<&'static str>,
     /// Why not (stable code the console translates): `not_configured` (neither Twilio nor a
     /// PBX), `no_caller_id` (Twilio without a caller id or caller-id rule),
-    /// `twilio_needs_conference` (Twilio holds or transfers a caller with the agent still on
-    /// the line only inside a conference, which Hotline's calls are not),
-    /// `pbx_on_phone` (the CTI webhook only reports events; the phone or softphone does it).
+    /// `twilio_needs_conference` (Twilio holds a caller with the agent still on the line only
+    /// inside a conference, which Hotline's calls are not), `pbx_on_phone` (the CTI webhook
+    /// only reports events; the phone or softphone does it). Transfer via `twilio` is for
+    /// incoming Twilio calls while talking (a cold transfer).
     reason: Option<&'static str>,
 }
 
@@ -314,8 +349,9 @@ fn unavailable(reason: &'static str) -> Capability {
     }
 }
 
-/// What exists decides: Twilio places calls by REST (when it has a caller id), a PBX dials from
-/// the `tel:` action; neither holds nor transfers through what Hotline talks to.
+/// What exists decides: Twilio places calls by REST (when it has a caller id) and moves a
+/// talking caller to another agent (cold transfer), a PBX dials from the `tel:` action; neither
+/// holds through what Hotline talks to.
 async fn capabilities(State(state): State<AppState>) -> AppResult<axum::Json<Capabilities>> {
     let twilio = twilio_configured(&state);
     let pbx = !state.config.cti_token.is_empty();
@@ -340,10 +376,19 @@ async fn capabilities(State(state): State<AppState>) -> AppResult<axum::Json<Cap
         (false, true) => "pbx_on_phone",
         (false, false) => "not_configured",
     };
+    let transfer = if twilio {
+        Capability {
+            available: true,
+            via: Some("twilio"),
+            reason: None,
+        }
+    } else {
+        unavailable(on_call)
+    };
     Ok(axum::Json(Capabilities {
         dial,
         hold: unavailable(on_call),
-        transfer: unavailable(on_call),
+        transfer,
     }))
 }
 

@@ -3,10 +3,13 @@
 // Hotline, else shown disabled with the reason), and at the end of the call (wrap-up) the
 // disposition codes to pick one from (POST /api/calls/{id}/disposition). Follows the agent's
 // `call.updated` events and the calls they dial; hidden when there is no call to show.
+// Transfer (Twilio, incoming calls while talking) puts the caller through to a chosen agent.
 // Usage: <hl-call-panel></hl-call-panel> (once, in the console's shell).
 
 import { api } from '../../lib/api.js';
-import { callCapabilities, callControls, dispositionCodes, dispositionName, setDisposition } from '../../lib/calls.js';
+import {
+  callCapabilities, callControls, dispositionCodes, dispositionName, setDisposition, transferCall,
+} from '../../lib/calls.js';
 import { html, render } from '../../lib/html.js';
 import { enumText, t } from '../../lib/i18n.js';
 import { icon } from '../../lib/icons.js';
@@ -82,9 +85,16 @@ class HlCallPanel extends HTMLElement {
         <span class="badge" id="call-state">${enumText('calls.state', c.state)}</span>
         ${c.ticket_id ? html`<a href="#/ticket/${c.ticket_id}">#${c.ticket_id}</a>` : ''}
         <span class="grow"></span>
-        ${over ? '' : callControls(this.cap)}
+        ${over ? '' : callControls(this.cap, c)}
         ${over ? html`<button type="button" class="small" id="call-panel-close">${t('common.close')}</button>` : ''}
       </div>
+      ${!over && this.transferring ? html`<form class="row" id="transfer-form" aria-label="${t('calls.control.transfer')}">
+        <label class="small">${t('calls.transfer_to')}<select name="user_id" id="transfer-to" required>
+          ${session.users.filter((u) => u.active !== false && u.id !== session.user.id && u.role !== 'admin')
+            .map((u) => html`<option value="${u.id}">${u.display_name || u.login}</option>`)}</select></label>
+        <button type="submit" class="primary">${t('calls.control.transfer')}</button>
+        <button type="button" id="transfer-cancel">${t('common.cancel')}</button>
+      </form>` : ''}
       ${over ? html`<div class="row disposition-pick" id="disposition-pick" role="group" aria-label="${t('calls.disposition')}">
         <span class="small">${chosen ? html`${t('calls.disposition')}: <strong id="disposition-chosen">${dispositionName(chosen)}</strong>` : t('calls.pick_disposition')}</span>
         ${(this.codes || []).map((d) => html`<button type="button" class="${d.id === c.disposition_id ? 'primary' : ''}"
@@ -92,6 +102,23 @@ class HlCallPanel extends HTMLElement {
         ${(this.codes || []).length ? '' : html`<span class="small muted">${t('calls.no_codes')}</span>`}
       </div>` : ''}
     </section>`);
+    this.querySelector('[data-call-control="transfer"]:not([disabled])')?.addEventListener('click', () => {
+      this.transferring = !this.transferring;
+      this.draw();
+    });
+    this.querySelector('#transfer-cancel')?.addEventListener('click', () => {
+      this.transferring = false;
+      this.draw();
+    });
+    this.querySelector('#transfer-form')?.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const moved = await transferCall(c.id, Number(e.target.user_id.value));
+      if (!moved) return;
+      // The call is the other agent's now.
+      this.transferring = false;
+      this.call = null;
+      this.draw();
+    });
     this.querySelector('#call-panel-close')?.addEventListener('click', () => {
       this.call = this.queued || null;
       this.queued = null;

@@ -94,7 +94,7 @@ class HlCustomerView extends HTMLElement {
     const from = pop.from || (mine && mine.phone) || (c && c.identities[0] ? c.identities[0].value : '');
     const ticket = mine ? offerTicket(mine) : pop.ticket_id ? `#${pop.ticket_id}` : '';
     return html`<div class="panel pop-head" role="status" id="screen-pop" data-ticket="${pop.ticket_id ?? ''}" data-offer="${mine ? mine.offer_id : ''}">
-        <strong>${icon('voice')} ${t('pop.call_from', { from })}</strong>
+        <strong>${icon('voice')} ${pop.direction === 'out' ? t('pop.call_to', { to: pop.to }) : t('pop.call_from', { from })}</strong>
         <span>· <span id="pop-customer">${c ? c.display_name : t('offer.unknown_customer')}</span></span>
         ${pop.ticket_id ? html`<span>· <a href="#/ticket/${pop.ticket_id}" id="pop-ticket">${ticket}</a></span>` : ''}
         <span class="muted">· ${fmtDateTime(pop.at_ms || Date.now())}</span>
