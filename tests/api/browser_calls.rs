@@ -2,12 +2,12 @@
 //! on the callback panel (Twilio, here its local stand-in, rings the agent's phone and then the
 //! customer); hold and transfer show as unavailable with the reason; when Twilio reports the
 //! end, the call panel offers the disposition codes and one click stores the agent's pick,
-//! which the ticket's timeline then shows (outcome, agent, code). In English and in Chinese, photographed
+//! which the ticket's timeline then shows (outcome, agent, code); the admin's report counts it. In English and in Chinese, photographed
 //! (target/browser-artifacts/screens/calls-*.png).
 
 use crate::browser::{browser, click, eventually, find, scenario, sign_in, wait_text};
 use crate::browser_layout::screenshot;
-use crate::support::TestApp;
+use crate::support::{ADMIN_PASSWORD, TestApp};
 use crate::twilio_fake::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
 use fantoccini::{Client, Locator};
 use hotline::config::Secret;
@@ -68,16 +68,18 @@ async fn missed_call(t: &TestApp, call_id: &str, from: &str) -> i64 {
         .unwrap_or_else(|| panic!("no callback for {call_id}: {calls}"))
 }
 
-/// The outbound call Hotline placed to `number` (as the API lists it).
+/// The outbound call Hotline placed to `number` (as the API lists it): stored once Twilio
+/// answered the REST call, so shortly after the stand-in saw the request.
 async fn placed_call(t: &TestApp, number: &str) -> Value {
-    let (_, calls) = t.get("/api/calls?limit=50", &t.admin_token).await;
-    calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["direction"] == "out" && c["to_number"] == number)
-        .cloned()
-        .unwrap_or_else(|| panic!("no call to {number}: {calls}"))
+    eventually(&format!("the call to {number} is stored"), || async move {
+        let (_, calls) = t.get("/api/calls?limit=50", &t.admin_token).await;
+        calls
+            .as_array()?
+            .iter()
+            .find(|c| c["direction"] == "out" && c["to_number"] == number)
+            .cloned()
+    })
+    .await
 }
 
 async fn choose_locale(c: &Client, locale: &str) {
@@ -206,6 +208,23 @@ async fn browser_callback_dialled_with_one_click_gets_a_disposition() {
             wait_text(c, "[data-interaction] [data-outcome=\"answered\"]", "").await;
             screenshot(c, &format!("calls-timeline-{locale}")).await;
         }
+
+        // The report counts both calls under their code (supervisors and admins).
+        click(c, "#signout").await;
+        find(c, "#signin-form").await;
+        sign_in(app, c, "admin", ADMIN_PASSWORD).await;
+        choose_locale(c, "en").await;
+        click(c, "nav.nav a[data-nav=\"admin-dispositions\"]").await;
+        wait_text(
+            c,
+            "#report-rows tr[data-code=\"follow_up\"]",
+            "Follow-up needed",
+        )
+        .await;
+        let row = wait_text(c, "#report-rows tr[data-code=\"follow_up\"]", "2").await;
+        assert!(row.ends_with('2'), "{row}");
+        wait_text(c, "#report-total", "4").await;
+        screenshot(c, "calls-report-en").await;
     })
     .await;
 }

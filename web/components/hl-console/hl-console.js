@@ -22,6 +22,7 @@ import '../hl-customer-view/hl-customer-view.js';
 import '../hl-customer-search/hl-customer-search.js';
 import '../hl-kb-panel/hl-kb-panel.js';
 import '../hl-phone-settings/hl-phone-settings.js';
+import '../hl-call-report/hl-call-report.js';
 import '../hl-admin-users/hl-admin-users.js';
 import '../hl-admin-queues/hl-admin-queues.js';
 import '../hl-admin-rules/hl-admin-rules.js';
@@ -38,6 +39,7 @@ const ADMIN_SCREENS = [
   { name: 'audit', tag: 'hl-audit-log', label: 'nav.admin_audit', supervisor: false },
   { name: 'system', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false },
   { name: 'phone', tag: 'hl-phone-settings', label: 'nav.phone_settings', supervisor: false },
+  { name: 'dispositions', tag: 'hl-call-report', label: 'nav.call_report', supervisor: true },
   // Links from the system status (#/admin/mail?status=quarantined) open it at the mail list.
   { name: 'mail', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false, hidden: true },
 ];
