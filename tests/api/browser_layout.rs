@@ -659,3 +659,39 @@ async fn browser_portal_layout() {
     })
     .await;
 }
+
+/// Two notices at once (a saved disposition and an assignment) used to be drawn on the same spot,
+/// each hiding the other: they stack now.
+#[tokio::test]
+async fn browser_toasts_stack_instead_of_covering_each_other() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    t.user("ana", "agent").await;
+    let c = &b.client;
+    let app = &t;
+    scenario("toasts_stack", &b, || async move {
+        viewport(c, 1280, 720).await;
+        sign_in(app, c, "ana", "password-123").await;
+        js(
+            c,
+            "return import('/lib/session.js').then((m) => {
+               m.notify('Disposition saved'); m.notify('Ticket #4 is assigned to you'); });",
+            vec![],
+        )
+        .await;
+        let boxes = js(
+            c,
+            "return [...document.querySelectorAll('.toast')].map((e) => {
+               const r = e.getBoundingClientRect(); return [r.top, r.bottom]; });",
+            vec![],
+        )
+        .await;
+        let boxes = boxes.as_array().unwrap();
+        assert_eq!(boxes.len(), 2, "{boxes:?}");
+        let (a, b) = (&boxes[0], &boxes[1]);
+        let overlap = a[1].as_f64().unwrap() > b[0].as_f64().unwrap()
+            && b[1].as_f64().unwrap() > a[0].as_f64().unwrap();
+        assert!(!overlap, "the two toasts overlap: {boxes:?}");
+    })
+    .await;
+}

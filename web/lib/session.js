@@ -56,11 +56,19 @@ export const session = new Session();
 
 /** A short message at the bottom of the screen. */
 export function notify(message, kind = 'info') {
+  // One stack for every toast: two at once (a saved change and an assignment) sit one above the
+  // other instead of on top of each other.
+  let stack = document.getElementById('toasts');
+  if (!stack) {
+    stack = document.createElement('div');
+    stack.id = 'toasts';
+    document.body.append(stack);
+  }
   const el = document.createElement('div');
   el.className = `toast ${kind}`;
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   el.textContent = message;
-  document.body.append(el);
+  stack.append(el);
   setTimeout(() => el.remove(), kind === 'error' ? 6000 : 3000);
 }
 
