@@ -28,6 +28,8 @@ pub mod knowledge;
 pub mod limits;
 /// Counts WARN and ERROR log events (`hotline_log_events_total`).
 pub mod logcount;
+/// A user's notifications: @mentions in internal notes, stored and sent live.
+pub mod notifications;
 /// The events log, the hub that fans it out, the /ws protocol (`realtime::protocol`).
 pub mod realtime;
 /// Queues, rules, presence, offers and assignment, SLA clocks, wallboard figures.

@@ -31,7 +31,8 @@ pub fn routes(r: Routes) -> Routes {
         "/api/customers",
         "customers",
         Access::Agent,
-        "List customers",
+        "List customers by id; filters tier, tag, owner_id, name (prefix); pages with after_id \
+         (the answer's `next`) and limit (≤ 200, default 50)",
         get(list_customers),
     )
     .query::<ListQuery>()
@@ -185,6 +186,8 @@ struct ListQuery {
     tier: Option<String>,
     owner_id: Option<i64>,
     name: Option<String>,
+    /// Customers with this tag (exact).
+    tag: Option<String>,
     after_id: Option<i64>,
     limit: Option<i64>,
 }
@@ -206,6 +209,11 @@ async fn list_customers(
         tier: q.tier.as_deref().map(parse_tier).transpose()?,
         owner_id: q.owner_id,
         name_prefix: q.name.map(|n| optional_text("name", &n, 200)).transpose()?,
+        tag: q
+            .tag
+            .map(|t| optional_text("tag", t.trim(), 50))
+            .transpose()?
+            .filter(|t| !t.is_empty()),
         after_id: q.after_id.unwrap_or(0),
         limit,
     };

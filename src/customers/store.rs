@@ -178,16 +178,22 @@ pub struct CustomerFilter {
     pub tier: Option<Tier>,
     pub owner_id: Option<i64>,
     pub name_prefix: Option<String>,
+    /// Customers carrying this tag (exactly).
+    pub tag: Option<String>,
     pub after_id: i64,
     pub limit: i64,
 }
 
 pub async fn list_customers(db: &Db, f: &CustomerFilter) -> AppResult<Vec<Customer>> {
     let prefix = f.name_prefix.as_deref().map(name_key).unwrap_or_default();
+    let tag = match &f.tag {
+        Some(_) => format!(" AND {}", db.backend.json_list_contains("tags", "$7")),
+        None => String::new(),
+    };
     let sql = format!(
         "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id > $1 \
          AND ($2 = '' OR tier = $2) AND ($3 < 0 OR owner_id = $3) \
-         AND name_key >= $4 AND name_key < $5 ORDER BY id LIMIT $6"
+         AND name_key >= $4 AND name_key < $5{tag} ORDER BY id LIMIT $6"
     );
     let params = vec![
         f.after_id.into(),
@@ -197,6 +203,10 @@ pub async fn list_customers(db: &Db, f: &CustomerFilter) -> AppResult<Vec<Custom
         Backend::prefix_upper_bound(&prefix).into(),
         f.limit.into(),
     ];
+    let mut params = params;
+    if let Some(tag) = &f.tag {
+        params.push(tag.as_str().into());
+    }
     let found = db.fetch_all(&sql, params).await?;
     with_identities(db, found).await
 }

@@ -131,6 +131,21 @@ impl Backend {
 }
 
 impl Backend {
+    /// A condition: the JSON list of text in `column` (e.g. `customers.tags`) holds the text
+    /// parameter `param` (`$4`) exactly.
+    pub fn json_list_contains(self, column: &str, param: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                format!(
+                    "EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {param})"
+                )
+            }
+            Backend::Postgres => format!("(({column})::jsonb @> jsonb_build_array({param}::text))"),
+        }
+    }
+}
+
+impl Backend {
     /// The NOTIFY channel the events trigger (migration 0002) signals on, where there is one.
     pub fn events_channel(self) -> Option<&'static str> {
         match self {

@@ -124,8 +124,9 @@ impl Inner {
         if ev.user_id == Some(v.user_id) {
             return true;
         }
-        // A screen pop carries the caller's whole 360 and is for the ringing agent alone.
-        if ev.kind == "screen_pop" {
+        // A screen pop carries the caller's whole 360 and is for the ringing agent alone; a
+        // notification (a mention) is one user's too.
+        if ev.kind == "screen_pop" || ev.kind.starts_with("notification") {
             return false;
         }
         if v.supervisor {

@@ -19,6 +19,9 @@
 //! Scope: an event with `user_id` reaches that user; with `queue_id` the members of that queue;
 //! supervisors and admins receive every event; an event with neither reaches supervisors only,
 //! unless its kind is in [`EVERYONE_KINDS`]. Offers carry only the offered agent's `user_id`.
+//! `screen_pop`, `notification` (`{"notification": {...}}`, an @mention; see
+//! `GET /api/notifications`) and `notification.seen` (`{"ids", "unseen"}`) reach their user
+//! alone, not even supervisors.
 //!
 //! A client that cannot keep up (its buffer of `ws_buffer_frames` frames is full) receives
 //! `resync` (reason `overflow`) and is disconnected; a `resume` older than the events kept

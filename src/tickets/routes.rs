@@ -464,6 +464,7 @@ async fn add_note(
 ) -> AppResult<(StatusCode, axum::Json<Interaction>)> {
     let ticket = visible_ticket(&state, &user, id).await?;
     let body = required_text("body", &b.body, 100_000)?;
+    let mentioned = crate::notifications::mentioned_users(&state.db, &ticket, &user, &body).await?;
     let mut tx = state.db.begin().await?;
     let (i, _) = store::insert_interaction(
         &mut tx,
@@ -481,6 +482,15 @@ async fn add_note(
             author_id: Some(user.id),
             meta: json!({}),
         },
+    )
+    .await?;
+    crate::notifications::record_mentions(
+        &mut tx,
+        state.db.backend,
+        &ticket,
+        &i,
+        &user,
+        &mentioned,
     )
     .await?;
     crate::realtime::events::commit(tx).await?;

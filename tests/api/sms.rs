@@ -212,6 +212,13 @@ async fn stop_and_tuiding_opt_out_and_outbound_is_refused() {
     let (s, list) = app.get("/api/sms/opt-outs", &app.admin_token).await;
     assert_eq!(s.as_u16(), 200);
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    // Agents see the state on the customer page (GET /api/customers/{id}/sms).
+    let (s, numbers) = app.get(&format!("/api/customers/{cid}/sms"), &agent).await;
+    assert_eq!(s.as_u16(), 200);
+    assert_eq!(
+        numbers,
+        json!([{"number": "+8613700000001", "opted_out": true}])
+    );
     for c in [cid, cid2] {
         let (s, body) = app
             .post(
@@ -283,6 +290,8 @@ async fn stop_and_tuiding_opt_out_and_outbound_is_refused() {
         )
         .await;
     assert_eq!(s.as_u16(), 201, "{body}");
+    let (_, numbers) = app.get(&format!("/api/customers/{cid}/sms"), &agent).await;
+    assert_eq!(numbers[0]["opted_out"], false, "{numbers}");
 }
 
 #[tokio::test]

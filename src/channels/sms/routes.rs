@@ -34,6 +34,9 @@ pub fn routes(r: Routes) -> Routes {
             "Start an SMS conversation with a customer: a new ticket, the message queued in the outbox", post(start_sms))
         .body::<StartBody>()
         .returns::<Started>(201)
+        .add("GET", "/api/customers/{id}/sms", "sms", Access::Agent,
+            "The customer's phone numbers and whether each may be texted (opted out by STOP, 退订)", get(sms_numbers))
+        .returns::<Vec<SmsNumber>>(200)
         .add("GET", "/api/sms/opt-outs", "sms", Access::Supervisor,
             "Numbers that opted out of SMS (STOP, 退订)", get(list_opt_outs))
         .returns::<Vec<store::OptOut>>(200)
@@ -170,6 +173,32 @@ struct StartBody {
 struct Started {
     ticket: Ticket,
     interaction: Interaction,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct SmsNumber {
+    number: String,
+    /// The number texted STOP (or another opt-out word): nothing is sent until it texts START.
+    opted_out: bool,
+}
+
+async fn sms_numbers(
+    State(state): State<AppState>,
+    Path(customer_id): Path<i64>,
+) -> AppResult<axum::Json<Vec<SmsNumber>>> {
+    let customer = crate::customers::store::find_customer(&state.db, customer_id).await?;
+    let mut out = Vec::new();
+    for i in customer
+        .identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::Phone)
+    {
+        out.push(SmsNumber {
+            number: i.value.clone(),
+            opted_out: store::is_opted_out(&state.db.pool, &i.value).await?,
+        });
+    }
+    Ok(axum::Json(out))
 }
 
 /// The agent texts first: a new SMS ticket for the customer, the message queued in the outbox.

@@ -16,6 +16,7 @@ import '../hl-signin/hl-signin.js';
 import '../hl-presence/hl-presence.js';
 import '../hl-offers/hl-offers.js';
 import '../hl-call-panel/hl-call-panel.js';
+import '../hl-notifications/hl-notifications.js';
 import '../hl-ticket-list/hl-ticket-list.js';
 import '../hl-ticket-view/hl-ticket-view.js';
 import '../hl-customer-view/hl-customer-view.js';
@@ -44,6 +45,27 @@ const ADMIN_SCREENS = [
   { name: 'mail', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false, hidden: true },
 ];
 
+/**
+ * Whether single-letter shortcuts are on for this user. Kept in this browser's localStorage
+ * per user: the server has no store of user preferences (only profile fields) yet.
+ */
+export function singleKeysOn(userId) {
+  try {
+    return localStorage.getItem(`hl.single-keys-off.${userId}`) !== '1';
+  } catch {
+    return true;
+  }
+}
+
+function setSingleKeys(userId, on) {
+  try {
+    if (on) localStorage.removeItem(`hl.single-keys-off.${userId}`);
+    else localStorage.setItem(`hl.single-keys-off.${userId}`, '1');
+  } catch {
+    /* storage refused (private mode): the setting lasts this page */
+  }
+}
+
 class HlConsole extends HTMLElement {
   async connectedCallback() {
     await i18n.load(i18n.preferred());
@@ -69,6 +91,8 @@ class HlConsole extends HTMLElement {
   showSignIn() {
     session.live.stop();
     session.user = null;
+    session.notifications = null;
+    document.title = 'Hotline';
     render(this, html`<hl-signin></hl-signin>`);
   }
 
@@ -105,6 +129,7 @@ class HlConsole extends HTMLElement {
           </form>
           <span class="grow"></span>
           <hl-presence></hl-presence>
+          <hl-notifications></hl-notifications>
           <span class="live-status" id="live-status" title="${t('live.' + session.live.status)}">
             <span class="live-dot ${session.live.status}" id="live-dot" aria-hidden="true"></span>
             <span id="live-label">${t('live.label.' + session.live.status)}</span></span>
@@ -148,6 +173,9 @@ class HlConsole extends HTMLElement {
         <dl class="small">
           ${['/', 'g t', 'g c', 'k', 'r', 'n', 'Ctrl+Enter', 'a', 'x', '?'].map((k) => html`<dt><kbd>${k}</kbd></dt><dd>${t('keys.' + k)}</dd>`)}
         </dl>
+        <label class="keys-setting"><input type="checkbox" id="single-keys" ${singleKeysOn(u.id) ? 'checked' : ''}>
+          ${t('keys.single_letter')}</label>
+        <p class="small muted">${t('keys.single_letter_help')}</p>
         <form method="dialog"><button class="primary">${t('common.close')}</button></form>
       </dialog>`);
     this.querySelector('#search-form').addEventListener('submit', (e) => {
@@ -169,6 +197,7 @@ class HlConsole extends HTMLElement {
     this.querySelector('#go-available').addEventListener('click', () => {
       window.dispatchEvent(new CustomEvent('hl-set-presence', { detail: 'available' }));
     });
+    this.querySelector('#single-keys').addEventListener('change', (e) => setSingleKeys(u.id, e.target.checked));
     this.querySelector('#show-keys').addEventListener('click', (e) => {
       e.preventDefault();
       this.querySelector('#keys').showModal();
@@ -225,7 +254,7 @@ class HlConsole extends HTMLElement {
         break;
       case 'customers':
         navKey = 'customers';
-        render(view, html`<hl-customer-search q="${params.get('q') || ''}"></hl-customer-search>`);
+        render(view, html`<hl-customer-search q="${params.get('q') || ''}" tier="${params.get('tier') || ''}" tag="${params.get('tag') || ''}"></hl-customer-search>`);
         break;
       case 'customer':
         render(view, html`<hl-customer-view customer-id="${parts[1]}"></hl-customer-view>`);
@@ -276,6 +305,9 @@ class HlConsole extends HTMLElement {
       return;
     }
     if (typing || e.altKey || e.ctrlKey || e.metaKey) return;
+    // Single-letter shortcuts can be turned off (speech input, some keyboards); `?` and `/`
+    // stay, so the help that turns them back on is always one key away.
+    if (!singleKeysOn(this.user.id) && /^[a-z]$/i.test(e.key)) return;
     if (this.pendingG) {
       this.pendingG = false;
       if (e.key === 't') location.hash = '#/tickets?view=mine';

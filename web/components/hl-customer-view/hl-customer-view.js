@@ -4,7 +4,9 @@
 // Usage: <hl-customer-view customer-id="7"></hl-customer-view>, or element.showView(view360),
 // or element.showPop({view, from, call_id, ticket_id}) for a ringing call's screen pop, which
 // names the call's ticket and customer (and says so when a different offer is ringing).
-// The new-ticket form keeps its draft per customer (lib/drafts.js) until it is sent.
+// The new-ticket form keeps its draft per customer (lib/drafts.js) until it is sent. "Send SMS"
+// starts an SMS conversation (POST /api/customers/{id}/sms) to one of the customer's numbers;
+// a number that opted out (STOP, 退订) is shown as such and cannot be chosen.
 
 import { api } from '../../lib/api.js';
 import { drafts } from '../../lib/drafts.js';
@@ -60,6 +62,11 @@ class HlCustomerView extends HTMLElement {
     this.keepNewTicket();
     const same = this.view && this.view.customer && view.customer && this.view.customer.id === view.customer.id;
     this.view = view;
+    if (!same) {
+      this.texting = false;
+      this.smsNumbers = null;
+      this.smsDraft = '';
+    }
     // A new-ticket draft for this customer reopens its form.
     this.creating = (same && this.creating) || !!(view.customer && drafts.get(`new-ticket.${view.customer.id}`));
     this.draw();
@@ -81,7 +88,12 @@ class HlCustomerView extends HTMLElement {
     if (!v) return;
     const c = v.customer;
     this.keepNewTicket();
+    // A redraw (the customer changed elsewhere) keeps the SMS being written.
+    const smsBody = this.querySelector('#sms-body');
+    if (smsBody) this.smsDraft = smsBody.value;
     render(this, html`${this.pop ? this.popHead(c) : ''}${c ? this.known(v, c) : this.unknown(v)}`);
+    const again = this.querySelector('#sms-body');
+    if (again && this.smsDraft) again.value = this.smsDraft;
     this.wire();
   }
 
@@ -113,6 +125,7 @@ class HlCustomerView extends HTMLElement {
           <span class="grow"></span>
           ${dialButton('customer-dial', (c.identities.find((i) => i.kind === 'phone') || {}).value, this.cap, t('calls.dial_customer'))}
           <button type="button" id="edit-customer">${t('customer.edit')}</button>
+          ${c.identities.some((i) => i.kind === 'phone') ? html`<button type="button" id="send-sms" aria-expanded="${this.texting ? 'true' : 'false'}">${icon('sms')} ${t('sms.send_title')}</button>` : ''}
           <button type="button" class="primary" id="new-ticket">${t('customer.new_ticket')}</button>
         </header>
         <div class="idents">${c.identities.map((i) => html`<span class="ident" title="${t('identity.' + i.kind)}">${i.value}</span>`)}</div>
@@ -121,6 +134,7 @@ class HlCustomerView extends HTMLElement {
         ${v.open_complaints ? html`<div class="alert" id="open-complaints">${t('customer.open_complaints', { n: v.open_complaints })}</div>` : ''}
         ${this.editing ? this.editForm(c) : ''}
         ${this.creating ? this.newTicketForm(c) : ''}
+        ${this.texting ? this.smsForm() : ''}
       </section>
       ${v.candidates && v.candidates.length ? this.candidates(v) : ''}
       <div class="cols" style="margin-top:1rem">
@@ -190,6 +204,57 @@ class HlCustomerView extends HTMLElement {
     </form>`;
   }
 
+  /** The SMS form: the customer's numbers (opted-out ones disabled and marked) and the text. */
+  smsForm() {
+    const numbers = this.smsNumbers;
+    if (!numbers) return html`<p class="muted small" id="sms-loading">${t('common.loading')}</p>`;
+    const usable = numbers.filter((n) => !n.opted_out);
+    return html`<form id="sms-form" class="new-ticket-form" aria-label="${t('sms.send_title')}">
+      <fieldset><legend>${t('sms.to')}</legend>
+        ${numbers.map((n, i) => html`<label class="row sms-number" data-number="${n.number}"><input type="radio" name="to" value="${n.number}"
+            ${n.opted_out ? 'disabled' : ''} ${!n.opted_out && n.number === (usable[0] || {}).number ? 'checked' : ''} id="sms-to-${i}">
+          <span class="ident">${n.number}</span>
+          ${n.opted_out ? html`<span class="badge breach opted-out">${t('sms.opted_out')}</span>` : ''}</label>`)}
+      </fieldset>
+      ${usable.length ? '' : html`<div class="alert" role="status" id="sms-opted-out">${t('sms.opted_out_help')}</div>`}
+      <label>${t('sms.text')}<textarea name="body" id="sms-body" rows="3" maxlength="1600" ${usable.length ? '' : 'disabled'}></textarea></label>
+      <div class="row"><button class="primary" type="submit" id="sms-send" ${usable.length ? '' : 'disabled'}>${t('sms.send')}</button>
+        <button type="button" id="sms-cancel">${t('common.cancel')}</button></div>
+    </form>`;
+  }
+
+  async openSms() {
+    this.texting = !this.texting;
+    this.smsNumbers = null;
+    this.smsDraft = '';
+    this.draw();
+    if (!this.texting) return;
+    try {
+      this.smsNumbers = await api.get(`/api/customers/${this.view.customer.id}/sms`);
+    } catch (e) {
+      this.texting = false;
+      notify(errorText(e), 'error');
+    }
+    this.draw();
+    this.querySelector('#sms-body:not([disabled])')?.focus();
+  }
+
+  async sendSms(e) {
+    e.preventDefault();
+    const f = e.target;
+    const body = f.body.value.trim();
+    const to = f.querySelector('input[name=to]:checked');
+    if (!body || !to) return;
+    try {
+      const r = await api.post(`/api/customers/${this.view.customer.id}/sms`, { body, to: to.value });
+      this.texting = false;
+      notify(t('sms.sent'));
+      location.hash = `#/ticket/${r.ticket.id}`;
+    } catch (x) {
+      notify(errorText(x), 'error');
+    }
+  }
+
   keepNewTicket() {
     const f = this.querySelector('#new-ticket-form');
     if (f && this.view && this.view.customer) drafts.set(this.newTicketKey, { subject: f.subject.value, body: f.body.value });
@@ -237,6 +302,9 @@ class HlCustomerView extends HTMLElement {
     }
     this.querySelector('#more-history')?.addEventListener('click', () => this.more());
     this.querySelector('#customer-dial[data-dial]')?.addEventListener('click', (e) => dial(e.currentTarget.dataset.dial));
+    this.querySelector('#send-sms')?.addEventListener('click', () => this.openSms());
+    this.querySelector('#sms-form')?.addEventListener('submit', (e) => this.sendSms(e));
+    this.querySelector('#sms-cancel')?.addEventListener('click', () => this.openSms());
   }
 
   async save(e) {

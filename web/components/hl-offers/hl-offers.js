@@ -4,6 +4,9 @@
 // the layout, never over other controls). A call offer opens the caller's screen pop at once;
 // a callback is offered as a callback (who, why, due time, attempts) and pops nothing.
 // The ringing offers are in session.offers (the pop view names the one it belongs to).
+// The band is drawn when offers come and go (keeping the focused button focused); every second
+// only the waiting/countdown text changes (aria-live off), so keyboard focus stays where it is
+// and screen readers do not announce the card again.
 // Usage: <hl-offers></hl-offers> once in the console (keys: a = accept, x = reject the first).
 
 import { api } from '../../lib/api.js';
@@ -38,7 +41,7 @@ class HlOffers extends HTMLElement {
     };
     window.addEventListener('hl-event', this.onEvent);
     window.addEventListener('hl-shortcut', this.onKey);
-    this.tick = setInterval(() => this.offers.size && this.draw(), 1000);
+    this.tick = setInterval(() => this.offers.size && this.countdown(), 1000);
     if (this.offers.size) {
       this.ring();
       this.draw();
@@ -94,6 +97,23 @@ class HlOffers extends HTMLElement {
     }
   }
 
+  /** "Waiting 0:12 · rings 8 s more" for one offer at `now`. */
+  clock(o, now) {
+    const waiting = t('offer.waiting', { time: fmtDuration((now - (o.waiting_since_ms || now)) / 1000) });
+    return o.expires_at_ms ? `${waiting} · ${t('offer.expires', { s: Math.max(0, Math.ceil((o.expires_at_ms - now) / 1000)) })}` : waiting;
+  }
+
+  /** Every second: only the clocks' text, nothing else of the band. */
+  countdown() {
+    const now = Date.now();
+    for (const el of this.querySelectorAll('.offer-clock')) {
+      const o = this.offers.get(Number(el.dataset.clock));
+      if (!o) continue;
+      const text = this.clock(o, now);
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }
+
   draw() {
     if (!this.offers.size) {
       this.stopRing();
@@ -101,6 +121,10 @@ class HlOffers extends HTMLElement {
       return;
     }
     const now = Date.now();
+    // A redraw (an offer came, its customer was read) keeps the focused button focused.
+    const active = this.contains(document.activeElement) ? document.activeElement : null;
+    const focusKey = active && (active.dataset.accept ? `[data-accept="${active.dataset.accept}"]`
+      : active.dataset.reject ? `[data-reject="${active.dataset.reject}"]` : null);
     render(this, html`<div class="offers-band">${[...this.offers.values()].map((o) => {
       const callback = o.kind === 'callback';
       return html`
@@ -116,8 +140,7 @@ class HlOffers extends HTMLElement {
           ${o.phone ? html`<span class="ident">${o.phone}</span> · ` : ''}${o.note ? html`${t('callback.why')}: ${systemText(o.note_data, o.note)} · ` : ''}
           ${o.callback_due_ms ? html`${t('callback.due')}: ${fmtDateTime(o.callback_due_ms)} · ` : ''}
           ${t('callback.attempts', { n: o.attempts ?? 0 })}</p>` : ''}
-        <p class="muted small">${t('offer.waiting', { time: fmtDuration((now - (o.waiting_since_ms || now)) / 1000) })}
-          ${o.expires_at_ms ? html` · ${t('offer.expires', { s: Math.max(0, Math.ceil((o.expires_at_ms - now) / 1000)) })}` : ''}</p>
+        <p class="muted small offer-clock" aria-live="off" data-clock="${o.offer_id}">${this.clock(o, now)}</p>
         <div class="row">
           <button class="ok" data-accept="${o.offer_id}">${t('offer.accept')} <kbd>a</kbd></button>
           <button class="danger" data-reject="${o.offer_id}">${t('offer.reject')} <kbd>x</kbd></button>
@@ -126,6 +149,7 @@ class HlOffers extends HTMLElement {
     })}</div>`);
     for (const b of this.querySelectorAll('[data-accept]')) b.onclick = () => this.answer(Number(b.dataset.accept), true);
     for (const b of this.querySelectorAll('[data-reject]')) b.onclick = () => this.answer(Number(b.dataset.reject), false);
+    if (focusKey) this.querySelector(focusKey)?.focus();
   }
 
   async answer(offerId, accept) {
