@@ -18,9 +18,9 @@ use serde_json::json;
 
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/api/tickets", "tickets", Access::Agent,
-        "List tickets (filters: status, open, queue_id, assignee_id, customer_id, kind; before_id pages)", get(list_tickets))
+        "List tickets with their SLA (filters: status, open, queue_id, assignee_id, unassigned, customer_id, kind, channel, tag, tier, created/updated range; sort newest or sla)", get(list_tickets))
         .query::<ListQuery>()
-        .returns::<Vec<Ticket>>(200)
+        .returns::<Vec<TicketItem>>(200)
         .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
         .body::<CreateTicketBody>()
         .returns::<Ticket>(201)
@@ -90,28 +90,72 @@ fn parse<T>(
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct ListQuery {
-    status: Option<String>,
-    open: Option<bool>,
-    queue_id: Option<i64>,
-    assignee_id: Option<i64>,
-    customer_id: Option<i64>,
-    kind: Option<String>,
-    before_id: Option<i64>,
-    limit: Option<i64>,
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub open: Option<bool>,
+    pub queue_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    /// Only tickets nobody holds.
+    pub unassigned: Option<bool>,
+    pub customer_id: Option<i64>,
+    pub kind: Option<String>,
+    /// `email`, `sms`, `voice`, `web` or `note`.
+    pub channel: Option<String>,
+    /// Tickets carrying this tag.
+    pub tag: Option<String>,
+    /// Tickets of customers of this tier: `vip`, `key`, `regular`, `low`.
+    pub tier: Option<String>,
+    /// Created at or after / at or before (ms since the epoch).
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    /// Last changed at or after / at or before (ms since the epoch).
+    pub updated_from: Option<i64>,
+    pub updated_to: Option<i64>,
+    /// `newest` (default; pages with `before_id`) or `sla` (the running SLA clock's due time,
+    /// most urgent first; pages with `offset`).
+    pub sort: Option<String>,
+    pub before_id: Option<i64>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
 }
 
-async fn list_tickets(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    Query(q): Query<ListQuery>,
-) -> AppResult<axum::Json<Vec<Ticket>>> {
+/// A ticket of a list, with its SLA (none when no target applies to its work).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TicketItem {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    pub sla: Option<super::TicketSla>,
+}
+
+/// The filter of a list query as the user may run it: agents see their queues and their
+/// tickets only.
+pub async fn list_filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<TicketFilter> {
     let visible_queues = if user.is_supervisor() {
         None
     } else {
         Some(crate::routing::store::queues_of_user(&state.db, user.id).await?)
     };
-    let filter = TicketFilter {
+    let sort = match q.sort.as_deref() {
+        None | Some("newest") => store::TicketSort::Newest,
+        Some("sla") => store::TicketSort::Sla,
+        Some(_) => return Err(AppError::validation("sort", "sort must be newest or sla")),
+    };
+    let tier = match q.tier.as_deref() {
+        None => None,
+        Some(t @ ("vip" | "key" | "regular" | "low")) => Some(t.to_string()),
+        Some(_) => {
+            return Err(AppError::validation(
+                "tier",
+                "tier must be one of vip, key, regular, low",
+            ));
+        }
+    };
+    let tag = q
+        .tag
+        .as_deref()
+        .map(|t| required_text("tag", t, 50))
+        .transpose()?;
+    Ok(TicketFilter {
         status: parse(
             "status",
             q.status.as_deref(),
@@ -121,6 +165,7 @@ async fn list_tickets(
         open_only: q.open.unwrap_or(false),
         queue_id: q.queue_id,
         assignee_id: q.assignee_id,
+        unassigned: q.unassigned.unwrap_or(false),
         customer_id: q.customer_id,
         kind: parse(
             "kind",
@@ -128,12 +173,48 @@ async fn list_tickets(
             Kind::parse,
             "inquiry, complaint, request, incident, callback",
         )?,
+        channel: parse(
+            "channel",
+            q.channel.as_deref(),
+            Channel::parse,
+            "email, sms, voice, web, note",
+        )?,
+        tag,
+        tier,
+        created_from: q.created_from,
+        created_to: q.created_to,
+        updated_from: q.updated_from,
+        updated_to: q.updated_to,
+        ids: None,
         visible_queues,
         visible_to_user: Some(user.id),
         before_id: q.before_id,
+        sort,
+        offset: q.offset.unwrap_or(0).max(0),
         limit: q.limit.unwrap_or(50).clamp(1, 200),
-    };
-    Ok(axum::Json(store::list_tickets(&state.db, &filter).await?))
+    })
+}
+
+/// Tickets with their SLA.
+pub async fn with_sla(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketItem>> {
+    let mut sla = store::sla_of(&state.db, &list).await?;
+    Ok(list
+        .into_iter()
+        .map(|t| TicketItem {
+            sla: sla.remove(&t.id),
+            ticket: t,
+        })
+        .collect())
+}
+
+async fn list_tickets(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Vec<TicketItem>>> {
+    let filter = list_filter(&state, &user, &q).await?;
+    let list = store::list_tickets(&state.db, &filter).await?;
+    Ok(axum::Json(with_sla(&state, list).await?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -248,6 +329,8 @@ struct TicketView {
     /// A callback ticket's number, reason, due time, tries and outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     callback: Option<crate::routing::callbacks::CallbackInfo>,
+    /// The ticket's SLA (none when no target applies to its work).
+    sla: Option<super::TicketSla>,
 }
 
 /// The ticket with its thread; its `ETag` is the ticket's version (send it back as `If-Match`
@@ -266,7 +349,11 @@ async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<Ticket
     let interactions = store::list_interactions(&state.db, id).await?;
     let files = attachments::list_of_ticket(&state.db, id).await?;
     let callback = crate::routing::callbacks::info(&mut &state.db, id).await?;
+    let sla = store::sla_of(&state.db, std::slice::from_ref(&ticket))
+        .await?
+        .remove(&id);
     Ok(TicketView {
+        sla,
         ticket,
         interactions: attachments::views(interactions, files),
         callback,

@@ -7,6 +7,7 @@ import { html, render } from '../../lib/html.js';
 import { errorText, fmtDateTime, subjectText, t } from '../../lib/i18n.js';
 import { channelIcon } from '../../lib/icons.js';
 import { loadCustomerNames, session } from '../../lib/session.js';
+import { slaBadge } from '../../lib/sla.js';
 
 const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
 const KINDS = ['inquiry', 'complaint', 'request', 'incident', 'callback'];
@@ -63,6 +64,7 @@ class HlTicketList extends HTMLElement {
     const params = { status: f.status, kind: f.kind, open: f.status ? '' : 'true', limit: 200 };
     if (v === 'mine') params.assignee_id = session.user.id;
     if (v.startsWith('queue:')) params.queue_id = v.slice(6);
+    if (f.sort === 'sla') params.sort = 'sla';
     try {
       let list = await api.get('/api/tickets' + query(params));
       if (v === 'unassigned') list = list.filter((x) => x.assignee_id == null);
@@ -81,6 +83,7 @@ class HlTicketList extends HTMLElement {
     const prio = { urgent: 3, high: 2, normal: 1, low: 0 };
     if (by === 'priority') list.sort((a, b) => prio[b.priority] - prio[a.priority] || a.created_at - b.created_at);
     else if (by === 'oldest') list.sort((a, b) => a.created_at - b.created_at);
+    else if (by === 'sla') return list; // the server's order
     else list.sort((a, b) => b.updated_at - a.updated_at);
     return list;
   }
@@ -98,13 +101,13 @@ class HlTicketList extends HTMLElement {
         <label>${t('list.kind')}<select name="kind"><option value="">${t('list.any')}</option>
           ${KINDS.map((s) => html`<option value="${s}" ${f.kind === s ? 'selected' : ''}>${t('kind.' + s)}</option>`)}</select></label>
         <label>${t('list.sort')}<select name="sort">
-          ${['updated', 'priority', 'oldest'].map((s) => html`<option value="${s}" ${f.sort === s ? 'selected' : ''}>${t('sort.' + s)}</option>`)}</select></label>
+          ${['updated', 'priority', 'oldest', 'sla'].map((s) => html`<option value="${s}" ${f.sort === s ? 'selected' : ''}>${t('sort.' + s)}</option>`)}</select></label>
       </form>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       ${list.length === 0 ? html`<p class="empty">${t('list.empty')}</p>` : html`
       <table class="list" id="ticket-table">
         <thead><tr><th>#</th><th>${t('ticket.subject')}</th><th>${t('ticket.customer')}</th><th>${t('ticket.channel')}</th>
-          <th>${t('ticket.status')}</th><th>${t('ticket.priority')}</th><th>${t('ticket.queue')}</th><th>${t('ticket.assignee')}</th><th>${t('ticket.updated')}</th></tr></thead>
+          <th>${t('ticket.status')}</th><th>${t('ticket.priority')}</th><th>${t('ticket.queue')}</th><th>${t('ticket.assignee')}</th><th>${t('sla.column')}</th><th>${t('ticket.updated')}</th></tr></thead>
         <tbody>${list.map((x) => {
           const unread = seen[x.id] === undefined ? x.assignee_id === session.user.id || x.status === 'new' : seen[x.id] < x.updated_at;
           const c = names.get(x.customer_id);
@@ -118,14 +121,14 @@ class HlTicketList extends HTMLElement {
             <td class="nowrap"><span class="badge ${x.priority}">${t('priority.' + x.priority)}</span></td>
             <td class="nowrap">${session.queueName(x.queue_id)}</td>
             <td class="nowrap">${session.userName(x.assignee_id)}</td>
+            <td class="nowrap">${slaBadge(x.sla)}</td>
             <td class="small nowrap">${fmtDateTime(x.updated_at)}</td></tr>`;
         })}</tbody>
       </table>`}`);
     this.querySelector('#filters').addEventListener('change', (e) => {
       this.filters[e.target.name] = e.target.value;
       sessionStorage.setItem('hotline.list_filters', JSON.stringify(this.filters));
-      if (e.target.name === 'sort') this.draw();
-      else this.load();
+      this.load();
     });
     for (const tr of this.querySelectorAll('tbody tr')) {
       tr.addEventListener('click', (e) => {
