@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod html;
 pub mod routes;
+pub mod search;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

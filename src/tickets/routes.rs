@@ -18,7 +18,7 @@ use serde_json::json;
 
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/api/tickets", "tickets", Access::Agent,
-        "List tickets with their SLA (filters: status, open, queue_id, assignee_id, unassigned, customer_id, kind, channel, tag, tier, created/updated range; sort newest or sla)", get(list_tickets))
+        "List or search tickets with their SLA (q: words in the subject or messages; filters: status, open, queue_id, assignee_id, unassigned, customer_id, kind, channel, tag, tier, created/updated range; sort newest or sla)", get(list_tickets))
         .query::<ListQuery>()
         .returns::<Vec<TicketItem>>(200)
         .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
@@ -91,6 +91,9 @@ fn parse<T>(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
+    /// Words to find in the subject or any message (bodies, subjects, addresses), Chinese or
+    /// English; every word must occur. Results come best first unless `sort` is given.
+    pub q: Option<String>,
     pub status: Option<String>,
     pub open: Option<bool>,
     pub queue_id: Option<i64>,
@@ -111,8 +114,9 @@ pub struct ListQuery {
     /// Last changed at or after / at or before (ms since the epoch).
     pub updated_from: Option<i64>,
     pub updated_to: Option<i64>,
-    /// `newest` (default; pages with `before_id`) or `sla` (the running SLA clock's due time,
-    /// most urgent first; pages with `offset`).
+    /// `newest` (default without `q`; pages with `before_id`), `sla` (the running SLA clock's
+    /// due time, most urgent first; pages with `offset`) or `relevance` (default with `q`;
+    /// pages with `offset`).
     pub sort: Option<String>,
     pub before_id: Option<i64>,
     pub offset: Option<i64>,
@@ -135,10 +139,41 @@ pub async fn list_filter(state: &AppState, user: &User, q: &ListQuery) -> AppRes
     } else {
         Some(crate::routing::store::queues_of_user(&state.db, user.id).await?)
     };
-    let sort = match q.sort.as_deref() {
-        None | Some("newest") => store::TicketSort::Newest,
-        Some("sla") => store::TicketSort::Sla,
-        Some(_) => return Err(AppError::validation("sort", "sort must be newest or sla")),
+    let text =
+        q.q.as_deref()
+            .map(|t| optional_text("q", t, 200))
+            .transpose()?
+            .filter(|t| !t.trim().is_empty());
+    let sort = match (q.sort.as_deref(), &text) {
+        (None, None) | (Some("newest"), _) => store::TicketSort::Newest,
+        (None, Some(_)) | (Some("relevance"), _) => store::TicketSort::Ids,
+        (Some("sla"), _) => store::TicketSort::Sla,
+        (Some(_), _) => {
+            return Err(AppError::validation(
+                "sort",
+                "sort must be newest, sla or relevance",
+            ));
+        }
+    };
+    let ids = match &text {
+        None if sort == store::TicketSort::Ids => {
+            return Err(AppError::validation("sort", "sort=relevance needs q"));
+        }
+        None => None,
+        Some(text) => {
+            // Apply every change committed before this search first (on any node).
+            crate::tickets::search::catch_up(&state.tickets_index, &state.db)
+                .await
+                .map_err(AppError::Internal)?;
+            let idx = state.tickets_index.clone();
+            let text = text.clone();
+            let found = tokio::task::spawn_blocking(move || idx.search(&text))
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?
+                .map_err(AppError::Internal)?;
+            // Only function words or punctuation: nothing to find.
+            Some(found.unwrap_or_default())
+        }
     };
     let tier = match q.tier.as_deref() {
         None => None,
@@ -185,7 +220,7 @@ pub async fn list_filter(state: &AppState, user: &User, q: &ListQuery) -> AppRes
         created_to: q.created_to,
         updated_from: q.updated_from,
         updated_to: q.updated_to,
-        ids: None,
+        ids,
         visible_queues,
         visible_to_user: Some(user.id),
         before_id: q.before_id,

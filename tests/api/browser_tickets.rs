@@ -1,9 +1,10 @@
 //! The ticket list in real Chromium: the SLA badge counts down and turns to warning; a
 //! supervisor finds a ticket by a word of the customer's mail and bulk-assigns tickets.
 
-use crate::browser::{browser, click, find, scenario, sign_in, wait_text};
+use crate::browser::{browser, click, find, scenario, sign_in, type_into, wait_text};
 use crate::routing::{work_until, works};
 use crate::support::TestApp;
+use fantoccini::Locator;
 use reqwest::Method;
 use serde_json::json;
 
@@ -51,5 +52,60 @@ async fn browser_sla_badge_turns_to_warning() {
         click(c, &format!("#ticket-table tr[data-id=\"{id}\"] a")).await;
         find(c, ".ticket-head .badge.sla.warning").await;
     })
+    .await;
+}
+
+#[tokio::test]
+async fn browser_supervisor_finds_a_ticket_by_a_word_of_the_mail() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let q = t.queue("Hotline").await;
+    let (_, sup) = t.user("sue", "supervisor").await;
+    let cid = t
+        .customer("Li Lei", &[("email", "li.lei@example.cn")])
+        .await;
+    let (s, found) = t
+        .post(
+            "/api/tickets",
+            &sup,
+            json!({"subject": "Machine problem", "queue_id": q, "channel": "email",
+                "customer_id": cid,
+                "body": "Hello, my espresso machine leaks water since yesterday. 咖啡机漏水。"}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{found}");
+    let found = found["id"].as_i64().unwrap();
+    let (s, _) = t
+        .post(
+            "/api/tickets",
+            &sup,
+            json!({"subject": "Other matter", "queue_id": q}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201);
+    let c = &b.client;
+    let app = &t;
+    scenario(
+        "browser_supervisor_finds_a_ticket_by_a_word_of_the_mail",
+        &b,
+        || async move {
+            sign_in(app, c, "sue", "password-123").await;
+            type_into(c, "#global-search", "espresso\n").await;
+            let hit = format!("#ticket-hits li[data-id=\"{found}\"]");
+            wait_text(c, &hit, "Machine problem").await;
+            assert_eq!(
+                c.find_all(Locator::Css("#ticket-hits li"))
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            // Chinese words find it too.
+            type_into(c, "#global-search", "漏水\n").await;
+            wait_text(c, &hit, "Machine problem").await;
+            click(c, &format!("{hit} a")).await;
+            wait_text(c, "#ticket-subject", "Machine problem").await;
+        },
+    )
     .await;
 }

@@ -109,3 +109,158 @@ async fn the_list_carries_sla_time_left_and_sorts_by_it() {
     let (s, b) = app.get("/api/tickets?sort=priority", &sup).await;
     assert_error(s, &b, 400, "validation_failed");
 }
+
+async fn search(app: &TestApp, token: &str, query: &str) -> Vec<i64> {
+    let (s, list) = app.get(&format!("/api/tickets?{query}"), token).await;
+    assert_eq!(s.as_u16(), 200, "{query}: {list}");
+    let mut found = ids(&list);
+    found.sort_unstable();
+    found
+}
+
+fn q(words: &str) -> String {
+    format!("q={}", urlencoding(words))
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_chinese_and_english_with_filters_and_access() {
+    let app = TestApp::spawn().await;
+    let (qa, qb) = (app.queue("Kitchen").await, app.queue("Accounts").await);
+    let (agent_id, agent) = app.user("ana", "agent").await;
+    works(&app, agent_id, &[qa]).await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    let (s, vip) = app
+        .post(
+            "/api/customers",
+            &app.admin_token,
+            json!({"display_name": "Li Lei", "tier": "vip",
+                "identities": [{"kind": "email", "value": "li.lei@example.cn"}]}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{vip}");
+    let t1 = create(
+        &app,
+        &sup,
+        json!({"subject": "Refund for broken kettle", "queue_id": qa,
+        "body": "The kettle stopped heating after two days.", "channel": "email",
+        "tags": ["refund"], "customer_id": vip["id"]}),
+    )
+    .await;
+    let t2 = create(
+        &app,
+        &sup,
+        json!({"subject": "无法登录账户", "queue_id": qb,
+        "body": "我忘记密码了，也收不到验证码。", "channel": "sms"}),
+    )
+    .await;
+    let t3 = create(
+        &app,
+        &sup,
+        json!({"subject": "Kettle question", "queue_id": qa,
+        "body": "Does the kettle come in blue?", "channel": "web", "kind": "complaint"}),
+    )
+    .await;
+
+    // English, stemmed: "kettles" finds "kettle", "refunds" "Refund".
+    assert_eq!(search(&app, &sup, &q("kettles")).await, vec![t1, t3]);
+    assert_eq!(search(&app, &sup, &q("refunds")).await, vec![t1]);
+    assert_eq!(
+        search(&app, &sup, &q("kettle heating")).await,
+        vec![t1],
+        "every word"
+    );
+    // The subject weighs more: "kettle question" … best first without a sort.
+    let (_, list) = app
+        .get(&format!("/api/tickets?{}", q("kettle")), &sup)
+        .await;
+    assert_eq!(ids(&list)[0], t3, "{list}");
+    // Chinese, a word of the body or the subject; traditional characters fold to simplified.
+    assert_eq!(search(&app, &sup, &q("密码")).await, vec![t2]);
+    assert_eq!(search(&app, &sup, &q("验证码")).await, vec![t2]);
+    assert_eq!(search(&app, &sup, &q("登录")).await, vec![t2]);
+    assert_eq!(search(&app, &sup, &q("密碼")).await, vec![t2]);
+    assert!(
+        search(&app, &sup, &q("the")).await.is_empty(),
+        "function words only"
+    );
+
+    // Filters on top of the words.
+    let k = q("kettle");
+    assert_eq!(
+        search(&app, &sup, &format!("{k}&channel=web")).await,
+        vec![t3]
+    );
+    assert_eq!(
+        search(&app, &sup, &format!("{k}&tag=refund")).await,
+        vec![t1]
+    );
+    assert_eq!(search(&app, &sup, &format!("{k}&tier=vip")).await, vec![t1]);
+    assert_eq!(
+        search(&app, &sup, &format!("{k}&kind=complaint")).await,
+        vec![t3]
+    );
+    assert_eq!(
+        search(&app, &sup, &format!("{k}&queue_id={qb}")).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        search(&app, &sup, &format!("{k}&status=new")).await,
+        vec![t1, t3]
+    );
+    assert_eq!(
+        search(&app, &sup, &format!("{k}&created_from=4102444800000")).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        search(&app, &sup, "tag=refund").await,
+        vec![t1],
+        "filters alone"
+    );
+    assert_eq!(search(&app, &sup, "tier=vip&channel=email").await, vec![t1]);
+    assert_eq!(search(&app, &sup, "updated_to=1").await, Vec::<i64>::new());
+
+    // What the reader may see: the agent works Kitchen only.
+    assert_eq!(search(&app, &agent, &q("kettle")).await, vec![t1, t3]);
+    assert!(search(&app, &agent, &q("密码")).await.is_empty());
+
+    // A new message is found at once (the search applies the log first).
+    let (s, _) = app
+        .post(
+            &format!("/api/tickets/{t3}/notes"),
+            &agent,
+            json!({"body": "Serial number XJ-42, 保修期内"}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201);
+    assert_eq!(search(&app, &sup, &q("xj")).await, vec![t3]);
+    assert_eq!(search(&app, &sup, &q("保修")).await, vec![t3]);
+
+    let (s, b) = app.get(&format!("/api/tickets?{k}&tier=gold"), &sup).await;
+    assert_error(s, &b, 400, "validation_failed");
+    let (s, b) = app.get("/api/tickets?sort=relevance", &sup).await;
+    assert_error(s, &b, 400, "validation_failed");
+}
+
+#[tokio::test]
+async fn every_node_finds_tickets_written_through_any_node() {
+    let app = TestApp::spawn().await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    let t1 = create(&app, &sup, json!({"subject": "Printer jams on page two"})).await;
+    assert_eq!(search(&app, &sup, &q("printer")).await, vec![t1]);
+    // A second node on the same database (its own index folder) sees it, and its changes.
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        let other = app.spawn_node(|_| {}).await;
+        assert_eq!(search(&other, &sup, &q("printer")).await, vec![t1]);
+        let t2 = create(&other, &sup, json!({"subject": "Printer out of toner"})).await;
+        assert_eq!(search(&app, &sup, &q("toner")).await, vec![t2]);
+    }
+}
