@@ -24,6 +24,10 @@ pub fn routes(r: Routes) -> Routes {
         .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
         .body::<CreateTicketBody>()
         .returns::<Ticket>(201)
+        .add("POST", "/api/tickets/bulk", "tickets", Access::Agent,
+            "Change many tickets at once (assign_to, status, add_tags, queue_id): all or nothing", post(bulk_update))
+        .body::<BulkBody>()
+        .returns::<BulkResult>(200)
         .add("GET", "/api/tickets/{id}", "tickets", Access::Agent, "A ticket with its whole thread", get(get_ticket))
         .returns::<TicketView>(200)
         .add("PATCH", "/api/tickets/{id}", "tickets", Access::Agent,
@@ -826,4 +830,107 @@ async fn split_interaction(
     .await?;
     crate::realtime::events::commit(tx).await?;
     Ok((StatusCode::CREATED, axum::Json(new)))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct BulkBody {
+    /// At most 200 tickets.
+    ids: Vec<i64>,
+    assign_to: Option<i64>,
+    status: Option<String>,
+    add_tags: Option<Vec<String>>,
+    queue_id: Option<i64>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct BulkResult {
+    /// Every ticket named, as changed.
+    updated: Vec<Ticket>,
+}
+
+/// All or nothing: every ticket is checked first (one the user may not open, or that does not
+/// exist, refuses the whole request naming it: 400 on `ids`), then all change in one
+/// transaction, each with its `ticket.updated` event, as one `PATCH` each would.
+async fn bulk_update(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<BulkBody>,
+) -> AppResult<axum::Json<BulkResult>> {
+    let mut ids = b.ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > 200 {
+        return Err(AppError::validation(
+            "ids",
+            "ids must name 1 to 200 tickets",
+        ));
+    }
+    let change = store::BulkChange {
+        assignee_id: b.assign_to,
+        status: parse(
+            "status",
+            b.status.as_deref(),
+            Status::parse,
+            "new, open, pending, resolved, closed",
+        )?,
+        queue_id: b.queue_id,
+        add_tags: b
+            .add_tags
+            .unwrap_or_default()
+            .iter()
+            .map(|t| required_text("add_tags", t, 50))
+            .collect::<AppResult<_>>()?,
+    };
+    if change.assignee_id.is_none()
+        && change.status.is_none()
+        && change.queue_id.is_none()
+        && change.add_tags.is_empty()
+    {
+        return Err(AppError::validation(
+            "ids",
+            "name a change: assign_to, status, add_tags or queue_id",
+        ));
+    }
+    check_refs(&state, change.queue_id, change.assignee_id, None).await?;
+    let visibility = store::visibility(&state.db, &user).await?;
+    for id in &ids {
+        let seen = match store::find_ticket(&mut &state.db, *id).await {
+            Ok(t) => visibility.sees_ticket(&t).then_some(t),
+            Err(AppError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(t) = seen else {
+            return Err(AppError::validation(
+                "ids",
+                format!("ticket {id} is not one you can open; nothing was changed"),
+            ));
+        };
+        // As with PATCH: agents take tickets or keep them; giving one to someone else is a
+        // supervisor's call.
+        if let Some(to) = change.assignee_id
+            && to != user.id
+            && !user.is_supervisor()
+            && t.assignee_id != Some(to)
+        {
+            return Err(AppError::Forbidden);
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let changed = store::bulk_update(&mut tx, &state.db, &ids, &change, user.id).await?;
+    for (before, after) in &changed {
+        if before.assignee_id != after.assignee_id && before.assignee_id.is_some() {
+            crate::auth::store::insert_audit(
+                &mut *tx,
+                Some(user.id),
+                "ticket.reassign",
+                &format!("ticket:{}", after.id),
+                json!({"from": before.assignee_id, "to": after.assignee_id, "bulk": true}),
+            )
+            .await?;
+        }
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(axum::Json(BulkResult {
+        updated: changed.into_iter().map(|(_, a)| a).collect(),
+    }))
 }

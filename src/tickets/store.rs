@@ -411,6 +411,47 @@ pub async fn sla_of(
     Ok(out)
 }
 
+/// One change for many tickets (`POST /api/tickets/bulk`).
+#[derive(Default, Clone)]
+pub struct BulkChange {
+    pub assignee_id: Option<i64>,
+    pub status: Option<Status>,
+    pub queue_id: Option<i64>,
+    /// Added to each ticket's tags (those it has stay).
+    pub add_tags: Vec<String>,
+}
+
+/// Applies `c` to every ticket of `ids` inside `tx` (all or nothing: the caller commits),
+/// through [`update_ticket`] so each change has its event and version. Returns the tickets as
+/// changed, in the order of `ids`.
+pub async fn bulk_update<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    ids: &[i64],
+    c: &BulkChange,
+    actor_id: i64,
+) -> AppResult<Vec<(Ticket, Ticket)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let cur = find_ticket(tx, *id).await?;
+        let mut tags = cur.tags.clone();
+        for t in &c.add_tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        let changes = TicketChanges {
+            status: c.status,
+            queue_id: c.queue_id.map(Some),
+            assignee_id: c.assignee_id.map(Some),
+            tags: (tags != cur.tags).then_some(tags),
+            ..TicketChanges::default()
+        };
+        out.push(update_ticket(tx, db, *id, &changes, Some(actor_id)).await?);
+    }
+    Ok(out)
+}
+
 #[derive(Default, Clone)]
 pub struct TicketChanges {
     pub subject: Option<String>,

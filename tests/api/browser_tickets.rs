@@ -56,7 +56,7 @@ async fn browser_sla_badge_turns_to_warning() {
 }
 
 #[tokio::test]
-async fn browser_supervisor_finds_a_ticket_by_a_word_of_the_mail() {
+async fn browser_supervisor_finds_a_ticket_by_a_word_of_the_mail_and_bulk_assigns() {
     let Some(b) = browser().await else { return };
     let t = TestApp::spawn().await;
     let q = t.queue("Hotline").await;

@@ -264,3 +264,89 @@ async fn every_node_finds_tickets_written_through_any_node() {
         assert_eq!(search(&app, &sup, &q("toner")).await, vec![t2]);
     }
 }
+
+#[tokio::test]
+async fn bulk_changes_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let (qa, qb) = (app.queue("A").await, app.queue("B").await);
+    let (agent_id, agent) = app.user("ana", "agent").await;
+    works(&app, agent_id, &[qa]).await;
+    let (other_id, _) = app.user("olaf", "agent").await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    let t1 = create(
+        &app,
+        &sup,
+        json!({"subject": "one", "queue_id": qa, "tags": ["x"]}),
+    )
+    .await;
+    let t2 = create(&app, &sup, json!({"subject": "two", "queue_id": qa})).await;
+    let t3 = create(&app, &sup, json!({"subject": "three", "queue_id": qb})).await;
+
+    let (s, r) = app
+        .post(
+            "/api/tickets/bulk",
+            &sup,
+            json!({"ids": [t1, t2, t3], "assign_to": other_id, "add_tags": ["x", "billing"],
+                "status": "open"}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{r}");
+    let updated = r["updated"].as_array().unwrap();
+    assert_eq!(updated.len(), 3);
+    for t in updated {
+        assert_eq!(
+            (t["assignee_id"].as_i64(), t["status"].as_str()),
+            (Some(other_id), Some("open"))
+        );
+        assert!(
+            t["tags"].as_array().unwrap().contains(&json!("billing")),
+            "{t}"
+        );
+    }
+    assert_eq!(
+        updated[0]["tags"],
+        json!(["x", "billing"]),
+        "kept, not doubled"
+    );
+
+    // An agent may not touch a ticket outside their queues: nothing changes.
+    let (s, b) = app
+        .post(
+            "/api/tickets/bulk",
+            &agent,
+            json!({"ids": [t1, t3], "status": "pending"}),
+        )
+        .await;
+    assert_error(s, &b, 400, "validation_failed");
+    let (_, t) = app.get(&format!("/api/tickets/{t1}"), &sup).await;
+    assert_eq!(t["ticket"]["status"], "open", "all or nothing");
+    // Nor give tickets to someone else.
+    let (s, b) = app
+        .post(
+            "/api/tickets/bulk",
+            &agent,
+            json!({"ids": [t1, t2], "assign_to": agent_id - 100}),
+        )
+        .await;
+    assert!(s.as_u16() == 400 || s.as_u16() == 403, "{b}");
+    let (s, r) = app
+        .post(
+            "/api/tickets/bulk",
+            &agent,
+            json!({"ids": [t1, t2], "queue_id": qa, "status": "pending"}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{r}");
+    let (s, b) = app
+        .post("/api/tickets/bulk", &sup, json!({"ids": [t1]}))
+        .await;
+    assert_error(s, &b, 400, "validation_failed");
+    let (s, b) = app
+        .post(
+            "/api/tickets/bulk",
+            &sup,
+            json!({"ids": [t1, 999_999], "status": "open"}),
+        )
+        .await;
+    assert_error(s, &b, 400, "validation_failed");
+}
