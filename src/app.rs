@@ -28,6 +28,8 @@ pub struct AppState {
     pub leader: Arc<std::sync::atomic::AtomicBool>,
     /// The knowledge-base search index (local to this node).
     pub kb: Arc<crate::knowledge::Kb>,
+    /// The ticket search index (local to this node; follows the events log).
+    pub tickets_index: Arc<crate::tickets::search::TicketIndex>,
     /// Group-commits raw inbound mail before the SMTP 250 / IMAP flag change.
     pub mail_store: crate::channels::email::receive::RawCommitter,
     /// Where the embedded SMTP receiver listens (None when disabled).
@@ -83,6 +85,8 @@ impl App {
             Some(&config.kb_dir),
         )
         .await?;
+        let tickets_index =
+            crate::tickets::search::open(&db, &config.data_dir.join("ticket-index")).await?;
         let zone = config.time_zone();
         let time_zone = jiff::tz::TimeZone::get(&zone).map_err(|e| {
             anyhow::anyhow!("HOTLINE_TIME_ZONE: {zone} is not a known time zone ({e})")
@@ -106,6 +110,7 @@ impl App {
             node_id: format!("{:016x}", rand::random::<u64>()).into(),
             time_zone,
             kb,
+            tickets_index,
             config: Arc::new(config),
             db,
         };
@@ -168,6 +173,10 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     tasks.push(tokio::spawn(crate::knowledge::sync::follow_changes(
         state.db.clone(),
         state.kb.clone(),
+    )));
+    tasks.push(tokio::spawn(crate::tickets::search::follow_changes(
+        state.db.clone(),
+        state.tickets_index.clone(),
     )));
     if let Some(stmt) = state.db.backend.checkpoint() {
         let db = state.db.clone();

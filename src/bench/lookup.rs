@@ -145,6 +145,7 @@ pub async fn run(config: &Config, samples: usize) -> anyhow::Result<()> {
         hub: Default::default(),
         leader: Default::default(),
         kb: Arc::new(crate::knowledge::Kb::in_memory()?),
+        tickets_index: Arc::new(crate::tickets::search::TicketIndex::in_memory()?),
         node_id: "bench".into(),
         time_zone: jiff::tz::TimeZone::UTC,
     };

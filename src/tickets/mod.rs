@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod html;
 pub mod routes;
+pub mod search;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
@@ -177,6 +178,82 @@ pub struct Interaction {
     pub created_at: i64,
 }
 
+text_enum!(
+    /// Where a ticket stands against its SLA: `ok`, `warning` (past the target's warning share),
+    /// `breached` (past the due time), `met` (every clock it has is met: replied and resolved).
+    SlaState { Ok = "ok", Warning = "warning", Breached = "breached", Met = "met" }
+);
+
+text_enum!(
+    /// An SLA clock: until the first reply, then until resolution.
+    SlaClock { FirstResponse = "first_response", Resolution = "resolution" }
+);
+
+/// A ticket's SLA in the list and the ticket view: the due times of its latest work item (fixed
+/// when the work entered its queue, counted in the queue's business hours, see
+/// `routing::sla`), the clock that runs, when it warns and how much time is left.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct TicketSla {
+    pub first_response_due_at: Option<i64>,
+    pub resolution_due_at: Option<i64>,
+    /// The running clock (the earliest due not yet met); none when all are met.
+    pub clock: Option<SlaClock>,
+    pub due_at: Option<i64>,
+    /// When the running clock turns to `warning` (the target's `warn_percent`).
+    pub warning_at: Option<i64>,
+    /// `due_at` minus the server's `now` (negative once breached).
+    pub time_left_ms: Option<i64>,
+    pub state: SlaState,
+    /// The server's time of this answer, so that a console with a wrong clock counts right.
+    pub now: i64,
+}
+
+/// The SLA of work enqueued at `enqueued_at` with these due times, at `now`. None when the
+/// work has no clocks (no target applied).
+pub fn sla_status(
+    now: i64,
+    enqueued_at: i64,
+    (fr_due, fr_met): (Option<i64>, bool),
+    (res_due, res_met): (Option<i64>, bool),
+    warn_percent: i64,
+) -> Option<TicketSla> {
+    if fr_due.is_none() && res_due.is_none() {
+        return None;
+    }
+    let running = [
+        (SlaClock::FirstResponse, fr_due, fr_met),
+        (SlaClock::Resolution, res_due, res_met),
+    ]
+    .into_iter()
+    .filter_map(|(c, due, met)| due.filter(|_| !met).map(|d| (c, d)))
+    .min_by_key(|(_, d)| *d);
+    let (clock, due, warning_at, state) = match running {
+        None => (None, None, None, SlaState::Met),
+        Some((c, due)) => {
+            // The same share the leader's clock check warns at.
+            let warn_at = enqueued_at + (due - enqueued_at) * warn_percent / 100;
+            let state = if now >= due {
+                SlaState::Breached
+            } else if now >= warn_at {
+                SlaState::Warning
+            } else {
+                SlaState::Ok
+            };
+            (Some(c), Some(due), Some(warn_at), state)
+        }
+    };
+    Some(TicketSla {
+        first_response_due_at: fr_due,
+        resolution_due_at: res_due,
+        clock,
+        due_at: due,
+        warning_at,
+        time_left_ms: due.map(|d| d - now),
+        state,
+        now,
+    })
+}
+
 /// Timestamps a status change sets (resolved_at, closed_at; reopening clears them).
 pub fn status_timestamps(
     new: Status,
@@ -215,6 +292,37 @@ mod tests {
         assert!(!agent.sees(Some(3), Some(8)));
         assert!(agent.sees(None, None), "unqueued");
         assert!(Visibility::all().sees(Some(3), Some(8)));
+    }
+
+    #[test]
+    fn sla_runs_the_earliest_clock_not_met() {
+        let s = sla_status(50, 0, (Some(100), false), (Some(1000), false), 80).unwrap();
+        assert_eq!(
+            (s.clock, s.due_at, s.warning_at, s.state, s.time_left_ms),
+            (
+                Some(SlaClock::FirstResponse),
+                Some(100),
+                Some(80),
+                SlaState::Ok,
+                Some(50)
+            )
+        );
+        assert_eq!(
+            sla_status(85, 0, (Some(100), false), (Some(1000), false), 80)
+                .unwrap()
+                .state,
+            SlaState::Warning
+        );
+        let s = sla_status(150, 0, (Some(100), true), (Some(1000), false), 80).unwrap();
+        assert_eq!(
+            (s.clock, s.state),
+            (Some(SlaClock::Resolution), SlaState::Ok)
+        );
+        let s = sla_status(1500, 0, (Some(100), true), (Some(1000), false), 80).unwrap();
+        assert_eq!((s.state, s.time_left_ms), (SlaState::Breached, Some(-500)));
+        let s = sla_status(1500, 0, (Some(100), true), (Some(1000), true), 80).unwrap();
+        assert_eq!((s.clock, s.state), (None, SlaState::Met));
+        assert!(sla_status(1, 0, (None, false), (None, false), 80).is_none());
     }
 
     #[test]

@@ -18,12 +18,16 @@ use serde_json::json;
 
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/api/tickets", "tickets", Access::Agent,
-        "List tickets (filters: status, open, queue_id, assignee_id, customer_id, kind; before_id pages)", get(list_tickets))
+        "List or search tickets with their SLA (q: words in the subject or messages; filters: status, open, queue_id, assignee_id, unassigned, customer_id, kind, channel, tag, tier, created/updated range; sort newest or sla)", get(list_tickets))
         .query::<ListQuery>()
-        .returns::<Vec<Ticket>>(200)
+        .returns::<Vec<TicketItem>>(200)
         .add("POST", "/api/tickets", "tickets", Access::Agent, "Create a ticket", post(create_ticket))
         .body::<CreateTicketBody>()
         .returns::<Ticket>(201)
+        .add("POST", "/api/tickets/bulk", "tickets", Access::Agent,
+            "Change many tickets at once (assign_to, status, add_tags, queue_id): all or nothing", post(bulk_update))
+        .body::<BulkBody>()
+        .returns::<BulkResult>(200)
         .add("GET", "/api/tickets/{id}", "tickets", Access::Agent, "A ticket with its whole thread", get(get_ticket))
         .returns::<TicketView>(200)
         .add("PATCH", "/api/tickets/{id}", "tickets", Access::Agent,
@@ -90,28 +94,107 @@ fn parse<T>(
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct ListQuery {
-    status: Option<String>,
-    open: Option<bool>,
-    queue_id: Option<i64>,
-    assignee_id: Option<i64>,
-    customer_id: Option<i64>,
-    kind: Option<String>,
-    before_id: Option<i64>,
-    limit: Option<i64>,
+pub struct ListQuery {
+    /// Words to find in the subject or any message (bodies, subjects, addresses), Chinese or
+    /// English; every word must occur. Results come best first unless `sort` is given.
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub open: Option<bool>,
+    pub queue_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    /// Only tickets nobody holds.
+    pub unassigned: Option<bool>,
+    pub customer_id: Option<i64>,
+    pub kind: Option<String>,
+    /// `email`, `sms`, `voice`, `web` or `note`.
+    pub channel: Option<String>,
+    /// Tickets carrying this tag.
+    pub tag: Option<String>,
+    /// Tickets of customers of this tier: `vip`, `key`, `regular`, `low`.
+    pub tier: Option<String>,
+    /// Created at or after / at or before (ms since the epoch).
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    /// Last changed at or after / at or before (ms since the epoch).
+    pub updated_from: Option<i64>,
+    pub updated_to: Option<i64>,
+    /// `newest` (default without `q`; pages with `before_id`), `sla` (the running SLA clock's
+    /// due time, most urgent first; pages with `offset`) or `relevance` (default with `q`;
+    /// pages with `offset`).
+    pub sort: Option<String>,
+    pub before_id: Option<i64>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
 }
 
-async fn list_tickets(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    Query(q): Query<ListQuery>,
-) -> AppResult<axum::Json<Vec<Ticket>>> {
+/// A ticket of a list, with its SLA (none when no target applies to its work).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TicketItem {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    pub sla: Option<super::TicketSla>,
+}
+
+/// The filter of a list query as the user may run it: agents see their queues and their
+/// tickets only.
+pub async fn list_filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<TicketFilter> {
     let visible_queues = if user.is_supervisor() {
         None
     } else {
         Some(crate::routing::store::queues_of_user(&state.db, user.id).await?)
     };
-    let filter = TicketFilter {
+    let text =
+        q.q.as_deref()
+            .map(|t| optional_text("q", t, 200))
+            .transpose()?
+            .filter(|t| !t.trim().is_empty());
+    let sort = match (q.sort.as_deref(), &text) {
+        (None, None) | (Some("newest"), _) => store::TicketSort::Newest,
+        (None, Some(_)) | (Some("relevance"), _) => store::TicketSort::Ids,
+        (Some("sla"), _) => store::TicketSort::Sla,
+        (Some(_), _) => {
+            return Err(AppError::validation(
+                "sort",
+                "sort must be newest, sla or relevance",
+            ));
+        }
+    };
+    let ids = match &text {
+        None if sort == store::TicketSort::Ids => {
+            return Err(AppError::validation("sort", "sort=relevance needs q"));
+        }
+        None => None,
+        Some(text) => {
+            // Apply every change committed before this search first (on any node).
+            crate::tickets::search::catch_up(&state.tickets_index, &state.db)
+                .await
+                .map_err(AppError::Internal)?;
+            let idx = state.tickets_index.clone();
+            let text = text.clone();
+            let found = tokio::task::spawn_blocking(move || idx.search(&text))
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?
+                .map_err(AppError::Internal)?;
+            // Only function words or punctuation: nothing to find.
+            Some(found.unwrap_or_default())
+        }
+    };
+    let tier = match q.tier.as_deref() {
+        None => None,
+        Some(t @ ("vip" | "key" | "regular" | "low")) => Some(t.to_string()),
+        Some(_) => {
+            return Err(AppError::validation(
+                "tier",
+                "tier must be one of vip, key, regular, low",
+            ));
+        }
+    };
+    let tag = q
+        .tag
+        .as_deref()
+        .map(|t| required_text("tag", t, 50))
+        .transpose()?;
+    Ok(TicketFilter {
         status: parse(
             "status",
             q.status.as_deref(),
@@ -121,6 +204,7 @@ async fn list_tickets(
         open_only: q.open.unwrap_or(false),
         queue_id: q.queue_id,
         assignee_id: q.assignee_id,
+        unassigned: q.unassigned.unwrap_or(false),
         customer_id: q.customer_id,
         kind: parse(
             "kind",
@@ -128,12 +212,48 @@ async fn list_tickets(
             Kind::parse,
             "inquiry, complaint, request, incident, callback",
         )?,
+        channel: parse(
+            "channel",
+            q.channel.as_deref(),
+            Channel::parse,
+            "email, sms, voice, web, note",
+        )?,
+        tag,
+        tier,
+        created_from: q.created_from,
+        created_to: q.created_to,
+        updated_from: q.updated_from,
+        updated_to: q.updated_to,
+        ids,
         visible_queues,
         visible_to_user: Some(user.id),
         before_id: q.before_id,
+        sort,
+        offset: q.offset.unwrap_or(0).max(0),
         limit: q.limit.unwrap_or(50).clamp(1, 200),
-    };
-    Ok(axum::Json(store::list_tickets(&state.db, &filter).await?))
+    })
+}
+
+/// Tickets with their SLA.
+pub async fn with_sla(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketItem>> {
+    let mut sla = store::sla_of(&state.db, &list).await?;
+    Ok(list
+        .into_iter()
+        .map(|t| TicketItem {
+            sla: sla.remove(&t.id),
+            ticket: t,
+        })
+        .collect())
+}
+
+async fn list_tickets(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<axum::Json<Vec<TicketItem>>> {
+    let filter = list_filter(&state, &user, &q).await?;
+    let list = store::list_tickets(&state.db, &filter).await?;
+    Ok(axum::Json(with_sla(&state, list).await?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -248,6 +368,8 @@ struct TicketView {
     /// A callback ticket's number, reason, due time, tries and outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     callback: Option<crate::routing::callbacks::CallbackInfo>,
+    /// The ticket's SLA (none when no target applies to its work).
+    sla: Option<super::TicketSla>,
 }
 
 /// The ticket with its thread; its `ETag` is the ticket's version (send it back as `If-Match`
@@ -276,7 +398,11 @@ async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<Ticket
     for v in &mut interactions {
         v.call = calls.remove(&v.interaction.id);
     }
+    let sla = store::sla_of(&state.db, std::slice::from_ref(&ticket))
+        .await?
+        .remove(&id);
     Ok(TicketView {
+        sla,
         ticket,
         interactions,
         callback,
@@ -724,4 +850,107 @@ async fn split_interaction(
     .await?;
     crate::realtime::events::commit(tx).await?;
     Ok((StatusCode::CREATED, axum::Json(new)))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct BulkBody {
+    /// At most 200 tickets.
+    ids: Vec<i64>,
+    assign_to: Option<i64>,
+    status: Option<String>,
+    add_tags: Option<Vec<String>>,
+    queue_id: Option<i64>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct BulkResult {
+    /// Every ticket named, as changed.
+    updated: Vec<Ticket>,
+}
+
+/// All or nothing: every ticket is checked first (one the user may not open, or that does not
+/// exist, refuses the whole request naming it: 400 on `ids`), then all change in one
+/// transaction, each with its `ticket.updated` event, as one `PATCH` each would.
+async fn bulk_update(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<BulkBody>,
+) -> AppResult<axum::Json<BulkResult>> {
+    let mut ids = b.ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > 200 {
+        return Err(AppError::validation(
+            "ids",
+            "ids must name 1 to 200 tickets",
+        ));
+    }
+    let change = store::BulkChange {
+        assignee_id: b.assign_to,
+        status: parse(
+            "status",
+            b.status.as_deref(),
+            Status::parse,
+            "new, open, pending, resolved, closed",
+        )?,
+        queue_id: b.queue_id,
+        add_tags: b
+            .add_tags
+            .unwrap_or_default()
+            .iter()
+            .map(|t| required_text("add_tags", t, 50))
+            .collect::<AppResult<_>>()?,
+    };
+    if change.assignee_id.is_none()
+        && change.status.is_none()
+        && change.queue_id.is_none()
+        && change.add_tags.is_empty()
+    {
+        return Err(AppError::validation(
+            "ids",
+            "name a change: assign_to, status, add_tags or queue_id",
+        ));
+    }
+    check_refs(&state, change.queue_id, change.assignee_id, None).await?;
+    let visibility = store::visibility(&state.db, &user).await?;
+    for id in &ids {
+        let seen = match store::find_ticket(&mut &state.db, *id).await {
+            Ok(t) => visibility.sees_ticket(&t).then_some(t),
+            Err(AppError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(t) = seen else {
+            return Err(AppError::validation(
+                "ids",
+                format!("ticket {id} is not one you can open; nothing was changed"),
+            ));
+        };
+        // As with PATCH: agents take tickets or keep them; giving one to someone else is a
+        // supervisor's call.
+        if let Some(to) = change.assignee_id
+            && to != user.id
+            && !user.is_supervisor()
+            && t.assignee_id != Some(to)
+        {
+            return Err(AppError::Forbidden);
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let changed = store::bulk_update(&mut tx, &state.db, &ids, &change, user.id).await?;
+    for (before, after) in &changed {
+        if before.assignee_id != after.assignee_id && before.assignee_id.is_some() {
+            crate::auth::store::insert_audit(
+                &mut *tx,
+                Some(user.id),
+                "ticket.reassign",
+                &format!("ticket:{}", after.id),
+                json!({"from": before.assignee_id, "to": after.assignee_id, "bulk": true}),
+            )
+            .await?;
+        }
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(axum::Json(BulkResult {
+        updated: changed.into_iter().map(|(_, a)| a).collect(),
+    }))
 }

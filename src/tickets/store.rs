@@ -142,6 +142,19 @@ pub async fn find_ticket<E: Exec>(exec: &mut E, id: i64) -> AppResult<Ticket> {
         .ok_or(AppError::NotFound("ticket"))
 }
 
+/// How a list is ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TicketSort {
+    /// Newest first (paged with `before_id`).
+    #[default]
+    Newest,
+    /// The running SLA clock's due time, soonest (or most overdue) first; tickets without a
+    /// running clock last (paged with `offset`).
+    Sla,
+    /// The order of `ids` (search relevance; paged with `offset`).
+    Ids,
+}
+
 #[derive(Default)]
 pub struct TicketFilter {
     pub status: Option<Status>,
@@ -149,12 +162,27 @@ pub struct TicketFilter {
     pub open_only: bool,
     pub queue_id: Option<i64>,
     pub assignee_id: Option<i64>,
+    /// Only tickets nobody holds.
+    pub unassigned: bool,
     pub customer_id: Option<i64>,
     pub kind: Option<Kind>,
+    pub channel: Option<Channel>,
+    /// Tickets carrying this tag.
+    pub tag: Option<String>,
+    /// Tickets of customers of this tier (`vip`, `key`, `regular`, `low`).
+    pub tier: Option<String>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    pub updated_from: Option<i64>,
+    pub updated_to: Option<i64>,
+    /// Only these tickets (a search's hits, best first).
+    pub ids: Option<Vec<i64>>,
     /// Restricts to these queues plus the tickets assigned to `visible_to_user` (agents).
     pub visible_queues: Option<Vec<i64>>,
     pub visible_to_user: Option<i64>,
     pub before_id: Option<i64>,
+    pub sort: TicketSort,
+    pub offset: i64,
     pub limit: i64,
 }
 
@@ -162,18 +190,41 @@ pub struct TicketFilter {
 enum Arg {
     Int(i64),
     Text(&'static str),
+    Owned(String),
 }
 
-/// Tickets matching `f`, newest first. Only the filters given become conditions, so each query
-/// is one the planner answers from the matching index (an `($n < 0 OR col = $n)` form would
-/// hide the index and walk every ticket).
+/// Integers we produced (ids), formatted into SQL, never user text. `NULL` for none.
+fn id_list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        "NULL".to_string()
+    } else {
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The due time of a ticket's running SLA clock on its latest work item (`w`), NULL when none
+/// runs: first response until the first reply, then resolution; finished work and resolved
+/// tickets have none. The same rule as [`super::sla_status`] over [`sla_of`]'s inputs.
+const SLA_DUE: &str = "CASE WHEN w.state IN ('done', 'abandoned') \
+       OR tickets.resolved_at IS NOT NULL THEN NULL \
+     WHEN tickets.first_response_at IS NULL AND w.first_response_due IS NOT NULL \
+       AND (w.resolution_due IS NULL OR w.first_response_due <= w.resolution_due) \
+       THEN w.first_response_due \
+     ELSE w.resolution_due END";
+
+/// Tickets matching `f`, newest first (or by SLA, or in the order of `ids`). Only the filters
+/// given become conditions, so each query is one the planner answers from the matching index
+/// (an `($n < 0 OR col = $n)` form would hide the index and walk every ticket).
 pub async fn list_tickets(db: &Db, f: &TicketFilter) -> AppResult<Vec<Ticket>> {
-    let mut conds = vec!["id < $1".to_string()];
-    let mut args = vec![Arg::Int(f.before_id.unwrap_or(i64::MAX))];
+    let mut conds = vec![];
+    let mut args = vec![];
     let mut push = |cond: &str, arg: Arg| {
         args.push(arg);
         conds.push(cond.replace('?', &format!("${}", args.len())));
     };
+    if f.sort == TicketSort::Newest {
+        push("id < ?", Arg::Int(f.before_id.unwrap_or(i64::MAX)));
+    }
     if let Some(st) = f.status {
         push("status = ?", Arg::Text(st.as_str()));
     }
@@ -189,34 +240,216 @@ pub async fn list_tickets(db: &Db, f: &TicketFilter) -> AppResult<Vec<Ticket>> {
     if let Some(k) = f.kind {
         push("kind = ?", Arg::Text(k.as_str()));
     }
+    if let Some(c) = f.channel {
+        push("channel = ?", Arg::Text(c.as_str()));
+    }
+    if let Some(tag) = &f.tag {
+        // Tags are a JSON array in text: the tag's JSON string, quotes included, is in it.
+        // LIKE's wildcards in the tag are escaped.
+        let quoted = serde_json::to_string(tag).unwrap_or_default();
+        let pattern = format!(
+            "%{}%",
+            quoted
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        push("tags LIKE ? ESCAPE '\\'", Arg::Owned(pattern));
+    }
+    if let Some(tier) = &f.tier {
+        push(
+            "customer_id IN (SELECT id FROM customers WHERE tier = ?)",
+            Arg::Owned(tier.clone()),
+        );
+    }
+    if let Some(v) = f.created_from {
+        push("created_at >= ?", Arg::Int(v));
+    }
+    if let Some(v) = f.created_to {
+        push("created_at <= ?", Arg::Int(v));
+    }
+    if let Some(v) = f.updated_from {
+        push("updated_at >= ?", Arg::Int(v));
+    }
+    if let Some(v) = f.updated_to {
+        push("updated_at <= ?", Arg::Int(v));
+    }
     if let Some(qs) = &f.visible_queues {
-        // Queue ids are integers we produced; they are formatted, never user text.
-        let list = if qs.is_empty() {
-            "NULL".to_string()
-        } else {
-            qs.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-        };
-        let cond = format!("(queue_id IN ({list}) OR assignee_id = ?)");
+        let cond = format!("(queue_id IN ({}) OR assignee_id = ?)", id_list(qs));
         push(&cond, Arg::Int(f.visible_to_user.unwrap_or(-1)));
+    }
+    if let Some(ids) = &f.ids {
+        conds.push(format!("id IN ({})", id_list(ids)));
+    }
+    if f.unassigned {
+        conds.push("assignee_id IS NULL".into());
     }
     if f.open_only {
         conds.push("status IN ('new', 'open', 'pending')".into());
     }
-    args.push(Arg::Int(f.limit));
-    let sql = format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets WHERE {} ORDER BY id DESC LIMIT ${}",
-        conds.join(" AND "),
-        args.len()
-    );
+    if conds.is_empty() {
+        conds.push("1 = 1".into());
+    }
+    let sql = match f.sort {
+        TicketSort::Newest => {
+            args.push(Arg::Int(f.limit));
+            format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE {} ORDER BY id DESC LIMIT ${}",
+                conds.join(" AND "),
+                args.len()
+            )
+        }
+        TicketSort::Sla => {
+            args.push(Arg::Int(f.limit));
+            args.push(Arg::Int(f.offset));
+            // The due time is a subquery of the filtered tickets, so the conditions name
+            // only the tickets' columns.
+            format!(
+                "SELECT * FROM (SELECT {TICKET_COLUMNS}, (SELECT {SLA_DUE} FROM work_items w \
+                 WHERE w.id = (SELECT MAX(id) FROM work_items WHERE ticket_id = tickets.id)) \
+                 AS sla_due FROM tickets WHERE {}) x \
+                 ORDER BY sla_due IS NULL, sla_due, id DESC LIMIT ${} OFFSET ${}",
+                conds.join(" AND "),
+                args.len() - 1,
+                args.len()
+            )
+        }
+        TicketSort::Ids => format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE {}",
+            conds.join(" AND ")
+        ),
+    };
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for a in args {
         q = match a {
             Arg::Int(v) => q.bind(v),
             Arg::Text(v) => q.bind(v),
+            Arg::Owned(v) => q.bind(v),
         };
     }
     let rows = q.fetch_all(&db.pool).await?;
-    Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
+    let mut list: Vec<Ticket> = rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?;
+    if f.sort == TicketSort::Ids
+        && let Some(ids) = &f.ids
+    {
+        let rank: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        list.sort_by_key(|t| rank.get(&t.id).copied().unwrap_or(usize::MAX));
+        list = list
+            .into_iter()
+            .skip(f.offset.max(0) as usize)
+            .take(f.limit.max(0) as usize)
+            .collect();
+    }
+    Ok(list)
+}
+
+/// The SLA of each ticket that has work with clocks (keyed by ticket id), from its latest work
+/// item and the target's warning share, as of now.
+pub async fn sla_of(
+    db: &Db,
+    tickets: &[Ticket],
+) -> AppResult<std::collections::HashMap<i64, super::TicketSla>> {
+    let mut out = std::collections::HashMap::new();
+    if tickets.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
+    let sql = format!(
+        "SELECT ticket_id, kind, queue_id, state, enqueued_at, first_response_due, resolution_due \
+         FROM work_items WHERE id IN (SELECT MAX(id) FROM work_items WHERE ticket_id IN ({}) \
+         GROUP BY ticket_id) AND (first_response_due IS NOT NULL OR resolution_due IS NOT NULL)",
+        id_list(&ids)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&db.pool)
+        .await?;
+    let by_id: std::collections::HashMap<i64, &Ticket> =
+        tickets.iter().map(|t| (t.id, t)).collect();
+    let mut warn_of = std::collections::HashMap::new();
+    let now = now_ms();
+    for r in &rows {
+        let ticket_id: i64 = r.try_get("ticket_id")?;
+        let Some(t) = by_id.get(&ticket_id) else {
+            continue;
+        };
+        let kind: String = r.try_get("kind")?;
+        let queue_id: Option<i64> = r.try_get("queue_id")?;
+        let key = (queue_id, t.priority.rank(), kind.clone());
+        let warn = match warn_of.get(&key) {
+            Some(w) => *w,
+            None => {
+                let w =
+                    crate::routing::sla::find_target(&mut &*db, queue_id, t.priority.rank(), &kind)
+                        .await?
+                        .map(|t| t.warn_percent)
+                        .unwrap_or(80);
+                warn_of.insert(key, w);
+                w
+            }
+        };
+        let state: String = r.try_get("state")?;
+        // A resolved ticket has nothing left to count, replied to or not.
+        let finished = state == "done" || state == "abandoned" || t.resolved_at.is_some();
+        let sla = super::sla_status(
+            now,
+            r.try_get("enqueued_at")?,
+            (
+                r.try_get("first_response_due")?,
+                finished || t.first_response_at.is_some(),
+            ),
+            (
+                r.try_get("resolution_due")?,
+                finished || t.resolved_at.is_some(),
+            ),
+            warn,
+        );
+        if let Some(sla) = sla {
+            out.insert(ticket_id, sla);
+        }
+    }
+    Ok(out)
+}
+
+/// One change for many tickets (`POST /api/tickets/bulk`).
+#[derive(Default, Clone)]
+pub struct BulkChange {
+    pub assignee_id: Option<i64>,
+    pub status: Option<Status>,
+    pub queue_id: Option<i64>,
+    /// Added to each ticket's tags (those it has stay).
+    pub add_tags: Vec<String>,
+}
+
+/// Applies `c` to every ticket of `ids` inside `tx` (all or nothing: the caller commits),
+/// through [`update_ticket`] so each change has its event and version. Returns the tickets as
+/// changed, in the order of `ids`.
+pub async fn bulk_update<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    ids: &[i64],
+    c: &BulkChange,
+    actor_id: i64,
+) -> AppResult<Vec<(Ticket, Ticket)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let cur = find_ticket(tx, *id).await?;
+        let mut tags = cur.tags.clone();
+        for t in &c.add_tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        let changes = TicketChanges {
+            status: c.status,
+            queue_id: c.queue_id.map(Some),
+            assignee_id: c.assignee_id.map(Some),
+            tags: (tags != cur.tags).then_some(tags),
+            ..TicketChanges::default()
+        };
+        out.push(update_ticket(tx, db, *id, &changes, Some(actor_id)).await?);
+    }
+    Ok(out)
 }
 
 #[derive(Default, Clone)]

@@ -1,12 +1,14 @@
 // <hl-customer-search q="…"> — finds a customer by phone, email, ID/VIP card, CRM id, name or
-// #ticket through the 360 lookup and shows the result (or the new-customer form); without a
-// query, lists customers (filters tier and tag, "More" pages on with the list's cursor).
+// #ticket through the 360 lookup and shows the result (or the new-customer form), and next to
+// it the tickets whose subject or messages contain the words (ticket search); without a query,
+// lists customers (filters tier and tag, "More" pages on with the list's cursor).
 // Usage: <hl-customer-search q="138 0013 8000" tier="vip" tag="wholesale"></hl-customer-search>
 
 import { api, query } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { errorText, t } from '../../lib/i18n.js';
+import { errorText, fmtDateTime, subjectText, t } from '../../lib/i18n.js';
 import { notify } from '../../lib/session.js';
+import { slaBadge } from '../../lib/sla.js';
 import '../hl-customer-view/hl-customer-view.js';
 
 const TIERS = ['vip', 'key', 'regular', 'low'];
@@ -85,13 +87,16 @@ class HlCustomerSearch extends HTMLElement {
         <label class="grow">${t('search.label')}<input type="search" name="q" id="lookup-q" value="${this.q}" placeholder="${t('search.placeholder')}"></label>
         <button class="primary" type="submit">${t('search.go')}</button>
       </form>
-      <div id="lookup-result"></div>`);
+      <div class="${this.q ? 'search-split' : ''}"><div id="lookup-result"></div>
+        ${this.q ? html`<section id="ticket-hits" aria-labelledby="ticket-hits-title"><h2 id="ticket-hits-title">${t('search.tickets')}</h2>
+          <p class="muted">${t('common.loading')}</p></section>` : ''}</div>`);
     this.querySelector('#lookup-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const q = e.target.q.value.trim();
       location.hash = `#/customers${q ? `?q=${encodeURIComponent(q)}` : ''}`;
     });
     const out = this.querySelector('#lookup-result');
+    if (this.q) this.drawTickets();
     try {
       if (this.q) {
         const view = await api.get(`/api/customers/lookup${query({ q: this.q })}`);
@@ -107,5 +112,20 @@ class HlCustomerSearch extends HTMLElement {
     }
   }
 }
+
+HlCustomerSearch.prototype.drawTickets = async function drawTickets() {
+  const box = this.querySelector('#ticket-hits');
+  const title = html`<h2 id="ticket-hits-title">${t('search.tickets')}</h2>`;
+  try {
+    const list = await api.get(`/api/tickets${query({ q: this.q, limit: 20 })}`);
+    render(box, html`${title}${list.length ? html`<ul class="ticket-hits">${list.map((x) => html`<li data-id="${x.id}">
+        <a href="#/ticket/${x.id}">#${x.id} ${subjectText(x)}</a>
+        <span class="badge ${x.status}">${t('status.' + x.status)}</span> ${slaBadge(x.sla)}
+        <span class="muted small">${fmtDateTime(x.updated_at)}</span></li>`)}</ul>`
+      : html`<p class="empty">${t('search.no_tickets')}</p>`}`);
+  } catch (e) {
+    render(box, html`${title}<p class="error" role="alert">${errorText(e)}</p>`);
+  }
+};
 
 customElements.define('hl-customer-search', HlCustomerSearch);

@@ -20,6 +20,7 @@ import {
   callCapabilities, callSummary, dial, dialButton, dispositionCodes, dispositionName, mayDispose, setDisposition,
 } from '../../lib/calls.js';
 import { notify, session } from '../../lib/session.js';
+import { slaBadge } from '../../lib/sla.js';
 import { markSeen } from '../hl-ticket-list/hl-ticket-list.js';
 
 const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
@@ -86,6 +87,7 @@ class HlTicketView extends HTMLElement {
       this.ticket = data.ticket;
       this.interactions = data.interactions;
       this.callback = data.callback || null;
+      this.sla = data.sla || null;
       session.currentTicket = this.ticket;
       markSeen(this.ticket);
       this.customer = this.ticket.customer_id ? (await api.get(`/api/customers/${this.ticket.customer_id}`)).customer : null;
@@ -156,6 +158,7 @@ class HlTicketView extends HTMLElement {
         <span class="badge ${x.priority}">${t('priority.' + x.priority)}</span>
         <span class="badge ${x.kind}">${t('kind.' + x.kind)}</span>
         <span class="badge">${channelIcon(x.channel)} ${t('channel.' + x.channel)}</span>
+        ${slaBadge(this.sla)}
         ${x.merged_into ? html`<a href="#/ticket/${x.merged_into}">${t('ticket.merged_into', { n: x.merged_into })}</a>` : ''}
       </div>
       <p class="muted small">${t('ticket.created')} ${fmtDateTime(x.created_at)} · ${t('ticket.updated')} ${fmtDateTime(x.updated_at)}
@@ -257,6 +260,7 @@ class HlTicketView extends HTMLElement {
         this.ticket = data.ticket;
         this.interactions = data.interactions || this.interactions;
         this.callback = data.callback || this.callback;
+        this.sla = data.sla || null;
         this.draw();
       } else {
         this.load();
