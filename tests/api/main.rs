@@ -27,6 +27,7 @@ mod email_text;
 mod email_threads;
 mod knowledge;
 mod limits;
+mod macros;
 mod nodes;
 mod openapi;
 mod ops;
