@@ -11,6 +11,7 @@ mod browser;
 mod browser_admin;
 mod browser_layout;
 mod browser_live;
+mod browser_macros;
 mod concurrency;
 mod customers;
 mod day;
