@@ -399,6 +399,8 @@ struct UpdateCustomerBody {
     tier: Option<String>,
     language: Option<Option<String>>,
     /// `mr`, `ms`, or null (not known).
+    #[serde(default, deserialize_with = "crate::http::extract::nullable")]
+    #[schemars(with = "Option<String>")]
     title: Option<Option<String>>,
     notes: Option<String>,
     tags: Option<Vec<String>>,

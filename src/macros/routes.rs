@@ -8,7 +8,7 @@ use crate::http::{Access, Routes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 pub fn routes(r: Routes) -> Routes {
     r.add(
@@ -129,13 +129,6 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(saved)))
 }
 
-/// A field that may be set to null: absent is `None`, null is `Some(None)`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize, schemars::JsonSchema)]
 struct UpdateBody {
     title: Option<String>,
@@ -143,7 +136,7 @@ struct UpdateBody {
     language: Option<String>,
     scope: Option<String>,
     /// null: every queue.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::extract::nullable")]
     #[schemars(with = "Option<i64>")]
     queue_id: Option<Option<i64>>,
     /// Replaces the actions.

@@ -325,6 +325,27 @@ async fn placeholders_are_filled_for_chinese_and_english_customers() {
         assert_eq!(out["applied"], json!({}), "{out}");
     }
 
+    // The title is set and cleared on the customer.
+    let path = format!("/api/customers/{nobody}");
+    let (s, c) = app.patch(&path, &agent, json!({"title": "mr"})).await;
+    assert_eq!((s, &c["title"]), (StatusCode::OK, &json!("mr")), "{c}");
+    let t = ticket(&app, &agent, "Titled", Some(nobody)).await;
+    let (_, out) = app
+        .post(
+            &format!("/api/macros/{en_greeting}/apply"),
+            &agent,
+            json!({"ticket_id": t}),
+        )
+        .await;
+    assert!(
+        out["text"].as_str().unwrap().starts_with("Hello Mr Chen,"),
+        "{out}"
+    );
+    let (_, c) = app.patch(&path, &agent, json!({"notes": "x"})).await;
+    assert_eq!(c["title"], "mr", "{c}");
+    let (_, c) = app.patch(&path, &agent, json!({"title": null})).await;
+    assert_eq!(c["title"], Value::Null, "{c}");
+
     // Every placeholder, in a macro of one's own.
     let (_, m) = app
         .post(
