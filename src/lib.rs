@@ -28,8 +28,12 @@ pub mod knowledge;
 pub mod limits;
 /// Counts WARN and ERROR log events (`hotline_log_events_total`).
 pub mod logcount;
+/// Macros: canned replies with placeholders and ticket actions, personal or shared.
+pub mod macros;
 /// A user's notifications: @mentions in internal notes, stored and sent live.
 pub mod notifications;
+/// `{name}` placeholders: finding, checking and filling them (acknowledgements, macros).
+pub mod placeholders;
 /// The events log, the hub that fans it out, the /ws protocol (`realtime::protocol`).
 pub mod realtime;
 /// Queues, rules, presence, offers and assignment, SLA clocks, wallboard figures.

@@ -29,68 +29,17 @@ pub fn placeholders(channel: &str) -> &'static [&'static str] {
     }
 }
 
-/// The `{name}` placeholders in `text` (letters, digits and `_` between braces).
-fn placeholders_in(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let tail = &rest[open + 1..];
-        let name_len = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(tail.len());
-        if name_len > 0 && tail[name_len..].starts_with('}') {
-            out.push(&tail[..name_len]);
-            rest = &tail[name_len + 1..];
-        } else {
-            rest = tail;
-        }
-    }
-    out
-}
-
 /// A template text of `channel` (`field` names it in the error): every placeholder known.
 pub fn check_text(channel: &str, field: &str, text: &str) -> AppResult<()> {
-    let known = placeholders(channel);
-    for p in placeholders_in(text) {
-        if !known.contains(&p) {
-            let list: Vec<String> = known.iter().map(|k| format!("{{{k}}}")).collect();
-            return Err(AppError::validation(
-                field,
-                format!(
-                    "{{{p}}} is not a placeholder of {channel} acknowledgements (use {})",
-                    list.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
+    crate::placeholders::check(
+        placeholders(channel),
+        field,
+        text,
+        &format!("{channel} acknowledgements"),
+    )
 }
 
-/// `template` with each `{key}` of `values` filled in (in one pass: a value is never read as
-/// a placeholder).
-pub fn render(template: &str, values: &[(&str, String)]) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    'outer: while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let tail = &rest[open..];
-        for (k, v) in values {
-            if let Some(after) = tail
-                .strip_prefix('{')
-                .and_then(|t| t.strip_prefix(k))
-                .and_then(|t| t.strip_prefix('}'))
-            {
-                out.push_str(v);
-                rest = after;
-                continue 'outer;
-            }
-        }
-        out.push('{');
-        rest = &tail[1..];
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::placeholders::render;
 
 /// The kind of a portal request as its acknowledgement names it.
 pub fn kind_word(language: &str, kind: Kind) -> &'static str {
@@ -596,7 +545,7 @@ mod tests {
     #[test]
     fn placeholders_are_found_checked_and_filled_once() {
         assert_eq!(
-            placeholders_in("[#{ticket}] {subject} {not closed {} {a-b} {name}"),
+            crate::placeholders::names_in("[#{ticket}] {subject} {not closed {} {a-b} {name}"),
             vec!["ticket", "subject", "name"]
         );
         assert!(check_text("email", "body", "Dear {name}, #{ticket}: {subject}").is_ok());

@@ -46,6 +46,8 @@ pub struct Customer {
     pub display_name: String,
     pub tier: Tier,
     pub language: Option<String>,
+    /// How the customer is addressed: `mr` or `ms` (none: not known); macros' honorific.
+    pub title: Option<String>,
     pub notes: String,
     pub tags: Vec<String>,
     pub owner_id: Option<i64>,

@@ -121,6 +121,13 @@ fn parse_tier(s: &str) -> AppResult<Tier> {
         .ok_or_else(|| AppError::validation("tier", "tier must be vip, key, regular or low"))
 }
 
+fn parse_title(t: &str) -> AppResult<String> {
+    match t.trim() {
+        "mr" | "ms" => Ok(t.trim().to_string()),
+        _ => Err(AppError::validation("title", "title must be mr or ms")),
+    }
+}
+
 fn check_tags(tags: &[String]) -> AppResult<Vec<String>> {
     if tags.len() > 50 {
         return Err(AppError::validation("tags", "at most 50 tags"));
@@ -133,6 +140,8 @@ struct CreateCustomerBody {
     display_name: String,
     tier: Option<String>,
     language: Option<String>,
+    /// How the customer is addressed: `mr` or `ms`.
+    title: Option<String>,
     notes: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
@@ -162,6 +171,7 @@ async fn create_customer(
             .language
             .map(|l| required_text("language", &l, 20))
             .transpose()?,
+        title: b.title.as_deref().map(parse_title).transpose()?,
         notes: optional_text("notes", b.notes.as_deref().unwrap_or(""), 10_000)?,
         tags: check_tags(&b.tags)?,
         owner_id: b.owner_id,
@@ -396,6 +406,10 @@ struct UpdateCustomerBody {
     display_name: Option<String>,
     tier: Option<String>,
     language: Option<Option<String>>,
+    /// `mr`, `ms`, or null (not known).
+    #[serde(default, deserialize_with = "crate::http::extract::nullable")]
+    #[schemars(with = "Option<String>")]
+    title: Option<Option<String>>,
     notes: Option<String>,
     tags: Option<Vec<String>>,
     owner_id: Option<Option<i64>>,
@@ -417,6 +431,10 @@ async fn update_customer(
         language: b
             .language
             .map(|l| l.map(|l| required_text("language", &l, 20)).transpose())
+            .transpose()?,
+        title: b
+            .title
+            .map(|t| t.as_deref().map(parse_title).transpose())
             .transpose()?,
         notes: b
             .notes

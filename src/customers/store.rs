@@ -6,8 +6,7 @@ use crate::db::{Backend, Db, Exec, FromRow, Tx, from_json_list, now_ms, to_json_
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 
-const CUSTOMER_COLUMNS: &str =
-    "id, display_name, tier, language, notes, tags, owner_id, created_at, updated_at, version";
+const CUSTOMER_COLUMNS: &str = "id, display_name, tier, language, title, notes, tags, owner_id, created_at, updated_at, version";
 
 /// A customer row; its identities are read separately (`with_identities`).
 impl FromRow for Customer {
@@ -17,6 +16,7 @@ impl FromRow for Customer {
             display_name: row.try_get("display_name")?,
             tier: Tier::parse(&row.try_get::<String>("tier")?).unwrap_or(Tier::Regular),
             language: row.try_get("language")?,
+            title: row.try_get("title")?,
             notes: row.try_get("notes")?,
             tags: from_json_list(&row.try_get::<String>("tags")?),
             owner_id: row.try_get("owner_id")?,
@@ -54,6 +54,7 @@ pub struct NewCustomer {
     pub display_name: String,
     pub tier: Tier,
     pub language: Option<String>,
+    pub title: Option<String>,
     pub notes: String,
     pub tags: Vec<String>,
     pub owner_id: Option<i64>,
@@ -76,11 +77,13 @@ pub async fn insert_customer<E: Exec>(
         to_json_list(&c.tags).into(),
         c.owner_id.into(),
         now_ms().into(),
+        (&c.title).into(),
     ];
     let id: i64 = tx
         .row(
             "INSERT INTO customers (display_name, name_key, tier, language, notes, tags, owner_id, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+             created_at, updated_at, title) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
+             RETURNING id",
             params,
         )
         .await?
@@ -216,6 +219,7 @@ pub struct CustomerChanges {
     pub display_name: Option<String>,
     pub tier: Option<Tier>,
     pub language: Option<Option<String>>,
+    pub title: Option<Option<String>>,
     pub notes: Option<String>,
     pub tags: Option<Vec<String>>,
     pub owner_id: Option<Option<i64>>,
@@ -263,6 +267,11 @@ pub async fn update_customer(
         && *language != cur.language
     {
         set.push("language = ?", language.into());
+    }
+    if let Some(title) = &c.title
+        && *title != cur.title
+    {
+        set.push("title = ?", title.into());
     }
     if let Some(notes) = &c.notes
         && *notes != cur.notes

@@ -205,6 +205,14 @@ pub fn with_etag<T: serde::Serialize>(version: i64, body: T) -> Response {
     res
 }
 
+/// `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>` field that may
+/// be set to null: absent is `None` (unchanged), null is `Some(None)` (cleared).
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,6 +229,7 @@ pub fn routes(state: AppState) -> Routes {
     let r = crate::channels::web::routes(r);
     let r = crate::system::routes(r);
     let r = crate::notifications::routes::routes(r);
+    let r = crate::macros::routes::routes(r);
     crate::routing::routes::routes(r)
 }
 

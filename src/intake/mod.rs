@@ -154,6 +154,7 @@ pub async fn receive_in<E: Exec>(tx: &mut E, db: &Db, msg: &Inbound) -> AppResul
                         .unwrap_or_else(|| ident.value.clone()),
                     tier: crate::customers::Tier::Regular,
                     language: None,
+                    title: None,
                     notes: String::new(),
                     tags: Vec::new(),
                     owner_id: None,

@@ -3,8 +3,8 @@
 // pushes the page down), navigation, and the routed main view. A screen pop opens only when it
 // is for this user (`ev.user_id`). Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
-//   #/admin/users|queues|rules|templates|audit|system|phone (Administration: admins see all,
-//   supervisors queues and rules)
+//   #/admin/users|queues|rules|templates|macros|audit|system|phone (Administration: admins see
+//   all, supervisors queues, rules and macros, agents macros)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
 
 import { api } from '../../lib/api.js';
@@ -28,6 +28,7 @@ import '../hl-admin-users/hl-admin-users.js';
 import '../hl-admin-queues/hl-admin-queues.js';
 import '../hl-admin-rules/hl-admin-rules.js';
 import '../hl-admin-templates/hl-admin-templates.js';
+import '../hl-admin-macros/hl-admin-macros.js';
 import '../hl-audit-log/hl-audit-log.js';
 import '../hl-system-status/hl-system-status.js';
 
@@ -37,6 +38,8 @@ const ADMIN_SCREENS = [
   { name: 'queues', tag: 'hl-admin-queues', label: 'nav.admin_queues', supervisor: true },
   { name: 'rules', tag: 'hl-admin-rules', label: 'nav.admin_rules', supervisor: true },
   { name: 'templates', tag: 'hl-admin-templates', label: 'nav.admin_templates', supervisor: false },
+  // Everyone: agents keep their personal macros (shared ones read-only).
+  { name: 'macros', tag: 'hl-admin-macros', label: 'nav.admin_macros', supervisor: true, agent: true },
   { name: 'audit', tag: 'hl-audit-log', label: 'nav.admin_audit', supervisor: false },
   { name: 'system', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false },
   { name: 'phone', tag: 'hl-phone-settings', label: 'nav.phone_settings', supervisor: false },
@@ -293,7 +296,7 @@ class HlConsole extends HTMLElement {
   adminScreens() {
     if (session.admin) return ADMIN_SCREENS;
     if (session.supervisor) return ADMIN_SCREENS.filter((a) => a.supervisor);
-    return [];
+    return ADMIN_SCREENS.filter((a) => a.agent);
   }
 
   shortcut(e) {

@@ -265,6 +265,8 @@ class HlCustomerView extends HTMLElement {
       <label>${t('customer.name')}<input name="display_name" value="${c.display_name}" required></label>
       <label>${t('customer.tier')}<select name="tier">${TIERS.map((x) => html`<option value="${x}" ${x === c.tier ? 'selected' : ''}>${t('tier.' + x)}</option>`)}</select></label>
       <label>${t('customer.language')}<input name="language" value="${c.language || ''}" placeholder="zh / en"></label>
+      <label>${t('customer.address_as')}<select name="title" id="customer-title"><option value="">—</option>
+        ${['mr', 'ms'].map((x) => html`<option value="${x}" ${x === c.title ? 'selected' : ''}>${t('customer.address_as.' + x)}</option>`)}</select></label>
       <label>${t('ticket.tags')}<input name="tags" value="${c.tags.join(', ')}"></label>
       <label style="grid-column:1/-1">${t('customer.notes')}<textarea name="notes" rows="3">${c.notes}</textarea></label>
       <label>${t('identity.kind')}<select name="kind">${KINDS.map((k) => html`<option value="${k}">${t('identity.' + k)}</option>`)}</select></label>
@@ -316,6 +318,7 @@ class HlCustomerView extends HTMLElement {
         display_name: f.display_name.value,
         tier: f.tier.value,
         language: f.language.value.trim() || null,
+        title: f.title.value || null,
         notes: f.notes.value,
         tags: f.tags.value.split(',').map((s) => s.trim()).filter(Boolean),
       });

@@ -1,19 +1,22 @@
 // <hl-ticket-view ticket-id="12"> — one ticket: header and controls (status, priority, kind,
 // queue, assignee, tags), the customer, the whole thread (emails as text or sandboxed HTML,
 // attachments, call records, SMS bubbles, notes), the composer (reply on
-// the customer's channel or another, internal note, canned replies), merge and split; its
+// the customer's channel or another, internal note, the macro picker), merge and split; its
 // suggested articles go to the knowledge panel (`hl-suggestions`). A callback ticket shows its
 // callback panel: the number with a Dial button, attempts, due time and the outcome buttons.
 // What the agent types is a draft per ticket (lib/drafts.js): it survives navigation and
 // reloads and is cleared once sent. The composer answers on the customer's channel: SMS for a
 // call or callback when the customer has a phone (else an internal note), never email by default.
+// The macro picker (type to filter, arrows, Enter inserts) lists the macros usable on this
+// ticket's queue, the customer's language first; inserting one fills its placeholders on the
+// server and applies its actions, with a note of what was applied.
 // Updates live on events for this ticket. Usage: <hl-ticket-view ticket-id="12"></hl-ticket-view>
 
 import { api } from '../../lib/api.js';
 import { drafts } from '../../lib/drafts.js';
 import { html, render } from '../../lib/html.js';
 import {
-  enumText, errorText, fmtBytes, fmtDateTime, fmtDuration, fromLocalInput, subjectText, systemText, t, toLocalInput,
+  enumText, errorText, fmtBytes, fmtDateTime, fmtDuration, fromLocalInput, i18n, subjectText, systemText, t, toLocalInput,
 } from '../../lib/i18n.js';
 import { channelIcon, icon } from '../../lib/icons.js';
 import {
@@ -22,11 +25,11 @@ import {
 import { notify, session } from '../../lib/session.js';
 import { slaBadge } from '../../lib/sla.js';
 import { markSeen } from '../hl-ticket-list/hl-ticket-list.js';
+import { actionsText } from '../hl-admin-macros/hl-admin-macros.js';
 
 const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 const KINDS = ['inquiry', 'complaint', 'request', 'incident', 'callback'];
-const CANNED = ['greeting', 'apology', 'refund', 'closing'];
 const OUTCOMES = ['reached', 'no_answer', 'wrong_number', 'later'];
 
 function phoneOf(customer) {
@@ -199,9 +202,14 @@ class HlTicketView extends HTMLElement {
                 <option value="">${t('composer.keep_status')}</option>
                 <option value="pending">${t('status.pending')}</option>
                 <option value="resolved">${t('status.resolved')}</option></select></label>` : ''}
-            <label>${t('composer.canned')}<select id="canned"><option value="">—</option>
-              ${CANNED.map((k) => html`<option value="${k}">${t('canned.' + k + '.title')}</option>`)}</select></label>
+            <div class="macro-picker">
+              <label for="macro-search">${t('composer.macro')}</label>
+              <input id="macro-search" type="search" autocomplete="off" role="combobox" aria-autocomplete="list"
+                aria-expanded="false" aria-controls="macro-options" placeholder="${t('composer.macro_hint')}" value="${this.macroQuery || ''}">
+              <ul id="macro-options" role="listbox" aria-label="${t('composer.macro')}" hidden></ul>
+            </div>
           </div>
+          ${this.macroNote ? html`<p class="small muted" id="macro-applied" role="status">${this.macroNote}</p>` : ''}
           <label for="composer-text" class="sr-only">${t(this.mode === 'note' ? 'composer.note' : 'composer.reply')}</label>
           <textarea id="composer-text" rows="6" placeholder="${t(this.mode === 'note' ? 'composer.note_hint' : 'composer.reply_hint')}">${this.draft[this.mode] || ''}</textarea>
           <div class="row"><span class="muted small grow">${t('composer.send_hint')}</span>
@@ -368,14 +376,120 @@ class HlTicketView extends HTMLElement {
       e.preventDefault();
       if (e.submitter && e.submitter.value) this.outcome(e.submitter.value);
     });
-    this.querySelector('#canned').addEventListener('change', (e) => {
-      if (!e.target.value) return;
-      const name = this.customer ? this.customer.display_name : '';
-      this.insert(t('canned.' + e.target.value + '.text', { name, n: this.ticket.id, agent: session.user.display_name }));
-      e.target.value = '';
-    });
+    this.wireMacros();
     for (const b of this.querySelectorAll('[data-html]')) b.addEventListener('click', () => this.showHtml(Number(b.dataset.html), b));
     for (const b of this.querySelectorAll('[data-split]')) b.addEventListener('click', () => this.split(Number(b.dataset.split)));
+  }
+
+  /** The macro language to list first: the customer's, else the console's. */
+  customerLanguage() {
+    const l = ((this.customer && this.customer.language) || '').toLowerCase();
+    if (l.startsWith('zh')) return 'zh-CN';
+    if (l.startsWith('en')) return 'en';
+    return i18n.locale === 'en' ? 'en' : 'zh-CN';
+  }
+
+  /** The macros matching what is typed, the customer's language first, then by title. */
+  macroMatches(text) {
+    const q = text.trim().toLowerCase();
+    const first = this.customerLanguage();
+    return (this.macros || [])
+      .filter((m) => !q || m.title.toLowerCase().includes(q) || m.body.toLowerCase().includes(q))
+      .sort((a, b) => (a.language === first ? 0 : 1) - (b.language === first ? 0 : 1) || a.title.localeCompare(b.title))
+      .slice(0, 12);
+  }
+
+  wireMacros() {
+    const input = this.querySelector('#macro-search');
+    const list = this.querySelector('#macro-options');
+    if (!input) return;
+    let active = 0;
+    let shown = [];
+    const close = () => {
+      list.hidden = true;
+      input.setAttribute('aria-expanded', 'false');
+      input.removeAttribute('aria-activedescendant');
+    };
+    const show = async () => {
+      if (!this.macros) {
+        try {
+          const q = this.ticket.queue_id ? `?queue_id=${this.ticket.queue_id}` : '';
+          this.macros = (await api.get(`/api/macros${q}`)).macros;
+        } catch (e) {
+          notify(errorText(e), 'error');
+          return;
+        }
+      }
+      shown = this.macroMatches(input.value);
+      active = Math.min(active, Math.max(shown.length - 1, 0));
+      render(list, shown.length
+        ? html`${shown.map((m, i) => html`<li role="option" id="macro-opt-${m.id}" data-macro-id="${m.id}" aria-selected="${i === active}"
+            class="${i === active ? 'active' : ''}"><strong>${m.title}</strong> <span class="badge">${t('macros.lang.' + m.language)}</span>
+            <span class="small muted excerpt">${m.body}</span></li>`)}`
+        : html`<li class="muted small" aria-disabled="true">${t('composer.macro_none')}</li>`);
+      list.hidden = false;
+      input.setAttribute('aria-expanded', 'true');
+      if (shown[active]) input.setAttribute('aria-activedescendant', `macro-opt-${shown[active].id}`);
+    };
+    input.addEventListener('focus', () => {
+      this.macroFocused = true;
+      show();
+    });
+    input.addEventListener('input', (e) => {
+      e.stopPropagation();
+      this.macroQuery = input.value;
+      active = 0;
+      show();
+    });
+    input.addEventListener('change', (e) => e.stopPropagation());
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        if (shown.length) active = (active + (e.key === 'ArrowDown' ? 1 : shown.length - 1)) % shown.length;
+        show();
+      } else if (e.key === 'Enter') {
+        e.preventDefault();
+        if (shown[active]) this.useMacro(shown[active]);
+      } else if (e.key === 'Escape') {
+        close();
+      }
+    });
+    // A click on an option blurs the field first; close only if the focus did not come back.
+    input.addEventListener('blur', () => setTimeout(() => {
+      if (document.activeElement !== input) {
+        this.macroFocused = false;
+        close();
+      }
+    }, 150));
+    list.addEventListener('mousedown', (e) => {
+      const li = e.target.closest('[data-macro-id]');
+      if (!li) return;
+      e.preventDefault();
+      this.useMacro(shown.find((m) => m.id === Number(li.dataset.macroId)));
+    });
+    // The view re-renders on live events: an agent in the middle of picking keeps the list.
+    if (this.macroFocused) input.focus();
+  }
+
+  /** Fills the macro in on the server, inserts its text and shows what its actions changed. */
+  async useMacro(m) {
+    try {
+      const out = await api.post(`/api/macros/${m.id}/apply`, { ticket_id: this.id_ });
+      const search = this.querySelector('#macro-search');
+      search.value = '';
+      this.macroQuery = '';
+      this.macroFocused = false;
+      this.insert(out.text);
+      const applied = actionsText(out.applied);
+      this.macroNote = applied ? t('composer.macro_applied', { title: m.title, actions: applied }) : '';
+      if (applied) {
+        this.ticket = out.ticket;
+        this.draw();
+        this.querySelector('#composer-text').focus();
+      }
+    } catch (e) {
+      notify(errorText(e), 'error');
+    }
   }
 
   setMode(mode, focus) {
