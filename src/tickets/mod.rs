@@ -6,6 +6,7 @@ pub mod html;
 pub mod routes;
 pub mod search;
 pub mod store;
+pub mod views;
 
 use serde::{Deserialize, Serialize};
 

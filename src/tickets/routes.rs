@@ -65,6 +65,57 @@ pub fn routes(r: Routes) -> Routes {
             "Hand all open tickets and owned customers of a user to another user", post(handover))
         .body::<HandoverBody>()
         .returns::<HandoverResult>(200)
+        .add("GET", "/api/views", "tickets", Access::Agent,
+            "Saved ticket views one may use: one's own and the shared ones", get(list_views))
+        .returns::<Vec<super::views::SavedView>>(200)
+        .add("POST", "/api/views", "tickets", Access::Agent,
+            "Save a view {name, filters {scope, status, kind, sort}, columns, shared (supervisors)}",
+            post(create_view))
+        .body::<super::views::ViewChange>()
+        .returns::<super::views::SavedView>(201)
+        .add("PATCH", "/api/views/{id}", "tickets", Access::Agent,
+            "Change a saved view (its owner; admins any)", patch(update_view))
+        .body::<super::views::ViewChange>()
+        .returns::<super::views::SavedView>(200)
+        .add("DELETE", "/api/views/{id}", "tickets", Access::Agent,
+            "Delete a saved view (its owner; admins any)", axum::routing::delete(delete_view))
+        .no_content()
+}
+
+async fn list_views(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> AppResult<axum::Json<Vec<super::views::SavedView>>> {
+    Ok(axum::Json(super::views::list(&state.db, &user).await?))
+}
+
+async fn create_view(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(b): Json<super::views::ViewChange>,
+) -> AppResult<(StatusCode, axum::Json<super::views::SavedView>)> {
+    let v = super::views::create(&state.db, &user, &b).await?;
+    Ok((StatusCode::CREATED, axum::Json(v)))
+}
+
+async fn update_view(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<super::views::ViewChange>,
+) -> AppResult<axum::Json<super::views::SavedView>> {
+    Ok(axum::Json(
+        super::views::update(&state.db, &user, id, &b).await?,
+    ))
+}
+
+async fn delete_view(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    super::views::delete(&state.db, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Whether `user` may open `t` (the rule is [`super::Visibility`]).

@@ -350,3 +350,110 @@ async fn bulk_changes_all_or_nothing() {
         .await;
     assert_error(s, &b, 400, "validation_failed");
 }
+
+#[tokio::test]
+async fn saved_views_are_own_or_shared_by_supervisors() {
+    let app = TestApp::spawn().await;
+    let (_, ana) = app.user("ana", "agent").await;
+    let (_, bob) = app.user("bob", "agent").await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    let view = json!({"name": "My complaints",
+        "filters": {"scope": "mine", "status": "open", "kind": "complaint", "sort": "sla"},
+        "columns": ["sla", "subject", "number"]});
+    let (s, mine) = app.post("/api/views", &ana, view.clone()).await;
+    assert_eq!(s.as_u16(), 201, "{mine}");
+    // Columns come back in the list's order.
+    assert_eq!(mine["columns"], json!(["number", "subject", "sla"]));
+    assert_eq!(mine["filters"]["kind"], "complaint");
+    let (s, r) = app.post("/api/views", &ana, view.clone()).await;
+    assert_error(s, &r, 409, "conflict");
+
+    // Agents may not share; supervisors may, and everyone then sees it.
+    let (s, r) = app
+        .post(
+            "/api/views",
+            &ana,
+            json!({"name": "For all", "shared": true}),
+        )
+        .await;
+    assert_error(s, &r, 403, "forbidden");
+    let (s, shared) = app
+        .post(
+            "/api/views",
+            &sup,
+            json!({"name": "Breaching", "shared": true, "filters": {"scope": "all", "sort": "sla"}}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{shared}");
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, list) = app.get("/api/views", &bob).await;
+    assert_eq!(names(&list), ["Breaching"]);
+    let (_, list) = app.get("/api/views", &ana).await;
+    assert_eq!(names(&list), ["Breaching", "My complaints"]);
+
+    // Only the owner changes a view: another agent's own view does not exist for them, a
+    // shared one is read-only.
+    let id = mine["id"].as_i64().unwrap();
+    let sid = shared["id"].as_i64().unwrap();
+    let (s, r) = app
+        .patch(&format!("/api/views/{id}"), &bob, json!({"name": "x"}))
+        .await;
+    assert_error(s, &r, 404, "not_found");
+    let (s, r) = app
+        .patch(&format!("/api/views/{sid}"), &bob, json!({"name": "x"}))
+        .await;
+    assert_error(s, &r, 403, "forbidden");
+    let (s, r) = app
+        .patch(
+            &format!("/api/views/{id}"),
+            &ana,
+            json!({"name": "Complaints", "columns": ["bogus"]}),
+        )
+        .await;
+    assert_error(s, &r, 400, "validation_failed");
+    assert_eq!(r["error"]["field"], "columns");
+    let (s, r) = app
+        .patch(
+            &format!("/api/views/{id}"),
+            &ana,
+            json!({"filters": {"scope": "queue:x"}}),
+        )
+        .await;
+    assert_error(s, &r, 400, "validation_failed");
+    let (s, r) = app
+        .patch(
+            &format!("/api/views/{id}"),
+            &ana,
+            json!({"name": "Complaints"}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{r}");
+    assert_eq!(r["filters"]["sort"], "sla", "unchanged parts stay");
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/views/{id}"),
+            Some(&ana),
+            None,
+        )
+        .await;
+    assert_eq!(s.as_u16(), 204);
+    let (_, list) = app.get("/api/views", &ana).await;
+    assert_eq!(names(&list), ["Breaching"]);
+
+    // Shared views are audited.
+    let (_, audit) = app.get("/api/audit?target=view:*", &app.admin_token).await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["view.create"], "{audit}");
+}
