@@ -109,3 +109,88 @@ async fn browser_supervisor_finds_a_ticket_by_a_word_of_the_mail_and_bulk_assign
     )
     .await;
 }
+
+/// An agent saves a view of their complaints with a few columns; choosing it again later brings
+/// back its filters and columns, and the API holds it.
+#[tokio::test]
+async fn browser_saved_view_brings_back_filters_and_columns() {
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    let q = t.queue("Hotline").await;
+    let (ana_id, ana) = t.user("ana", "agent").await;
+    works(&t, ana_id, &[q]).await;
+    for (subject, kind) in [
+        ("Parcel arrived broken", "complaint"),
+        ("Opening hours?", "inquiry"),
+    ] {
+        let (s, v) = t
+            .post(
+                "/api/tickets",
+                &t.admin_token,
+                json!({"subject": subject, "kind": kind, "queue_id": q, "assignee_id": ana_id}),
+            )
+            .await;
+        assert!(s.is_success(), "{v}");
+    }
+    let c = &b.client;
+    let app = &t;
+    scenario("saved_view", &b, || async move {
+        sign_in(app, c, "ana", "password-123").await;
+        c.goto(&app.url("/#/tickets?view=mine")).await.unwrap();
+        wait_text(c, "#ticket-table", "Opening hours?").await;
+        find(c, "#filters select[name=kind]")
+            .await
+            .select_by_value("complaint")
+            .await
+            .unwrap();
+        crate::browser::eventually("the complaint filter", || async {
+            let text = find(c, "#ticket-table").await.text().await.ok()?;
+            (!text.contains("Opening hours?")).then_some(())
+        })
+        .await;
+        click(c, "#view-save-open").await;
+        type_into(c, "#view-name", "My complaints").await;
+        for col in ["channel", "priority", "queue", "updated"] {
+            click(c, &format!("#view-form input[value={col}]")).await;
+        }
+        click(c, "#view-save").await;
+        wait_text(c, "#view-pick", "My complaints").await;
+
+        // Back to no view: every column and every ticket.
+        find(c, "#view-pick")
+            .await
+            .select_by_value("")
+            .await
+            .unwrap();
+        wait_text(c, "#ticket-table", "Opening hours?").await;
+        let headers = c
+            .find_all(Locator::Css("#ticket-table thead th"))
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(headers, 11, "checkbox and ten columns");
+
+        // The saved view again: its filter and its columns.
+        let (_, views) = app.get("/api/views", &ana).await;
+        let id = views[0]["id"].as_i64().unwrap().to_string();
+        assert_eq!(views[0]["filters"]["kind"], "complaint");
+        find(c, "#view-pick")
+            .await
+            .select_by_value(&id)
+            .await
+            .unwrap();
+        crate::browser::eventually("the saved view", || async {
+            let text = find(c, "#ticket-table").await.text().await.ok()?;
+            let n = c
+                .find_all(Locator::Css("#ticket-table thead th"))
+                .await
+                .ok()?
+                .len();
+            (!text.contains("Opening hours?") && text.contains("Parcel arrived broken") && n == 7)
+                .then_some(())
+        })
+        .await;
+        crate::browser_layout::screenshot(c, "views-saved-en").await;
+    })
+    .await;
+}

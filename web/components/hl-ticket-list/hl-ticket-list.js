@@ -1,5 +1,6 @@
 // <hl-ticket-list view="mine|unassigned|all|queue:ID"> — tickets with filters (status, kind),
-// sorting, unread markers (changed since I last opened them); refreshes on live events.
+// sorting, unread markers (changed since I last opened them); refreshes on live events. Saved
+// views (/api/views) bring back a scope, filters and the columns shown.
 // Usage: <hl-ticket-list view="queue:3"></hl-ticket-list>
 
 import { api, query } from '../../lib/api.js';
@@ -12,6 +13,8 @@ import { slaBadge } from '../../lib/sla.js';
 const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
 const KINDS = ['inquiry', 'complaint', 'request', 'incident', 'callback'];
 const SEEN_KEY = 'hotline.seen';
+const FILTERS_KEY = 'hotline.list_filters';
+const COLUMNS = ['number', 'subject', 'customer', 'channel', 'status', 'priority', 'queue', 'assignee', 'sla', 'updated'];
 
 export function markSeen(ticket) {
   const seen = JSON.parse(localStorage.getItem(SEEN_KEY) || '{}');
@@ -23,7 +26,8 @@ export function markSeen(ticket) {
 
 class HlTicketList extends HTMLElement {
   connectedCallback() {
-    this.filters = JSON.parse(sessionStorage.getItem('hotline.list_filters') || '{"status":"","kind":"","sort":"updated"}');
+    this.filters = JSON.parse(sessionStorage.getItem(FILTERS_KEY) || '{"status":"","kind":"","sort":"updated"}');
+    this.views = [];
     this.tickets = [];
     this.selected = new Set();
     this.load();
@@ -67,6 +71,11 @@ class HlTicketList extends HTMLElement {
     if (v.startsWith('queue:')) params.queue_id = v.slice(6);
     if (f.sort === 'sla') params.sort = 'sla';
     try {
+      // Views change only when this console saves or deletes one (then `views` is reset).
+      if (!this.viewsLoaded) {
+        this.views = await api.get('/api/views').catch(() => []);
+        this.viewsLoaded = true;
+      }
       let list = await api.get('/api/tickets' + query(params));
       if (v === 'unassigned') list = list.filter((x) => x.assignee_id == null);
       this.tickets = list;
@@ -89,6 +98,95 @@ class HlTicketList extends HTMLElement {
     return list;
   }
 
+  /** Whether the list shows column `name` (a view may choose; none chosen: all). */
+  shows(name) {
+    const cols = this.filters.columns || [];
+    return cols.length === 0 || cols.includes(name);
+  }
+
+  /** Applies saved view `v`: its filters and columns, and its scope when it names one. */
+  applyView(v) {
+    this.filters = { status: v.filters.status, kind: v.filters.kind, sort: v.filters.sort || 'updated', columns: v.columns, view_id: v.id };
+    sessionStorage.setItem(FILTERS_KEY, JSON.stringify(this.filters));
+    const scope = v.filters.scope;
+    if (scope && scope !== this.view) location.hash = `#/tickets?view=${scope}`;
+    else this.load();
+  }
+
+  viewsBar() {
+    const f = this.filters;
+    const current = this.views.find((v) => v.id === f.view_id);
+    return html`<form class="filters" id="views-bar" aria-label="${t('views.label')}">
+      <label>${t('views.label')}<select name="view" id="view-pick"><option value="">${t('views.none')}</option>
+        ${this.views.map((v) => html`<option value="${v.id}" ${v.id === f.view_id ? 'selected' : ''}>${v.name}${v.shared ? ` · ${t('views.shared')}` : ''}</option>`)}</select></label>
+      <button type="button" id="view-save-open" aria-expanded="${this.saving ? 'true' : 'false'}">${t('views.save')}</button>
+      ${current && current.owner_id === session.user.id ? html`<button type="button" id="view-delete">${t('views.delete')}</button>` : ''}
+    </form>
+    ${this.saving ? html`<form class="filters" id="view-form" aria-label="${t('views.save')}">
+      <label>${t('views.name')}<input name="name" id="view-name" required maxlength="100" value="${current && current.owner_id === session.user.id ? current.name : ''}"></label>
+      <fieldset class="row"><legend>${t('views.columns')}</legend>
+        ${COLUMNS.map((c) => html`<label class="check"><input type="checkbox" name="col" value="${c}" ${this.shows(c) ? 'checked' : ''}> ${t('views.col.' + c)}</label>`)}</fieldset>
+      ${session.supervisor ? html`<label class="check"><input type="checkbox" name="shared" id="view-shared" ${current && current.shared ? 'checked' : ''}> ${t('views.share')}</label>` : ''}
+      <button class="primary" type="submit" id="view-save">${t('views.save_button')}</button>
+      <button type="button" id="view-cancel">${t('common.cancel')}</button>
+    </form>` : ''}`;
+  }
+
+  bindViews() {
+    this.querySelector('#view-pick').addEventListener('change', (e) => {
+      const v = this.views.find((x) => x.id === Number(e.target.value));
+      if (v) this.applyView(v);
+      else {
+        this.filters = { status: '', kind: '', sort: 'updated' };
+        sessionStorage.setItem(FILTERS_KEY, JSON.stringify(this.filters));
+        this.load();
+      }
+    });
+    this.querySelector('#view-save-open').addEventListener('click', () => {
+      this.saving = !this.saving;
+      this.draw();
+    });
+    this.querySelector('#view-delete')?.addEventListener('click', async () => {
+      try {
+        await api.del(`/api/views/${this.filters.view_id}`);
+        delete this.filters.view_id;
+        this.viewsLoaded = false;
+        sessionStorage.setItem(FILTERS_KEY, JSON.stringify(this.filters));
+        notify(t('views.deleted'));
+        this.load();
+      } catch (err) {
+        notify(errorText(err), 'error');
+      }
+    });
+    const form = this.querySelector('#view-form');
+    if (!form) return;
+    form.querySelector('#view-cancel').addEventListener('click', () => {
+      this.saving = false;
+      this.draw();
+    });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const f = this.filters;
+      const cols = [...form.querySelectorAll('input[name=col]:checked')].map((x) => x.value);
+      const body = {
+        name: form.name.value.trim(),
+        filters: { scope: this.view, status: f.status || '', kind: f.kind || '', sort: f.sort || 'updated' },
+        columns: cols.length === COLUMNS.length ? [] : cols,
+      };
+      if (session.supervisor) body.shared = form.querySelector('#view-shared').checked;
+      const own = this.views.find((v) => v.id === f.view_id && v.owner_id === session.user.id && v.name === body.name);
+      try {
+        const v = own ? await api.patch(`/api/views/${own.id}`, body) : await api.post('/api/views', body);
+        this.saving = false;
+        this.viewsLoaded = false;
+        notify(t('views.saved', { name: v.name }));
+        this.applyView(v);
+      } catch (err) {
+        notify(errorText(err), 'error');
+      }
+    });
+  }
+
   async draw() {
     const seen = JSON.parse(localStorage.getItem(SEEN_KEY) || '{}');
     const names = await loadCustomerNames([]);
@@ -96,6 +194,7 @@ class HlTicketList extends HTMLElement {
     const list = this.sorted();
     render(this, html`
       <div class="row"><h1 class="grow">${this.title()} <span class="muted">(${list.length})</span></h1></div>
+      ${this.viewsBar()}
       <form class="filters" id="filters">
         <label>${t('list.status')}<select name="status"><option value="">${t('list.open_any')}</option>
           ${STATUSES.map((s) => html`<option value="${s}" ${f.status === s ? 'selected' : ''}>${t('status.' + s)}</option>`)}</select></label>
@@ -119,29 +218,30 @@ class HlTicketList extends HTMLElement {
       ${list.length === 0 ? html`<p class="empty">${t('list.empty')}</p>` : html`
       <table class="list" id="ticket-table">
         <thead><tr><th><input type="checkbox" id="select-all" aria-label="${t('bulk.select_all')}"
-          ${list.length && list.every((x) => this.selected.has(x.id)) ? 'checked' : ''}></th><th>#</th><th>${t('ticket.subject')}</th><th>${t('ticket.customer')}</th><th>${t('ticket.channel')}</th>
-          <th>${t('ticket.status')}</th><th>${t('ticket.priority')}</th><th>${t('ticket.queue')}</th><th>${t('ticket.assignee')}</th><th>${t('sla.column')}</th><th>${t('ticket.updated')}</th></tr></thead>
+          ${list.length && list.every((x) => this.selected.has(x.id)) ? 'checked' : ''}></th>${this.shows('number') ? html`<th>#</th>` : ''}${this.shows('subject') ? html`<th>${t('ticket.subject')}</th>` : ''}${this.shows('customer') ? html`<th>${t('ticket.customer')}</th>` : ''}${this.shows('channel') ? html`<th>${t('ticket.channel')}</th>` : ''}
+          ${this.shows('status') ? html`<th>${t('ticket.status')}</th>` : ''}${this.shows('priority') ? html`<th>${t('ticket.priority')}</th>` : ''}${this.shows('queue') ? html`<th>${t('ticket.queue')}</th>` : ''}${this.shows('assignee') ? html`<th>${t('ticket.assignee')}</th>` : ''}${this.shows('sla') ? html`<th>${t('sla.column')}</th>` : ''}${this.shows('updated') ? html`<th>${t('ticket.updated')}</th>` : ''}</tr></thead>
         <tbody>${list.map((x) => {
           const unread = seen[x.id] === undefined ? x.assignee_id === session.user.id || x.status === 'new' : seen[x.id] < x.updated_at;
           const c = names.get(x.customer_id);
           return html`<tr class="${unread ? 'unread' : ''}" data-id="${x.id}">
             <td><input type="checkbox" class="pick" value="${x.id}" aria-label="${t('bulk.select', { n: x.id })}" ${this.selected.has(x.id) ? 'checked' : ''}></td>
-            <td class="nowrap">${x.id}</td>
-            <td class="subject"><a href="#/ticket/${x.id}">${subjectText(x)}</a>${unread ? html`<span class="sr-only"> ${t('list.unread')}</span>` : ''}
-              ${x.kind === 'complaint' || x.kind === 'callback' ? html` <span class="badge ${x.kind}">${t('kind.' + x.kind)}</span>` : ''}</td>
-            <td class="name">${c ? c.name : ''} ${c && c.tier === 'vip' ? html`<span class="badge vip">${t('tier.vip')}</span>` : ''}</td>
-            <td class="nowrap">${channelIcon(x.channel)} ${t('channel.' + x.channel)}</td>
-            <td class="nowrap"><span class="badge ${x.status}">${t('status.' + x.status)}</span></td>
-            <td class="nowrap"><span class="badge ${x.priority}">${t('priority.' + x.priority)}</span></td>
-            <td class="nowrap">${session.queueName(x.queue_id)}</td>
-            <td class="nowrap">${session.userName(x.assignee_id)}</td>
-            <td class="nowrap">${slaBadge(x.sla)}</td>
-            <td class="small nowrap">${fmtDateTime(x.updated_at)}</td></tr>`;
+            ${this.shows('number') ? html`<td class="nowrap">${x.id}</td>` : ''}
+            ${this.shows('subject') ? html`<td class="subject"><a href="#/ticket/${x.id}">${subjectText(x)}</a>${unread ? html`<span class="sr-only"> ${t('list.unread')}</span>` : ''}
+              ${x.kind === 'complaint' || x.kind === 'callback' ? html` <span class="badge ${x.kind}">${t('kind.' + x.kind)}</span>` : ''}</td>` : ''}
+            ${this.shows('customer') ? html`<td class="name">${c ? c.name : ''} ${c && c.tier === 'vip' ? html`<span class="badge vip">${t('tier.vip')}</span>` : ''}</td>` : ''}
+            ${this.shows('channel') ? html`<td class="nowrap">${channelIcon(x.channel)} ${t('channel.' + x.channel)}</td>` : ''}
+            ${this.shows('status') ? html`<td class="nowrap"><span class="badge ${x.status}">${t('status.' + x.status)}</span></td>` : ''}
+            ${this.shows('priority') ? html`<td class="nowrap"><span class="badge ${x.priority}">${t('priority.' + x.priority)}</span></td>` : ''}
+            ${this.shows('queue') ? html`<td class="nowrap">${session.queueName(x.queue_id)}</td>` : ''}
+            ${this.shows('assignee') ? html`<td class="nowrap">${session.userName(x.assignee_id)}</td>` : ''}
+            ${this.shows('sla') ? html`<td class="nowrap">${slaBadge(x.sla)}</td>` : ''}
+            ${this.shows('updated') ? html`<td class="small nowrap">${fmtDateTime(x.updated_at)}</td>` : ''}</tr>`;
         })}</tbody>
       </table>`}`);
+    this.bindViews();
     this.querySelector('#filters').addEventListener('change', (e) => {
       this.filters[e.target.name] = e.target.value;
-      sessionStorage.setItem('hotline.list_filters', JSON.stringify(this.filters));
+      sessionStorage.setItem(FILTERS_KEY, JSON.stringify(this.filters));
       this.load();
     });
     for (const tr of this.querySelectorAll('tbody tr')) {
