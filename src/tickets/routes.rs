@@ -25,7 +25,7 @@ pub fn routes(r: Routes) -> Routes {
         .body::<CreateTicketBody>()
         .returns::<Ticket>(201)
         .add("POST", "/api/tickets/bulk", "tickets", Access::Agent,
-            "Change many tickets at once (assign_to, status, add_tags, queue_id): all or nothing", post(bulk_update))
+            "Change many tickets at once (assign_to, status, add_tags, queue_id; or merge_into: every other one is merged into that ticket): all or nothing", post(bulk_update))
         .body::<BulkBody>()
         .returns::<BulkResult>(200)
         .add("GET", "/api/tickets/{id}", "tickets", Access::Agent, "A ticket with its whole thread", get(get_ticket))
@@ -911,11 +911,13 @@ struct BulkBody {
     status: Option<String>,
     add_tags: Option<Vec<String>>,
     queue_id: Option<i64>,
+    /// Merge every other ticket of `ids` into this one (alone, without other changes).
+    merge_into: Option<i64>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
 struct BulkResult {
-    /// Every ticket named, as changed.
+    /// Every ticket named, as changed (a merge: the ticket the others went into).
     updated: Vec<Ticket>,
 }
 
@@ -935,6 +937,19 @@ async fn bulk_update(
             "ids",
             "ids must name 1 to 200 tickets",
         ));
+    }
+    if let Some(into) = b.merge_into {
+        if b.assign_to.is_some()
+            || b.status.is_some()
+            || b.queue_id.is_some()
+            || b.add_tags.as_ref().is_some_and(|t| !t.is_empty())
+        {
+            return Err(AppError::validation(
+                "merge_into",
+                "merge_into goes alone, without other changes",
+            ));
+        }
+        return bulk_merge(&state, &user, &ids, into).await.map(axum::Json);
     }
     let change = store::BulkChange {
         assignee_id: b.assign_to,
@@ -1004,4 +1019,61 @@ async fn bulk_update(
     Ok(axum::Json(BulkResult {
         updated: changed.into_iter().map(|(_, a)| a).collect(),
     }))
+}
+
+/// Merges every ticket of `ids` but `into` into `into`, in one transaction, each as
+/// `POST /api/tickets/{id}/merge` would; all are checked first. Answers `into` as merged.
+async fn bulk_merge(
+    state: &AppState,
+    user: &User,
+    ids: &[i64],
+    into: i64,
+) -> AppResult<BulkResult> {
+    let target = visible_ticket(state, user, into).await.map_err(|_| {
+        AppError::validation("merge_into", "merge_into is not a ticket you can see")
+    })?;
+    if target.merged_into.is_some() {
+        return Err(AppError::validation(
+            "merge_into",
+            "merge_into was itself merged; merge into the ticket it went to",
+        ));
+    }
+    let from: Vec<i64> = ids.iter().copied().filter(|id| *id != into).collect();
+    if from.is_empty() {
+        return Err(AppError::validation(
+            "ids",
+            "name at least one ticket besides merge_into",
+        ));
+    }
+    for id in &from {
+        let t = visible_ticket(state, user, *id).await.map_err(|_| {
+            AppError::validation(
+                "ids",
+                format!("ticket {id} is not one you can open; nothing was changed"),
+            )
+        })?;
+        if t.merged_into.is_some() {
+            return Err(AppError::validation(
+                "ids",
+                format!("ticket {id} was already merged; nothing was changed"),
+            ));
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let mut merged = target;
+    for id in &from {
+        merged = store::merge_tickets(&mut tx, &state.db, *id, into).await?;
+        crate::auth::store::insert_audit(
+            &mut *tx,
+            Some(user.id),
+            "ticket.merge",
+            &format!("ticket:{id}"),
+            json!({"into": into, "bulk": true}),
+        )
+        .await?;
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(BulkResult {
+        updated: vec![merged],
+    })
 }

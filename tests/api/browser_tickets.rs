@@ -111,7 +111,7 @@ async fn browser_supervisor_finds_a_ticket_by_a_word_of_the_mail_and_bulk_assign
 }
 
 /// An agent saves a view of their complaints with a few columns; choosing it again later brings
-/// back its filters and columns, and the API holds it.
+/// back its filters and columns, and the API holds it. Then two selected tickets are merged.
 #[tokio::test]
 async fn browser_saved_view_brings_back_filters_and_columns() {
     let Some(b) = browser().await else { return };
@@ -191,6 +191,20 @@ async fn browser_saved_view_brings_back_filters_and_columns() {
         })
         .await;
         crate::browser_layout::screenshot(c, "views-saved-en").await;
+
+        // Both tickets are about one matter: select them and merge them into the first.
+        find(c, "#view-pick")
+            .await
+            .select_by_value("")
+            .await
+            .unwrap();
+        wait_text(c, "#ticket-table", "Opening hours?").await;
+        click(c, "#select-all").await;
+        type_into(c, "#bulk-merge", "1").await;
+        click(c, "#bulk-apply").await;
+        wait_text(c, ".toast", "merged into #1").await;
+        let (_, two) = app.get("/api/tickets/2", &ana).await;
+        assert_eq!(two["ticket"]["merged_into"], 1, "{two}");
     })
     .await;
 }

@@ -457,3 +457,64 @@ async fn saved_views_are_own_or_shared_by_supervisors() {
         .collect();
     assert_eq!(actions, ["view.create"], "{audit}");
 }
+
+#[tokio::test]
+async fn bulk_merge_moves_every_thread_into_one_ticket_or_none() {
+    let app = TestApp::spawn().await;
+    let (qa, qb) = (app.queue("A").await, app.queue("B").await);
+    let (agent_id, agent) = app.user("ana", "agent").await;
+    works(&app, agent_id, &[qa]).await;
+    let (_, sup) = app.user("sup", "supervisor").await;
+    let body = |s: &str, q: i64| json!({"subject": s, "queue_id": q, "body": format!("about {s}")});
+    let t1 = create(&app, &sup, body("router one", qa)).await;
+    let t2 = create(&app, &sup, body("router two", qa)).await;
+    let t3 = create(&app, &sup, body("router three", qa)).await;
+    let other = create(&app, &sup, body("elsewhere", qb)).await;
+
+    // Not alone, or a ticket the agent may not open: nothing merges.
+    let (s, r) = app
+        .post(
+            "/api/tickets/bulk",
+            &agent,
+            json!({"ids": [t1, t2], "merge_into": t3, "status": "open"}),
+        )
+        .await;
+    assert_error(s, &r, 400, "validation_failed");
+    assert_eq!(r["error"]["field"], "merge_into");
+    let (s, r) = app
+        .post(
+            "/api/tickets/bulk",
+            &agent,
+            json!({"ids": [t1, other], "merge_into": t3}),
+        )
+        .await;
+    assert_error(s, &r, 400, "validation_failed");
+    assert_eq!(r["error"]["field"], "ids");
+    let (_, one) = app.get(&format!("/api/tickets/{t1}"), &agent).await;
+    assert!(one["ticket"]["merged_into"].is_null(), "{one}");
+
+    // The target may be among the ids; the others go into it.
+    let (s, r) = app
+        .post(
+            "/api/tickets/bulk",
+            &agent,
+            json!({"ids": [t1, t2, t3], "merge_into": t3}),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{r}");
+    assert_eq!(r["updated"][0]["id"], t3);
+    let (_, target) = app.get(&format!("/api/tickets/{t3}"), &agent).await;
+    let bodies: Vec<&str> = target["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["body"].as_str())
+        .collect();
+    for s in ["about router one", "about router two", "about router three"] {
+        assert!(bodies.contains(&s), "{s} missing in {bodies:?}");
+    }
+    for id in [t1, t2] {
+        let (_, v) = app.get(&format!("/api/tickets/{id}"), &agent).await;
+        assert_eq!(v["ticket"]["merged_into"], t3, "{v}");
+    }
+}

@@ -212,6 +212,7 @@ class HlTicketList extends HTMLElement {
         <label>${t('bulk.status')}<select name="status" id="bulk-status"><option value="">—</option>
           ${STATUSES.map((s) => html`<option value="${s}">${t('status.' + s)}</option>`)}</select></label>
         <label>${t('bulk.add_tag')}<input name="tag" id="bulk-tag"></label>
+        <label>${t('bulk.merge_into')}<input name="merge_into" id="bulk-merge" inputmode="numeric" pattern="[0-9]*" size="6" placeholder="#"></label>
         <button class="primary" type="submit" id="bulk-apply">${t('bulk.apply')}</button>
         <button type="button" id="bulk-clear">${t('bulk.clear')}</button>
       </form>
@@ -279,12 +280,18 @@ class HlTicketList extends HTMLElement {
     bar.addEventListener('submit', async (e) => {
       e.preventDefault();
       const body = { ids: [...this.selected] };
-      if (bar.assign_to.value) body.assign_to = Number(bar.assign_to.value);
-      if (bar.status.value) body.status = bar.status.value;
-      if (bar.tag.value.trim()) body.add_tags = [bar.tag.value.trim()];
+      const into = bar.merge_into.value.replace('#', '').trim();
+      if (into) {
+        // A merge goes alone: the other tickets' threads move into ticket `into`.
+        body.merge_into = Number(into);
+      } else {
+        if (bar.assign_to.value) body.assign_to = Number(bar.assign_to.value);
+        if (bar.status.value) body.status = bar.status.value;
+        if (bar.tag.value.trim()) body.add_tags = [bar.tag.value.trim()];
+      }
       try {
         const r = await api.post('/api/tickets/bulk', body);
-        notify(t('bulk.done', { n: r.updated.length }));
+        notify(body.merge_into ? t('bulk.merged', { n: body.ids.filter((id) => id !== body.merge_into).length, into: body.merge_into }) : t('bulk.done', { n: r.updated.length }));
         this.selected.clear();
         this.load();
       } catch (err) {
