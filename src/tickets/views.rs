@@ -4,7 +4,7 @@
 
 use crate::auth::User;
 use crate::db::{Db, now_ms};
-use crate::error::{AppError, AppResult, optional_text, required_text};
+use crate::error::{AppError, AppResult, required_text};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -203,7 +203,7 @@ pub async fn update(db: &Db, user: &User, id: i64, c: &ViewChange) -> AppResult<
          updated_at = $6 WHERE id = $1",
     )
     .bind(id)
-    .bind(optional_text("name", &name, 100)?)
+    .bind(&name)
     .bind(i64::from(c.shared.unwrap_or(before.shared)))
     .bind(serde_json::to_string(&filters).unwrap_or_default())
     .bind(serde_json::to_string(&columns).unwrap_or_default())
