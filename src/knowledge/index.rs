@@ -133,41 +133,48 @@ const TYPO_MIN_LEN: usize = 5;
 /// A typo is replaced by at most this many known words (the most frequent first).
 const TYPO_MAX_CORRECTIONS: usize = 3;
 
+/// Opens the tantivy index in `dir` when its version file says `version`; otherwise (another
+/// version, missing or damaged) empties the folder and creates one with `create`. Returns the
+/// index and whether it was created (and must be filled). Shared by every on-disk index.
+pub fn open_versioned(
+    dir: &Path,
+    version: u32,
+    create: impl FnOnce(&Path) -> anyhow::Result<Index>,
+) -> anyhow::Result<(Index, bool)> {
+    std::fs::create_dir_all(dir)?;
+    let version_path = dir.join(VERSION_FILE);
+    let found = std::fs::read_to_string(&version_path).ok();
+    if found.as_deref().map(str::trim) == Some(&version.to_string())
+        && let Ok(index) = Index::open_in_dir(dir)
+    {
+        return Ok((index, false));
+    }
+    // Another version or a damaged index: start over from an empty folder.
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    let index = create(dir)?;
+    std::fs::write(&version_path, version.to_string())?;
+    Ok((index, true))
+}
+
 impl Kb {
     /// Opens the index in `dir`, or creates an empty one when it is missing, unreadable or of
     /// another schema version. Returns whether it must be filled from the database.
     pub fn open(dir: &Path) -> anyhow::Result<(Kb, bool)> {
         tokenizer::warm_up();
-        std::fs::create_dir_all(dir)?;
         let (schema, f) = schema();
-        let version_path = dir.join(VERSION_FILE);
-        let found = std::fs::read_to_string(&version_path).ok();
-        let current = found.as_deref().map(str::trim) == Some(&SCHEMA_VERSION.to_string());
-        let existing = if current {
-            Index::open_in_dir(dir).ok()
-        } else {
-            None
-        };
-        let (index, rebuild) = match existing {
-            Some(index) => (index, false),
-            None => {
-                // Another version or a damaged index: start over from an empty folder.
-                for entry in std::fs::read_dir(dir)? {
-                    let p = entry?.path();
-                    if p.is_dir() {
-                        std::fs::remove_dir_all(&p)?;
-                    } else {
-                        std::fs::remove_file(&p)?;
-                    }
-                }
-                let index = Index::builder()
-                    .schema(schema)
-                    .settings(settings())
-                    .create_in_dir(dir)?;
-                std::fs::write(&version_path, SCHEMA_VERSION.to_string())?;
-                (index, true)
-            }
-        };
+        let (index, rebuild) = open_versioned(dir, SCHEMA_VERSION, |dir| {
+            Ok(Index::builder()
+                .schema(schema)
+                .settings(settings())
+                .create_in_dir(dir)?)
+        })?;
         Ok((Self::with_index(index, f)?, rebuild))
     }
 

@@ -31,7 +31,6 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 /// Bump when the schema or the analysis changes: an index of another version is rebuilt.
 pub const SCHEMA_VERSION: u32 = 1;
-const VERSION_FILE: &str = "hotline-schema-version";
 const WRITER_HEAP: usize = 16 * 1024 * 1024;
 /// A search ranks at most this many tickets; the SQL filters then narrow them.
 pub const MAX_HITS: usize = 1000;
@@ -84,32 +83,11 @@ impl TicketIndex {
     /// another schema version. Returns whether it must be filled from the database.
     pub fn open(dir: &Path) -> anyhow::Result<(TicketIndex, bool)> {
         tokenizer::warm_up();
-        std::fs::create_dir_all(dir)?;
         let (schema, f) = schema();
-        let version_path = dir.join(VERSION_FILE);
-        let found = std::fs::read_to_string(&version_path).ok();
-        let current = found.as_deref().map(str::trim) == Some(&SCHEMA_VERSION.to_string());
-        let existing = if current {
-            Index::open_in_dir(dir).ok()
-        } else {
-            None
-        };
-        let (index, rebuild) = match existing {
-            Some(index) => (index, false),
-            None => {
-                for entry in std::fs::read_dir(dir)? {
-                    let p = entry?.path();
-                    if p.is_dir() {
-                        std::fs::remove_dir_all(&p)?;
-                    } else {
-                        std::fs::remove_file(&p)?;
-                    }
-                }
-                let index = Index::create_in_dir(dir, schema)?;
-                std::fs::write(&version_path, SCHEMA_VERSION.to_string())?;
-                (index, true)
-            }
-        };
+        let (index, rebuild) =
+            crate::knowledge::index::open_versioned(dir, SCHEMA_VERSION, |dir| {
+                Ok(Index::create_in_dir(dir, schema)?)
+            })?;
         let idx = Self::with_index(index, f)?;
         let unknown = idx.events_seq() < 0;
         Ok((idx, rebuild || unknown))
