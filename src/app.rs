@@ -38,6 +38,8 @@ pub struct AppState {
     pub node_id: Arc<str>,
     /// The center's time zone: "today" on the wallboard, dates in the console.
     pub time_zone: jiff::tz::TimeZone,
+    /// The clock of scheduled work (reminders, delayed surveys); tests move it forward.
+    pub clock: crate::clock::Clock,
 }
 
 /// The process-wide Prometheus recorder (one per process, shared by test servers).
@@ -109,6 +111,7 @@ impl App {
             leader: Arc::default(),
             node_id: format!("{:016x}", rand::random::<u64>()).into(),
             time_zone,
+            clock: crate::clock::Clock::default(),
             kb,
             tickets_index,
             config: Arc::new(config),

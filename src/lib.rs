@@ -10,6 +10,8 @@ pub mod auth;
 pub mod bench;
 /// Channel adapters: email (SMTP, IMAP, MIME, outbound), SMS and voice (Twilio, CTI), web portal.
 pub mod channels;
+/// The clock scheduled jobs read; tests move it forward.
+pub mod clock;
 /// Settings from defaults, `hotline.toml` and `HOTLINE_*` variables.
 pub mod config;
 /// Customers, identities (E.164 phones, emails, cards) and the 360 view.

@@ -409,3 +409,37 @@ pub async fn delete_rule(db: &Db, id: i64) -> AppResult<()> {
     }
     Ok(())
 }
+
+/// Who supervises a queue: the active supervisors who are its members, else (a queue no
+/// supervisor joined) every active supervisor. Reminders past a due time and follow-up work
+/// from a low satisfaction score go to them.
+pub async fn queue_supervisors<E: crate::db::Exec>(
+    exec: &mut E,
+    queue_id: Option<i64>,
+) -> AppResult<Vec<i64>> {
+    let members: Vec<IdRow> = exec
+        .rows(
+            "SELECT u.id FROM users u JOIN queue_members m ON m.user_id = u.id \
+             WHERE m.queue_id = $1 AND u.role = 'supervisor' AND u.active = 1 ORDER BY u.id",
+            vec![queue_id.unwrap_or(-1).into()],
+        )
+        .await?;
+    if !members.is_empty() {
+        return Ok(members.into_iter().map(|r| r.0).collect());
+    }
+    let all: Vec<IdRow> = exec
+        .rows(
+            "SELECT id FROM users WHERE role = 'supervisor' AND active = 1 ORDER BY id",
+            vec![],
+        )
+        .await?;
+    Ok(all.into_iter().map(|r| r.0).collect())
+}
+
+struct IdRow(i64);
+
+impl crate::db::FromRow for IdRow {
+    fn from_row(r: &impl crate::db::ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(IdRow(r.try_get("id")?))
+    }
+}
