@@ -148,6 +148,7 @@ pub async fn run(config: &Config, samples: usize) -> anyhow::Result<()> {
         tickets_index: Arc::new(crate::tickets::search::TicketIndex::in_memory()?),
         node_id: "bench".into(),
         time_zone: jiff::tz::TimeZone::UTC,
+        clock: Default::default(),
     };
     let ids: Vec<i64> = (0..samples)
         .map(|_| rand::random_range(1..=n_customers))
