@@ -150,6 +150,10 @@ pub struct Config {
     pub twilio_caller_id: String,
     /// Minutes within which a missed call must be called back (the callback's SLA).
     pub callback_sla_minutes: i64,
+    /// A customer gets at most one satisfaction survey per this many days.
+    pub survey_cooldown_days: i64,
+    /// A survey link works for this many days.
+    pub survey_ttl_days: i64,
     /// Customer portal: a form token must be at least this old (ms) when submitted (bots are fast).
     pub portal_form_min_age_ms: u64,
     /// Customer portal: submissions, and status look-ups, allowed per client address per minute.
@@ -230,6 +234,8 @@ impl Default for Config {
             twilio_sms_from: String::new(),
             twilio_caller_id: String::new(),
             callback_sla_minutes: 30,
+            survey_cooldown_days: 30,
+            survey_ttl_days: 14,
             portal_form_min_age_ms: 3000,
             portal_per_minute: 5,
             portal_acks_per_contact_per_hour: 3,
@@ -595,6 +601,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "HOTLINE_CALLBACK_SLA_MINUTES",
         "30",
         "a missed call is called back within this",
+    ),
+    (
+        "HOTLINE_SURVEY_COOLDOWN_DAYS",
+        "30",
+        "a customer gets at most one satisfaction survey per this many days",
+    ),
+    (
+        "HOTLINE_SURVEY_TTL_DAYS",
+        "14",
+        "a satisfaction survey's link works this many days",
     ),
     ("HOTLINE_DB_MAX_CONNECTIONS", "16", "pool size"),
     (

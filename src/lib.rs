@@ -42,6 +42,8 @@ pub mod realtime;
 pub mod routing;
 /// `hotline simulate`: demo data and a gentle stream of calls, emails, SMS and web complaints.
 pub mod simulate;
+/// Satisfaction surveys: sending after resolution, the survey page, answers, CSAT figures.
+pub mod surveys;
 /// The system status page: channels, connectors, outbox, this node.
 pub mod system;
 #[cfg(test)]

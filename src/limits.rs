@@ -185,6 +185,8 @@ impl<K: Hash + Eq + Clone> Backoff<K> {
 pub struct PortalLimits {
     pub submissions: Budget<IpAddr>,
     pub lookups: Budget<IpAddr>,
+    /// The survey page's API (open, answer, opt out): four times the portal's per minute.
+    pub surveys: Budget<IpAddr>,
     pub acks_per_contact: Budget<String>,
     pub acks: Budget<()>,
 }
@@ -196,6 +198,7 @@ impl PortalLimits {
         PortalLimits {
             submissions: Budget::new(config.portal_per_minute, minute),
             lookups: Budget::new(config.portal_per_minute, minute),
+            surveys: Budget::new(config.portal_per_minute.saturating_mul(4), minute),
             acks_per_contact: Budget::new(config.portal_acks_per_contact_per_hour, hour),
             acks: Budget::new(config.portal_acks_per_hour, hour),
         }
@@ -209,6 +212,7 @@ impl PortalLimits {
     pub fn sweep(&self) {
         self.submissions.sweep();
         self.lookups.sweep();
+        self.surveys.sweep();
         self.acks_per_contact.sweep();
         self.acks.sweep();
     }

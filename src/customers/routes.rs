@@ -250,6 +250,9 @@ pub struct View360 {
     pub history_next: Option<String>,
     /// For an unknown caller: the identity to prefill a new-customer form with.
     pub prefill: Option<Identity>,
+    /// The customer's latest satisfaction survey answers, newest first (the comment left out
+    /// for a ticket the reader may not open).
+    pub recent_scores: Vec<crate::surveys::store::RecentScore>,
 }
 
 /// History page size of the 360 view.
@@ -268,6 +271,10 @@ impl View360 {
             history: super::withhold_history(self.history.clone(), reader),
             history_next: self.history_next.clone(),
             prefill: self.prefill.clone(),
+            recent_scores: crate::surveys::store::withhold_comments(
+                self.recent_scores.clone(),
+                reader,
+            ),
         }
     }
 }
@@ -287,7 +294,12 @@ pub async fn view_of(
     // The cursor follows the page as read, so that withheld notes do not end the paging.
     let history_next = next_cursor(&all, HISTORY_PAGE);
     let history = super::withhold_history(all, reader);
+    let recent_scores = crate::surveys::store::withhold_comments(
+        crate::surveys::store::recent_scores(&state.db, customer_id, 5).await?,
+        reader,
+    );
     Ok(View360 {
+        recent_scores,
         quality,
         matched_by,
         open_complaints: open_tickets
@@ -314,6 +326,7 @@ fn unknown(prefill: Option<Identity>) -> View360 {
         history: Vec::new(),
         history_next: None,
         prefill,
+        recent_scores: Vec::new(),
     }
 }
 

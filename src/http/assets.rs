@@ -24,9 +24,15 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap, uri: Uri) 
     } else {
         path.to_string()
     };
-    match Web::get(&path) {
+    file(&state, &headers, &path)
+}
+
+/// One file of `web/` with its type and the pages' headers (a route serving a page under
+/// another path, e.g. `/survey/{token}`, uses it too).
+pub fn file(state: &AppState, headers: &HeaderMap, path: &str) -> Response {
+    match Web::get(path) {
         Some(file) => {
-            let mime = mime_guess::from_path(&path).first_or_octet_stream();
+            let mime = mime_guess::from_path(path).first_or_octet_stream();
             let frame_ancestors = if path == "wallboard.html" {
                 // Checked at start (App::build); 'none' should it ever fail here.
                 state
@@ -44,7 +50,7 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap, uri: Uri) 
                     (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
                     (
                         header::CONTENT_SECURITY_POLICY,
-                        page_policy(&path, host, &frame_ancestors),
+                        page_policy(path, host, &frame_ancestors),
                     ),
                 ],
                 file.data.into_owned(),

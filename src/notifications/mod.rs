@@ -23,7 +23,8 @@ pub const MAX_MENTIONS: usize = 20;
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Notification {
     pub id: i64,
-    /// `mention`.
+    /// `mention`, or `survey_low` (a customer's low satisfaction score: the ticket is the
+    /// follow-up, the excerpt the customer's comment).
     pub kind: String,
     pub ticket_id: i64,
     /// The ticket's subject when the notification was read (its English rendering for
@@ -155,6 +156,66 @@ pub async fn record_mentions<E: Exec>(
         let scope = Scope {
             user_id: Some(user.id),
             ticket_id: Some(ticket.id),
+            ..Scope::default()
+        };
+        events::append(
+            tx,
+            backend,
+            "notification",
+            scope,
+            &serde_json::json!({ "notification": n }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stores a `survey_low` notification (a low satisfaction score; the follow-up ticket and its
+/// first note, the comment as excerpt) for each of `users` and sends each a `notification`
+/// event, in the caller's transaction.
+pub async fn record_survey_low<E: Exec>(
+    tx: &mut E,
+    backend: Backend,
+    follow_up: &Ticket,
+    note: &Interaction,
+    comment: &str,
+    users: &[i64],
+) -> AppResult<()> {
+    let excerpt: String = comment.chars().take(EXCERPT_CHARS).collect();
+    let now = now_ms();
+    for user_id in users {
+        let Some(id) = tx
+            .row::<i64>(
+                "INSERT INTO notifications (user_id, kind, ticket_id, interaction_id, actor_id, \
+                 excerpt, created_at) VALUES ($1, 'survey_low', $2, $3, NULL, $4, $5) \
+                 RETURNING id",
+                vec![
+                    (*user_id).into(),
+                    follow_up.id.into(),
+                    note.id.into(),
+                    excerpt.as_str().into(),
+                    now.into(),
+                ],
+            )
+            .await?
+        else {
+            continue;
+        };
+        let n = Notification {
+            id,
+            kind: "survey_low".into(),
+            ticket_id: follow_up.id,
+            ticket_subject: follow_up.subject.clone(),
+            interaction_id: Some(note.id),
+            actor_id: None,
+            actor_name: None,
+            excerpt: excerpt.clone(),
+            created_at: now,
+            seen_at: None,
+        };
+        let scope = Scope {
+            user_id: Some(*user_id),
+            ticket_id: Some(follow_up.id),
             ..Scope::default()
         };
         events::append(

@@ -56,6 +56,12 @@ pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64
         if with_clocks {
             super::sla::check_clocks(state).await?;
             super::presence::sweep_consoles(&state.db, state.config.presence_grace_secs).await?;
+            crate::surveys::send_due(&crate::surveys::Sender {
+                db: &state.db,
+                clock: &state.clock,
+                config: &state.config,
+            })
+            .await?;
         }
         Ok::<_, crate::error::AppError>(())
     };

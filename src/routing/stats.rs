@@ -34,6 +34,12 @@ pub struct QueueFigures {
     pub asa_secs: Option<f64>,
     pub aht_secs: Option<f64>,
     pub agents_by_state: BTreeMap<String, i64>,
+    /// Satisfaction surveys answered today.
+    pub csat_answers: i64,
+    /// Today's CSAT: the share of today's answers scoring 4 or 5 (0..1); null without answers.
+    pub csat: Option<f64>,
+    #[serde(skip)]
+    csat_good: i64,
     #[serde(skip)]
     wait_sum: i64,
     #[serde(skip)]
@@ -96,6 +102,8 @@ impl QueueFigures {
             (self.answered > 0).then(|| self.wait_sum as f64 / self.answered as f64 / 1000.0);
         self.aht_secs =
             (self.handled > 0).then(|| self.handle_sum as f64 / self.handled as f64 / 1000.0);
+        self.csat =
+            (self.csat_answers > 0).then(|| self.csat_good as f64 / self.csat_answers as f64);
     }
 
     fn merge(&mut self, o: &QueueFigures) {
@@ -109,6 +117,8 @@ impl QueueFigures {
         self.wait_sum += o.wait_sum;
         self.handle_sum += o.handle_sum;
         self.handled += o.handled;
+        self.csat_answers += o.csat_answers;
+        self.csat_good += o.csat_good;
     }
 }
 
@@ -211,6 +221,12 @@ pub async fn compute(db: &Db, tz: &jiff::tz::TimeZone) -> AppResult<serde_json::
             .entry(r.try_get("user_id")?)
             .or_default()
             .push(r.try_get("queue_id")?);
+    }
+    for (q, answers, good) in crate::surveys::store::answers_per_queue(db, today).await? {
+        if let Some(f) = queues.get_mut(&q) {
+            f.csat_answers = answers;
+            f.csat_good = good;
+        }
     }
     let today_states = super::presence::time_in_states(db, today).await?;
     let mut agents = Vec::new();

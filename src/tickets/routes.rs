@@ -421,6 +421,8 @@ struct TicketView {
     callback: Option<crate::routing::callbacks::CallbackInfo>,
     /// The ticket's SLA (none when no target applies to its work).
     sla: Option<super::TicketSla>,
+    /// The satisfaction survey once sent or answered (none before, or when none is sent).
+    survey: Option<crate::surveys::SurveyInfo>,
 }
 
 /// The ticket with its thread; its `ETag` is the ticket's version (send it back as `If-Match`
@@ -452,11 +454,13 @@ async fn ticket_view(state: &AppState, user: &User, id: i64) -> AppResult<Ticket
     let sla = store::sla_of(&state.db, std::slice::from_ref(&ticket))
         .await?
         .remove(&id);
+    let survey = crate::surveys::store::info(&mut &state.db, id).await?;
     Ok(TicketView {
         sla,
         ticket,
         interactions,
         callback,
+        survey,
     })
 }
 

@@ -31,6 +31,12 @@ const NOT_JSON: &[(&str, &str, &str)] = &[
         "/api/v1/cti/{token}",
         "PBX form or JSON; sipgate XML",
     ),
+    ("GET", "/survey/{token}", "the survey page (HTML)"),
+    (
+        "POST",
+        "/webhooks/twilio/voice/survey",
+        "Twilio form, TwiML",
+    ),
 ];
 
 #[tokio::test]

@@ -885,7 +885,12 @@ pub async fn transfer_call(state: &AppState, call: &Call, to: &User, by: i64) ->
             "the call is with this agent already",
         ));
     }
-    let twiml = format!("<Response><Dial>{}</Dial></Response>", dial_target(to));
+    // The keypad survey follows the agent's leg (when the queue asks for one).
+    let twiml = format!(
+        "<Response><Dial{}>{}</Dial></Response>",
+        crate::surveys::keypad::dial_action(state, call.queue_id).await?,
+        dial_target(to)
+    );
     let resource = format!("Calls/{}.json", call.call_id);
     super::super::twilio::post(&state.config, &resource, &[("Twiml", twiml.as_str())])
         .await
@@ -964,7 +969,11 @@ pub async fn connect_call_to_agent(state: &AppState, call: &Call, user: &User) -
     }
     let offered = set_state(state, call.id, CallState::Offered).await?;
     pop_screen(state, &offered, user.id).await?;
-    let twiml = format!("<Response><Dial>{}</Dial></Response>", dial_target(user));
+    let twiml = format!(
+        "<Response><Dial{}>{}</Dial></Response>",
+        crate::surveys::keypad::dial_action(state, call.queue_id).await?,
+        dial_target(user)
+    );
     let resource = format!("Calls/{}.json", call.call_id);
     match super::super::twilio::post(&state.config, &resource, &[("Twiml", twiml.as_str())]).await {
         Ok(_) => {

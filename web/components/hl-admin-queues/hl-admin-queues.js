@@ -43,12 +43,14 @@ class HlAdminQueues extends HTMLElement {
       const want = selected ?? this.selected ?? (this.queues[0] && this.queues[0].id);
       this.selected = this.queues.some((q) => q.id === want) ? want : this.queues[0] && this.queues[0].id;
       if (this.selected) {
-        const [hours, sla] = await Promise.all([
+        const [hours, sla, survey] = await Promise.all([
           api.get(`/api/queues/${this.selected}/hours`),
           api.get(`/api/queues/${this.selected}/sla`),
+          api.get(`/api/queues/${this.selected}/survey`),
         ]);
         this.hours = hours;
         this.sla = sla;
+        this.survey = survey;
       }
       this.draw();
     } catch (e) {
@@ -120,6 +122,16 @@ class HlAdminQueues extends HTMLElement {
         </fieldset>
         <button type="submit" class="primary">${t('common.save')}</button>
       </form>
+      ${this.survey ? html`<form class="panel admin-panel" id="q-survey" aria-labelledby="qs-h">
+        <h3 id="qs-h">${t('queues.survey')}</h3>
+        <p class="muted small">${t('queues.survey_hint')}</p>
+        <div class="form-grid">
+          <label class="check"><input type="checkbox" name="enabled" id="q-survey-enabled" ${this.survey.enabled ? 'checked' : ''}>${t('queues.survey_enabled')}</label>
+          <label>${t('queues.survey_delay')}<input name="delay_minutes" id="q-survey-delay" type="number" min="0" max="10080" value="${this.survey.delay_minutes}"></label>
+          <label class="check"><input type="checkbox" name="keypad" id="q-survey-keypad" ${this.survey.keypad ? 'checked' : ''}>${t('queues.survey_keypad')}</label>
+        </div>
+        <button type="submit" class="primary">${t('common.save')}</button>
+      </form>` : ''}
       <form class="panel admin-panel" id="q-hours" aria-labelledby="qh-h">
         <h3 id="qh-h">${t('queues.hours')}</h3>
         <p class="muted small">${t('queues.hours_hint')}</p>
@@ -223,6 +235,14 @@ class HlAdminQueues extends HTMLElement {
       runChange(() => api.patch(`/api/queues/${q.id}/routing`, body), (r) => {
         // The queue list may not carry these: keep what the server answered.
         Object.assign(q, r || {});
+      });
+    });
+    this.querySelector('#q-survey')?.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const body = { enabled: f.enabled.checked, delay_minutes: Number(f.delay_minutes.value || 0), keypad: f.keypad.checked };
+      runChange(() => api.put(`/api/queues/${q.id}/survey`, body), (r) => {
+        this.survey = r || this.survey;
       });
     });
     const hours = this.querySelector('#q-hours');

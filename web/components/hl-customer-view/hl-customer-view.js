@@ -147,6 +147,12 @@ class HlCustomerView extends HTMLElement {
                   ${x.kind === 'complaint' ? html` <span class="badge complaint">${t('kind.complaint')}</span>` : ''}
                   ${x.assignee_id ? html` · ${session.userName(x.assignee_id)}` : ''}</div></div>
               <span class="small muted">${fmtDateTime(x.updated_at)}</span></li>`)}</ul>` : html`<p class="empty">${t('customer.no_open')}</p>`}
+          <h2 id="scores-h">${t('customer.scores')}</h2>
+          ${(v.recent_scores || []).length ? html`<ul class="timeline" id="recent-scores">${v.recent_scores.map((s) => html`
+            <li data-score="${s.score}"><span class="ch score ${s.score <= 2 ? 'low' : ''}">${s.score}/5</span>
+              <div><a href="#/ticket/${s.ticket_id}">#${s.ticket_id}</a> · ${t('survey.score.' + s.score)}
+                ${s.comment ? html`<div class="preview">${s.comment}</div>` : ''}</div>
+              <span class="small muted">${fmtDateTime(s.answered_at)}</span></li>`)}</ul>` : html`<p class="empty">${t('customer.no_scores')}</p>`}
         </section>
         <section class="panel" aria-labelledby="hist-h">
           <h2 id="hist-h">${t('customer.history')}</h2>

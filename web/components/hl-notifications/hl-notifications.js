@@ -14,6 +14,12 @@ import { notify, session } from '../../lib/session.js';
 
 const TITLE = 'Hotline';
 
+/** A notification's title line: who mentioned one, or a low satisfaction score's follow-up. */
+function headline(n) {
+  if (n.kind === 'survey_low') return t('notify.survey_low', { ticket: n.ticket_id });
+  return t('notify.mentioned', { who: n.actor_name || t('notify.someone'), n: n.ticket_id });
+}
+
 /** Shows a desktop notification when the user allowed them; clicking it opens `hash`. */
 export function desktopNotify(title, body, hash, tag) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
@@ -79,9 +85,8 @@ class HlNotifications extends HTMLElement {
       this.state.items.unshift(n);
       this.state.unseen += 1;
       this.draw();
-      const who = n.actor_name || t('notify.someone');
-      notify(t('notify.mentioned', { who, n: n.ticket_id }));
-      desktopNotify(t('notify.mentioned', { who, n: n.ticket_id }), n.excerpt, `#/ticket/${n.ticket_id}`, `mention-${n.id}`);
+      notify(headline(n));
+      desktopNotify(headline(n), n.excerpt, `#/ticket/${n.ticket_id}`, `${n.kind}-${n.id}`);
       if (this.open) this.markSeen();
     }
     if (ev.kind === 'notification.seen') {
@@ -125,7 +130,7 @@ class HlNotifications extends HTMLElement {
           ${perm === 'denied' ? html`<span class="small muted" id="desktop-state">${t('notify.desktop_denied')}</span>` : ''}</div>
         ${s.items.length ? html`<ul class="notification-list" id="notification-list">${s.items.map((n) => html`
           <li class="${n.seen_at ? '' : 'unseen'}" data-id="${n.id}">
-            <a href="#/ticket/${n.ticket_id}"><strong>${t('notify.mentioned', { who: n.actor_name || t('notify.someone'), n: n.ticket_id })}</strong></a>
+            <a href="#/ticket/${n.ticket_id}"><strong>${headline(n)}</strong></a>
             <div class="small">${n.ticket_subject}</div>
             <div class="small muted preview">${n.excerpt}</div>
             <div class="small muted">${fmtDateTime(n.created_at)}</div></li>`)}</ul>

@@ -48,7 +48,7 @@ class HlTicketView extends HTMLElement {
     this.load();
     this.onEvent = (e) => {
       const ev = e.detail;
-      if (ev.ticket_id === this.id_ && (ev.kind.startsWith('ticket.') || ev.kind === 'interaction.created' || ev.kind === 'call.updated')) this.soon();
+      if (ev.ticket_id === this.id_ && (ev.kind.startsWith('ticket.') || ev.kind === 'interaction.created' || ev.kind === 'call.updated' || ev.kind === 'survey.answered')) this.soon();
     };
     this.onShortcut = (e) => {
       if (e.detail === 'reply' || e.detail === 'note') this.setMode(e.detail, true);
@@ -91,6 +91,7 @@ class HlTicketView extends HTMLElement {
       this.interactions = data.interactions;
       this.callback = data.callback || null;
       this.sla = data.sla || null;
+      this.survey = data.survey || null;
       session.currentTicket = this.ticket;
       markSeen(this.ticket);
       this.customer = this.ticket.customer_id ? (await api.get(`/api/customers/${this.ticket.customer_id}`)).customer : null;
@@ -184,6 +185,7 @@ class HlTicketView extends HTMLElement {
         ${x.kind !== 'callback' && !this.callback && phoneOf(c) ? dialButton('ticket-dial', phoneOf(c), this.cap, t('calls.dial_customer')) : ''}
       </div>
       ${x.kind === 'callback' || this.callback ? this.callbackPanel() : ''}
+      ${this.surveyPanel()}
       <section class="thread" aria-label="${t('ticket.thread')}" id="thread">
         ${this.interactions.map((i) => this.item(i))}
       </section>
@@ -247,6 +249,39 @@ class HlTicketView extends HTMLElement {
         <label class="small grow">${t('callback.note')}<input name="note" id="callback-note"></label>
       </form>` : ''}
     </section>`;
+  }
+
+  /** The customer's satisfaction survey (sent, answered: score and comment as text), and the
+   * form to record a score the customer gave on the phone. */
+  surveyPanel() {
+    const s = this.survey;
+    if (!s && ['new', 'open', 'pending'].includes(this.ticket.status) && this.ticket.channel !== 'voice') return '';
+    return html`<section class="panel survey-panel" id="survey-panel" aria-labelledby="survey-h">
+      <h2 id="survey-h">${t('ticket.survey')}</h2>
+      ${s ? html`<dl>
+        ${s.sent_at ? html`<div><dt>${t('ticket.survey_sent')}</dt><dd id="survey-sent">${fmtDateTime(s.sent_at)} · ${t('channel.' + s.channel)}</dd></div>` : ''}
+        <div><dt>${t('ticket.survey_score')}</dt><dd id="survey-score" data-score="${s.score ?? ''}">${s.score != null ? html`<strong>${s.score}/5</strong> · ${t('survey.score.' + s.score)}` : t('ticket.survey_waiting')}</dd></div>
+        ${s.answered_at ? html`<div><dt>${t('ticket.survey_answered')}</dt><dd>${fmtDateTime(s.answered_at)} · ${t('ticket.survey_via.' + s.via)}${s.answered_by ? html` · ${session.userName(s.answered_by)}` : ''}</dd></div>` : ''}
+        ${s.comment ? html`<div><dt>${t('ticket.survey_comment')}</dt><dd id="survey-comment" class="pre">${s.comment}</dd></div>` : ''}
+        ${s.follow_up_ticket_id ? html`<div><dt>${t('ticket.survey_follow_up')}</dt><dd><a href="#/ticket/${s.follow_up_ticket_id}">#${s.follow_up_ticket_id}</a></dd></div>` : ''}
+      </dl>` : ''}
+      ${!s || s.answered_at == null ? html`<form class="row" id="survey-verbal" aria-label="${t('ticket.survey_record')}">
+        <label class="small">${t('ticket.survey_score')}<select name="score" id="survey-verbal-score">
+          ${[5, 4, 3, 2, 1].map((n) => html`<option value="${n}">${n} · ${t('survey.score.' + n)}</option>`)}</select></label>
+        <label class="small grow">${t('ticket.survey_comment')}<input name="comment" id="survey-verbal-comment"></label>
+        <button type="submit" id="survey-verbal-save">${t('ticket.survey_record')}</button>
+      </form>` : ''}
+    </section>`;
+  }
+
+  async recordScore(form) {
+    try {
+      this.survey = await api.post(`/api/tickets/${this.id_}/survey`, { score: Number(form.score.value), comment: form.comment.value });
+      notify(t('ticket.survey_recorded'));
+      this.load();
+    } catch (e) {
+      notify(errorText(e), 'error');
+    }
   }
 
   async dial(number) {
@@ -372,6 +407,10 @@ class HlTicketView extends HTMLElement {
         else sel.disabled = false;
       });
     }
+    this.querySelector('#survey-verbal')?.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.recordScore(e.target);
+    });
     this.querySelector('#callback-outcome')?.addEventListener('submit', (e) => {
       e.preventDefault();
       if (e.submitter && e.submitter.value) this.outcome(e.submitter.value);

@@ -201,6 +201,7 @@ class HlWallboard extends HTMLElement {
           <div><dt>${t('wall.aht')}</dt><dd>${secs(q.aht_secs)}</dd></div>
           <div><dt>${t('wall.abandoned')}</dt><dd>${q.abandoned ?? '—'}</dd></div>
           <div><dt>${t('wall.answered')}</dt><dd>${q.answered ?? '—'}</dd></div>
+          <div><dt>${t('wall.csat')}</dt><dd class="${q.csat != null && q.csat < 0.8 ? 'bad' : ''}" data-csat="${q.queue_id ?? 'all'}" title="${t('wall.csat_help', { n: q.csat_answers ?? 0 })}">${pct(q.csat)}</dd></div>
         </dl>
       </article>`));
     this.querySelector('#updated').textContent = `${s.estimated ? t('wall.estimated') + ' · ' : ''}${t('wall.updated')} ${fmtDateTime(s.at_ms)}`;
@@ -240,7 +241,13 @@ class HlWallboard extends HTMLElement {
       this.arrivals.set(b, (this.arrivals.get(b) || 0) + 1);
       this.drawCharts();
     }
-    if (!this.liveStats && (ev.kind.startsWith('ticket.') || ev.kind.startsWith('offer.'))) {
+    // A survey answer: a low score is a warning to act on; the CSAT figures follow.
+    if (ev.kind === 'survey.answered' && ev.payload.survey && ev.payload.survey.score <= 2) {
+      this.alerts.unshift(ev);
+      this.alerts = this.alerts.slice(0, 30);
+      this.drawAlerts();
+    }
+    if (!this.liveStats && (ev.kind.startsWith('ticket.') || ev.kind.startsWith('offer.') || ev.kind === 'survey.answered')) {
       clearTimeout(this.soon);
       this.soon = setTimeout(() => this.poll(), 300);
     }
@@ -249,7 +256,12 @@ class HlWallboard extends HTMLElement {
   drawAlerts() {
     const out = this.querySelector('#alerts');
     if (!out) return;
-    render(out, this.alerts.length ? this.alerts.map((a) => html`<li class="${a.kind === 'sla.breach' ? 'breach' : 'warning'}">
+    render(out, this.alerts.length ? this.alerts.map((a) => a.kind === 'survey.answered' ? html`<li class="warning survey-low">
+      <span class="ch">${icon('warning')}</span>
+      <div><strong>${t('wall.survey_low', { score: a.payload.survey.score })}</strong>
+        · <a href="/#/ticket/${a.payload.ticket_id}">#${a.payload.ticket_id}</a>
+        ${a.payload.survey.follow_up_ticket_id ? html` · ${t('wall.follow_up')} <a href="/#/ticket/${a.payload.survey.follow_up_ticket_id}">#${a.payload.survey.follow_up_ticket_id}</a>` : ''}</div>
+      <span class="small muted">${fmtDateTime(a.at_ms)}</span></li>` : html`<li class="${a.kind === 'sla.breach' ? 'breach' : 'warning'}">
       <span class="ch">${icon(a.kind === 'sla.breach' ? 'breach' : 'warning')}</span>
       <div><strong>${t(a.kind === 'sla.breach' ? 'wall.breach' : 'wall.warning')}</strong>
         · <a href="/#/ticket/${a.payload.ticket_id ?? a.ticket_id}">#${a.payload.ticket_id ?? a.ticket_id}</a>
