@@ -44,6 +44,7 @@ mod routing;
 mod shift;
 mod sms;
 mod surface;
+mod surveys;
 mod ticket_search;
 mod tickets;
 mod twilio_fake;
