@@ -22,10 +22,16 @@ class HlSurvey extends HTMLElement {
       this.survey = null;
       this.loadError = e;
     }
-    const lang = this.survey ? this.survey.language : i18n.preferred();
+    // The customer's language, unless they switched on this link's page before.
+    const chosen = sessionStorage.getItem(this.localeKey);
+    const lang = chosen || (this.survey ? this.survey.language : i18n.preferred());
     await i18n.load(LOCALES.includes(lang) ? lang : 'en');
     window.addEventListener('hl-locale', () => this.draw());
     this.draw();
+  }
+
+  get localeKey() {
+    return `hotline.survey.locale.${this.token}`;
   }
 
   body() {
@@ -67,7 +73,10 @@ class HlSurvey extends HTMLElement {
         <label>${t('nav.language')}<select id="survey-locale">${LOCALES.map((l) => html`<option value="${l}" ${l === i18n.locale ? 'selected' : ''}>${t('locale.' + l)}</option>`)}</select></label>
       </header>
       <section class="panel">${this.body()}</section>`);
-    this.querySelector('#survey-locale').addEventListener('change', (e) => i18n.load(e.target.value));
+    this.querySelector('#survey-locale').addEventListener('change', (e) => {
+      sessionStorage.setItem(this.localeKey, e.target.value);
+      i18n.load(e.target.value);
+    });
     const box = this.querySelector('#survey-comment');
     if (box) box.value = comment;
     this.querySelectorAll('.survey-score').forEach((b) => b.addEventListener('click', () => {
