@@ -217,8 +217,12 @@ pub async fn send_due(s: &Sender<'_>) -> AppResult<usize> {
     let due = store::due_tickets(s.db, now, BATCH).await?;
     let mut sent = 0;
     for t in due {
-        if send_one(s, &t, now).await? {
-            sent += 1;
+        // One ticket's failure (logged) does not hold up the others; it is tried again on the
+        // next pass.
+        match send_one(s, &t, now).await {
+            Ok(true) => sent += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(ticket = t.id, error = %e, "survey not sent"),
         }
     }
     Ok(sent)
@@ -284,8 +288,9 @@ async fn send_one(s: &Sender<'_>, t: &store::DueTicket, now: i64) -> AppResult<b
     Ok(true)
 }
 
-/// Whether and where to survey: `Err(reason)` for spam, merged, internal, no customer or
-/// contact, opted out, or surveyed within the cool-down.
+/// Whether and where to survey: `Err(reason)` for spam, merged, internal (a ticket no customer
+/// wrote, e.g. a follow-up), no customer or contact, opted out, or surveyed within the
+/// cool-down.
 async fn decide(
     s: &Sender<'_>,
     t: &store::DueTicket,
@@ -296,6 +301,10 @@ async fn decide(
     }
     if t.tags.iter().any(|tag| tag.eq_ignore_ascii_case("spam")) {
         return Ok(Err("spam"));
+    }
+    let channel = Channel::parse(&t.channel).unwrap_or(Channel::Note);
+    if channel == Channel::Note {
+        return Ok(Err("internal")); // e.g. a low score's follow-up: no customer contact
     }
     let Some(customer_id) = t.customer_id else {
         return Ok(Err("no_contact"));
@@ -313,7 +322,6 @@ async fn decide(
         let out = crate::channels::sms::store::is_opted_out(&s.db.pool, &p).await?;
         phones.push((p, out));
     }
-    let channel = Channel::parse(&t.channel).unwrap_or(Channel::Note);
     Ok(pick_contact(channel, &c.emails, &phones)
         .map(|(ch, to)| (ch, to, language_of(c.language.as_deref()))))
 }

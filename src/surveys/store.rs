@@ -107,12 +107,14 @@ pub async fn customer_contact(db: &Db, customer_id: i64) -> AppResult<Contact> {
     })
 }
 
-/// Was the customer sent a survey at or after `since`?
+/// Was the customer surveyed (sent a link, or asked on the keypad after a call) at or after
+/// `since`? (A score an agent noted from a call does not count: nobody asked the customer.)
 pub async fn surveyed_since(db: &Db, customer_id: i64, since: i64) -> AppResult<bool> {
     let mut db = db;
     Ok(db
         .row::<i64>(
-            "SELECT id FROM surveys WHERE customer_id = $1 AND sent_at >= $2 LIMIT 1",
+            "SELECT id FROM surveys WHERE customer_id = $1 \
+             AND (sent_at >= $2 OR (via = 'keypad' AND answered_at >= $2)) LIMIT 1",
             vec![customer_id.into(), since.into()],
         )
         .await?

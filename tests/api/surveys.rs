@@ -343,6 +343,7 @@ async fn cool_down_opt_outs_spam_merged_and_reopened_tickets_get_no_survey() {
     let into = ticket(&app, "email", q, dan, &[]).await;
     let reopened = ticket(&app, "email", q, eve, &[]).await;
     let unreachable = ticket(&app, "email", q, nobody, &[]).await;
+    let internal = ticket(&app, "note", q, bob, &[]).await;
 
     // 蔡 texted STOP.
     let (s, _) = post_signed(
@@ -366,7 +367,7 @@ async fn cool_down_opt_outs_spam_merged_and_reopened_tickets_get_no_survey() {
         .await;
     assert!(s.is_success(), "{b}");
 
-    for t in [first, spam, stopped, reopened, unreachable] {
+    for t in [first, spam, stopped, reopened, unreachable, internal] {
         set_status(&app, t, "resolved").await;
     }
     // Reopened before the delay passed: not surveyed then.
@@ -394,6 +395,10 @@ async fn cool_down_opt_outs_spam_merged_and_reopened_tickets_get_no_survey() {
     assert_eq!(
         survey_row(&app, unreachable).await.unwrap().1.as_deref(),
         Some("no_contact")
+    );
+    assert_eq!(
+        survey_row(&app, internal).await.unwrap().1.as_deref(),
+        Some("internal")
     );
     assert!(survey_row(&app, reopened).await.is_none());
     assert!(
