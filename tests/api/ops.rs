@@ -213,6 +213,8 @@ async fn every_documented_setting_starts_the_real_binary() {
             "HOTLINE_TWILIO_SMS_FROM" => "+864008008000".into(),
             "HOTLINE_TWILIO_CALLER_ID" => "+864008008000".into(),
             "HOTLINE_CALLBACK_SLA_MINUTES" => "30".into(),
+            "HOTLINE_SURVEY_COOLDOWN_DAYS" => "30".into(),
+            "HOTLINE_SURVEY_TTL_DAYS" => "14".into(),
             "HOTLINE_DB_MAX_CONNECTIONS" => "4".into(),
             "HOTLINE_LOGIN_ATTEMPTS_PER_MINUTE" => "30".into(),
             "HOTLINE_SESSION_HOURS" => "12".into(),
