@@ -253,6 +253,8 @@ pub struct View360 {
     /// The customer's latest satisfaction survey answers, newest first (the comment left out
     /// for a ticket the reader may not open).
     pub recent_scores: Vec<crate::surveys::store::RecentScore>,
+    /// The customer asked for no satisfaction surveys.
+    pub surveys_opted_out: bool,
 }
 
 /// History page size of the 360 view.
@@ -275,6 +277,7 @@ impl View360 {
                 self.recent_scores.clone(),
                 reader,
             ),
+            surveys_opted_out: self.surveys_opted_out,
         }
     }
 }
@@ -298,8 +301,12 @@ pub async fn view_of(
         crate::surveys::store::recent_scores(&state.db, customer_id, 5).await?,
         reader,
     );
+    let surveys_opted_out = crate::surveys::store::customer_contact(&state.db, customer_id)
+        .await?
+        .opted_out;
     Ok(View360 {
         recent_scores,
+        surveys_opted_out,
         quality,
         matched_by,
         open_complaints: open_tickets
@@ -327,6 +334,7 @@ fn unknown(prefill: Option<Identity>) -> View360 {
         history_next: None,
         prefill,
         recent_scores: Vec::new(),
+        surveys_opted_out: false,
     }
 }
 

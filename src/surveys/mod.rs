@@ -413,15 +413,28 @@ pub async fn on_low_score(
         },
     )
     .await?;
-    let body = if comment.is_empty() {
-        format!(
-            "The customer rated #{} {score}/5 without a comment.",
-            original.id
+    // The notes' text is also kept as data (`meta.text`) for each reader's language.
+    let (body, said) = if comment.is_empty() {
+        (
+            format!(
+                "The customer rated #{} {score}/5 without a comment.",
+                original.id
+            ),
+            SystemText::new(
+                "survey.rated",
+                json!({"ticket": original.id, "score": score}),
+            ),
         )
     } else {
-        format!(
-            "The customer rated #{} {score}/5 and wrote:\n\n{comment}",
-            original.id
+        (
+            format!(
+                "The customer rated #{} {score}/5 and wrote:\n\n{comment}",
+                original.id
+            ),
+            SystemText::new(
+                "survey.rated_comment",
+                json!({"ticket": original.id, "score": score, "comment": comment}),
+            ),
         )
     };
     let (note, _) = tickets::insert_interaction(
@@ -438,7 +451,7 @@ pub async fn on_low_score(
             body,
             external_id: None,
             author_id: None,
-            meta: json!({"survey_follow_up_of": original.id, "score": score}),
+            meta: json!({"survey_follow_up_of": original.id, "score": score, "text": said}),
         },
     )
     .await?;
@@ -459,7 +472,11 @@ pub async fn on_low_score(
             ),
             external_id: None,
             author_id: None,
-            meta: json!({"survey_follow_up": follow_up.id, "score": score}),
+            meta: json!({"survey_follow_up": follow_up.id, "score": score,
+            "text": SystemText::new(
+                "survey.follow_up",
+                json!({"ticket": follow_up.id, "score": score}),
+            )}),
         },
     )
     .await?;

@@ -87,6 +87,16 @@ pub fn routes(r: Routes) -> Routes {
     .body::<AnswerBody>()
     .returns::<SurveyInfo>(201)
     .add(
+        "PUT",
+        "/api/customers/{id}/survey-opt-out",
+        "surveys",
+        Access::Agent,
+        "The customer wants no satisfaction surveys (`true`), or again (`false`)",
+        axum::routing::put(set_opt_out),
+    )
+    .body::<OptOutBody>()
+    .returns::<OptOutBody>(200)
+    .add(
         "GET",
         "/api/reports/csat",
         "surveys",
@@ -219,6 +229,21 @@ async fn opt_out(
         super::store::set_opt_out(&state.db, c, true).await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct OptOutBody {
+    opted_out: bool,
+}
+
+async fn set_opt_out(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(b): Json<OptOutBody>,
+) -> AppResult<axum::Json<OptOutBody>> {
+    crate::customers::store::find_customer(&state.db, id).await?;
+    super::store::set_opt_out(&state.db, id, b.opted_out).await?;
+    Ok(axum::Json(b))
 }
 
 async fn get_settings(

@@ -217,6 +217,21 @@ async fn browser_survey_on_a_phone_in_chinese_and_english() {
         .await;
         assert_eq!(injected, json!(0), "the comment is escaped");
         screenshot(c, "survey-ticket").await;
+        // The customer's page: the recent score, and the survey opt-out the agent can set.
+        let customer = v["ticket"]["customer_id"].as_i64().unwrap();
+        c.goto(&t.url(&format!("/#/customer/{customer}")))
+            .await
+            .unwrap();
+        wait_text(c, "#recent-scores li[data-score='2']", "2/5").await;
+        click(c, "#survey-opt-toggle").await;
+        eventually("the opt-out stored", || async {
+            let (_, cv) = t
+                .get(&format!("/api/customers/{customer}"), &t.admin_token)
+                .await;
+            (cv["surveys_opted_out"] == true).then_some(())
+        })
+        .await;
+        screenshot(c, "survey-customer").await;
         eventually(
             "the follow-up in the supervisor's notifications",
             || async {

@@ -444,6 +444,41 @@ async fn cool_down_opt_outs_spam_merged_and_reopened_tickets_get_no_survey() {
         Some("opted_out")
     );
     assert_eq!(survey_row(&app, ann3).await.unwrap().1, None);
+    let (_, v) = app
+        .get(&format!("/api/customers/{eve}"), &app.admin_token)
+        .await;
+    assert_eq!(v["surveys_opted_out"], true, "{v}");
+    // Ann tells the agent on the phone: no more surveys; later she allows them again.
+    let (_, agent) = app.user("care-agent", "agent").await;
+    let (s, b) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/customers/{ann}/survey-opt-out"),
+            Some(&agent),
+            Some(json!({"opted_out": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.state.clock.advance(31 * DAY);
+    let ann4 = ticket(&app, "email", q, ann, &[]).await;
+    set_status(&app, ann4, "resolved").await;
+    app.state.clock.advance(11 * MINUTE);
+    send_due(&app).await;
+    assert_eq!(
+        survey_row(&app, ann4).await.unwrap().1.as_deref(),
+        Some("opted_out")
+    );
+    let (s, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/customers/{ann}/survey-opt-out"),
+            Some(&agent),
+            Some(json!({"opted_out": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = app.get(&format!("/api/customers/{ann}"), &agent).await;
+    assert_eq!(v["surveys_opted_out"], false, "{v}");
     // No SMS went to the number that said STOP.
     assert!(
         fake.requests()

@@ -153,6 +153,8 @@ class HlCustomerView extends HTMLElement {
               <div><a href="#/ticket/${s.ticket_id}">#${s.ticket_id}</a> · ${t('survey.score.' + s.score)}
                 ${s.comment ? html`<div class="preview">${s.comment}</div>` : ''}</div>
               <span class="small muted">${fmtDateTime(s.answered_at)}</span></li>`)}</ul>` : html`<p class="empty">${t('customer.no_scores')}</p>`}
+          ${v.customer ? html`<p class="row small"><span class="grow" id="survey-opt-state">${t(v.surveys_opted_out ? 'customer.surveys_off' : 'customer.surveys_on')}</span>
+            <button type="button" class="small" id="survey-opt-toggle">${t(v.surveys_opted_out ? 'customer.surveys_allow' : 'customer.surveys_stop')}</button></p>` : ''}
         </section>
         <section class="panel" aria-labelledby="hist-h">
           <h2 id="hist-h">${t('customer.history')}</h2>
@@ -309,10 +311,23 @@ class HlCustomerView extends HTMLElement {
       });
     }
     this.querySelector('#more-history')?.addEventListener('click', () => this.more());
+    this.querySelector('#survey-opt-toggle')?.addEventListener('click', () => this.toggleSurveys());
     this.querySelector('#customer-dial[data-dial]')?.addEventListener('click', (e) => dial(e.currentTarget.dataset.dial));
     this.querySelector('#send-sms')?.addEventListener('click', () => this.openSms());
     this.querySelector('#sms-form')?.addEventListener('submit', (e) => this.sendSms(e));
     this.querySelector('#sms-cancel')?.addEventListener('click', () => this.openSms());
+  }
+
+  /** The customer asked (on the phone, say) for no more satisfaction surveys, or again. */
+  async toggleSurveys() {
+    const v = this.view;
+    try {
+      const r = await api.put(`/api/customers/${v.customer.id}/survey-opt-out`, { opted_out: !v.surveys_opted_out });
+      v.surveys_opted_out = r.opted_out;
+      this.draw();
+    } catch (e) {
+      notify(errorText(e), 'error');
+    }
   }
 
   async save(e) {
