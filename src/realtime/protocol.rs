@@ -19,9 +19,10 @@
 //! Scope: an event with `user_id` reaches that user; with `queue_id` the members of that queue;
 //! supervisors and admins receive every event; an event with neither reaches supervisors only,
 //! unless its kind is in [`EVERYONE_KINDS`]. Offers carry only the offered agent's `user_id`.
-//! `screen_pop`, `notification` (`{"notification": {...}}`, an @mention; see
-//! `GET /api/notifications`) and `notification.seen` (`{"ids", "unseen"}`) reach their user
-//! alone, not even supervisors.
+//! `screen_pop`, `notification` (`{"notification": {...}}`, an @mention or a low survey score;
+//! see `GET /api/notifications`) and `notification.seen` (`{"ids", "unseen"}`) reach their user
+//! alone, not even supervisors. `survey.answered` (`{"ticket_id", "queue_id", "survey"}`) has
+//! its ticket's scope.
 //!
 //! A client that cannot keep up (its buffer of `ws_buffer_frames` frames is full) receives
 //! `resync` (reason `overflow`) and is disconnected; a `resume` older than the events kept
