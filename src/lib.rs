@@ -12,6 +12,9 @@ pub mod bench;
 pub mod channels;
 /// The clock scheduled jobs read; tests move it forward.
 pub mod clock;
+/// Complaints followed until the customer confirmed: categories, severities, due times,
+/// reminders, the confirmation call (回访) and the register.
+pub mod complaints;
 /// Settings from defaults, `hotline.toml` and `HOTLINE_*` variables.
 pub mod config;
 /// Customers, identities (E.164 phones, emails, cards) and the 360 view.

@@ -372,18 +372,22 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A CSV cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab
+/// or CR) gets a leading `'` (OWASP's CSV injection advice); other text is kept as it is.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
 /// The audit log as CSV: a UTF-8 byte order mark (spreadsheets then read Chinese correctly), a
 /// header row and `id, at (RFC 3339, UTC), actor login, action, target, details (JSON)`. A cell
 /// a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR) is
 /// prefixed with `'`.
 pub fn audit_csv(entries: &[store::AuditEntry]) -> anyhow::Result<Vec<u8>> {
-    fn cell(s: &str) -> std::borrow::Cow<'_, str> {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}").into()
-        } else {
-            s.into()
-        }
-    }
+    let cell = csv_cell;
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     w.write_record(["id", "at", "actor", "action", "target", "details"])?;
     for e in entries {

@@ -66,6 +66,60 @@ pub fn routes(r: Routes) -> Routes {
     )
     .query::<StatusQuery>()
     .returns::<TicketStatus>(200)
+    .add(
+        "GET",
+        "/api/portal/complaint-categories",
+        "portal",
+        Access::Public,
+        "The complaint categories a customer can choose on the portal (active ones: id and zh/en \
+         names)",
+        get(portal_categories),
+    )
+    .returns::<Vec<PortalCategory>>(200)
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct PortalCategory {
+    id: i64,
+    name_zh: String,
+    name_en: String,
+}
+
+async fn portal_categories(
+    State(state): State<AppState>,
+) -> AppResult<axum::Json<Vec<PortalCategory>>> {
+    let all = crate::complaints::store::categories(&mut &state.db).await?;
+    Ok(axum::Json(
+        all.into_iter()
+            .filter(|c| c.active)
+            .map(|c| PortalCategory {
+                id: c.id,
+                name_zh: c.name_zh,
+                name_en: c.name_en,
+            })
+            .collect(),
+    ))
+}
+
+/// The complaint questions of the portal form: the category, the order it is about, what the
+/// customer wants, and three yes/no questions that set the severity
+/// (`complaints::severity_from_answers`).
+#[derive(Clone, Default, Deserialize, schemars::JsonSchema)]
+struct PortalComplaint {
+    category_id: Option<i64>,
+    #[serde(default)]
+    order_ref: String,
+    #[serde(default)]
+    desired_outcome: String,
+    /// Is anyone's safety at risk?
+    #[serde(default)]
+    safety: bool,
+    /// Has the customer lost money, or can they not use the product?
+    #[serde(default)]
+    money_lost: bool,
+    /// Is the problem still going on?
+    #[serde(default)]
+    ongoing: bool,
 }
 
 /// Row of `portal_secrets` holding the form tokens' signing key.
@@ -173,6 +227,8 @@ struct ComplaintBody {
     website: String,
     /// Language of the acknowledgement: `en` or `zh-CN`.
     locale: Option<String>,
+    /// For a complaint: its category, order, desired outcome and the severity questions.
+    complaint: Option<PortalComplaint>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -272,6 +328,7 @@ struct StoreComplaint {
     msg: Inbound,
     attachments: Vec<attachments::NewAttachment>,
     key_hash: String,
+    complaint: Option<crate::complaints::ComplaintFields>,
 }
 
 impl WriteJob for StoreComplaint {
@@ -286,6 +343,16 @@ impl WriteJob for StoreComplaint {
                 vec![(&self.key_hash).into(), outcome.ticket.id.into()],
             )
             .await?;
+            if let Some(fields) = &self.complaint
+                && outcome.ticket.kind == Kind::Complaint
+            {
+                let edit = crate::complaints::Edit {
+                    ticket_id: outcome.ticket.id,
+                    actor: None,
+                    fields: fields.clone(),
+                };
+                edit.run(tx, db).await?;
+            }
         }
         Ok(outcome)
     }
@@ -410,6 +477,23 @@ async fn create_complaint(
         .clone()
         .or_else(|| phone.clone())
         .ok_or_else(|| AppError::validation("email", "give an email address or a phone number"))?;
+    let complaint = match (&b.complaint, kind) {
+        (Some(c), Kind::Complaint) => Some(crate::complaints::ComplaintFields {
+            category_id: c.category_id,
+            severity: Some(crate::complaints::severity_from_answers(
+                c.safety,
+                c.money_lost,
+                c.ongoing,
+            )),
+            order_ref: Some(optional_text("order_ref", c.order_ref.trim(), 200)?),
+            desired_outcome: Some(optional_text(
+                "desired_outcome",
+                c.desired_outcome.trim(),
+                2000,
+            )?),
+        }),
+        _ => None,
+    };
     let attachments = store_attachments(&state, &b.attachments).await?;
 
     let mut msg = Inbound::new(Channel::Web, Some(identity.clone()), description);
@@ -438,6 +522,7 @@ async fn create_complaint(
             msg,
             attachments,
             key_hash,
+            complaint,
         })
         .await?;
     intake::committed(&outcome, Channel::Web);

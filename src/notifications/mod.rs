@@ -23,8 +23,9 @@ pub const MAX_MENTIONS: usize = 20;
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Notification {
     pub id: i64,
-    /// `mention`, or `survey_low` (a customer's low satisfaction score: the ticket is the
-    /// follow-up, the excerpt the customer's comment).
+    /// `mention`, `survey_low` (a customer's low satisfaction score: the ticket is the
+    /// follow-up, the excerpt the customer's comment) or `complaint_reminder` (a complaint's
+    /// step is due soon or late: see `data`).
     pub kind: String,
     pub ticket_id: i64,
     /// The ticket's subject when the notification was read (its English rendering for
@@ -39,6 +40,10 @@ pub struct Notification {
     pub created_at: i64,
     /// When the user saw it; null while unseen.
     pub seen_at: Option<i64>,
+    /// The facts of a system notification, for the reader's language (`complaint_reminder`:
+    /// `step` ack/respond/close, `point` minutes from the due time (negative before), `due`,
+    /// `severity`, `status`); `{}` otherwise.
+    pub data: serde_json::Value,
 }
 
 impl FromRow for Notification {
@@ -54,6 +59,8 @@ impl FromRow for Notification {
             excerpt: row.try_get("excerpt")?,
             created_at: row.try_get("created_at")?,
             seen_at: row.try_get("seen_at")?,
+            data: serde_json::from_str(&row.try_get::<String>("data")?)
+                .unwrap_or_else(|_| serde_json::json!({})),
         })
     }
 }
@@ -152,6 +159,7 @@ pub async fn record_mentions<E: Exec>(
             excerpt: excerpt.clone(),
             created_at: now,
             seen_at: None,
+            data: serde_json::json!({}),
         };
         let scope = Scope {
             user_id: Some(user.id),
@@ -212,6 +220,7 @@ pub async fn record_survey_low<E: Exec>(
             excerpt: excerpt.clone(),
             created_at: now,
             seen_at: None,
+            data: serde_json::json!({}),
         };
         let scope = Scope {
             user_id: Some(*user_id),
@@ -241,8 +250,8 @@ pub async fn list(
     let mut db = db;
     db.rows(
         "SELECT n.id, n.kind, n.ticket_id, t.subject AS ticket_subject, n.interaction_id, \
-         n.actor_id, u.display_name AS actor_name, n.excerpt, n.created_at, n.seen_at \
-         FROM notifications n JOIN tickets t ON t.id = n.ticket_id \
+         n.actor_id, u.display_name AS actor_name, n.excerpt, n.created_at, n.seen_at, \
+         n.data FROM notifications n JOIN tickets t ON t.id = n.ticket_id \
          LEFT JOIN users u ON u.id = n.actor_id \
          WHERE n.user_id = $1 AND n.id < $2 AND ($3 = 0 OR n.seen_at IS NULL) \
          ORDER BY n.id DESC LIMIT $4",
@@ -318,6 +327,63 @@ pub async fn mark_seen(db: &Db, user_id: i64, ids: Option<&[i64]>) -> AppResult<
     }
     events::commit(tx).await?;
     Ok(unseen)
+}
+
+/// Stores a `complaint_reminder` notification (its facts in `data`) for each of `users` and
+/// sends each a `notification` event, in the caller's transaction.
+pub async fn record_complaint_reminder<E: Exec>(
+    tx: &mut E,
+    backend: Backend,
+    ticket: &Ticket,
+    data: &serde_json::Value,
+    users: &[i64],
+) -> AppResult<()> {
+    let now = now_ms();
+    for user_id in users {
+        let Some(id) = tx
+            .row::<i64>(
+                "INSERT INTO notifications (user_id, kind, ticket_id, interaction_id, actor_id, \
+                 excerpt, created_at, data) VALUES ($1, 'complaint_reminder', $2, NULL, NULL, \
+                 '', $3, $4) RETURNING id",
+                vec![
+                    (*user_id).into(),
+                    ticket.id.into(),
+                    now.into(),
+                    data.to_string().into(),
+                ],
+            )
+            .await?
+        else {
+            continue;
+        };
+        let n = Notification {
+            id,
+            kind: "complaint_reminder".into(),
+            ticket_id: ticket.id,
+            ticket_subject: ticket.subject.clone(),
+            interaction_id: None,
+            actor_id: None,
+            actor_name: None,
+            excerpt: String::new(),
+            created_at: now,
+            seen_at: None,
+            data: data.clone(),
+        };
+        let scope = Scope {
+            user_id: Some(*user_id),
+            ticket_id: Some(ticket.id),
+            ..Scope::default()
+        };
+        events::append(
+            tx,
+            backend,
+            "notification",
+            scope,
+            &serde_json::json!({ "notification": n }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -241,46 +241,94 @@ impl WriteJob for Outcome {
             tickets::update_ticket(tx, db, t.id, &change, Some(self.by)).await?;
             return Ok(());
         }
-        // This try is over: its work item is done (freeing whoever held it) …
-        let sql = format!(
-            "SELECT {COLUMNS} FROM work_items WHERE ticket_id = $1 AND state IN {OPEN_STATES}"
-        );
-        let open: Option<WorkItem> = tx.row(&sql, vec![t.id.into()]).await?;
+        // This try is over; the callback waits in its queue again, not offered before the
+        // time agreed.
+        let open = open_work(tx, t.id).await?;
         let (phone, reason) = match &open {
             Some(w) => (w.phone.clone(), w.note.clone()),
             None => (String::new(), String::new()),
         };
-        if let Some(w) = &open {
-            let now = now_ms();
-            let to = Settle {
-                state: "done",
-                assigned_to: None,
-                assigned_at: Some(now),
-                done_at: Some(now),
-            };
-            if offers::settle(tx, db, w, to).await?
-                && let Some(agent) = w.assigned_to
-            {
-                offers::after_work(tx, db, 0, agent, &["busy"]).await?;
-            }
-        }
-        // … the ticket goes back to its queue, nobody's …
-        let change = TicketChanges {
-            assignee_id: Some(None),
-            status: Some(Status::Open),
-            ..TicketChanges::default()
-        };
-        tickets::update_ticket(tx, db, t.id, &change, Some(self.by)).await?;
-        // … and waits there as a new try, not offered before the time agreed.
-        let w = super::insert_callback(tx, db, t.id, None, &phone, &reason).await?;
-        let delay = self.retry - w.enqueued_at;
-        tx.run(
-            "UPDATE work_items SET not_before = $2, \
-             first_response_due = first_response_due + $3, resolution_due = resolution_due + $3, \
-             next_clock_at = next_clock_at + $3 WHERE id = $1",
-            vec![w.id.into(), self.retry.into(), delay.max(0).into()],
+        queue_again(
+            tx,
+            db,
+            t.id,
+            Some(self.by),
+            &phone,
+            &reason,
+            Some(self.retry),
+            None,
         )
         .await?;
         Ok(())
     }
+}
+
+async fn open_work<E: Exec>(tx: &mut E, ticket_id: i64) -> AppResult<Option<WorkItem>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM work_items WHERE ticket_id = $1 AND state IN {OPEN_STATES}");
+    tx.row(&sql, vec![ticket_id.into()]).await
+}
+
+/// Ends the ticket's open work item, if any (done; whoever held it is free again).
+pub async fn end_open_work<E: Exec>(tx: &mut E, db: &Db, ticket_id: i64) -> AppResult<()> {
+    if let Some(w) = open_work(tx, ticket_id).await? {
+        let now = now_ms();
+        let to = Settle {
+            state: "done",
+            assigned_to: None,
+            assigned_at: Some(now),
+            done_at: Some(now),
+        };
+        if offers::settle(tx, db, &w, to).await?
+            && let Some(agent) = w.assigned_to
+        {
+            offers::after_work(tx, db, 0, agent, &["busy"]).await?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Puts a callback (again) in its ticket's queue: the ticket's open work ends (freeing its
+/// agent), the ticket goes back to the queue, open and nobody's, and a new callback item waits
+/// there, not offered before `not_before` (the SLA clocks move by the wait), due by `due` when
+/// given (else by its queue's callback SLA). A missed callback's retry and a complaint's
+/// confirmation call (回访) both come through here.
+pub async fn queue_again<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    ticket_id: i64,
+    actor: Option<i64>,
+    phone: &str,
+    reason: &str,
+    not_before: Option<i64>,
+    due: Option<i64>,
+) -> AppResult<WorkItem> {
+    end_open_work(tx, db, ticket_id).await?;
+    let change = TicketChanges {
+        assignee_id: Some(None),
+        status: Some(Status::Open),
+        ..TicketChanges::default()
+    };
+    tickets::update_ticket(tx, db, ticket_id, &change, actor).await?;
+    let w = super::insert_callback(tx, db, ticket_id, None, phone, reason).await?;
+    if let Some(at) = not_before {
+        let delay = at - w.enqueued_at;
+        tx.run(
+            "UPDATE work_items SET not_before = $2, \
+             first_response_due = first_response_due + $3, resolution_due = resolution_due + $3, \
+             next_clock_at = next_clock_at + $3 WHERE id = $1",
+            vec![w.id.into(), at.into(), delay.max(0).into()],
+        )
+        .await?;
+    }
+    if let Some(due) = due {
+        tx.run(
+            "UPDATE work_items SET resolution_due = $2, \
+             next_clock_at = COALESCE(next_clock_at, $3) WHERE id = $1",
+            vec![w.id.into(), due.into(), now_ms().into()],
+        )
+        .await?;
+    }
+    Ok(w)
 }

@@ -62,6 +62,11 @@ pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64
                 config: &state.config,
             })
             .await?;
+            crate::complaints::remind_due(&crate::complaints::Reminders {
+                db: &state.db,
+                clock: &state.clock,
+            })
+            .await?;
         }
         Ok::<_, crate::error::AppError>(())
     };

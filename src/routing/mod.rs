@@ -214,6 +214,10 @@ pub struct QueueRule {
     pub kind: String,
     pub priority_boost: i64,
     pub skills: Vec<String>,
+    /// An action: file the matching work as this ticket kind (e.g. keyword 投诉 → `complaint`);
+    /// none keeps the kind.
+    #[serde(default)]
+    pub set_kind: Option<String>,
 }
 
 /// What a rule looks at in a new piece of work.
@@ -483,6 +487,7 @@ mod tests {
             kind: String::new(),
             priority_boost: 0,
             skills: vec![],
+            set_kind: None,
         }
     }
 

@@ -315,6 +315,8 @@ pub async fn queue_call_again<E: Exec>(
         base_priority: t.priority.rank(),
         priority: before.priority,
         skills: before.skills,
+        kind: t.kind.as_str().to_string(),
+        set_kind: None,
     };
     let open = format!(
         "WHERE NOT EXISTS (SELECT 1 FROM work_items WHERE ticket_id = $1 AND state IN {OPEN_STATES})"
@@ -764,7 +766,13 @@ pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
             &t.kind,
         );
         let rule: Option<&QueueRule> = super::place(&rules, &facts);
+        let set_kind = rule
+            .and_then(|r| r.set_kind.as_deref())
+            .and_then(crate::tickets::Kind::parse)
+            .filter(|k| k.as_str() != t.kind);
         places.push(Placement {
+            kind: set_kind.map_or(t.kind.clone(), |k| k.as_str().to_string()),
+            set_kind,
             ticket_id: t.id,
             own_queue: t.queue_id,
             queue_id: rule.map(|r| r.queue_id).or(t.queue_id),
@@ -832,6 +840,10 @@ struct Placement {
     base_priority: i64,
     priority: i64,
     skills: Vec<String>,
+    /// The ticket's kind, after the rule's `set_kind`.
+    kind: String,
+    /// The kind the matching rule files the ticket as, when it differs.
+    set_kind: Option<crate::tickets::Kind>,
 }
 
 /// Inserts the work item of `p`, waiting in its queue (unqueued without one) with the SLA due
@@ -843,7 +855,15 @@ async fn insert_item<E: Exec>(
     guard: &str,
 ) -> AppResult<Option<WorkItem>> {
     let now = now_ms();
-    let (fr, res) = super::sla::due_times(tx, p.queue_id, p.base_priority, "ticket", now).await?;
+    // A complaint's work runs on the queue's `complaint` target when it has one.
+    let mut due = (None, None);
+    if p.kind == "complaint" {
+        due = super::sla::due_times(tx, p.queue_id, p.base_priority, "complaint", now).await?;
+    }
+    if due == (None, None) {
+        due = super::sla::due_times(tx, p.queue_id, p.base_priority, "ticket", now).await?;
+    }
+    let (fr, res) = due;
     let state = if p.queue_id.is_some() {
         "waiting"
     } else {
@@ -903,9 +923,10 @@ impl WriteJob for Place {
             let Some(w) = insert_item(tx, p, guard).await? else {
                 continue;
             };
-            if p.queue_id != p.own_queue {
+            if p.queue_id != p.own_queue || p.set_kind.is_some() {
                 let changes = TicketChanges {
-                    queue_id: Some(p.queue_id),
+                    queue_id: (p.queue_id != p.own_queue).then_some(p.queue_id),
+                    kind: p.set_kind,
                     ..TicketChanges::default()
                 };
                 update_ticket(tx, db, p.ticket_id, &changes, None).await?;

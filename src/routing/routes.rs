@@ -711,6 +711,8 @@ struct RuleBody {
     kind: Option<String>,
     priority_boost: Option<i64>,
     skills: Option<Vec<String>>,
+    /// Action: file matching work as this kind (`complaint`, …); empty or absent: keep it.
+    set_kind: Option<String>,
 }
 
 fn rule_from_body(id: i64, queue_id: i64, b: RuleBody) -> AppResult<QueueRule> {
@@ -734,6 +736,13 @@ fn rule_from_body(id: i64, queue_id: i64, b: RuleBody) -> AppResult<QueueRule> {
     if !kind.is_empty() && crate::tickets::Kind::parse(&kind).is_none() {
         return Err(AppError::validation("kind", "kind is not a ticket kind"));
     }
+    let set_kind = text("set_kind", b.set_kind)?;
+    if !set_kind.is_empty() && crate::tickets::Kind::parse(&set_kind).is_none() {
+        return Err(AppError::validation(
+            "set_kind",
+            "set_kind is not a ticket kind",
+        ));
+    }
     let boost = b.priority_boost.unwrap_or(0);
     if !(-10..=10).contains(&boost) {
         return Err(AppError::validation(
@@ -753,6 +762,7 @@ fn rule_from_body(id: i64, queue_id: i64, b: RuleBody) -> AppResult<QueueRule> {
         kind,
         priority_boost: boost,
         skills: b.skills.unwrap_or_default(),
+        set_kind: (!set_kind.is_empty()).then_some(set_kind),
     })
 }
 

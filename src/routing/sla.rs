@@ -25,7 +25,8 @@ pub struct SlaTarget {
     pub queue_id: Option<i64>,
     /// 0 low … 3 urgent.
     pub priority: i64,
-    /// `ticket` or `callback`.
+    /// `ticket`, `callback` or `complaint` (a complaint's work uses it when its queue has
+    /// one, else `ticket`).
     #[serde(default = "ticket_kind")]
     pub kind: String,
     pub first_response_secs: i64,
@@ -384,10 +385,10 @@ pub async fn upsert_target(db: &Db, t: &SlaTarget) -> AppResult<SlaTarget> {
     if !(0..=3).contains(&t.priority) {
         return Err(AppError::validation("priority", "priority must be 0..=3"));
     }
-    if t.kind != "ticket" && t.kind != "callback" {
+    if !["ticket", "callback", "complaint"].contains(&t.kind.as_str()) {
         return Err(AppError::validation(
             "kind",
-            "kind must be ticket or callback",
+            "kind must be ticket, callback or complaint",
         ));
     }
     if t.first_response_secs <= 0 || t.resolution_secs <= 0 {

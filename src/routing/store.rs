@@ -307,7 +307,7 @@ impl crate::db::FromRow for Member {
 }
 
 const RULE_COLUMNS: &str = "id, queue_id, position, channel, to_addr, keyword, tier, language, \
-     kind, priority_boost, skills";
+     kind, priority_boost, skills, set_kind";
 
 fn rule_from_row(r: &AnyRow) -> Result<QueueRule, sqlx::Error> {
     Ok(QueueRule {
@@ -322,6 +322,7 @@ fn rule_from_row(r: &AnyRow) -> Result<QueueRule, sqlx::Error> {
         kind: r.try_get("kind")?,
         priority_boost: r.try_get("priority_boost")?,
         skills: crate::db::from_json_list(&r.try_get::<String, _>("skills")?),
+        set_kind: r.try_get("set_kind")?,
     })
 }
 
@@ -353,14 +354,14 @@ pub async fn upsert_rule(db: &Db, r: &QueueRule) -> AppResult<QueueRule> {
     let sql = if r.id == 0 {
         format!(
             "INSERT INTO queue_rules (queue_id, position, channel, to_addr, keyword, tier, \
-             language, kind, priority_boost, skills, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {RULE_COLUMNS}"
+             language, kind, priority_boost, skills, created_at, set_kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {RULE_COLUMNS}"
         )
     } else {
         format!(
             "UPDATE queue_rules SET queue_id = $1, position = $2, channel = $3, to_addr = $4, \
              keyword = $5, tier = $6, language = $7, kind = $8, priority_boost = $9, \
-             skills = $10 WHERE id = $12 AND $11 = $11 RETURNING {RULE_COLUMNS}"
+             skills = $10, set_kind = $12 WHERE id = $13 AND $11 = $11 RETURNING {RULE_COLUMNS}"
         )
     };
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -374,7 +375,8 @@ pub async fn upsert_rule(db: &Db, r: &QueueRule) -> AppResult<QueueRule> {
         .bind(&r.kind)
         .bind(r.priority_boost)
         .bind(crate::db::to_json_list(&r.skills))
-        .bind(now_ms());
+        .bind(now_ms())
+        .bind(&r.set_kind);
     if r.id != 0 {
         q = q.bind(r.id);
     }

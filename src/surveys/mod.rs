@@ -382,8 +382,8 @@ pub async fn record_answer(
 /// assigned to the queue's first supervisor (`routing::store::queue_supervisors`), whose
 /// first (internal) note quotes the score and the comment and links the original; a note on
 /// the original pointing to it; and a `survey_low` notification for each of the queue's
-/// supervisors. (For a complaint, the complaint is reopened too: added here with the
-/// complaints module.)
+/// supervisors. A complaint is not given a follow-up ticket: it reopens with the comment
+/// (`complaints::reopen`) and the supervisors are notified on it.
 pub async fn on_low_score(
     tx: &mut Tx<'_>,
     backend: Backend,
@@ -393,6 +393,44 @@ pub async fn on_low_score(
     comment: &str,
 ) -> AppResult<Ticket> {
     let supervisors = crate::routing::store::queue_supervisors(tx, original.queue_id).await?;
+    if original.kind == Kind::Complaint
+        && crate::complaints::store::find(tx, original.id)
+            .await?
+            .is_some()
+    {
+        // A complaint is the follow-up work itself: it reopens with the comment, and the
+        // supervisors hear of it.
+        let (body, said) = rated(original.id, score, comment);
+        let (note, _) = tickets::insert_interaction(
+            tx,
+            db,
+            &NewInteraction {
+                ticket_id: original.id,
+                customer_id: original.customer_id,
+                channel: Channel::Note,
+                direction: Direction::Internal,
+                from_addr: String::new(),
+                to_addr: String::new(),
+                subject: String::new(),
+                body,
+                external_id: None,
+                author_id: None,
+                meta: json!({"score": score, "text": said}),
+            },
+        )
+        .await?;
+        crate::complaints::reopen(tx, db, original.id, None, "low_score", comment).await?;
+        crate::notifications::record_survey_low(
+            tx,
+            backend,
+            original,
+            &note,
+            comment,
+            &supervisors,
+        )
+        .await?;
+        return Ok(original.clone());
+    }
     let text = SystemText::new(
         "survey.low_score",
         json!({"ticket": original.id, "score": score}),
@@ -414,29 +452,7 @@ pub async fn on_low_score(
     )
     .await?;
     // The notes' text is also kept as data (`meta.text`) for each reader's language.
-    let (body, said) = if comment.is_empty() {
-        (
-            format!(
-                "The customer rated #{} {score}/5 without a comment.",
-                original.id
-            ),
-            SystemText::new(
-                "survey.rated",
-                json!({"ticket": original.id, "score": score}),
-            ),
-        )
-    } else {
-        (
-            format!(
-                "The customer rated #{} {score}/5 and wrote:\n\n{comment}",
-                original.id
-            ),
-            SystemText::new(
-                "survey.rated_comment",
-                json!({"ticket": original.id, "score": score, "comment": comment}),
-            ),
-        )
-    };
+    let (body, said) = rated(original.id, score, comment);
     let (note, _) = tickets::insert_interaction(
         tx,
         db,
@@ -486,6 +502,24 @@ pub async fn on_low_score(
     Ok(follow_up)
 }
 
+/// The note of a score: English text, and the same as data for each reader's language.
+fn rated(ticket: i64, score: i64, comment: &str) -> (String, SystemText) {
+    if comment.is_empty() {
+        (
+            format!("The customer rated #{ticket} {score}/5 without a comment."),
+            SystemText::new("survey.rated", json!({"ticket": ticket, "score": score})),
+        )
+    } else {
+        (
+            format!("The customer rated #{ticket} {score}/5 and wrote:\n\n{comment}"),
+            SystemText::new(
+                "survey.rated_comment",
+                json!({"ticket": ticket, "score": score, "comment": comment}),
+            ),
+        )
+    }
+}
+
 /// What the CSAT report groups by. (A new grouping: a variant, its name, and its key in
 /// `Group::key`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -493,6 +527,8 @@ pub enum Group {
     Agent,
     Queue,
     Channel,
+    /// The complaint category (complaint tickets only).
+    Category,
 }
 
 impl Group {
@@ -501,6 +537,7 @@ impl Group {
             "agent" => Some(Group::Agent),
             "queue" => Some(Group::Queue),
             "channel" => Some(Group::Channel),
+            "category" => Some(Group::Category),
             _ => None,
         }
     }
@@ -510,6 +547,7 @@ impl Group {
             Group::Agent => "agent",
             Group::Queue => "queue",
             Group::Channel => "channel",
+            Group::Category => "category",
         }
     }
 
@@ -519,6 +557,7 @@ impl Group {
             Group::Agent => (r.agent_id, r.agent_name.clone()),
             Group::Queue => (r.queue_id, r.queue_name.clone()),
             Group::Channel => (None, Some(r.channel.clone())),
+            Group::Category => (r.category_id, r.category_code.clone()),
         }
     }
 }
@@ -586,7 +625,8 @@ fn round2(x: f64) -> f64 {
 pub struct CsatReport {
     pub from_ms: i64,
     pub to_ms: i64,
-    /// `agent`, `queue` or `channel`.
+    /// `agent`, `queue`, `channel` or `category` (complaints only; `name` is the category's
+    /// code).
     pub group: String,
     /// Most answers first.
     pub rows: Vec<CsatRow>,
@@ -601,6 +641,9 @@ pub async fn report(db: &Db, from: i64, to: i64, group: Group) -> AppResult<Csat
         Default::default();
     let mut total = CsatRow::default();
     for r in &rows {
+        if group == Group::Category && r.category_id.is_none() {
+            continue; // not a complaint
+        }
         let key = group.key(r);
         let g = groups.entry(key.clone()).or_insert_with(|| CsatRow {
             id: key.0,

@@ -101,7 +101,7 @@ pub fn routes(r: Routes) -> Routes {
         "/api/reports/csat",
         "surveys",
         Access::Supervisor,
-        "Satisfaction per agent, queue or channel over a period (RFC 3339 `from`, `to`): \
+        "Satisfaction per agent, queue, channel or complaint category over a period (RFC 3339 `from`, `to`): \
          answers, CSAT % (share of scores 4–5), average score, sent, response rate",
         get(report),
     )
@@ -300,8 +300,8 @@ struct ReportQuery {
     from: String,
     /// RFC 3339; … at or before it.
     to: String,
-    /// `agent` (the ticket's assignee when it was resolved), `queue` or `channel`; default
-    /// `queue`.
+    /// `agent` (the ticket's assignee when it was resolved), `queue`, `channel` or `category`
+    /// (complaint tickets by complaint category); default `queue`.
     group: Option<String>,
 }
 
@@ -326,7 +326,8 @@ async fn report(
     if from > to {
         return Err(AppError::validation("to", "to must not be before from"));
     }
-    let group = super::Group::parse(q.group.as_deref().unwrap_or("queue"))
-        .ok_or_else(|| AppError::validation("group", "group must be agent, queue or channel"))?;
+    let group = super::Group::parse(q.group.as_deref().unwrap_or("queue")).ok_or_else(|| {
+        AppError::validation("group", "group must be agent, queue, channel or category")
+    })?;
     Ok(axum::Json(super::report(&state.db, from, to, group).await?))
 }

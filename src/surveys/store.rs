@@ -417,6 +417,9 @@ pub struct ReportRow {
     pub channel: String,
     pub sent: bool,
     pub score: Option<i64>,
+    /// The complaint category of a complaint ticket.
+    pub category_id: Option<i64>,
+    pub category_code: Option<String>,
 }
 
 impl FromRow for ReportRow {
@@ -429,6 +432,8 @@ impl FromRow for ReportRow {
             channel: r.try_get("channel")?,
             sent: r.try_get::<Option<i64>>("sent_at")?.is_some(),
             score: r.try_get("score")?,
+            category_id: r.try_get("category_id")?,
+            category_code: r.try_get("category_code")?,
         })
     }
 }
@@ -438,8 +443,10 @@ pub async fn report_rows(db: &Db, from: i64, to: i64) -> AppResult<Vec<ReportRow
     let mut db = db;
     db.rows(
         "SELECT s.agent_id, u.display_name AS agent_name, s.queue_id, q.name AS queue_name, \
-         s.channel, s.sent_at, s.score FROM surveys s \
+         s.channel, s.sent_at, s.score, c.category_id, k.code AS category_code FROM surveys s \
          LEFT JOIN users u ON u.id = s.agent_id LEFT JOIN queues q ON q.id = s.queue_id \
+         LEFT JOIN complaints c ON c.ticket_id = s.ticket_id \
+         LEFT JOIN complaint_categories k ON k.id = c.category_id \
          WHERE s.skipped IS NULL AND COALESCE(s.sent_at, s.answered_at) >= $1 \
          AND COALESCE(s.sent_at, s.answered_at) <= $2",
         vec![from.into(), to.into()],

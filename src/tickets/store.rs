@@ -132,6 +132,10 @@ pub async fn insert_ticket<E: Exec>(tx: &mut E, db: &Db, t: &NewTicket) -> AppRe
         &serde_json::json!({ "ticket": ticket }),
     )
     .await?;
+    if ticket.kind == Kind::Complaint {
+        let fields = crate::complaints::ComplaintFields::default();
+        crate::complaints::ensure(tx, db.backend, &ticket, &fields, t.assignee_id).await?;
+    }
     Ok(ticket)
 }
 
@@ -571,6 +575,12 @@ pub async fn update_ticket_checked<E: Exec>(
         scope.user_id = cur.assignee_id;
         events::append(tx, db.backend, "ticket.unassigned", scope, &payload).await?;
     }
+    if new.kind == Kind::Complaint && cur.kind != Kind::Complaint {
+        // A ticket turned into a complaint gets its complaint (defaults until someone sets
+        // the category and severity).
+        let fields = crate::complaints::ComplaintFields::default();
+        crate::complaints::ensure(tx, db.backend, &new, &fields, actor_id).await?;
+    }
     Ok((cur, new))
 }
 
@@ -689,6 +699,20 @@ pub async fn insert_interaction<E: Exec>(
         &serde_json::json!({"interaction": preview}),
     )
     .await?;
+    if ticket.kind == Kind::Complaint && i.channel != Channel::Note {
+        // The complaint follows the conversation: the customer writing again after the
+        // response reopens it; an agent's reply acknowledges one only received. (Boxed: both
+        // write a note, through this function.)
+        match (i.direction, i.author_id) {
+            (Direction::In, _) => {
+                Box::pin(crate::complaints::on_customer_contact(tx, db, &ticket)).await?
+            }
+            (Direction::Out, Some(agent)) => {
+                Box::pin(crate::complaints::on_agent_reply(tx, db, &ticket, agent)).await?
+            }
+            _ => {}
+        }
+    }
     Ok((interaction, true))
 }
 

@@ -18,6 +18,7 @@ const NOT_JSON: &[(&str, &str, &str)] = &[
     ("GET", "/api/attachments/{id}", "the file"),
     ("GET", "/api/email/inbound/{id}/raw", "the raw message"),
     ("GET", "/api/audit.csv", "CSV export"),
+    ("GET", "/api/complaints/export.csv", "CSV export"),
     ("POST", "/webhooks/twilio/sms", "Twilio form, TwiML"),
     ("POST", "/webhooks/twilio/sms/status", "Twilio form, TwiML"),
     ("POST", "/webhooks/twilio/voice", "Twilio form, TwiML"),

@@ -67,7 +67,10 @@ export function enumText(group, value) {
 }
 
 /** Parameters of system text whose values are themselves enum values. */
-const PARAM_ENUMS = { cause: 'cause', result: 'cause', outcome: 'callback.outcome', channel: 'channel', reason: 'presence.reason' };
+const PARAM_ENUMS = {
+  cause: 'cause', result: 'cause', outcome: 'callback.outcome', channel: 'channel', reason: 'presence.reason',
+  from_status: 'complaint.status', to_status: 'complaint.status', why: 'complaint.reason',
+};
 
 /**
  * Text the server generated, stored as data `{kind, params}` (a ticket's subject_data, a

@@ -118,7 +118,7 @@ async fn build(state: &AppState, job: &Job) -> Result<(Message, String), (bool, 
         .to(to)
         .subject(subject)
         .message_id(Some(format!("<{message_id}>")));
-    if job.payload["kind"] == "ack" || job.payload["kind"] == "survey" {
+    if ["ack", "survey", "reminder"].contains(&job.payload["kind"].as_str().unwrap_or("")) {
         // RFC 3834: an automatic answer says so, so that other robots do not answer it.
         builder = builder.header(AutoSubmitted);
     }

@@ -82,7 +82,7 @@ class HlAdminRules extends HTMLElement {
       ${this.rules.length ? html`<table class="list" id="rule-list"><thead><tr><th>${t('rules.order')}</th><th>${t('rules.queue')}</th>
           <th>${t('rules.conditions')}</th><th>${t('rules.boost')}</th><th>${t('rules.skills')}</th><th></th></tr></thead>
         <tbody>${this.rules.map((r, i) => html`<tr data-rule-id="${r.id}">
-          <td class="num">${i + 1}</td><td class="nowrap">${this.queueName(r.queue_id)}</td><td class="conds">${this.conditions(r)}</td>
+          <td class="num">${i + 1}</td><td class="nowrap">${this.queueName(r.queue_id)}</td><td class="conds">${this.conditions(r)}${r.set_kind ? html` <span class="badge ${r.set_kind}" data-set-kind="${r.set_kind}">→ ${enumText('kind', r.set_kind)}</span>` : ''}</td>
           <td class="num">${r.priority_boost ? (r.priority_boost > 0 ? '+' : '') + r.priority_boost : ''}</td><td class="small">${r.skills.join(', ')}</td>
           <td class="nowrap actions">${this.mayEdit(r) ? html`
             <button type="button" class="small" data-up="${i}" ${i === 0 ? 'disabled' : ''} aria-label="${t('rules.move_up_n', { n: i + 1 })}">↑</button>
@@ -117,6 +117,8 @@ class HlAdminRules extends HTMLElement {
             <label>${t('rules.cond.language')}<input name="language" id="rule-language" placeholder="zh"></label>
             <label>${t('rules.cond.kind')}${select('kind', 'rule-kind', KINDS, 'kind')}</label>
             <label>${t('rules.boost')}<input name="priority_boost" id="rule-boost" type="number" min="-10" max="10" value="0"></label>
+            <label>${t('rules.set_kind')}<select name="set_kind" id="rule-set-kind"><option value="">${t('rules.keep_kind')}</option>
+              ${KINDS.map((v) => html`<option value="${v}">${enumText('kind', v)}</option>`)}</select></label>
             <label>${t('rules.skills')}<input name="skills" id="rule-skills" placeholder="${t('users.list_hint')}"></label>
           </div>
           <p class="muted small">${t('rules.form_hint')}</p>
@@ -163,13 +165,14 @@ class HlAdminRules extends HTMLElement {
       f.queue_id.value = r.queue_id;
       for (const c of CONDITIONS) f[c].value = r[c] || '';
       f.priority_boost.value = r.priority_boost;
+      f.set_kind.value = r.set_kind || '';
       f.skills.value = r.skills.join(', ');
     }
     openDialog(dialog);
   }
 
   body(r) {
-    const b = { position: r.position, priority_boost: r.priority_boost, skills: r.skills };
+    const b = { position: r.position, priority_boost: r.priority_boost, skills: r.skills, set_kind: r.set_kind || '' };
     for (const c of CONDITIONS) b[c] = r[c] || '';
     return b;
   }
@@ -180,6 +183,7 @@ class HlAdminRules extends HTMLElement {
       queue_id: Number(f.queue_id.value),
       priority_boost: Number(f.priority_boost.value || 0),
       skills: splitList(f.skills.value),
+      set_kind: f.set_kind.value,
       position: r ? r.position : (this.rules.reduce((m, x) => Math.max(m, x.position), 0) + 10),
     };
     for (const c of CONDITIONS) rule[c] = f[c].value.trim();

@@ -3,6 +3,7 @@
 // pushes the page down), navigation, and the routed main view. A screen pop opens only when it
 // is for this user (`ev.user_id`). Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
+//   #/complaints (supervisors: the complaint register)
 //   #/admin/users|queues|rules|templates|macros|audit|system|phone (Administration: admins see
 //   all, supervisors queues, rules and macros, agents macros)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
@@ -31,6 +32,7 @@ import '../hl-admin-templates/hl-admin-templates.js';
 import '../hl-admin-macros/hl-admin-macros.js';
 import '../hl-audit-log/hl-audit-log.js';
 import '../hl-system-status/hl-system-status.js';
+import '../hl-complaints/hl-complaints.js';
 
 /** The Administration screens: route name, element, nav label, who may open it. */
 const ADMIN_SCREENS = [
@@ -161,7 +163,8 @@ class HlConsole extends HTMLElement {
             <h3>${t('nav.customers')}</h3>
             <a href="#/customers" data-nav="customers">${t('nav.customer_search')}</a>
             <a href="#/pop" data-nav="pop" id="nav-pop" ${session.screenPop ? '' : 'hidden'}>${t('nav.screen_pop')}</a>
-            ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>` : ''}
+            ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>
+              <a href="#/complaints" data-nav="complaints" id="nav-complaints">${t('nav.complaints')}</a>` : ''}
             ${this.adminScreens().length ? html`<h3 id="nav-admin">${t('nav.admin')}</h3>
               ${this.adminScreens().filter((a) => !a.hidden).map((a) => html`<a href="#/admin/${a.name}" data-nav="admin-${a.name}">${t(a.label)}</a>`)}` : ''}
             <h3>${t('nav.help')}</h3>
@@ -261,6 +264,10 @@ class HlConsole extends HTMLElement {
         break;
       case 'customer':
         render(view, html`<hl-customer-view customer-id="${parts[1]}"></hl-customer-view>`);
+        break;
+      case 'complaints':
+        navKey = 'complaints';
+        render(view, session.supervisor ? html`<hl-complaints></hl-complaints>` : html`<p class="empty">${t('admin.not_allowed')}</p>`);
         break;
       case 'admin': {
         const screen = this.adminScreens().find((a) => a.name === (parts[1] || 'users'));

@@ -8,15 +8,21 @@
 
 import { api } from '../../lib/api.js';
 import { html, render } from '../../lib/html.js';
-import { errorText, fmtDateTime, t } from '../../lib/i18n.js';
+import { enumText, errorText, fmtDateTime, t } from '../../lib/i18n.js';
 import { icon } from '../../lib/icons.js';
 import { notify, session } from '../../lib/session.js';
 
 const TITLE = 'Hotline';
 
-/** A notification's title line: who mentioned one, or a low satisfaction score's follow-up. */
+/** A notification's title line: who mentioned one, a low satisfaction score's follow-up, or a
+ * complaint's step due soon or late (its facts are data: words in the reader's language). */
 function headline(n) {
   if (n.kind === 'survey_low') return t('notify.survey_low', { ticket: n.ticket_id });
+  if (n.kind === 'complaint_reminder') {
+    const d = n.data || {};
+    const key = d.point < 0 ? 'notify.complaint_due_soon' : 'notify.complaint_late';
+    return t(key, { ticket: n.ticket_id, step: enumText('complaint.step', d.step), due: fmtDateTime(d.due) });
+  }
   return t('notify.mentioned', { who: n.actor_name || t('notify.someone'), n: n.ticket_id });
 }
 

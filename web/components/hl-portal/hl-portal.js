@@ -35,6 +35,7 @@ class HlPortal extends HTMLElement {
         this.draw();
       }
     });
+    await this.fetchCategories();
     this.draw();
     this.fetchToken();
     this.openLink();
@@ -50,6 +51,15 @@ class HlPortal extends HTMLElement {
     this.statusNumber = p.get('t');
     this.fetchStatus({ key: p.get('k') });
     return true;
+  }
+
+  /** The complaint categories offered on the form (public list). */
+  async fetchCategories() {
+    try {
+      this.categories = await api.get('/api/portal/complaint-categories');
+    } catch {
+      this.categories = [];
+    }
   }
 
   async fetchToken() {
@@ -90,6 +100,12 @@ class HlPortal extends HTMLElement {
       });
     }
     this.querySelector('#complaint-form')?.addEventListener('submit', (e) => this.submit(e));
+    // The complaint questions only for a complaint.
+    this.querySelector('#complaint-form')?.addEventListener('change', (e) => {
+      if (e.target.name !== 'kind') return;
+      this.kind = e.target.value;
+      this.querySelector('#p-complaint').hidden = this.kind !== 'complaint';
+    });
     this.querySelector('#status-form')?.addEventListener('submit', (e) => this.lookup(e));
   }
 
@@ -121,6 +137,19 @@ class HlPortal extends HTMLElement {
           <label>${t('portal.phone')}<input name="phone" id="p-phone" type="tel" autocomplete="tel"></label>
         </div>
         <p class="muted small">${t('portal.contact_hint')}</p>
+        <fieldset id="p-complaint" ${this.kind && this.kind !== 'complaint' ? 'hidden' : ''}><legend>${t('portal.complaint')}</legend>
+          <div class="form-grid">
+            <label>${t('portal.category')}<select name="category_id" id="p-category"><option value="">${t('portal.category_pick')}</option>
+              ${(this.categories || []).map((c) => html`<option value="${c.id}">${i18n.locale === 'en' ? c.name_en : c.name_zh}</option>`)}</select></label>
+            <label>${t('portal.order_ref')}<input name="order_ref" id="p-order" maxlength="200"></label>
+            <label>${t('portal.desired_outcome')}<input name="desired_outcome" id="p-desired" maxlength="2000" placeholder="${t('portal.desired_outcome_hint')}"></label>
+          </div>
+          <div class="portal-questions">
+            <label class="choice"><input type="checkbox" name="safety" id="p-safety"> ${t('portal.q_safety')}</label>
+            <label class="choice"><input type="checkbox" name="money_lost" id="p-money"> ${t('portal.q_money_lost')}</label>
+            <label class="choice"><input type="checkbox" name="ongoing" id="p-ongoing"> ${t('portal.q_ongoing')}</label>
+          </div>
+        </fieldset>
         <label>${t('portal.subject')}<input name="subject" id="p-subject" maxlength="200"></label>
         <label>${t('portal.description')} *<textarea name="description" id="p-description" rows="7" required></textarea></label>
         <label>${t('portal.attachments')}<input type="file" name="files" id="p-files" multiple>
@@ -190,6 +219,14 @@ class HlPortal extends HTMLElement {
         form_token: this.token,
         website: f.website.value,
         locale: i18n.locale,
+        complaint: f.kind.value === 'complaint' ? {
+          category_id: f.category_id.value ? Number(f.category_id.value) : null,
+          order_ref: f.order_ref.value,
+          desired_outcome: f.desired_outcome.value,
+          safety: f.safety.checked,
+          money_lost: f.money_lost.checked,
+          ongoing: f.ongoing.checked,
+        } : null,
       });
       this.draw();
       this.querySelector('#another').addEventListener('click', () => {

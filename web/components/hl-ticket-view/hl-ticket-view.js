@@ -3,7 +3,8 @@
 // attachments, call records, SMS bubbles, notes), the composer (reply on
 // the customer's channel or another, internal note, the macro picker), merge and split; its
 // suggested articles go to the knowledge panel (`hl-suggestions`). A callback ticket shows its
-// callback panel: the number with a Dial button, attempts, due time and the outcome buttons.
+// callback panel: the number with a Dial button, attempts, due time and the outcome buttons; a
+// complaint its complaint panel (hl-complaint-panel).
 // What the agent types is a draft per ticket (lib/drafts.js): it survives navigation and
 // reloads and is cleared once sent. The composer answers on the customer's channel: SMS for a
 // call or callback when the customer has a phone (else an internal note), never email by default.
@@ -26,6 +27,7 @@ import { notify, session } from '../../lib/session.js';
 import { slaBadge } from '../../lib/sla.js';
 import { markSeen } from '../hl-ticket-list/hl-ticket-list.js';
 import { actionsText } from '../hl-admin-macros/hl-admin-macros.js';
+import '../hl-complaint-panel/hl-complaint-panel.js';
 
 const STATUSES = ['new', 'open', 'pending', 'resolved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
@@ -185,6 +187,7 @@ class HlTicketView extends HTMLElement {
         ${x.kind !== 'callback' && !this.callback && phoneOf(c) ? dialButton('ticket-dial', phoneOf(c), this.cap, t('calls.dial_customer')) : ''}
       </div>
       ${x.kind === 'callback' || this.callback ? this.callbackPanel() : ''}
+      ${x.kind === 'complaint' ? html`<hl-complaint-panel ticket-id="${x.id}"></hl-complaint-panel>` : ''}
       ${this.surveyPanel()}
       <section class="thread" aria-label="${t('ticket.thread')}" id="thread">
         ${this.interactions.map((i) => this.item(i))}
