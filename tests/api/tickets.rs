@@ -52,7 +52,16 @@ async fn ticket_lifecycle_notes_and_reply_to_outbox() {
     );
 
     let (_, v) = app.get(&format!("/api/tickets/{id}"), &agent).await;
-    assert_eq!(v["interactions"].as_array().unwrap().len(), 4);
+    // The message, the note and two replies; and, as it is a complaint, the note that the
+    // first reply acknowledged it.
+    let list = v["interactions"].as_array().unwrap();
+    assert_eq!(list.len(), 5, "{v}");
+    assert_eq!(
+        list.iter()
+            .filter(|i| i["meta"]["complaint_transition"]["to"] == "acknowledged")
+            .count(),
+        1
+    );
     assert_eq!(v["ticket"]["status"], "open");
     assert!(
         v["ticket"]["first_response_at"].as_i64().is_some(),

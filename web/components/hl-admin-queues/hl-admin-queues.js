@@ -162,7 +162,7 @@ class HlAdminQueues extends HTMLElement {
             <td class="num">${s.warn_percent}%</td><td>${this.queueName(s.escalate_queue_id)}</td></tr>`)}</tbody></table>`
           : html`<p class="empty" id="q-no-sla">${t('queues.no_sla')}</p>`}
         <form id="q-sla" class="form-grid">
-          <label>${t('queues.kind')}<select name="kind" id="sla-kind">${['ticket', 'callback'].map((k) => html`<option value="${k}">${t('queues.sla_kind.' + k)}</option>`)}</select></label>
+          <label>${t('queues.kind')}<select name="kind" id="sla-kind">${['ticket', 'callback', 'complaint'].map((k) => html`<option value="${k}">${t('queues.sla_kind.' + k)}</option>`)}</select></label>
           <label>${t('queues.priority_level')}<select name="priority" id="sla-priority">${PRIORITIES.map((p, i) => html`<option value="${i}" ${i === 1 ? 'selected' : ''}>${enumText('priority', p)}</option>`)}</select></label>
           <label>${t('queues.first_response_min')}<input name="first" id="sla-first" type="number" min="1" required></label>
           <label>${t('queues.resolution_min')}<input name="resolution" id="sla-resolution" type="number" min="1" required></label>
