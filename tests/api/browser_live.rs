@@ -67,8 +67,8 @@ async fn browser_screen_pop_and_wallboard() {
             "/api/kb/articles",
             &t.admin_token,
             json!({"slug": "invoice-correction", "lang": "en", "category": "billing",
-                   "title": "Correcting a wrong invoice", "audience": "internal",
-                   "body": "When an invoice amount is wrong, issue a credit note within 3 days."}),
+                   "title": "Correcting a wrong invoice", "audience": "public",
+                   "body": "When an invoice amount is wrong, we issue a credit note within 3 days.\n\n## Internal\n\nRaise the correction in the billing console."}),
         )
         .await;
     assert!(s.is_success(), "{b}");
@@ -130,7 +130,9 @@ async fn browser_screen_pop_and_wallboard() {
                 .prop("value")
                 .await
                 .ok()??;
-            v.contains("credit note").then_some(())
+            // The customer-facing answer only: no title, no internal section.
+            (v.contains("credit note") && !v.contains("billing console") && !v.contains("##"))
+                .then_some(())
         })
         .await;
         find(c, "#reply-channel")
