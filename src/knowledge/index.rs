@@ -468,7 +468,13 @@ impl Kb {
             highlight.extend(words.iter().map(|(_, w)| w.clone()));
             seen.extend(words.iter().map(|(_, w)| w.clone()));
             let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, boost) in [(f.title, 3.0), (f.body, 1.0), (f.internal, 1.0)] {
+            for (field, boost) in [
+                (f.title, 3.0),
+                (f.questions, 3.0),
+                (f.tags_text, 1.0),
+                (f.body, 1.0),
+                (f.internal, 1.0),
+            ] {
                 if field == f.internal && q.public_only {
                     continue;
                 }
@@ -571,12 +577,11 @@ impl Kb {
                 } else {
                     text(f.internal)
                 };
-                if !internal.is_empty()
-                    && match_ranges(&body, &terms).is_empty()
-                    && !match_ranges(&internal, &terms).is_empty()
-                {
-                    snippet(&internal, &terms, SNIPPET_CHARS)
-                } else if body.is_empty() {
+                let from_internal = body.is_empty()
+                    || (!internal.is_empty()
+                        && match_ranges(&body, &terms).is_empty()
+                        && !match_ranges(&internal, &terms).is_empty());
+                if from_internal {
                     snippet(&internal, &terms, SNIPPET_CHARS)
                 } else {
                     snippet(&body, &terms, SNIPPET_CHARS)

@@ -118,11 +118,7 @@ pub fn to_plain(md: &str) -> String {
                     _ => out.push_str("- "),
                 }
             }
-            Event::End(TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
             Event::End(
                 TagEnd::Paragraph
                 | TagEnd::Heading(_)
