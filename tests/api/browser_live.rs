@@ -68,7 +68,7 @@ async fn browser_screen_pop_and_wallboard() {
             &t.admin_token,
             json!({"slug": "invoice-correction", "lang": "en", "category": "billing",
                    "title": "Correcting a wrong invoice", "audience": "public",
-                   "body": "When an invoice amount is wrong, we issue a credit note within 3 days.\n\n## Internal\n\nRaise the correction in the billing console."}),
+                   "body": "When an invoice amount is wrong, we issue a **credit note** within 3 days.\n\n| step | when |\n|---|---|\n| credit note | 3 days |\n\n## Internal\n\nRaise the correction in the billing console."}),
         )
         .await;
     assert!(s.is_success(), "{b}");
@@ -115,6 +115,26 @@ async fn browser_screen_pop_and_wallboard() {
         find(c, "#ticket-subject").await;
         type_into(c, "#kb-q", "invoice").await;
         wait_text(c, "hl-kb-panel .kb-hit", "Correcting a wrong invoice").await;
+        // Opened, the article shows rendered Markdown (a table, bold), never its marks, and
+        // its internal section apart.
+        c.execute(
+            "for (const h of document.querySelectorAll('hl-kb-panel .kb-hit')) \
+               if (h.querySelector('h4').textContent.includes(arguments[0])) h.querySelector('[data-open]').click();",
+            vec![json!("Correcting a wrong invoice")],
+        )
+        .await
+        .unwrap();
+        wait_text(c, "hl-kb-panel .kb-article .kb-internal", "billing console").await;
+        let shown = find(c, "hl-kb-panel .kb-article .kb-answer")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(shown.contains("credit note"), "{shown}");
+        for raw in ["**", "|", "##"] {
+            assert!(!shown.contains(raw), "{raw:?} shown in {shown}");
+        }
+        find(c, "hl-kb-panel .kb-article .kb-answer table").await;
         c.execute(
             "for (const h of document.querySelectorAll('hl-kb-panel .kb-hit')) \
                if (h.querySelector('h4').textContent.includes(arguments[0])) h.querySelector('[data-insert]').click();",
@@ -131,7 +151,10 @@ async fn browser_screen_pop_and_wallboard() {
                 .await
                 .ok()??;
             // The customer-facing answer only: no title, no internal section.
-            (v.contains("credit note") && !v.contains("billing console") && !v.contains("##"))
+            (v.contains("credit note")
+                && !v.contains("billing console")
+                && !v.contains("##")
+                && !v.contains("**"))
                 .then_some(())
         })
         .await;
