@@ -426,7 +426,9 @@ impl Kb {
         let mut seen = HashSet::new();
         // Typo corrections: the word typed → the words it stands for.
         let mut corrected: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for (_, term) in tokenizer::terms(&words_text, true) {
+        let analyzed = tokenizer::terms(&words_text, true);
+        for (_, term) in &analyzed {
+            let term = term.clone();
             if !seen.insert(term.clone()) {
                 continue;
             }
@@ -504,7 +506,7 @@ impl Kb {
                 ));
             }
         }
-        highlight.extend(highlight_terms(&words_text, &corrected));
+        highlight.extend(highlight_terms(&analyzed, &corrected));
         if should.is_empty() && must.is_empty() {
             return Ok((None, highlight));
         }
@@ -824,7 +826,7 @@ const PHRASE_BOOST: f32 = 2.0;
 /// corrections. Single ideographs that search mode or the HMM split off ("到", "后") are left
 /// out unless the query has nothing else: they occur all over Chinese text.
 fn highlight_terms(
-    text: &str,
+    analyzed: &[(usize, String)],
     corrected: &std::collections::HashMap<String, Vec<String>>,
 ) -> Highlight {
     let single_ideograph = |t: &str| {
@@ -832,10 +834,10 @@ fn highlight_terms(
         matches!((cs.next(), cs.next()), (Some(c), None) if tokenizer::is_cjk(c))
     };
     let mut all: Vec<String> = Vec::new();
-    for (_, t) in tokenizer::terms(text, true) {
-        match corrected.get(&t) {
+    for (_, t) in analyzed {
+        match corrected.get(t) {
             Some(fixed) => all.extend(fixed.iter().cloned()),
-            None => all.push(t),
+            None => all.push(t.clone()),
         }
     }
     let wide: Highlight = all
