@@ -120,6 +120,8 @@ pub struct Kb {
     writer: Mutex<IndexWriter>,
     f: Fields,
     lexicon: RwLock<Lexicon>,
+    /// Admins' synonyms: an analyzed word → the analyzed words of its group's other members.
+    synonyms: RwLock<std::collections::HashMap<String, Vec<String>>>,
     /// The `events` seq up to which this index reflects every `kb.changed` (-1: unknown, an
     /// index that never recorded it). Written into each commit, so a node that restarts
     /// catches up from there.
@@ -218,6 +220,7 @@ impl Kb {
             writer: Mutex::new(writer),
             f,
             lexicon: RwLock::new(Lexicon::default()),
+            synonyms: RwLock::new(Default::default()),
             events_seq: AtomicI64::new(events_seq),
         };
         kb.update_lexicon(false)?;
@@ -353,6 +356,36 @@ impl Kb {
         self.reload(false)
     }
 
+    /// Replaces the synonym groups applied to queries: a word of a group also finds the
+    /// others (each analyzed as the index analyzes text, so 退錢 and refunds count too).
+    pub fn set_synonyms(&self, groups: &[Vec<String>]) {
+        let mut map: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for g in groups {
+            let analyzed: Vec<Vec<String>> = g
+                .iter()
+                .map(|w| {
+                    tokenizer::terms(w, false)
+                        .into_iter()
+                        .map(|(_, t)| t)
+                        .collect()
+                })
+                .collect();
+            for (i, own) in analyzed.iter().enumerate() {
+                // A word that is one term is looked up; its synonyms may be several terms.
+                let [key] = own.as_slice() else { continue };
+                let entry = map.entry(key.clone()).or_default();
+                for (j, other) in analyzed.iter().enumerate() {
+                    if i != j {
+                        entry.extend(other.iter().filter(|t| *t != key).cloned());
+                    }
+                }
+                entry.sort_unstable();
+                entry.dedup();
+            }
+        }
+        *self.synonyms.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
     /// Number of articles searchable now.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -426,7 +459,19 @@ impl Kb {
         let mut seen = HashSet::new();
         // Typo corrections: the word typed → the words it stands for.
         let mut corrected: std::collections::HashMap<String, Vec<String>> = Default::default();
-        let analyzed = tokenizer::terms(&words_text, true);
+        let mut analyzed = tokenizer::terms(&words_text, true);
+        // Admins' synonyms: each word also stands for the other words of its group.
+        {
+            let synonyms = self.synonyms.read().unwrap_or_else(|p| p.into_inner());
+            if !synonyms.is_empty() {
+                let extra: Vec<(usize, String)> = analyzed
+                    .iter()
+                    .filter_map(|(p, t)| synonyms.get(t).map(|s| (*p, s)))
+                    .flat_map(|(p, s)| s.iter().map(move |w| (p, w.clone())))
+                    .collect();
+                analyzed.extend(extra);
+            }
+        }
         for (_, term) in &analyzed {
             let term = term.clone();
             if !seen.insert(term.clone()) {

@@ -160,6 +160,32 @@ pub struct ArticleVersion {
 /// Why a draft cannot be stored: (field, message).
 pub type Invalid = (&'static str, String);
 
+/// Synonym groups as an admin typed them: words trimmed, empty ones and duplicates dropped;
+/// each group needs two words; at most 500 groups of at most 20 words of at most 50 characters.
+pub fn clean_synonyms(groups: Vec<Vec<String>>) -> Result<Vec<Vec<String>>, Invalid> {
+    if groups.len() > 500 {
+        return Err(("groups", "at most 500 synonym groups".into()));
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let mut words: Vec<String> = Vec::new();
+        for w in g {
+            let w = w.trim().to_string();
+            if w.chars().count() > 50 || w.contains('\0') {
+                return Err(("groups", "a synonym has at most 50 characters".into()));
+            }
+            if !w.is_empty() && !words.contains(&w) {
+                words.push(w);
+            }
+        }
+        if words.len() < 2 || words.len() > 20 {
+            return Err(("groups", "each synonym group has 2 to 20 words".into()));
+        }
+        out.push(words);
+    }
+    Ok(out)
+}
+
 /// A slug or category: lower-case letters, digits and dashes (they become paths and URLs).
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()

@@ -12,7 +12,7 @@ use crate::http::extract::{AuthUser, Json, Path, Query};
 use crate::http::{Access, Routes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +47,25 @@ pub fn routes(r: Routes) -> Routes {
         get(get_public_article),
     )
     .returns::<ArticleView>(200)
+    .add(
+        "GET",
+        "/api/kb/synonyms",
+        "kb",
+        Access::Agent,
+        "The synonym groups applied to searches",
+        get(get_synonyms),
+    )
+    .returns::<Synonyms>(200)
+    .add(
+        "PUT",
+        "/api/kb/synonyms",
+        "kb",
+        Access::Admin,
+        "Replace the synonym groups (退款 = 退钱 = 返还; refund = money back)",
+        put(put_synonyms),
+    )
+    .body::<Synonyms>()
+    .returns::<Synonyms>(200)
     .add(
         "POST",
         "/api/kb/articles",
@@ -230,6 +249,31 @@ async fn get_public_article(
         return Err(AppError::NotFound("article"));
     }
     Ok(axum::Json(ArticleView::for_customers(a)))
+}
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct Synonyms {
+    /// Each group: words (or short phrases) a customer uses for the same thing.
+    groups: Vec<Vec<String>>,
+}
+
+async fn get_synonyms(State(state): State<AppState>) -> AppResult<axum::Json<Synonyms>> {
+    Ok(axum::Json(Synonyms {
+        groups: store::list_synonyms(&state.db).await?,
+    }))
+}
+
+async fn put_synonyms(
+    State(state): State<AppState>,
+    Json(b): Json<Synonyms>,
+) -> AppResult<axum::Json<Synonyms>> {
+    let groups = super::clean_synonyms(b.groups)
+        .map_err(|(field, message)| AppError::validation(field, message))?;
+    let mut tx = state.db.begin().await?;
+    store::replace_synonyms(&mut tx, &state.db, &groups).await?;
+    crate::realtime::events::commit(tx).await?;
+    state.kb.set_synonyms(&groups);
+    Ok(axum::Json(Synonyms { groups }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -304,3 +304,38 @@ pub async fn count_suggestion_uses(db: &Db, article_id: i64) -> AppResult<(i64, 
     .await?;
     Ok((row.try_get("shown")?, row.try_get("inserted")?))
 }
+
+/// The synonym groups admins keep (each a list of words that mean the same to a customer).
+pub async fn list_synonyms(db: &Db) -> AppResult<Vec<Vec<String>>> {
+    let rows = sqlx::query("SELECT words FROM kb_synonyms ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(from_json_list(&r.try_get::<String, _>("words")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Replaces every synonym group, and tells every node (a `kb.changed` without an article).
+pub async fn replace_synonyms(tx: &mut Tx<'_>, db: &Db, groups: &[Vec<String>]) -> AppResult<()> {
+    sqlx::query("DELETE FROM kb_synonyms")
+        .execute(&mut **tx)
+        .await?;
+    let now = now_ms();
+    for g in groups {
+        sqlx::query("INSERT INTO kb_synonyms (words, created_at) VALUES ($1, $2)")
+            .bind(to_json_list(g))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    events::append(
+        tx,
+        db.backend,
+        "kb.changed",
+        Scope::default(),
+        &serde_json::json!({"synonyms": true}),
+    )
+    .await?;
+    Ok(())
+}

@@ -530,3 +530,93 @@ async fn similar_questions_find_their_article() {
     assert_error(s, &body, 400, "validation_failed");
     assert_eq!(body["error"]["field"], "questions");
 }
+
+#[tokio::test]
+async fn admins_synonyms_apply_to_searches() {
+    let app = spawn().await;
+    let (_, agent) = app.user("kba-agent9", "agent").await;
+    article(
+        &app,
+        public(
+            "refund-zh",
+            "zh",
+            "退款说明",
+            "退款会在 3–7 个工作日内原路退回。",
+        ),
+    )
+    .await;
+    article(
+        &app,
+        public(
+            "refund-en",
+            "en",
+            "Refunds",
+            "A refund reaches your card in 3-7 days.",
+        ),
+    )
+    .await;
+    let found = |q: &str| {
+        let q = enc(q);
+        let app = &app;
+        let agent = agent.clone();
+        async move {
+            let (_, body) = app.get(&format!("/api/kb/search?q={q}"), &agent).await;
+            slugs(&body)
+        }
+    };
+    assert!(found("退钱").await.is_empty());
+    assert!(found("reimbursement").await.is_empty());
+    let groups =
+        json!({"groups": [["退款", " 退钱 ", "返还", "退钱"], ["refund", "reimbursement"]]});
+    let (s, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/kb/synonyms",
+            Some(&agent),
+            Some(groups.clone()),
+        )
+        .await;
+    assert_error(s, &body, 403, "forbidden");
+    let (s, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/kb/synonyms",
+            Some(&app.admin_token),
+            Some(groups),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["groups"][0], json!(["退款", "退钱", "返还"]));
+    assert_eq!(found("退钱").await, vec!["refund-zh"]);
+    assert_eq!(found("退錢").await, vec!["refund-zh"]);
+    assert_eq!(found("reimbursement").await, vec!["refund-en"]);
+    let (s, body) = app.get("/api/kb/synonyms", &agent).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["groups"][1], json!(["refund", "reimbursement"]));
+    let (s, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/kb/synonyms",
+            Some(&app.admin_token),
+            Some(json!({"groups": [["alone"]]})),
+        )
+        .await;
+    assert_error(s, &body, 400, "validation_failed");
+    assert_eq!(body["error"]["field"], "groups");
+    // Stored: a node opening the index later applies them too.
+    let kb = hotline::knowledge::sync::open(
+        &app.state.db,
+        &tempfile::tempdir().unwrap().path().join("kb-index"),
+        None,
+    )
+    .await
+    .unwrap();
+    let hits = kb
+        .search(&hotline::knowledge::SearchQuery {
+            text: "退钱".into(),
+            limit: 3,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits[0].slug, "refund-zh");
+}
