@@ -158,6 +158,8 @@ pub struct Config {
     pub portal_form_min_age_ms: u64,
     /// Customer portal: submissions, and status look-ups, allowed per client address per minute.
     pub portal_per_minute: u32,
+    /// Customer portal: knowledge-base searches allowed per client address per minute.
+    pub portal_kb_searches_per_minute: u32,
     /// Customer portal: acknowledgements per destination (one email address or phone) per hour.
     pub portal_acks_per_contact_per_hour: u32,
     /// Customer portal: acknowledgements per hour in all (per node).
@@ -238,6 +240,7 @@ impl Default for Config {
             survey_ttl_days: 14,
             portal_form_min_age_ms: 3000,
             portal_per_minute: 5,
+            portal_kb_searches_per_minute: 30,
             portal_acks_per_contact_per_hour: 3,
             portal_acks_per_hour: 300,
             time_zone: String::new(),
@@ -643,6 +646,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "HOTLINE_PORTAL_PER_MINUTE",
         "5",
         "portal submissions and status look-ups per address",
+    ),
+    (
+        "HOTLINE_PORTAL_KB_SEARCHES_PER_MINUTE",
+        "30",
+        "portal knowledge-base searches per address",
     ),
     (
         "HOTLINE_PORTAL_ACKS_PER_CONTACT_PER_HOUR",

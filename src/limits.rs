@@ -187,6 +187,8 @@ pub struct PortalLimits {
     pub lookups: Budget<IpAddr>,
     /// The survey page's API (open, answer, opt out): four times the portal's per minute.
     pub surveys: Budget<IpAddr>,
+    /// Knowledge-base searches (`HOTLINE_PORTAL_KB_SEARCHES_PER_MINUTE`).
+    pub kb_searches: Budget<IpAddr>,
     pub acks_per_contact: Budget<String>,
     pub acks: Budget<()>,
 }
@@ -199,6 +201,7 @@ impl PortalLimits {
             submissions: Budget::new(config.portal_per_minute, minute),
             lookups: Budget::new(config.portal_per_minute, minute),
             surveys: Budget::new(config.portal_per_minute.saturating_mul(4), minute),
+            kb_searches: Budget::new(config.portal_kb_searches_per_minute, minute),
             acks_per_contact: Budget::new(config.portal_acks_per_contact_per_hour, hour),
             acks: Budget::new(config.portal_acks_per_hour, hour),
         }
@@ -213,6 +216,7 @@ impl PortalLimits {
         self.submissions.sweep();
         self.lookups.sweep();
         self.surveys.sweep();
+        self.kb_searches.sweep();
         self.acks_per_contact.sweep();
         self.acks.sweep();
     }

@@ -126,6 +126,7 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<Article> {
                 title,
                 body,
                 tags: vec![],
+                questions: vec![],
                 audience: if i % 5 == 0 {
                     Audience::Internal
                 } else {

@@ -46,15 +46,34 @@ pub fn parse_article(rel: &Path, text: &str) -> Result<ArticleDraft, String> {
         .or_else(|| rest.strip_suffix("\n---").map(|h| (h, "")))
         .ok_or("the front matter block is not closed (---)")?;
     let mut meta: HashMap<String, String> = HashMap::new();
+    // Lists written as block sequences (`key:` then `- item` lines).
+    let mut blocks: HashMap<String, Vec<String>> = HashMap::new();
+    let mut last_key: Option<String> = None;
     for line in head
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
     {
+        if let (Some(item), Some(k)) = (line.trim_start().strip_prefix("- "), &last_key)
+            && meta.get(k).is_some_and(|v| v.is_empty())
+        {
+            blocks
+                .entry(k.clone())
+                .or_default()
+                .push(unquote(item.trim()).to_string());
+            continue;
+        }
         let (k, v) = line
             .split_once(':')
             .ok_or_else(|| format!("front matter line without a colon: {line}"))?;
         meta.insert(k.trim().to_string(), unquote(v.trim()).to_string());
+        last_key = Some(k.trim().to_string());
     }
+    let list = |key: &str| -> Vec<String> {
+        if let Some(items) = blocks.get(key) {
+            return items.iter().filter(|s| !s.is_empty()).cloned().collect();
+        }
+        meta.get(key).map(|v| inline_list(v)).unwrap_or_default()
+    };
     let folder = |i: usize| parts.len() == 3 && i < 2;
     let lang = meta
         .get("lang")
@@ -70,17 +89,8 @@ pub fn parse_article(rel: &Path, text: &str) -> Result<ArticleDraft, String> {
         None => Audience::Internal,
         Some(a) => Audience::parse(a).ok_or("audience must be internal or public")?,
     };
-    let tags = meta
-        .get("tags")
-        .map(|t| {
-            t.trim_start_matches('[')
-                .trim_end_matches(']')
-                .split([',', '，'])
-                .map(|s| unquote(s.trim()).to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let tags = list("tags");
+    let questions = list("questions");
     let draft = ArticleDraft {
         slug,
         lang,
@@ -88,6 +98,7 @@ pub fn parse_article(rel: &Path, text: &str) -> Result<ArticleDraft, String> {
         title: meta.get("title").cloned().ok_or("title is missing")?,
         body: body.trim().to_string(),
         tags,
+        questions,
         audience,
         translation_of: meta
             .get("translation_of")
@@ -96,6 +107,40 @@ pub fn parse_article(rel: &Path, text: &str) -> Result<ArticleDraft, String> {
     };
     draft.validate().map_err(|(_, m)| m)?;
     Ok(draft)
+}
+
+/// `[a, "b, c", 'd']` (or without brackets): the items, split at commas (ASCII or full-width)
+/// outside quotes.
+fn inline_list(v: &str) -> Vec<String> {
+    let v = v.trim();
+    let v = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(v);
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in v.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            Some(_) => current.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                current.push(c);
+            }
+            None if c == ',' || c == '，' => items.push(std::mem::take(&mut current)),
+            None => current.push(c),
+        }
+    }
+    items.push(current);
+    items
+        .iter()
+        .map(|s| unquote(s.trim()).to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn unquote(s: &str) -> &str {
@@ -240,6 +285,7 @@ async fn import_file(
     let same_content = a.title == draft.title
         && a.body == draft.body
         && a.tags == draft.tags
+        && a.questions == draft.questions
         && a.category == draft.category
         && a.audience == draft.audience
         && a.translation_of == draft.translation_of;
@@ -295,6 +341,22 @@ mod tests {
         assert_eq!(d.audience, Audience::Public);
         assert_eq!(d.translation_of.as_deref(), Some("en/reset-password"));
         assert_eq!(d.body, "正文");
+        assert!(d.questions.is_empty());
+    }
+
+    #[test]
+    fn parses_similar_questions_inline_and_as_a_block() {
+        let text =
+            "---\ntitle: t\nquestions: [\"钱什么时候退回来\", \"refund, still not here\"]\n---\nb";
+        let d = parse_article(Path::new("zh/billing/r.md"), text).unwrap();
+        assert_eq!(
+            d.questions,
+            vec!["钱什么时候退回来", "refund, still not here"]
+        );
+        let text = "---\ntitle: t\nquestions:\n  - 退款怎么还没到账\n  - \"where is my refund\"\ntags: [a]\n---\nb";
+        let d = parse_article(Path::new("zh/billing/r.md"), text).unwrap();
+        assert_eq!(d.questions, vec!["退款怎么还没到账", "where is my refund"]);
+        assert_eq!(d.tags, vec!["a"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! filters, audience, typo tolerance, phrases and highlighted snippets. Owns the files under
 //! `data/kb-index`; the database stays the source of truth (a lost index is rebuilt from it).
 
+use super::markdown;
 use super::tokenizer::{self, ANALYZER};
 use super::{Article, Audience};
 use serde::Serialize;
@@ -23,7 +24,7 @@ use tantivy::{
 };
 
 /// Bump when the schema or the analysis changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const VERSION_FILE: &str = "hotline-schema-version";
 const WRITER_HEAP: usize = 32 * 1024 * 1024;
 
@@ -37,7 +38,12 @@ struct Fields {
     tag: Field,
     title: Field,
     tags_text: Field,
+    /// The similar questions (相似问法): short, so a match weighs like one in the title.
+    questions: Field,
+    /// The customer-facing answer as plain text (Markdown removed).
     body: Field,
+    /// The internal section as plain text: agents' searches only.
+    internal: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -60,7 +66,9 @@ fn schema() -> (Schema, Fields) {
         tag: b.add_text_field("tag", STRING),
         title: b.add_text_field("title", text(true)),
         tags_text: b.add_text_field("tags_text", text(false)),
+        questions: b.add_text_field("questions", text(false)),
         body: b.add_text_field("body", text(true)),
+        internal: b.add_text_field("internal", text(true)),
     };
     (b.build(), f)
 }
@@ -112,6 +120,8 @@ pub struct Kb {
     writer: Mutex<IndexWriter>,
     f: Fields,
     lexicon: RwLock<Lexicon>,
+    /// Admins' synonyms: an analyzed word → the analyzed words of its group's other members.
+    synonyms: RwLock<std::collections::HashMap<String, Vec<String>>>,
     /// The `events` seq up to which this index reflects every `kb.changed` (-1: unknown, an
     /// index that never recorded it). Written into each commit, so a node that restarts
     /// catches up from there.
@@ -210,6 +220,7 @@ impl Kb {
             writer: Mutex::new(writer),
             f,
             lexicon: RwLock::new(Lexicon::default()),
+            synonyms: RwLock::new(Default::default()),
             events_seq: AtomicI64::new(events_seq),
         };
         kb.update_lexicon(false)?;
@@ -218,6 +229,7 @@ impl Kb {
 
     fn document(&self, a: &Article) -> TantivyDocument {
         let f = self.f;
+        let (answer, internal) = markdown::split(&a.body);
         let mut d = doc!(
             f.id => a.id as u64,
             f.slug => a.slug.clone(),
@@ -226,7 +238,9 @@ impl Kb {
             f.audience => a.audience.as_str(),
             f.title => a.title.clone(),
             f.tags_text => a.tags.join(" "),
-            f.body => a.body.clone(),
+            f.questions => a.questions.join("\n"),
+            f.body => markdown::to_line(answer),
+            f.internal => internal.map(markdown::to_line).unwrap_or_default(),
         );
         for t in &a.tags {
             d.add_text(f.tag, tokenizer::fold(t.trim()));
@@ -280,7 +294,7 @@ impl Kb {
                 continue;
             }
             fresh.push(seg.segment_id());
-            for field in [self.f.title, self.f.body] {
+            for field in [self.f.title, self.f.body, self.f.internal] {
                 let inverted = seg.inverted_index(field)?;
                 let mut terms = inverted.terms().stream()?;
                 while terms.advance() {
@@ -342,6 +356,36 @@ impl Kb {
         self.reload(false)
     }
 
+    /// Replaces the synonym groups applied to queries: a word of a group also finds the
+    /// others (each analyzed as the index analyzes text, so 退錢 and refunds count too).
+    pub fn set_synonyms(&self, groups: &[Vec<String>]) {
+        let mut map: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for g in groups {
+            let analyzed: Vec<Vec<String>> = g
+                .iter()
+                .map(|w| {
+                    tokenizer::terms(w, false)
+                        .into_iter()
+                        .map(|(_, t)| t)
+                        .collect()
+                })
+                .collect();
+            for (i, own) in analyzed.iter().enumerate() {
+                // A word that is one term is looked up; its synonyms may be several terms.
+                let [key] = own.as_slice() else { continue };
+                let entry = map.entry(key.clone()).or_default();
+                for (j, other) in analyzed.iter().enumerate() {
+                    if i != j {
+                        entry.extend(other.iter().filter(|t| *t != key).cloned());
+                    }
+                }
+                entry.sort_unstable();
+                entry.dedup();
+            }
+        }
+        *self.synonyms.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
     /// Number of articles searchable now.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -379,9 +423,11 @@ impl Kb {
             .collect())
     }
 
-    /// The query for the words of `text`: each word in the title, tags or body (title counts
-    /// most); a Latin word of 5+ letters that the index does not know stands for the known
-    /// words one typo away; `"quoted words"` must appear as a phrase.
+    /// The query for the words of `text`: each word in the title, tags, answer or (agents
+    /// only) internal section; the title counts most; a Latin word of 5+ letters that the
+    /// index does not know stands for the known words one typo away. `"quoted words"` in a
+    /// question with other words rank articles with that phrase first (a boost); a query that
+    /// is only quoted phrases must match them (a filter).
     /// Also returns the terms to highlight.
     fn text_query(&self, q: &SearchQuery) -> anyhow::Result<(Option<Box<dyn Query>>, Highlight)> {
         let f = self.f;
@@ -391,10 +437,43 @@ impl Kb {
         } else {
             split_phrases(&q.text)
         };
+        let fields: &[Field] = if q.public_only {
+            &[f.title, f.questions, f.tags_text, f.body]
+        } else {
+            &[f.title, f.questions, f.tags_text, f.body, f.internal]
+        };
+        let phrase_only = !phrases.is_empty() && tokenizer::terms(&rest, true).is_empty();
+        // In a natural question the quoted words count as words too.
+        let words_text = if phrase_only {
+            rest.clone()
+        } else {
+            let mut t = rest.clone();
+            for p in &phrases {
+                t.push(' ');
+                t.push_str(p);
+            }
+            t
+        };
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut seen = HashSet::new();
-        for (_, term) in tokenizer::terms(&rest, true) {
+        // Typo corrections: the word typed → the words it stands for.
+        let mut corrected: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut analyzed = tokenizer::terms(&words_text, true);
+        // Admins' synonyms: each word also stands for the other words of its group.
+        {
+            let synonyms = self.synonyms.read().unwrap_or_else(|p| p.into_inner());
+            if !synonyms.is_empty() {
+                let extra: Vec<(usize, String)> = analyzed
+                    .iter()
+                    .filter_map(|(p, t)| synonyms.get(t).map(|s| (*p, s)))
+                    .flat_map(|(p, s)| s.iter().map(move |w| (p, w.clone())))
+                    .collect();
+                analyzed.extend(extra);
+            }
+        }
+        for (_, term) in &analyzed {
+            let term = term.clone();
             if !seen.insert(term.clone()) {
                 continue;
             }
@@ -402,9 +481,14 @@ impl Kb {
             if tokenizer::is_latin_word(&term) && term.len() >= TYPO_MIN_LEN {
                 let body = Term::from_field_text(f.body, &term);
                 let title = Term::from_field_text(f.title, &term);
-                if searcher.doc_freq(&body)? == 0 && searcher.doc_freq(&title)? == 0 {
+                let internal = Term::from_field_text(f.internal, &term);
+                let unknown = searcher.doc_freq(&body)? == 0
+                    && searcher.doc_freq(&title)? == 0
+                    && (q.public_only || searcher.doc_freq(&internal)? == 0);
+                if unknown {
                     let fixed = self.corrections(&searcher, &term)?;
                     seen.extend(fixed.iter().cloned());
+                    corrected.insert(term.clone(), fixed.clone());
                     words = fixed;
                 }
             }
@@ -412,8 +496,8 @@ impl Kb {
             // (block-max WAND) only a union of term queries, ~40x faster on common words.
             // The title still weighs most: BM25 scores a match in a short field higher.
             for w in &words {
-                for field in [f.title, f.tags_text, f.body] {
-                    let t = Term::from_field_text(field, w);
+                for field in fields {
+                    let t = Term::from_field_text(*field, w);
                     should.push((
                         Occur::Should,
                         Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
@@ -421,15 +505,26 @@ impl Kb {
                 }
             }
         }
-        for phrase in phrases {
-            let words = tokenizer::terms(&phrase, false);
+        let mut highlight: Highlight = HashSet::new();
+        for phrase in &phrases {
+            let words = tokenizer::terms(phrase, false);
             if words.is_empty() {
                 continue;
             }
             let first = words[0].0;
+            highlight.extend(words.iter().map(|(_, w)| w.clone()));
             seen.extend(words.iter().map(|(_, w)| w.clone()));
             let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, boost) in [(f.title, 3.0), (f.body, 1.0)] {
+            for (field, boost) in [
+                (f.title, 3.0),
+                (f.questions, 3.0),
+                (f.tags_text, 1.0),
+                (f.body, 1.0),
+                (f.internal, 1.0),
+            ] {
+                if field == f.internal && q.public_only {
+                    continue;
+                }
                 let q: Box<dyn Query> = if words.len() == 1 {
                     Box::new(TermQuery::new(
                         Term::from_field_text(field, &words[0].1),
@@ -445,19 +540,29 @@ impl Kb {
                 };
                 alternatives.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
             }
-            must.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+            let phrase_query: Box<dyn Query> = Box::new(BooleanQuery::new(alternatives));
+            if phrase_only {
+                must.push((Occur::Must, phrase_query));
+            } else {
+                // The phrase lifts the articles that have it above those with its words apart.
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(phrase_query, PHRASE_BOOST)),
+                ));
+            }
         }
+        highlight.extend(highlight_terms(&analyzed, &corrected));
         if should.is_empty() && must.is_empty() {
-            return Ok((None, seen));
+            return Ok((None, highlight));
         }
         if must.is_empty() {
             // Words only: a plain union, which tantivy scores with block-max pruning.
-            return Ok((Some(Box::new(BooleanQuery::new(should))), seen));
+            return Ok((Some(Box::new(BooleanQuery::new(should))), highlight));
         }
         if !should.is_empty() {
             must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
         }
-        Ok((Some(Box::new(BooleanQuery::new(must))), seen))
+        Ok((Some(Box::new(BooleanQuery::new(must))), highlight))
     }
 
     /// Finds the best articles for `q`, best first. An empty query finds nothing.
@@ -512,7 +617,22 @@ impl Kb {
             let snippet = if q.without_snippets {
                 String::new()
             } else {
-                snippet(&text(f.body), &terms, SNIPPET_CHARS)
+                // The answer's passage; for agents, the internal section's when only it matches.
+                let body = text(f.body);
+                let internal = if q.public_only {
+                    String::new()
+                } else {
+                    text(f.internal)
+                };
+                let from_internal = body.is_empty()
+                    || (!internal.is_empty()
+                        && match_ranges(&body, &terms).is_empty()
+                        && !match_ranges(&internal, &terms).is_empty());
+                if from_internal {
+                    snippet(&internal, &terms, SNIPPET_CHARS)
+                } else {
+                    snippet(&body, &terms, SNIPPET_CHARS)
+                }
             };
             hits.push(Hit {
                 id: d
@@ -743,7 +863,43 @@ fn split_phrases(text: &str) -> (Vec<String>, String) {
 /// The analyzed query terms a snippet highlights.
 type Highlight = HashSet<String>;
 
+/// How much a quoted phrase found as a phrase adds, relative to its words found apart.
+const PHRASE_BOOST: f32 = 2.0;
+
+/// The words of the query a snippet highlights: the query's words as typed (whole words, and
+/// the several-character parts search mode finds in them), with typos replaced by their
+/// corrections. Single ideographs that search mode or the HMM split off ("到", "后") are left
+/// out unless the query has nothing else: they occur all over Chinese text.
+fn highlight_terms(
+    analyzed: &[(usize, String)],
+    corrected: &std::collections::HashMap<String, Vec<String>>,
+) -> Highlight {
+    let single_ideograph = |t: &str| {
+        let mut cs = t.chars();
+        matches!((cs.next(), cs.next()), (Some(c), None) if tokenizer::is_cjk(c))
+    };
+    let mut all: Vec<String> = Vec::new();
+    for (_, t) in analyzed {
+        match corrected.get(t) {
+            Some(fixed) => all.extend(fixed.iter().cloned()),
+            None => all.push(t.clone()),
+        }
+    }
+    let wide: Highlight = all
+        .iter()
+        .filter(|t| !single_ideograph(t))
+        .cloned()
+        .collect();
+    if wide.is_empty() {
+        all.into_iter().collect()
+    } else {
+        wide
+    }
+}
+
 const SNIPPET_CHARS: usize = 160;
+/// Characters of context a snippet shows before its first match, at most.
+const SNIPPET_CONTEXT: usize = 20;
 
 /// Where the query `terms` occur in `text`, as byte ranges of the original text, found without
 /// running jieba over the text again (that cost ~40 µs per article, most of a search with
@@ -753,8 +909,7 @@ fn match_ranges(text: &str, terms: &HashSet<String>) -> Vec<std::ops::Range<usiz
     // The folded text, and for each of its bytes the offset in the original text.
     let mut folded = String::with_capacity(text.len());
     let mut orig = Vec::with_capacity(text.len() + 1);
-    for (i, c) in text.char_indices() {
-        let f = tokenizer::fold_char(c);
+    for ((i, _), f) in text.char_indices().zip(tokenizer::fold_chars(text)) {
         orig.extend(std::iter::repeat_n(i, f.len_utf8()));
         folded.push(f);
     }
@@ -818,24 +973,68 @@ fn snippet(text: &str, terms: &HashSet<String>, max_chars: usize) -> String {
             .map(|(i, _)| start + i)
             .unwrap_or(text.len())
     };
+    let is_word_char = |c: char| c.is_alphanumeric() && !tokenizer::is_cjk(c);
+    // Inside a word (Latin, digits): the characters on both sides of `at` are word characters.
+    let inside_word = |at: usize| {
+        at > 0
+            && at < text.len()
+            && text[..at].chars().next_back().is_some_and(is_word_char)
+            && text[at..].chars().next().is_some_and(is_word_char)
+    };
     // The window starting at the match that has the most matches after it within reach.
     let best = (0..merged.len()).max_by_key(|&i| {
         let end = end_after(merged[i].start, max_chars);
         let n = merged[i..].iter().take_while(|r| r.end <= end).count();
         (n, std::cmp::Reverse(i))
     });
+    let short = text.chars().count() <= max_chars;
     let start = match best {
-        // A little context before the first match, at a character boundary.
+        // A short text is shown from its start.
+        _ if short => 0,
+        // A little context before the first match: from the sentence it is in when that
+        // starts close enough, else from a word boundary.
         Some(i) => {
-            let before: Vec<usize> = text[..merged[i].start]
-                .char_indices()
-                .map(|(b, _)| b)
-                .collect();
-            before.len().checked_sub(20).map(|k| before[k]).unwrap_or(0)
+            let m = merged[i].start;
+            let before: Vec<(usize, char)> = text[..m].char_indices().collect();
+            let mut s = before
+                .len()
+                .checked_sub(SNIPPET_CONTEXT)
+                .map(|k| before[k].0)
+                .unwrap_or(0);
+            if let Some(&(b, c)) = before[before.len().saturating_sub(SNIPPET_CONTEXT)..]
+                .iter()
+                .rev()
+                .find(|(_, c)| matches!(c, '。' | '！' | '？' | '.' | '!' | '?' | '；' | ';'))
+            {
+                s = b + c.len_utf8();
+            }
+            while inside_word(s) {
+                s += text[s..].chars().next().map_or(1, char::len_utf8);
+            }
+            while text[s..].starts_with(char::is_whitespace) {
+                s += text[s..].chars().next().map_or(1, char::len_utf8);
+            }
+            // So close to the beginning that the beginning reads better.
+            if text[..s].chars().count() <= SNIPPET_CONTEXT / 2 {
+                0
+            } else {
+                s.min(m)
+            }
         }
         None => 0,
     };
-    let end = end_after(start, max_chars);
+    let mut end = end_after(start, max_chars);
+    // Not in the middle of a word: back to the word's start (unless the word is the window).
+    let mut e = end;
+    while inside_word(e) {
+        e -= text[..e].chars().next_back().map_or(1, char::len_utf8);
+    }
+    if e > start {
+        end = e;
+    }
+    while end > start && text[..end].ends_with(char::is_whitespace) {
+        end -= text[..end].chars().next_back().map_or(1, char::len_utf8);
+    }
     let mut out = String::new();
     if start > 0 {
         out.push('…');
@@ -875,6 +1074,7 @@ mod tests {
             title: title.into(),
             body: body.into(),
             tags: vec!["密碼".into()],
+            questions: vec![],
             audience,
             translation_of: None,
             source_path: None,

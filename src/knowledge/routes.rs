@@ -2,15 +2,19 @@
 //! reading, the admin's create/edit/retire with versions, and suggestions for a ticket.
 
 use super::store::{self, Origin};
-use super::{Article, ArticleDraft, ArticleVersion, Audience, Hit, Kb, LANGS, SearchQuery};
+use super::{
+    AnswerText, Article, ArticleDraft, ArticleVersion, ArticleView, Audience, Hit, Kb, LANGS,
+    SearchQuery,
+};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::{AuthUser, Json, Path, Query};
 use crate::http::{Access, Routes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub fn routes(r: Routes) -> Routes {
@@ -29,7 +33,7 @@ pub fn routes(r: Routes) -> Routes {
         "/api/portal/kb/search",
         "kb",
         Access::Public,
-        "Search the public articles (the customer portal)",
+        "Search the public articles (the customer portal; limited per client address)",
         get(search_public),
     )
     .query::<SearchParams>()
@@ -39,10 +43,29 @@ pub fn routes(r: Routes) -> Routes {
         "/api/portal/kb/articles/{id}",
         "kb",
         Access::Public,
-        "A public article",
+        "A public article: its customer-facing answer, as Markdown and as sanitized HTML",
         get(get_public_article),
     )
-    .returns::<Article>(200)
+    .returns::<ArticleView>(200)
+    .add(
+        "GET",
+        "/api/kb/synonyms",
+        "kb",
+        Access::Agent,
+        "The synonym groups applied to searches",
+        get(get_synonyms),
+    )
+    .returns::<Synonyms>(200)
+    .add(
+        "PUT",
+        "/api/kb/synonyms",
+        "kb",
+        Access::Admin,
+        "Replace the synonym groups (退款 = 退钱 = 返还; refund = money back)",
+        put(put_synonyms),
+    )
+    .body::<Synonyms>()
+    .returns::<Synonyms>(200)
     .add(
         "POST",
         "/api/kb/articles",
@@ -58,10 +81,21 @@ pub fn routes(r: Routes) -> Routes {
         "/api/kb/articles/{id}",
         "kb",
         Access::Agent,
-        "An article",
+        "An article, with its answer and internal section as sanitized HTML",
         get(get_article),
     )
-    .returns::<Article>(200)
+    .returns::<ArticleView>(200)
+    .add(
+        "GET",
+        "/api/kb/articles/{id}/answer",
+        "kb",
+        Access::Agent,
+        "The customer-facing answer as plain text (lang: its translation when there is one), \
+         to insert into a reply; 422 for an internal article",
+        get(get_answer),
+    )
+    .query::<AnswerParams>()
+    .returns::<AnswerText>(200)
     .add(
         "PATCH",
         "/api/kb/articles/{id}",
@@ -183,30 +217,101 @@ async fn search_articles(
     run_search(&state, p, false).await
 }
 
+/// Every portal search counts against the client address's budget
+/// (`HOTLINE_PORTAL_KB_SEARCHES_PER_MINUTE`).
 async fn search_public(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(p): Query<SearchParams>,
 ) -> AppResult<axum::Json<SearchResult>> {
+    let client = crate::limits::client_key(peer.ip());
+    if let Err(retry_after) = state.limits.portal.kb_searches.take(&client) {
+        return Err(AppError::RateLimited { retry_after });
+    }
     run_search(&state, p, true).await
 }
 
 async fn get_article(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> AppResult<axum::Json<Article>> {
-    Ok(axum::Json(store::find_article(&state.db.pool, id).await?))
+) -> AppResult<axum::Json<ArticleView>> {
+    let a = store::find_article(&state.db.pool, id).await?;
+    Ok(axum::Json(ArticleView::for_agents(a)))
 }
 
 async fn get_public_article(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> AppResult<axum::Json<Article>> {
+) -> AppResult<axum::Json<ArticleView>> {
     let a = store::find_article(&state.db.pool, id).await?;
     if a.audience != Audience::Public || a.retired {
         // Internal articles are not disclosed to the public, not even their existence.
         return Err(AppError::NotFound("article"));
     }
-    Ok(axum::Json(a))
+    Ok(axum::Json(ArticleView::for_customers(a)))
+}
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct Synonyms {
+    /// Each group: words (or short phrases) a customer uses for the same thing.
+    groups: Vec<Vec<String>>,
+}
+
+async fn get_synonyms(State(state): State<AppState>) -> AppResult<axum::Json<Synonyms>> {
+    Ok(axum::Json(Synonyms {
+        groups: store::list_synonyms(&state.db).await?,
+    }))
+}
+
+async fn put_synonyms(
+    State(state): State<AppState>,
+    Json(b): Json<Synonyms>,
+) -> AppResult<axum::Json<Synonyms>> {
+    let groups = super::clean_synonyms(b.groups)
+        .map_err(|(field, message)| AppError::validation(field, message))?;
+    let mut tx = state.db.begin().await?;
+    store::replace_synonyms(&mut tx, &state.db, &groups).await?;
+    crate::realtime::events::commit(tx).await?;
+    state.kb.set_synonyms(&groups);
+    Ok(axum::Json(Synonyms { groups }))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct AnswerParams {
+    /// The customer's language (`zh`, `en`, or a tag such as `zh-CN`).
+    lang: Option<String>,
+}
+
+async fn get_answer(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<AnswerParams>,
+) -> AppResult<axum::Json<AnswerText>> {
+    let a = store::find_article(&state.db.pool, id).await?;
+    if a.audience != Audience::Public {
+        return Err(internal_refused());
+    }
+    let wanted = match p.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => Some(super::kb_lang(l).ok_or_else(|| {
+            AppError::validation("lang", "lang must be zh or en (or a tag such as zh-CN)")
+        })?),
+    };
+    let mut chosen = a;
+    if let Some(l) = wanted
+        && l != chosen.lang
+        && let Some(t) = store::find_translation(&state.db, &chosen, l).await?
+        && t.audience == Audience::Public
+    {
+        chosen = t;
+    }
+    let answer = AnswerText::of(&chosen).ok_or_else(internal_refused)?;
+    Ok(axum::Json(answer))
+}
+
+/// Internal articles are for agents: never inserted into what a customer reads.
+fn internal_refused() -> AppError {
+    AppError::Unprocessable("an internal article cannot be inserted into a customer reply".into())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -217,6 +322,8 @@ struct ArticleBody {
     title: Option<String>,
     body: Option<String>,
     tags: Option<Vec<String>>,
+    /// Similar questions (相似问法): how customers ask what the article answers.
+    questions: Option<Vec<String>>,
     audience: Option<String>,
     translation_of: Option<Option<String>>,
 }
@@ -245,6 +352,11 @@ impl ArticleBody {
                 .tags
                 .map(|ts| ts.into_iter().map(|t| t.trim().to_string()).collect())
                 .or_else(|| base.map(|a| a.tags.clone()))
+                .unwrap_or_default(),
+            questions: self
+                .questions
+                .map(|qs| qs.into_iter().map(|q| q.trim().to_string()).collect())
+                .or_else(|| base.map(|a| a.questions.clone()))
                 .unwrap_or_default(),
             audience,
             translation_of: match self.translation_of {
@@ -363,12 +475,27 @@ async fn ticket_suggestions(
         Some(i) => format!("{}\n{}", ticket.subject, i.body),
         None => ticket.subject.clone(),
     };
+    // The customer's language first, then the agent's.
+    let customer_lang = match ticket.customer_id {
+        Some(c) => crate::customers::store::find_customer(&state.db, c)
+            .await
+            .ok()
+            .and_then(|c| c.language),
+        None => None,
+    };
     let kb = state.kb.clone();
     let query = text.clone();
-    let hits = tokio::task::spawn_blocking(move || super::suggest_for_text(&kb, &query, None))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let agent_lang = user.locale.clone();
+    let hits = tokio::task::spawn_blocking(move || {
+        super::suggest_in_languages(
+            &kb,
+            &query,
+            &[customer_lang.as_deref(), Some(agent_lang.as_str())],
+        )
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
     let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
     store::insert_suggestion_uses(&state.db, id, &ids, user.id, "shown").await?;
     Ok(axum::Json(Suggestions { text, hits }))

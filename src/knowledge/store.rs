@@ -8,8 +8,9 @@ use crate::realtime::events::{self, Scope};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, slug, lang, category, title, body, tags, audience, translation_of, \
-    source_path, source_hash, edited_in_app, retired, version, created_at, updated_at";
+const COLUMNS: &str = "id, slug, lang, category, title, body, tags, questions, audience, \
+    translation_of, source_path, source_hash, edited_in_app, retired, version, created_at, \
+    updated_at";
 
 fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
     let audience: String = r.try_get("audience")?;
@@ -21,6 +22,7 @@ fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
         title: r.try_get("title")?,
         body: r.try_get("body")?,
         tags: from_json_list(&r.try_get::<String, _>("tags")?),
+        questions: from_json_list(&r.try_get::<String, _>("questions")?),
         audience: Audience::parse(&audience).unwrap_or(Audience::Internal),
         translation_of: r.try_get("translation_of")?,
         source_path: r.try_get("source_path")?,
@@ -44,6 +46,31 @@ where
         .await?
         .ok_or(AppError::NotFound("article"))?;
     Ok(article_from_row(&row)?)
+}
+
+/// The live translation of `a` into `lang`: an article in `lang` that names `a` as what it
+/// translates, that `a` names, or that translates the same article as `a`.
+pub async fn find_translation(db: &Db, a: &Article, lang: &str) -> AppResult<Option<Article>> {
+    let names_a = format!("{}/{}", a.lang, a.slug);
+    let named_by_a = a
+        .translation_of
+        .as_deref()
+        .and_then(|t| t.split_once('/'))
+        .filter(|(l, _)| *l == lang)
+        .map(|(_, slug)| slug.to_string());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM articles WHERE lang = $1 AND retired = 0 AND id <> $2 \
+         AND (translation_of = $3 OR slug = $4 OR translation_of = $5) ORDER BY id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lang)
+        .bind(a.id)
+        .bind(names_a)
+        .bind(named_by_a)
+        .bind(a.translation_of.clone())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.as_ref().map(article_from_row).transpose()?)
 }
 
 /// Every article, retired ones included (the import compares against all of them).
@@ -106,8 +133,10 @@ pub async fn insert_article(
     let in_app = origin.source_path.is_none();
     let sql = format!(
         "INSERT INTO articles (slug, lang, category, title, body, tags, audience, translation_of, \
-         source_path, source_hash, edited_in_app, retired, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 1, $12, $12) RETURNING {COLUMNS}"
+         source_path, source_hash, edited_in_app, retired, version, created_at, updated_at, \
+         questions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 1, $12, $12, $13) \
+         RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&d.slug)
@@ -122,6 +151,7 @@ pub async fn insert_article(
         .bind(&origin.source_hash)
         .bind(in_app as i64)
         .bind(now)
+        .bind(to_json_list(&d.questions))
         .fetch_one(&mut **tx)
         .await
         .map_err(|e| match AppError::from(e) {
@@ -150,7 +180,7 @@ pub async fn update_article(
         "UPDATE articles SET slug = $2, lang = $3, category = $4, title = $5, body = $6, tags = $7, \
          audience = $8, translation_of = $9, source_path = COALESCE($10, source_path), \
          source_hash = COALESCE($11, source_hash), edited_in_app = $12, version = version + 1, \
-         updated_at = $13 WHERE id = $1 RETURNING {COLUMNS}"
+         updated_at = $13, questions = $14 WHERE id = $1 RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -166,6 +196,7 @@ pub async fn update_article(
         .bind(&origin.source_hash)
         .bind(edited_in_app as i64)
         .bind(now_ms())
+        .bind(to_json_list(&d.questions))
         .fetch_optional(&mut **tx)
         .await?
         .ok_or(AppError::NotFound("article"))?;
@@ -272,4 +303,39 @@ pub async fn count_suggestion_uses(db: &Db, article_id: i64) -> AppResult<(i64, 
     .fetch_one(&db.pool)
     .await?;
     Ok((row.try_get("shown")?, row.try_get("inserted")?))
+}
+
+/// The synonym groups admins keep (each a list of words that mean the same to a customer).
+pub async fn list_synonyms(db: &Db) -> AppResult<Vec<Vec<String>>> {
+    let rows = sqlx::query("SELECT words FROM kb_synonyms ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(from_json_list(&r.try_get::<String, _>("words")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Replaces every synonym group, and tells every node (a `kb.changed` without an article).
+pub async fn replace_synonyms(tx: &mut Tx<'_>, db: &Db, groups: &[Vec<String>]) -> AppResult<()> {
+    sqlx::query("DELETE FROM kb_synonyms")
+        .execute(&mut **tx)
+        .await?;
+    let now = now_ms();
+    for g in groups {
+        sqlx::query("INSERT INTO kb_synonyms (words, created_at) VALUES ($1, $2)")
+            .bind(to_json_list(g))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    events::append(
+        tx,
+        db.backend,
+        "kb.changed",
+        Scope::default(),
+        &serde_json::json!({"synonyms": true}),
+    )
+    .await?;
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub async fn open(db: &Db, index_dir: &Path, kb_dir: Option<&Path>) -> anyhow::R
         changed = report.changed_ids;
     }
     // An index that never recorded how far it followed the events cannot catch up: rebuild.
+    kb.set_synonyms(&store::list_synonyms(db).await?);
     if rebuild || kb.events_seq().is_none() || kb.is_empty() {
         kb.set_events_seq(seq_before);
         refresh_from_db(&kb, db).await?;
@@ -155,10 +156,16 @@ pub async fn follow_changes(db: Db, kb: Arc<Kb>) {
             .bind(upto)
             .fetch_all(&db.pool)
             .await?;
-            let mut ids: Vec<i64> = rows
+            let payloads: Vec<serde_json::Value> = rows
                 .iter()
                 .filter_map(|r| r.try_get::<String, _>("payload").ok())
                 .filter_map(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+                .collect();
+            if payloads.iter().any(|v| v["synonyms"] == true) {
+                kb.set_synonyms(&store::list_synonyms(&db).await?);
+            }
+            let mut ids: Vec<i64> = payloads
+                .iter()
                 .filter_map(|v| v["article_id"].as_i64())
                 .collect();
             ids.sort_unstable();

@@ -3,7 +3,6 @@
 //! Knows nothing of the index schema or the database.
 
 use jieba_rs::Jieba;
-use std::collections::HashMap;
 use std::sync::LazyLock;
 use tantivy::tokenizer::{
     Language, RawTokenizer, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenStream,
@@ -63,43 +62,21 @@ static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
 /// Loads the dictionary now (about 0.1 s in release) instead of on the first search.
 pub fn warm_up() {
     LazyLock::force(&JIEBA);
-    LazyLock::force(&TRADITIONAL);
+    LazyLock::force(&OPENCC);
 }
 
-/// Traditional characters of everyday service vocabulary and their simplified forms. Not a
-/// full converter (no crate on crates.io builds offline with its data): it covers the
-/// characters of account, payment, delivery, repair and complaint talk, which is what
-/// customers writing in traditional Chinese type here. Both forms fold to simplified at index
-/// and at query time, so either finds either.
-const TRADITIONAL_PAIRS: &str = "\
-帳账號号碼码訂订單单發发貨货運运費费維维務务訴诉換换購购買买賣卖聯联繫系\
-機机開开關关電电話话網网絡络線线藍蓝資资訊讯設设備备裝装際际驗验證证\
-錢钱銀银卡卡結结續续額额價价傳传輸输說说請请問问題题麼么時时間间週周歲岁\
-這这個个們们為为無无沒没還还會会來来過过對对從从後后讓让給给幾几點点種种\
-戶户動动態态碼码郵邮遞递處处離离達达區区國国際际營营業业節节慶庆農农曆历\
-寶宝貴贵賬账戶户員员紅红禮礼優优惠惠劃划匯汇積积歷历輕轻重重擊击黨党\
-壞坏損损瑕瑕疵疵響响聲声燈灯螢萤幕幕屏屏顯显示示彈弹窗窗充充鎖锁倉仓庫库\
-運运輸输車车轉转複复雜杂簡简體体齊齐權权隱隐私私條条規规則则據据報报\
-實实際际異异常常準准確确認认錄录標标記记讀读寫写刪删除除註注銷销舊旧\
-號号簽签協协議议險险賠赔償偿據据辦办務务執执華华碼码圖图訊讯聽听講讲\
-語语鍵键盤盘亂乱樣样專专門门職职現现與与門门熱热線线導导則则選选項项\
-鐘钟裡里嗎吗遲迟錯错誤误遺遗掛挂綁绑廣广東东風风補补貼贴負负責责氣气經经總总監监級级紀纪該该啟启斷断連连頻频鏈链寬宽帶带燒烧壽寿質质產产稅税護护圓圆鬧闹壓压蘋苹";
-
-static TRADITIONAL: LazyLock<HashMap<char, char>> = LazyLock::new(|| {
-    let chars: Vec<char> = TRADITIONAL_PAIRS
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    chars
-        .chunks_exact(2)
-        .filter(|p| p[0] != p[1])
-        .map(|p| (p[0], p[1]))
-        .collect()
+/// OpenCC's traditional → simplified conversion (`t2s`: its character and phrase
+/// dictionaries, embedded in the binary), the complete and maintained data instead of a
+/// hand-made table. Both forms fold to simplified at index and at query time, so either finds
+/// either.
+static OPENCC: LazyLock<ferrous_opencc::OpenCC> = LazyLock::new(|| {
+    ferrous_opencc::OpenCC::from_config(ferrous_opencc::config::BuiltinConfig::T2s)
+        .expect("the embedded OpenCC t2s configuration loads")
 });
 
-/// Folds one character: full-width ASCII and the ideographic space to half-width, traditional
-/// to simplified, upper to lower case. One character in, one out, so offsets map back.
-pub fn fold_char(c: char) -> char {
+/// Full-width ASCII and the ideographic space to half-width, upper to lower case. One
+/// character in, one out.
+fn fold_width_and_case(c: char) -> char {
     let c = match c {
         '\u{3000}' => ' ',
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
@@ -107,9 +84,6 @@ pub fn fold_char(c: char) -> char {
     };
     if c.is_ascii() {
         return c.to_ascii_lowercase();
-    }
-    if let Some(s) = TRADITIONAL.get(&c) {
-        return *s;
     }
     if c.is_uppercase() {
         let mut lower = c.to_lowercase();
@@ -120,12 +94,61 @@ pub fn fold_char(c: char) -> char {
     c
 }
 
-/// The folded form of a text (what the index sees).
-pub fn fold(text: &str) -> String {
-    text.chars().map(fold_char).collect()
+/// The simplified form of one ideograph (itself when OpenCC maps it to more or less than one
+/// character).
+fn simplified_char(c: char) -> char {
+    let mut buf = [0u8; 4];
+    let out = OPENCC.convert(c.encode_utf8(&mut buf));
+    let mut chars = out.chars();
+    match (chars.next(), chars.next()) {
+        (Some(s), None) => s,
+        _ => c,
+    }
 }
 
-fn is_cjk(c: char) -> bool {
+/// Simplified characters written for one another in service talk, folded to the standard form
+/// (OpenCC turns 帳 into 帐, while customers and articles mostly write 账号, 账户).
+fn standard_variant(c: char) -> char {
+    match c {
+        '帐' => '账',
+        _ => c,
+    }
+}
+
+/// Folds one character: full-width to half-width, traditional to simplified, upper to lower
+/// case. Without the context of a phrase: `fold_chars` is the one to use on text.
+pub fn fold_char(c: char) -> char {
+    let c = fold_width_and_case(c);
+    if is_cjk(c) {
+        standard_variant(simplified_char(c))
+    } else {
+        c
+    }
+}
+
+/// The folded characters of `text`, exactly one per character of it (so offsets map back):
+/// full-width and case folded, and the text converted by OpenCC with its phrases. When a
+/// phrase would change the number of characters, each ideograph is converted on its own.
+pub fn fold_chars(text: &str) -> Vec<char> {
+    let pre: String = text.chars().map(fold_width_and_case).collect();
+    if !has_cjk(&pre) {
+        return pre.chars().collect();
+    }
+    let converted: Vec<char> = OPENCC.convert(&pre).chars().map(standard_variant).collect();
+    let original: Vec<char> = pre.chars().collect();
+    if converted.len() == original.len() {
+        return converted;
+    }
+    original.into_iter().map(fold_char).collect()
+}
+
+/// The folded form of a text (what the index sees).
+pub fn fold(text: &str) -> String {
+    fold_chars(text).into_iter().collect()
+}
+
+/// Is `c` a CJK ideograph?
+pub fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
@@ -141,9 +164,9 @@ fn is_word(w: &str) -> bool {
 pub fn segment(text: &str, search_mode: bool) -> Vec<Token> {
     let mut orig_offsets = Vec::with_capacity(text.len() + 1);
     let mut folded = String::with_capacity(text.len());
-    for (i, c) in text.char_indices() {
+    for ((i, _), f) in text.char_indices().zip(fold_chars(text)) {
         orig_offsets.push(i);
-        folded.push(fold_char(c));
+        folded.push(f);
     }
     orig_offsets.push(text.len());
     let words = if search_mode {
@@ -445,6 +468,16 @@ mod tests {
         assert_eq!(fold("忘記密碼"), "忘记密码");
         assert_eq!(words("帳號"), words("账号"));
         assert!(words("退款訂單").contains(&"订单".to_string()));
+        // Characters the old hand-made table lacked (OpenCC's data has them all).
+        for (t, simple) in [
+            ("卸載", "卸载"),
+            ("內核", "内核"),
+            ("架構", "架构"),
+            ("軟體進階", "软体进阶"),
+        ] {
+            assert_eq!(fold(t), simple);
+        }
+        assert_eq!(words("卸載"), words("卸载"));
     }
 
     #[test]

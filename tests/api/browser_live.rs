@@ -67,8 +67,8 @@ async fn browser_screen_pop_and_wallboard() {
             "/api/kb/articles",
             &t.admin_token,
             json!({"slug": "invoice-correction", "lang": "en", "category": "billing",
-                   "title": "Correcting a wrong invoice", "audience": "internal",
-                   "body": "When an invoice amount is wrong, issue a credit note within 3 days."}),
+                   "title": "Correcting a wrong invoice", "audience": "public",
+                   "body": "When an invoice amount is wrong, we issue a **credit note** within 3 days.\n\n| step | when |\n|---|---|\n| credit note | 3 days |\n\n## Internal\n\nRaise the correction in the billing console."}),
         )
         .await;
     assert!(s.is_success(), "{b}");
@@ -115,6 +115,26 @@ async fn browser_screen_pop_and_wallboard() {
         find(c, "#ticket-subject").await;
         type_into(c, "#kb-q", "invoice").await;
         wait_text(c, "hl-kb-panel .kb-hit", "Correcting a wrong invoice").await;
+        // Opened, the article shows rendered Markdown (a table, bold), never its marks, and
+        // its internal section apart.
+        c.execute(
+            "for (const h of document.querySelectorAll('hl-kb-panel .kb-hit')) \
+               if (h.querySelector('h4').textContent.includes(arguments[0])) h.querySelector('[data-open]').click();",
+            vec![json!("Correcting a wrong invoice")],
+        )
+        .await
+        .unwrap();
+        wait_text(c, "hl-kb-panel .kb-article .kb-internal", "billing console").await;
+        let shown = find(c, "hl-kb-panel .kb-article .kb-answer")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(shown.contains("credit note"), "{shown}");
+        for raw in ["**", "|", "##"] {
+            assert!(!shown.contains(raw), "{raw:?} shown in {shown}");
+        }
+        find(c, "hl-kb-panel .kb-article .kb-answer table").await;
         c.execute(
             "for (const h of document.querySelectorAll('hl-kb-panel .kb-hit')) \
                if (h.querySelector('h4').textContent.includes(arguments[0])) h.querySelector('[data-insert]').click();",
@@ -130,7 +150,12 @@ async fn browser_screen_pop_and_wallboard() {
                 .prop("value")
                 .await
                 .ok()??;
-            v.contains("credit note").then_some(())
+            // The customer-facing answer only: no title, no internal section.
+            (v.contains("credit note")
+                && !v.contains("billing console")
+                && !v.contains("##")
+                && !v.contains("**"))
+                .then_some(())
         })
         .await;
         find(c, "#reply-channel")

@@ -34,6 +34,7 @@ mod email_support;
 mod email_text;
 mod email_threads;
 mod knowledge;
+mod knowledge_answers;
 mod limits;
 mod macros;
 mod mentions;

@@ -1,11 +1,13 @@
 // <hl-kb-panel> — knowledge search as you type, results with highlighted matches, and "insert"
-// into the open ticket's reply. Public mode (attribute `public`) searches only public articles
-// and has no insert. Hides itself with a note when the knowledge base is not available.
+// into the open ticket's reply: only a public article's customer-facing answer, as plain text,
+// in the customer's language (internal articles offer no insert). An opened article shows its
+// answer as the server's sanitized HTML and, for agents, its internal section apart. Public mode
+// (attribute `public`) searches only public articles and has no insert. Hides itself with a note when the knowledge base is not available.
 // While the query is empty it shows the open ticket's suggested articles (`hl-suggestions`).
 // Usage: <hl-kb-panel></hl-kb-panel>  /  <hl-kb-panel public></hl-kb-panel>
 
 import { api, query } from '../../lib/api.js';
-import { html, highlighted, markdownLite, render } from '../../lib/html.js';
+import { html, highlighted, raw, render } from '../../lib/html.js';
 import { enumText, errorText, t } from '../../lib/i18n.js';
 import { notify, session } from '../../lib/session.js';
 
@@ -58,8 +60,8 @@ class HlKbPanel extends HTMLElement {
       <h4><a href="#" data-open="${h.id}" aria-expanded="false">${h.title}</a></h4>
       <div class="kb-article" id="kb-article-${h.id}" hidden></div>
       ${h.snippet ? html`<p>${highlighted(h.snippet)}</p>` : ''}
-      <div class="row small"><span class="muted">${enumText('lang', h.lang)} · ${enumText('kb.category', h.category)}</span><span class="grow"></span>
-        ${this.public ? '' : html`<button class="small" data-insert="${h.id}">${t('kb.insert')}</button>`}</div>
+      <div class="row small"><span class="muted">${enumText('lang', h.lang)} · ${enumText('kb.category', h.category)}${h.audience === 'internal' ? html` · <span class="badge">${t('kb.internal')}</span>` : ''}</span><span class="grow"></span>
+        ${this.public || h.audience !== 'public' ? '' : html`<button class="small" data-insert="${h.id}">${t('kb.insert')}</button>`}</div>
     </article>`)}`;
   }
 
@@ -95,13 +97,12 @@ class HlKbPanel extends HTMLElement {
     }
     for (const b of this.querySelectorAll('[data-insert]')) {
       b.addEventListener('click', () => {
-        const hit = this.hits.concat(this.suggested).find((h) => h.id === Number(b.dataset.insert));
-        this.use(hit.id, hit.title, hit.snippet);
+        this.use(Number(b.dataset.insert));
       });
     }
   }
 
-  /** Shows or hides the whole article (its Markdown as plain text) under its title. */
+  /** Shows or hides the article under its title: the answer, and the internal section apart. */
   async open(id, link) {
     const box = this.querySelector(`#kb-article-${id}`);
     if (!box.hidden) {
@@ -110,8 +111,10 @@ class HlKbPanel extends HTMLElement {
       return;
     }
     try {
+      // Both HTML parts come sanitized by the server (Markdown rendered, then ammonia).
       const a = await api.get(`${this.base}/articles/${id}`);
-      render(box, markdownLite(a.body));
+      render(box, html`<div class="kb-answer">${raw(a.answer_html || '')}</div>${a.internal_html
+        ? html`<section class="kb-internal"><h5>${t('kb.internal')}</h5>${raw(a.internal_html)}</section>` : ''}`);
     } catch (e) {
       box.textContent = e.missing ? t('kb.unavailable') : errorText(e);
     }
@@ -119,18 +122,31 @@ class HlKbPanel extends HTMLElement {
     link.setAttribute('aria-expanded', 'true');
   }
 
-  /** Inserts the article (its text, else the snippet) into the open reply. */
-  async use(id, title, snippet) {
-    let text = '';
+  /** The open ticket's customer's language, when known. */
+  async customerLang() {
+    const ticket = session.currentTicket;
+    if (!ticket || !ticket.customer_id) return null;
     try {
-      const a = await api.get(`/api/kb/articles/${id}`);
-      text = `${a.title}\n\n${a.body}`;
+      const c = await api.get(`/api/customers/${ticket.customer_id}`);
+      return (c.customer || c).language || null;
     } catch {
-      text = `${title}\n${(snippet || '').replace(/<\/?b>/g, '')}`;
+      return null;
     }
-    window.dispatchEvent(new CustomEvent('hl-insert', { detail: { text: `${text}\n` } }));
+  }
+
+  /** Inserts the article's customer-facing answer (plain text) into the open reply. */
+  async use(id) {
+    let answer;
+    try {
+      const lang = await this.customerLang();
+      answer = await api.get(`/api/kb/articles/${id}/answer${query(lang ? { lang } : {})}`);
+    } catch (e) {
+      notify(errorText(e));
+      return;
+    }
+    window.dispatchEvent(new CustomEvent('hl-insert', { detail: { text: `${answer.text}\n` } }));
     if (session.currentTicket) {
-      api.post(`/api/kb/articles/${id}/used`, { ticket_id: session.currentTicket.id }).catch(() => {});
+      api.post(`/api/kb/articles/${answer.article_id}/used`, { ticket_id: session.currentTicket.id }).catch(() => {});
     } else {
       notify(t('kb.open_ticket_first'));
     }
