@@ -138,7 +138,7 @@ class HlNotifications extends HTMLElement {
           <li class="${n.seen_at ? '' : 'unseen'}" data-id="${n.id}">
             <a href="#/ticket/${n.ticket_id}"><strong>${headline(n)}</strong></a>
             <div class="small">${n.ticket_subject}</div>
-            <div class="small muted preview">${n.excerpt}</div>
+            ${n.excerpt ? html`<div class="small muted preview">${n.excerpt}</div>` : ''}
             <div class="small muted">${fmtDateTime(n.created_at)}</div></li>`)}</ul>
           ${s.next ? html`<button type="button" id="more-notifications" class="small">${t('notify.more')}</button>` : ''}`
           : html`<p class="empty small">${t('notify.none')}</p>`}
