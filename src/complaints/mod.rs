@@ -113,8 +113,9 @@ pub struct Transition {
     /// None when the system moved it (a customer's message, a survey, the confirmation tries).
     pub actor_id: Option<i64>,
     pub actor_name: Option<String>,
-    /// Why: `agent`, `customer_contact`, `low_score`, `not_satisfied`, `satisfied`,
-    /// `unreachable`, `created`.
+    /// Why: `created`, `agent` (by hand), `agent_reply` (the first reply acknowledged it),
+    /// `ticket_resolved`, `customer_contact`, `low_score`, `not_satisfied`, `satisfied`,
+    /// `unreachable`.
     pub reason: String,
     pub note: String,
     pub at_ms: i64,
@@ -643,6 +644,38 @@ pub async fn on_agent_reply<E: Exec>(
         .await?;
     }
     Ok(())
+}
+
+/// The complaint's ticket was resolved (or closed) before the complaint was responded: the
+/// resolution is the answer, so the complaint is responded (reason `ticket_resolved`) and its
+/// confirmation call queued, which opens the ticket again until the customer has confirmed.
+pub async fn on_ticket_resolved<E: Exec>(
+    tx: &mut E,
+    db: &Db,
+    ticket: &Ticket,
+    actor: Option<i64>,
+) -> AppResult<()> {
+    let Some(mut c) = store::find(tx, ticket.id).await? else {
+        return Ok(());
+    };
+    if !matches!(
+        c.status.as_str(),
+        "received" | "acknowledged" | "investigating"
+    ) {
+        return Ok(());
+    }
+    move_to(
+        tx,
+        db,
+        ticket,
+        &mut c,
+        "responded",
+        actor,
+        "ticket_resolved",
+        "",
+    )
+    .await?;
+    queue_confirmation_call(tx, db, ticket, &c, None).await
 }
 
 /// What an agent or supervisor can do to a complaint (`POST …/complaint/transition`).

@@ -581,6 +581,14 @@ pub async fn update_ticket_checked<E: Exec>(
         let fields = crate::complaints::ComplaintFields::default();
         crate::complaints::ensure(tx, db.backend, &new, &fields, actor_id).await?;
     }
+    if new.kind == Kind::Complaint && cur.status.is_open() && !new.status.is_open() {
+        // Resolving a complaint's ticket answers the customer: the complaint moves on to its
+        // confirmation call. (Boxed: that puts the ticket back in its queue, through here.)
+        Box::pin(crate::complaints::on_ticket_resolved(
+            tx, db, &new, actor_id,
+        ))
+        .await?;
+    }
     Ok((cur, new))
 }
 
