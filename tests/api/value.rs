@@ -372,3 +372,66 @@ async fn vip_tickets_wait_with_a_higher_priority() {
     };
     assert_eq!(prio(tickets[0]).await, prio(tickets[1]).await + 2);
 }
+
+/// The customer page in real Chromium shows why the customer has the tier, lifetime value and
+/// recent orders, in English and in Chinese.
+#[tokio::test]
+async fn browser_customer_page_shows_value_in_both_languages() {
+    use crate::browser::{browser, eventually, find, scenario, sign_in, wait_text};
+    let Some(b) = browser().await else { return };
+    let t = TestApp::spawn().await;
+    t.user("sup", "supervisor").await;
+    let c = t.customer("王芳", &[("phone", "13800138000")]).await;
+    paid(&t, c, "SO-1", "2999.90", 3, "paid").await;
+    paid(&t, c, "SO-2", "0.10", 1, "completed").await;
+    paid(&t, c, "SO-3", "500", 2, "refunded").await;
+    let client = &b.client;
+    scenario("value-customer-page", &b, || async {
+        sign_in(&t, client, "sup", "password-123").await;
+        client
+            .goto(&t.url(&format!("/#/customer/{c}")))
+            .await
+            .unwrap();
+        wait_text(client, "#customer-tier", "VIP").await;
+        wait_text(
+            client,
+            "#tier-reason",
+            "Top 100% by 12-month revenue (the top 20% of key customers)",
+        )
+        .await;
+        wait_text(client, "#lifetime-value", "CNY 3000.00").await;
+        wait_text(client, "#service-load", "0 complaint(s)").await;
+        let orders = client
+            .execute(
+                "return [...document.querySelectorAll('#recent-orders li')].map(li => li.dataset.order)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(orders, json!(["SO-2", "SO-3", "SO-1"]));
+        find(client, "#locale")
+            .await
+            .select_by_value("zh-CN")
+            .await
+            .unwrap();
+        wait_text(client, "#tier-reason", "近 12 个月消费额前 100%").await;
+        wait_text(client, "#customer-value", "累计消费").await;
+        // A tier set by hand is marked, and a supervisor may hand it back to the computation.
+        let (s, _) = t
+            .patch(
+                &format!("/api/customers/{c}"),
+                &t.admin_token,
+                json!({"tier": "key"}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        wait_text(client, "#tier-pinned", "手动设置").await;
+        crate::browser::click(client, "#tier-unpin").await;
+        eventually("the tier computed again", || async {
+            (value(&t, c).await["pinned"] == false).then_some(())
+        })
+        .await;
+        wait_text(client, "#customer-tier", "VIP").await;
+    })
+    .await;
+}
