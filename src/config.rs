@@ -154,6 +154,19 @@ pub struct Config {
     pub survey_cooldown_days: i64,
     /// A survey link works for this many days.
     pub survey_ttl_days: i64,
+    /// Months of orders the value score and tiers look at.
+    pub value_window_months: i64,
+    /// Percent of the window's revenue the `key` customers bring together (Pareto's 80).
+    pub value_key_share: u32,
+    /// Percent of the `key` customers (the top ones by revenue) who are `vip`.
+    pub value_vip_share: u32,
+    /// New tickets of vip (two steps) and key (one step) customers wait in their queue with a
+    /// higher priority.
+    pub tier_priority: bool,
+    /// Attempts of one webhook delivery before it is marked failed.
+    pub webhook_max_attempts: u32,
+    /// First retry delay of a webhook delivery in milliseconds (doubles per attempt, max 1 h).
+    pub webhook_retry_ms: u64,
     /// Customer portal: a form token must be at least this old (ms) when submitted (bots are fast).
     pub portal_form_min_age_ms: u64,
     /// Customer portal: submissions, and status look-ups, allowed per client address per minute.
@@ -238,6 +251,12 @@ impl Default for Config {
             callback_sla_minutes: 30,
             survey_cooldown_days: 30,
             survey_ttl_days: 14,
+            value_window_months: 12,
+            value_key_share: 80,
+            value_vip_share: 20,
+            tier_priority: false,
+            webhook_max_attempts: 8,
+            webhook_retry_ms: 10_000,
             portal_form_min_age_ms: 3000,
             portal_per_minute: 5,
             portal_kb_searches_per_minute: 30,
@@ -614,6 +633,36 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "HOTLINE_SURVEY_TTL_DAYS",
         "14",
         "a satisfaction survey's link works this many days",
+    ),
+    (
+        "HOTLINE_VALUE_WINDOW_MONTHS",
+        "12",
+        "months of orders the value score and tiers look at",
+    ),
+    (
+        "HOTLINE_VALUE_KEY_SHARE",
+        "80",
+        "percent of the window's revenue the key customers bring",
+    ),
+    (
+        "HOTLINE_VALUE_VIP_SHARE",
+        "20",
+        "percent of the key customers (top by revenue) who are vip",
+    ),
+    (
+        "HOTLINE_TIER_PRIORITY",
+        "false",
+        "new tickets of vip (+2) and key (+1) customers get a higher queue priority",
+    ),
+    (
+        "HOTLINE_WEBHOOK_MAX_ATTEMPTS",
+        "8",
+        "attempts of a webhook delivery before it is failed",
+    ),
+    (
+        "HOTLINE_WEBHOOK_RETRY_MS",
+        "10000",
+        "first retry delay of a webhook delivery (doubles, max 1 h)",
     ),
     ("HOTLINE_DB_MAX_CONNECTIONS", "16", "pool size"),
     (

@@ -53,3 +53,7 @@ pub mod system;
 mod testing;
 /// Tickets, interactions, replies through the outbox, hand-over.
 pub mod tickets;
+/// Orders, the value score (RFM) and Pareto tiers with their history.
+pub mod value;
+/// Outgoing webhooks: signed deliveries of chosen events, retried, logged.
+pub mod webhooks;

@@ -45,6 +45,8 @@ pub struct Customer {
     pub id: i64,
     pub display_name: String,
     pub tier: Tier,
+    /// The tier was set by hand: the value recompute leaves it alone.
+    pub tier_pinned: bool,
     pub language: Option<String>,
     /// How the customer is addressed: `mr` or `ms` (none: not known); macros' honorific.
     pub title: Option<String>,

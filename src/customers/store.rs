@@ -6,7 +6,7 @@ use crate::db::{Backend, Db, Exec, FromRow, Tx, from_json_list, now_ms, to_json_
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 
-const CUSTOMER_COLUMNS: &str = "id, display_name, tier, language, title, notes, tags, owner_id, created_at, updated_at, version";
+const CUSTOMER_COLUMNS: &str = "id, display_name, tier, tier_pinned, language, title, notes, tags, owner_id, created_at, updated_at, version";
 
 /// A customer row; its identities are read separately (`with_identities`).
 impl FromRow for Customer {
@@ -15,6 +15,7 @@ impl FromRow for Customer {
             id: row.try_get("id")?,
             display_name: row.try_get("display_name")?,
             tier: Tier::parse(&row.try_get::<String>("tier")?).unwrap_or(Tier::Regular),
+            tier_pinned: row.try_get::<i64>("tier_pinned")? != 0,
             language: row.try_get("language")?,
             title: row.try_get("title")?,
             notes: row.try_get("notes")?,
@@ -78,12 +79,14 @@ pub async fn insert_customer<E: Exec>(
         c.owner_id.into(),
         now_ms().into(),
         (&c.title).into(),
+        // A tier other than the default was chosen by a person: pinned (see `crate::value`).
+        (c.tier != Tier::Regular).into(),
     ];
     let id: i64 = tx
         .row(
             "INSERT INTO customers (display_name, name_key, tier, language, notes, tags, owner_id, \
-             created_at, updated_at, title) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
-             RETURNING id",
+             created_at, updated_at, title, tier_pinned) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id",
             params,
         )
         .await?
@@ -258,10 +261,12 @@ pub async fn update_customer(
         set.push("display_name = ?", name.as_str().into());
         set.push("name_key = ?", name_key(name).into());
     }
-    if let Some(tier) = c.tier
-        && tier != cur.tier
-    {
+    // A tier changed by hand is pinned: the value recompute leaves it alone (`crate::value`).
+    let tier_change = c.tier.filter(|t| *t != cur.tier);
+    if let Some(tier) = tier_change {
         set.push("tier = ?", tier.as_str().into());
+        set.push("tier_pinned = ?", 1i64.into());
+        set.push("tier_reason = ?", "".into());
     }
     if let Some(language) = &c.language
         && *language != cur.language
@@ -296,6 +301,18 @@ pub async fn update_customer(
         params,
     )
     .await?;
+    if let Some(tier) = tier_change {
+        let reason = crate::value::pinned_reason();
+        let change = crate::value::store::Change {
+            customer_id: id,
+            from: cur.tier.as_str(),
+            to: tier.as_str(),
+            reason: &reason,
+            pinned: true,
+            by: Some(actor_id),
+        };
+        crate::value::store::record_change(&mut tx, db.backend, &change).await?;
+    }
     events::append(
         &mut tx,
         db.backend,

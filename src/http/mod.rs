@@ -232,6 +232,8 @@ pub fn routes(state: AppState) -> Routes {
     let r = crate::macros::routes::routes(r);
     let r = crate::surveys::routes::routes(r);
     let r = crate::complaints::routes::routes(r);
+    let r = crate::value::routes::routes(r);
+    let r = crate::webhooks::routes::routes(r);
     crate::routing::routes::routes(r)
 }
 

@@ -22,7 +22,9 @@
 //! `screen_pop`, `notification` (`{"notification": {...}}`, an @mention or a low survey score;
 //! see `GET /api/notifications`) and `notification.seen` (`{"ids", "unseen"}`) reach their user
 //! alone, not even supervisors. `survey.answered` (`{"ticket_id", "queue_id", "survey"}`) has
-//! its ticket's scope.
+//! its ticket's scope. `customer.tier_changed` (`{"customer_id", "from", "to", "reason",
+//! "reason_data", "pinned", "by"}`; see `crate::value`) reaches everyone, as every `customer.`
+//! event does.
 //!
 //! A client that cannot keep up (its buffer of `ws_buffer_frames` frames is full) receives
 //! `resync` (reason `overflow`) and is disconnected; a `resume` older than the events kept

@@ -67,6 +67,12 @@ pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64
                 clock: &state.clock,
             })
             .await?;
+            crate::value::nightly(
+                &state.db,
+                &state.clock,
+                crate::value::Shares::of(&state.config),
+            )
+            .await?;
         }
         Ok::<_, crate::error::AppError>(())
     };
@@ -75,7 +81,20 @@ pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64
     }
 }
 
+/// Aborts a task spawned for the time of this node's leadership when the leadership ends.
+struct WhileLeading(tokio::task::JoinHandle<()>);
+
+impl Drop for WhileLeading {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn lead(state: &AppState, mut lock: SessionLock) {
+    // Outgoing webhooks are sent by the leader only (and each delivery is claimed before it is
+    // sent), in a task of their own: a slow receiver must not hold up routing.
+    let sender = crate::webhooks::Sender::new(state.db.clone(), state.clock.clone(), &state.config);
+    let _webhooks = WhileLeading(tokio::spawn(crate::webhooks::run(sender)));
     let every = Duration::from_millis(state.config.routing_tick_ms.max(10));
     let mut last_check = tokio::time::Instant::now();
     // SLA clocks are checked every fourth pass (each second by default).

@@ -779,7 +779,9 @@ pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
             channel: facts.channel,
             customer_id: t.customer_id,
             base_priority: t.priority,
-            priority: t.priority + rule.map_or(0, |r| r.priority_boost),
+            priority: t.priority
+                + rule.map_or(0, |r| r.priority_boost)
+                + crate::value::tier_boost(state.config.tier_priority, t.tier.as_deref()),
             skills: rule.map(|r| r.skills.clone()).unwrap_or_default(),
         });
     }

@@ -53,5 +53,7 @@ mod ticket_search;
 mod tickets;
 mod twilio_fake;
 mod twilio_sig;
+mod value;
 mod voice;
 mod voice_ws;
+mod webhooks;

@@ -7,6 +7,9 @@
 // The new-ticket form keeps its draft per customer (lib/drafts.js) until it is sent. "Send SMS"
 // starts an SMS conversation (POST /api/customers/{id}/sms) to one of the customer's numbers;
 // a number that opted out (STOP, 退订) is shown as such and cannot be chosen.
+// The value block (GET /api/customers/{id}/value) shows why the customer has their tier, the
+// value score and service load, lifetime value and recent orders; supervisors may unpin a tier
+// set by hand.
 
 import { api } from '../../lib/api.js';
 import { drafts } from '../../lib/drafts.js';
@@ -69,7 +72,48 @@ class HlCustomerView extends HTMLElement {
     }
     // A new-ticket draft for this customer reopens its form.
     this.creating = (same && this.creating) || !!(view.customer && drafts.get(`new-ticket.${view.customer.id}`));
+    if (!same) this.value = null;
     this.draw();
+    if (view.customer) this.loadValue(view.customer.id);
+  }
+
+  async loadValue(id) {
+    try {
+      const value = await api.get(`/api/customers/${id}/value`);
+      if (this.view && this.view.customer && this.view.customer.id === id) {
+        this.value = value;
+        this.draw();
+      }
+    } catch {
+      // The block stays away; the rest of the page works.
+    }
+  }
+
+  /** Why the customer has the tier, in the reader's language. */
+  reasonText(r) {
+    const share = r.code === 'vip' ? r.vip_share : r.key_share;
+    return t('value.reason.' + r.code, { top: r.top_percent, months: r.months, share });
+  }
+
+  valueBlock(c) {
+    const v = this.value;
+    if (!v || v.customer_id !== c.id) return '';
+    const f = v.figures;
+    return html`<div class="value-block" id="customer-value">
+        <p class="small"><span id="tier-reason">${v.reason ? this.reasonText(v.reason) : ''}</span>
+          ${v.pinned ? html` <span class="badge" id="tier-pinned">${t('value.pinned')}</span>
+            ${session.supervisor ? html`<button type="button" class="small" id="tier-unpin">${t('value.unpin')}</button>` : ''}` : ''}</p>
+        <p class="small"><strong>${t('value.lifetime')}</strong>:
+          <span id="lifetime-value">${v.lifetime_value.length ? v.lifetime_value.map((m) => `${m.currency} ${m.amount}`).join(' · ') : t('value.no_orders')}</span></p>
+        ${f ? html`<p class="small" id="value-score">${t('value.score', { score: v.score, r: f.r, f: f.f, m: f.m })}</p>` : ''}
+        <p class="small" id="service-load">${t('value.load', { months: v.window_months, contacts: v.contacts, complaints: v.complaints })}</p>
+        ${v.recent_orders.length ? html`<details><summary>${t('value.recent_orders')} (${v.recent_orders.length})</summary>
+          <ul class="timeline" id="recent-orders">${v.recent_orders.map((o) => html`
+            <li data-order="${o.external_id}"><span class="ch">${o.currency}</span>
+              <div><strong>${o.amount}</strong> · ${o.product || o.external_id}
+                <span class="badge">${t('order.status.' + o.status)}</span></div>
+              <span class="small muted">${fmtDateTime(o.ordered_at)}</span></li>`)}</ul></details>` : ''}
+      </div>`;
   }
 
   showPop(pop) {
@@ -130,6 +174,7 @@ class HlCustomerView extends HTMLElement {
         </header>
         <div class="idents">${c.identities.map((i) => html`<span class="ident" title="${t('identity.' + i.kind)}">${i.value}</span>`)}</div>
         ${c.notes ? html`<p class="small">${c.notes}</p>` : ''}
+        ${this.valueBlock(c)}
         ${c.tags.length ? html`<div class="row">${c.tags.map((tag) => html`<span class="badge">${tag}</span>`)}</div>` : ''}
         ${v.open_complaints ? html`<div class="alert" id="open-complaints">${t('customer.open_complaints', { n: v.open_complaints })}</div>` : ''}
         ${this.editing ? this.editForm(c) : ''}
@@ -285,6 +330,14 @@ class HlCustomerView extends HTMLElement {
   }
 
   wire() {
+    this.querySelector('#tier-unpin')?.addEventListener('click', async () => {
+      try {
+        this.value = await api.del(`/api/customers/${this.view.customer.id}/tier-pin`);
+        this.load(this.view.customer.id);
+      } catch (x) {
+        notify(errorText(x), 'error');
+      }
+    });
     this.querySelector('#edit-customer')?.addEventListener('click', () => {
       this.editing = !this.editing;
       this.draw();
