@@ -229,6 +229,7 @@ async fn every_documented_setting_starts_the_real_binary() {
             "HOTLINE_KB_DIR" => dir.path().join("kb").display().to_string(),
             "HOTLINE_PORTAL_FORM_MIN_AGE_MS" => "3000".into(),
             "HOTLINE_PORTAL_PER_MINUTE" => "5".into(),
+            "HOTLINE_PORTAL_KB_SEARCHES_PER_MINUTE" => "30".into(),
             "HOTLINE_PORTAL_ACKS_PER_CONTACT_PER_HOUR" => "3".into(),
             "HOTLINE_PORTAL_ACKS_PER_HOUR" => "300".into(),
             "HOTLINE_EVENTS_RETENTION_HOURS" => "72".into(),
