@@ -224,6 +224,7 @@ pub fn routes(state: AppState) -> Routes {
     let r = crate::tickets::routes::routes(r);
     let r = crate::realtime::ws::routes(r);
     let r = crate::knowledge::routes::routes(r);
+    let r = crate::knowledge::learn::routes(r);
     let r = crate::channels::email::routes::routes(r);
     let r = crate::channels::voice::routes::routes(crate::channels::sms::routes::routes(r));
     let r = crate::channels::web::routes(r);

@@ -4,6 +4,7 @@
 
 pub mod import;
 pub mod index;
+pub mod learn;
 pub mod markdown;
 pub mod routes;
 pub mod store;

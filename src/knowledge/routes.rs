@@ -130,7 +130,8 @@ pub fn routes(r: Routes) -> Routes {
         "/api/kb/articles/{id}/used",
         "kb",
         Access::Agent,
-        "Record that an agent inserted the article into a reply to a ticket",
+        "Record that an agent inserted the article into a reply to a ticket (the ticket's \
+         customer question is proposed as a similar question of the article: /api/kb/proposals)",
         post(record_used),
     )
     .body::<UsedBody>()
@@ -436,7 +437,7 @@ async fn record_used(
     Path(id): Path<i64>,
     Json(b): Json<UsedBody>,
 ) -> AppResult<StatusCode> {
-    store::find_article(&state.db.pool, id).await?;
+    let article = store::find_article(&state.db.pool, id).await?;
     let ticket = crate::tickets::store::find_ticket(&mut &state.db, b.ticket_id)
         .await
         .map_err(|_| AppError::validation("ticket_id", "ticket_id is not a ticket"))?;
@@ -447,6 +448,9 @@ async fn record_used(
         ));
     }
     store::insert_suggestion_uses(&state.db, ticket.id, &[id], user.id, "inserted").await?;
+    // The customer's question on this ticket is proposed as a similar question of the article
+    // (reviewed by an admin: `learn`).
+    super::learn::propose(&state.db, &article, ticket.id, user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

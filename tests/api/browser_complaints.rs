@@ -284,6 +284,57 @@ async fn browser_complaint_loop_from_portal_to_register() {
         click(c, "#category-new button").await;
         wait_text(c, "#category-rows", "installation").await;
         screenshot(c, "complaint-admin").await;
+
+        // The knowledge base learns the customer's words: inserting an article into a reply
+        // on the portal complaint proposes its question; the admin accepts it in the console.
+        let (_, reg) = app
+            .get("/api/complaints?category_id=0", &app.admin_token)
+            .await;
+        assert_eq!(reg["total"], 0);
+        let (_, all) = app.get("/api/complaints", &app.admin_token).await;
+        let ticket = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["subject"] == "快递丢件")
+            .unwrap()["ticket_id"]
+            .as_i64()
+            .unwrap();
+        let (_, hits) = app
+            .get(
+                "/api/kb/search?q=%E5%BF%AB%E9%80%92&lang=zh",
+                &app.admin_token,
+            )
+            .await;
+        let article = hits["hits"][0]["id"]
+            .as_i64()
+            .expect("an article about 快递");
+        let (s, b) = app
+            .post(
+                &format!("/api/kb/articles/{article}/used"),
+                &app.admin_token,
+                json!({"ticket_id": ticket}),
+            )
+            .await;
+        assert_eq!(s, 204, "{b}");
+        c.goto(&app.url("/#/admin/kb-proposals")).await.unwrap();
+        wait_text(c, "#kbp-rows", "#").await;
+        let wording = find(c, "#kbp-rows input[data-wording]")
+            .await
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(
+            wording.as_deref(),
+            Some("三天前下单的包裹显示已签收，但我没有收到。")
+        );
+        screenshot(c, "kb-proposals").await;
+        click(c, "#kbp-rows [data-accept]").await;
+        wait_text(c, "#kbp-empty", "Nothing here").await;
+        let (_, a) = app
+            .get(&format!("/api/kb/articles/{article}"), &app.admin_token)
+            .await;
+        assert!(a["questions"].to_string().contains("但我没有收到"), "{a}");
     })
     .await;
     let (_, cats) = t.get("/api/complaint-categories", &t.admin_token).await;

@@ -620,3 +620,190 @@ async fn admins_synonyms_apply_to_searches() {
         .unwrap();
     assert_eq!(hits[0].slug, "refund-zh");
 }
+
+/// Learning from answered tickets: inserting an article into a reply proposes the customer's
+/// question as a similar question; an admin accepts it (reworded or not) and the customer's
+/// words find the article at once; a rejected one is not proposed again; agents cannot review.
+#[tokio::test]
+async fn inserted_answers_teach_the_article_the_customers_words() {
+    let dir = std::env::temp_dir().join("hotline-kb-answers-empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.kb_dir = dir;
+        c.portal_form_min_age_ms = 100;
+    })
+    .await;
+    let (_, agent) = app.user("kba-agent9", "agent").await;
+    let id = article(
+        &app,
+        public(
+            "parcel-late",
+            "zh",
+            "快递延误怎么办",
+            "物流超过 48 小时没有更新时，我们会向快递公司发起查件，24 小时内回复您。",
+        ),
+    )
+    .await;
+    article(
+        &app,
+        public(
+            "opening-hours",
+            "zh",
+            "营业时间",
+            "我们每天 9:00–21:00 接听电话。",
+        ),
+    )
+    .await;
+    // Two customers write through the portal: a question, and a word too short to be one.
+    let mut tickets = Vec::new();
+    for (email, words) in [
+        (
+            "zhou@example.cn",
+            "包裹五天了一直卡在中转站不动？订单 SF998",
+        ),
+        ("li@example.cn", "hi"),
+    ] {
+        let (_, form) = app
+            .call(reqwest::Method::GET, "/api/portal/form-token", None, None)
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (s, r) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/portal/complaints",
+                None,
+                Some(json!({"name": "周杰", "email": email, "kind": "inquiry",
+                            "description": words, "form_token": form["token"],
+                            "website": ""})),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        tickets.push(r["ticket_number"].as_i64().unwrap());
+    }
+    // Before: the customer's words do not find the article first.
+    let words = "包裹五天了一直卡在中转站不动？";
+    let (_, before) = app
+        .get(&format!("/api/kb/search?q={}", enc(words)), &agent)
+        .await;
+    assert_ne!(
+        slugs(&before).first().map(String::as_str),
+        Some("parcel-late"),
+        "{before}"
+    );
+    // The agent (in the default queue, like the tickets) inserts the article twice: one
+    // proposal. A message too short to be a question proposes nothing.
+    let q = {
+        let (_, list) = app.get("/api/queues", &app.admin_token).await;
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["is_default"] == true)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (_, me) = app.get("/api/auth/me", &agent).await;
+    let (s, b) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/queues/{q}/members"),
+            Some(&app.admin_token),
+            Some(json!({"user_ids": [me["id"]]})),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    for t in [tickets[0], tickets[0], tickets[1]] {
+        let (s, b) = app
+            .post(
+                &format!("/api/kb/articles/{id}/used"),
+                &agent,
+                json!({"ticket_id": t}),
+            )
+            .await;
+        assert_eq!(s, 204, "{b}");
+    }
+    let (s, b) = app.get("/api/kb/proposals", &agent).await;
+    assert_error(s, &b, 403, "forbidden");
+    let (s, list) = app.get("/api/kb/proposals", &app.admin_token).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["question"], words);
+    assert_eq!(list[0]["article_id"], id);
+    assert_eq!(list[0]["ticket_id"], tickets[0]);
+    let pid = list[0]["id"].as_i64().unwrap();
+
+    // Accepted: the article has the question in a new version, and the words find it first.
+    let (s, p) = app
+        .post(
+            &format!("/api/kb/proposals/{pid}/accept"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["status"], "accepted");
+    let (_, a) = app.get(&format!("/api/kb/articles/{id}"), &agent).await;
+    assert_eq!(a["questions"], json!([words]), "{a}");
+    let (_, after) = app
+        .get(&format!("/api/kb/search?q={}", enc(words)), &agent)
+        .await;
+    assert_eq!(
+        slugs(&after).first().map(String::as_str),
+        Some("parcel-late"),
+        "before: {before}\nafter: {after}"
+    );
+    let (s, b) = app
+        .post(
+            &format!("/api/kb/proposals/{pid}/reject"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_error(s, &b, 409, "conflict");
+
+    // Rejected: kept, and the same words on another ticket are not proposed again.
+    let other = article(
+        &app,
+        public(
+            "parcel-lost",
+            "zh",
+            "快递丢失",
+            "包裹确认丢失后我们全额退款或补发。",
+        ),
+    )
+    .await;
+    let (s, _) = app
+        .post(
+            &format!("/api/kb/articles/{other}/used"),
+            &agent,
+            json!({"ticket_id": tickets[0]}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, list) = app.get("/api/kb/proposals", &app.admin_token).await;
+    let pid = list[0]["id"].as_i64().unwrap();
+    let (s, p) = app
+        .post(
+            &format!("/api/kb/proposals/{pid}/reject"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    app.post(
+        &format!("/api/kb/articles/{other}/used"),
+        &agent,
+        json!({"ticket_id": tickets[0]}),
+    )
+    .await;
+    let (_, pending) = app.get("/api/kb/proposals", &app.admin_token).await;
+    assert_eq!(pending, json!([]));
+    let (_, rejected) = app
+        .get("/api/kb/proposals?status=rejected", &app.admin_token)
+        .await;
+    assert_eq!(rejected.as_array().unwrap().len(), 1);
+    let (s, b) = app
+        .get("/api/kb/proposals?status=maybe", &app.admin_token)
+        .await;
+    assert_error(s, &b, 400, "validation_failed");
+}

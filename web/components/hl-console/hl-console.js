@@ -33,6 +33,7 @@ import '../hl-admin-macros/hl-admin-macros.js';
 import '../hl-audit-log/hl-audit-log.js';
 import '../hl-system-status/hl-system-status.js';
 import '../hl-complaints/hl-complaints.js';
+import '../hl-kb-proposals/hl-kb-proposals.js';
 
 /** The Administration screens: route name, element, nav label, who may open it. */
 const ADMIN_SCREENS = [
@@ -42,6 +43,7 @@ const ADMIN_SCREENS = [
   { name: 'templates', tag: 'hl-admin-templates', label: 'nav.admin_templates', supervisor: false },
   // Everyone: agents keep their personal macros (shared ones read-only).
   { name: 'macros', tag: 'hl-admin-macros', label: 'nav.admin_macros', supervisor: true, agent: true },
+  { name: 'kb-proposals', tag: 'hl-kb-proposals', label: 'nav.kb_proposals', supervisor: false },
   { name: 'audit', tag: 'hl-audit-log', label: 'nav.admin_audit', supervisor: false },
   { name: 'system', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false },
   { name: 'phone', tag: 'hl-phone-settings', label: 'nav.phone_settings', supervisor: false },
