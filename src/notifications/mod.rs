@@ -128,52 +128,14 @@ pub async fn record_mentions<E: Exec>(
     author: &User,
     users: &[User],
 ) -> AppResult<()> {
-    let excerpt: String = note.body.chars().take(EXCERPT_CHARS).collect();
-    let now = now_ms();
+    let n = Notification {
+        actor_id: Some(author.id),
+        actor_name: Some(author.display_name.clone()),
+        excerpt: note.body.chars().take(EXCERPT_CHARS).collect(),
+        ..Notification::new("mention", ticket, Some(note.id))
+    };
     for user in users {
-        let Some(id) = tx
-            .row::<i64>(
-                "INSERT INTO notifications (user_id, kind, ticket_id, interaction_id, actor_id, \
-                 excerpt, created_at) VALUES ($1, 'mention', $2, $3, $4, $5, $6) RETURNING id",
-                vec![
-                    user.id.into(),
-                    ticket.id.into(),
-                    note.id.into(),
-                    author.id.into(),
-                    excerpt.as_str().into(),
-                    now.into(),
-                ],
-            )
-            .await?
-        else {
-            continue;
-        };
-        let n = Notification {
-            id,
-            kind: "mention".into(),
-            ticket_id: ticket.id,
-            ticket_subject: ticket.subject.clone(),
-            interaction_id: Some(note.id),
-            actor_id: Some(author.id),
-            actor_name: Some(author.display_name.clone()),
-            excerpt: excerpt.clone(),
-            created_at: now,
-            seen_at: None,
-            data: serde_json::json!({}),
-        };
-        let scope = Scope {
-            user_id: Some(user.id),
-            ticket_id: Some(ticket.id),
-            ..Scope::default()
-        };
-        events::append(
-            tx,
-            backend,
-            "notification",
-            scope,
-            &serde_json::json!({ "notification": n }),
-        )
-        .await?;
+        send(tx, backend, user.id, &n).await?;
     }
     Ok(())
 }
@@ -189,52 +151,12 @@ pub async fn record_survey_low<E: Exec>(
     comment: &str,
     users: &[i64],
 ) -> AppResult<()> {
-    let excerpt: String = comment.chars().take(EXCERPT_CHARS).collect();
-    let now = now_ms();
+    let n = Notification {
+        excerpt: comment.chars().take(EXCERPT_CHARS).collect(),
+        ..Notification::new("survey_low", follow_up, Some(note.id))
+    };
     for user_id in users {
-        let Some(id) = tx
-            .row::<i64>(
-                "INSERT INTO notifications (user_id, kind, ticket_id, interaction_id, actor_id, \
-                 excerpt, created_at) VALUES ($1, 'survey_low', $2, $3, NULL, $4, $5) \
-                 RETURNING id",
-                vec![
-                    (*user_id).into(),
-                    follow_up.id.into(),
-                    note.id.into(),
-                    excerpt.as_str().into(),
-                    now.into(),
-                ],
-            )
-            .await?
-        else {
-            continue;
-        };
-        let n = Notification {
-            id,
-            kind: "survey_low".into(),
-            ticket_id: follow_up.id,
-            ticket_subject: follow_up.subject.clone(),
-            interaction_id: Some(note.id),
-            actor_id: None,
-            actor_name: None,
-            excerpt: excerpt.clone(),
-            created_at: now,
-            seen_at: None,
-            data: serde_json::json!({}),
-        };
-        let scope = Scope {
-            user_id: Some(*user_id),
-            ticket_id: Some(follow_up.id),
-            ..Scope::default()
-        };
-        events::append(
-            tx,
-            backend,
-            "notification",
-            scope,
-            &serde_json::json!({ "notification": n }),
-        )
-        .await?;
+        send(tx, backend, *user_id, &n).await?;
     }
     Ok(())
 }
@@ -338,51 +260,77 @@ pub async fn record_complaint_reminder<E: Exec>(
     data: &serde_json::Value,
     users: &[i64],
 ) -> AppResult<()> {
-    let now = now_ms();
+    let n = Notification {
+        data: data.clone(),
+        ..Notification::new("complaint_reminder", ticket, None)
+    };
     for user_id in users {
-        let Some(id) = tx
-            .row::<i64>(
-                "INSERT INTO notifications (user_id, kind, ticket_id, interaction_id, actor_id, \
-                 excerpt, created_at, data) VALUES ($1, 'complaint_reminder', $2, NULL, NULL, \
-                 '', $3, $4) RETURNING id",
-                vec![
-                    (*user_id).into(),
-                    ticket.id.into(),
-                    now.into(),
-                    data.to_string().into(),
-                ],
-            )
-            .await?
-        else {
-            continue;
-        };
-        let n = Notification {
-            id,
-            kind: "complaint_reminder".into(),
+        send(tx, backend, *user_id, &n).await?;
+    }
+    Ok(())
+}
+
+impl Notification {
+    /// A notification of `kind` about `ticket` (and one of its interactions), made now; the
+    /// caller fills in the rest.
+    fn new(kind: &str, ticket: &Ticket, interaction_id: Option<i64>) -> Notification {
+        Notification {
+            id: 0,
+            kind: kind.into(),
             ticket_id: ticket.id,
             ticket_subject: ticket.subject.clone(),
-            interaction_id: None,
+            interaction_id,
             actor_id: None,
             actor_name: None,
             excerpt: String::new(),
-            created_at: now,
+            created_at: now_ms(),
             seen_at: None,
-            data: data.clone(),
-        };
-        let scope = Scope {
-            user_id: Some(*user_id),
-            ticket_id: Some(ticket.id),
-            ..Scope::default()
-        };
-        events::append(
-            tx,
-            backend,
-            "notification",
-            scope,
-            &serde_json::json!({ "notification": n }),
-        )
-        .await?;
+            data: serde_json::json!({}),
+        }
     }
+}
+
+/// Stores `n` for `user_id` and appends its `notification` event for that user alone, in the
+/// caller's transaction.
+async fn send<E: Exec>(
+    tx: &mut E,
+    backend: Backend,
+    user_id: i64,
+    n: &Notification,
+) -> AppResult<()> {
+    let Some(id) = tx
+        .row::<i64>(
+            "INSERT INTO notifications (user_id, kind, ticket_id, interaction_id, actor_id, \
+             excerpt, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            vec![
+                user_id.into(),
+                n.kind.as_str().into(),
+                n.ticket_id.into(),
+                n.interaction_id.into(),
+                n.actor_id.into(),
+                n.excerpt.as_str().into(),
+                n.created_at.into(),
+                n.data.to_string().into(),
+            ],
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let scope = Scope {
+        user_id: Some(user_id),
+        ticket_id: Some(n.ticket_id),
+        ..Scope::default()
+    };
+    let n = Notification { id, ..n.clone() };
+    events::append(
+        tx,
+        backend,
+        "notification",
+        scope,
+        &serde_json::json!({ "notification": n }),
+    )
+    .await?;
     Ok(())
 }
 
