@@ -160,6 +160,9 @@ pub struct Config {
     pub value_key_share: u32,
     /// Percent of the `key` customers (the top ones by revenue) who are `vip`.
     pub value_vip_share: u32,
+    /// After orders change, the routing leader ranks every customer again at most this often
+    /// (seconds); the customer whose order changed is tiered at once against the last ranking.
+    pub value_rank_secs: u64,
     /// New tickets of vip (two steps) and key (one step) customers wait in their queue with a
     /// higher priority.
     pub tier_priority: bool,
@@ -254,6 +257,7 @@ impl Default for Config {
             value_window_months: 12,
             value_key_share: 80,
             value_vip_share: 20,
+            value_rank_secs: 60,
             tier_priority: false,
             webhook_max_attempts: 8,
             webhook_retry_ms: 10_000,
@@ -648,6 +652,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "HOTLINE_VALUE_VIP_SHARE",
         "20",
         "percent of the key customers (top by revenue) who are vip",
+    ),
+    (
+        "HOTLINE_VALUE_RANK_SECS",
+        "60",
+        "after orders change, every customer is ranked again at most this often",
     ),
     (
         "HOTLINE_TIER_PRIORITY",

@@ -21,7 +21,7 @@ pub fn seeded_phone(n: i64) -> String {
 const SERIES: &str = "WITH RECURSIVE s(n) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
      SELECT n + 1 FROM s WHERE n < $2) ";
 
-async fn seed_table(
+pub(super) async fn seed_table(
     db: &Db,
     what: &str,
     total: i64,

@@ -5,6 +5,7 @@ pub mod email;
 pub mod kb;
 pub mod lookup;
 pub mod sms;
+pub mod value;
 pub mod voice;
 pub mod ws;
 
@@ -69,6 +70,15 @@ pub enum BenchCommand {
         #[arg(long, default_value = "")]
         database_url: String,
     },
+    /// The value ranking on seeded customers (`seed` first): seeds orders when there are none,
+    /// then times the full ranking (first and rerun), one customer's tiering and the value
+    /// report, and prints the process's peak memory.
+    Value {
+        #[arg(long, default_value_t = 10_000_000)]
+        orders: i64,
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
     /// Concurrent SMTP clients deliver a mixed corpus to the real server (in this process, on a
     /// fresh data folder) until every mail is a committed ticket interaction.
     Email {
@@ -114,6 +124,7 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> anyhow::Result<()> {
             .await
         }
         BenchCommand::Email { clients, messages } => email::run(config, clients, messages).await,
+        BenchCommand::Value { orders, samples } => value::run(config, orders, samples).await,
     }
 }
 

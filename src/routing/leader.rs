@@ -67,12 +67,6 @@ pub async fn tick(state: &AppState, with_clocks: bool, followed: &mut Option<i64
                 clock: &state.clock,
             })
             .await?;
-            crate::value::nightly(
-                &state.db,
-                &state.clock,
-                crate::value::Shares::of(&state.config),
-            )
-            .await?;
         }
         Ok::<_, crate::error::AppError>(())
     };
@@ -95,6 +89,9 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
     // sent), in a task of their own: a slow receiver must not hold up routing.
     let sender = crate::webhooks::Sender::new(state.db.clone(), state.clock.clone(), &state.config);
     let _webhooks = WhileLeading(tokio::spawn(crate::webhooks::run(sender)));
+    // Customers are ranked by value in a task of its own too (seconds at a million customers).
+    let ranker = crate::value::Ranker::new(state.db.clone(), state.clock.clone(), &state.config);
+    let _ranking = WhileLeading(tokio::spawn(crate::value::run(ranker)));
     let every = Duration::from_millis(state.config.routing_tick_ms.max(10));
     let mut last_check = tokio::time::Instant::now();
     // SLA clocks are checked every fourth pass (each second by default).

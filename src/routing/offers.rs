@@ -778,7 +778,8 @@ pub async fn place_new_tickets(state: &AppState) -> AppResult<usize> {
             queue_id: rule.map(|r| r.queue_id).or(t.queue_id),
             channel: facts.channel,
             customer_id: t.customer_id,
-            base_priority: t.priority,
+            base_priority: t.priority
+                + crate::value::tier_boost(state.config.tier_priority, t.tier.as_deref()),
             priority: t.priority
                 + rule.map_or(0, |r| r.priority_boost)
                 + crate::value::tier_boost(state.config.tier_priority, t.tier.as_deref()),
@@ -838,7 +839,8 @@ struct Placement {
     queue_id: Option<i64>,
     channel: String,
     customer_id: Option<i64>,
-    /// The ticket's priority (the SLA target's), before a rule's boost.
+    /// The ticket's priority, raised for vip and key customers with `HOTLINE_TIER_PRIORITY`:
+    /// the SLA target's (a rule's boost orders the queue only).
     base_priority: i64,
     priority: i64,
     skills: Vec<String>,

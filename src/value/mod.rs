@@ -20,7 +20,8 @@ use crate::config::Config;
 use crate::customers::Tier;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Customers read and written per transaction by the recompute.
 const CHUNK: i64 = 500;
@@ -55,67 +56,387 @@ pub struct Outcome {
 static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Ranks every customer over the window ending `now` and stores tiers, reasons and figures.
-/// Customers are written `CHUNK` per transaction; each change records its history and
-/// `customer.tier_changed` in the same commit.
+///
+/// The ranking is one read in the database (`store::ranking_changes`, held by the tests to
+/// `rank` below) that returns only the customers whose figures or tier differ from what is
+/// stored; those are written `CHUNK` per transaction, each tier change with its history and
+/// `customer.tier_changed` in the same commit. Memory follows the changes (all ranked customers
+/// on the first run, few after), and no transaction is long: on SQLite intake keeps flowing.
+/// Then customers without counting orders become `low`, stale figures go, and a snapshot (the
+/// Pareto curve, tiers, the revenue cuts) is stored for the value report and for new orders.
 pub async fn recompute(db: &Db, now: i64, shares: Shares) -> AppResult<Outcome> {
     let _one = RUNNING.lock().await;
     let from = window_start(now, shares.months);
-    let totals = store::window_totals(db, from, now).await?;
-    let ranked = rank(&totals, shares);
-    let by_id: std::collections::HashMap<i64, usize> = ranked
-        .iter()
-        .enumerate()
-        .map(|(k, r)| (r.customer_id, k))
-        .collect();
-    let totals_by_id: std::collections::HashMap<i64, &Totals> =
-        totals.iter().map(|t| (t.customer_id, t)).collect();
-    let low = low_reason(shares);
     let stamp = crate::db::now_ms();
+    let last = latest_snapshot(db).await?;
+    let rewrite_reasons = last.as_ref().is_none_or(|s| !s.same_shares(shares));
+    let rows = store::ranking_changes(db, from, now, shares, rewrite_reasons).await?;
     let mut outcome = Outcome {
-        ranked: ranked.len(),
         from,
         to: now,
         ..Outcome::default()
     };
-    let mut after = 0;
-    loop {
-        let page = store::current_tiers(db, after, CHUNK).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
+    for chunk in rows.chunks(CHUNK as usize) {
         let mut tx = db.begin().await?;
-        for c in &page {
-            let (tier, reason) = match by_id.get(&c.id) {
-                Some(&k) => {
-                    let r = &ranked[k];
-                    store::upsert_figures(&mut tx, totals_by_id[&c.id], r, stamp).await?;
-                    (r.tier, &r.reason)
-                }
-                None => (Tier::Low, &low),
-            };
-            if c.pinned {
-                continue;
-            }
-            let data = serde_json::to_string(reason).map_err(AppError::internal)?;
-            if c.tier != tier.as_str() {
-                if store::apply_computed(&mut tx, db.backend, c.id, &c.tier, tier.as_str(), reason)
-                    .await?
+        let refs: Vec<&store::RankedRow> = chunk.iter().collect();
+        store::upsert_figures(&mut tx, &refs, stamp).await?;
+        for row in chunk.iter().filter(|r| !r.pinned) {
+            let reason = ranked_reason(row.tier, row.top_percent, shares);
+            let tier = row.tier.as_str();
+            if row.current != tier {
+                if store::apply_computed(
+                    &mut tx,
+                    db.backend,
+                    row.customer_id,
+                    &row.current,
+                    tier,
+                    &reason,
+                )
+                .await?
                 {
                     outcome.changed += 1;
                 }
-            } else if c.reason != data {
-                store::set_reason(&mut tx, c.id, &data).await?;
+            } else if rewrite_reasons || row.stored_top != row.top_percent {
+                let data = serde_json::to_string(&reason).map_err(AppError::internal)?;
+                store::set_reason(&mut tx, row.customer_id, &data).await?;
             }
         }
         crate::realtime::events::commit(tx).await?;
     }
-    store::drop_stale_figures(db, stamp).await?;
+    drop(rows);
+    let low = low_reason(shares);
+    let low_data = serde_json::to_string(&low).map_err(AppError::internal)?;
+    let mut after = 0;
+    loop {
+        let page = store::unranked(db, from, now, &low_data, after, CHUNK).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let mut tx = db.begin().await?;
+        for c in &page {
+            if c.tier != Tier::Low.as_str() {
+                if store::apply_computed(&mut tx, db.backend, c.id, &c.tier, "low", &low).await? {
+                    outcome.changed += 1;
+                }
+            } else {
+                store::set_reason(&mut tx, c.id, &low_data).await?;
+            }
+        }
+        crate::realtime::events::commit(tx).await?;
+    }
+    loop {
+        let stale = store::stale_figures(db, from, now, CHUNK).await?;
+        if stale.is_empty() {
+            break;
+        }
+        let mut tx = db.begin().await?;
+        store::drop_figures(&mut tx, &stale).await?;
+        tx.commit().await?;
+    }
+    let snapshot = Snapshot::build(db, from, now, shares).await?;
+    outcome.ranked = snapshot.ranked as usize;
+    let data = serde_json::to_string(&snapshot).map_err(AppError::internal)?;
+    store::save_snapshot(db, stamp, from, now, &data).await?;
     metrics::counter!("hotline_value_tier_changes_total").increment(outcome.changed as u64);
     Ok(outcome)
 }
 
-/// The routing leader's daily full recompute: due 24 hours (by `clock`) after the last one.
-/// The first time it only notes the time, so that a new installation (every customer without
-/// orders) is not re-tiered the moment it starts; without any order at all it does nothing.
+/// The reason of a ranked customer's tier.
+fn ranked_reason(tier: Tier, top_percent: i64, shares: Shares) -> Reason {
+    Reason {
+        code: tier.as_str().into(),
+        top_percent: Some(top_percent),
+        months: shares.months,
+        key_share: shares.key,
+        vip_share: shares.vip,
+    }
+}
+
+/// A ranking as it was: what the value report shows, and the cuts a new order is tiered by.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Snapshot {
+    /// The window: orders after `from` up to `to` (unix ms).
+    pub from: i64,
+    pub to: i64,
+    pub months: i64,
+    pub key_share: u32,
+    pub vip_share: u32,
+    /// Every customer, and those with counting orders in the window.
+    pub customers: i64,
+    pub ranked: i64,
+    /// The window's revenue (minor units, currencies added as they are) and inbound contacts.
+    pub revenue_minor: i64,
+    pub contacts: i64,
+    /// The revenue of the last computed vip and key customer (null when there is none).
+    pub vip_cut: Option<i64>,
+    pub key_cut: Option<i64>,
+    /// The Pareto curve: customers ranked by revenue (those without revenue last); at each
+    /// percent of them, the cumulated percent of revenue and of contacts.
+    pub curve: Vec<CurvePoint>,
+    /// Customers, revenue and contacts per tier.
+    pub tiers: Vec<TierShare>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CurvePoint {
+    pub rank_pct: i64,
+    pub revenue_pct: f64,
+    pub contacts_pct: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TierShare {
+    pub tier: String,
+    pub customers: i64,
+    pub revenue_pct: f64,
+    pub contacts: i64,
+    /// The lowest window revenue of an unpinned customer of the tier.
+    #[serde(skip)]
+    cut: Option<i64>,
+}
+
+fn pct(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
+}
+
+impl Snapshot {
+    async fn build(db: &Db, from: i64, to: i64, shares: Shares) -> AppResult<Snapshot> {
+        let buckets = store::curve_buckets(db, from, to).await?;
+        let totals = store::tier_totals(db, from, to).await?;
+        let revenue: i64 = buckets.iter().map(|b| b.revenue).sum();
+        let contacts: i64 = buckets.iter().map(|b| b.contacts).sum();
+        let (mut rev, mut con) = (0, 0);
+        let curve = buckets
+            .iter()
+            .map(|b| {
+                rev += b.revenue;
+                con += b.contacts;
+                CurvePoint {
+                    rank_pct: b.pct,
+                    revenue_pct: pct(rev, revenue),
+                    contacts_pct: pct(con, contacts),
+                }
+            })
+            .collect();
+        let tiers: Vec<TierShare> = totals
+            .iter()
+            .map(|t| TierShare {
+                tier: t.tier.clone(),
+                customers: t.customers,
+                revenue_pct: pct(t.revenue, revenue),
+                contacts: t.contacts,
+                cut: t.cut,
+            })
+            .collect();
+        let cut = |tier: &str| tiers.iter().find(|t| t.tier == tier).and_then(|t| t.cut);
+        Ok(Snapshot {
+            from,
+            to,
+            months: shares.months,
+            key_share: shares.key,
+            vip_share: shares.vip,
+            customers: buckets.iter().map(|b| b.customers).sum(),
+            ranked: store::ranked_count(db).await?,
+            revenue_minor: revenue,
+            contacts,
+            vip_cut: cut("vip"),
+            key_cut: cut("key"),
+            curve,
+            tiers,
+        })
+    }
+
+    /// Before any ranking.
+    pub fn empty(shares: Shares) -> Snapshot {
+        Snapshot {
+            from: 0,
+            to: 0,
+            months: shares.months,
+            key_share: shares.key,
+            vip_share: shares.vip,
+            customers: 0,
+            ranked: 0,
+            revenue_minor: 0,
+            contacts: 0,
+            vip_cut: None,
+            key_cut: None,
+            curve: Vec::new(),
+            tiers: Vec::new(),
+        }
+    }
+
+    fn same_shares(&self, shares: Shares) -> bool {
+        self.months == shares.months && self.key_share == shares.key && self.vip_share == shares.vip
+    }
+
+    /// The tier of `revenue` against this ranking's cuts.
+    fn tier_of(&self, revenue: i64) -> Tier {
+        match (self.vip_cut, self.key_cut) {
+            _ if revenue <= 0 => Tier::Regular,
+            (Some(v), _) if revenue >= v => Tier::Vip,
+            (_, Some(k)) if revenue >= k => Tier::Key,
+            _ => Tier::Regular,
+        }
+    }
+}
+
+/// The last ranking's snapshot, if any.
+pub async fn latest_snapshot(db: &Db) -> AppResult<Option<Snapshot>> {
+    Ok(store::latest_snapshot(db)
+        .await?
+        .and_then(|data| serde_json::from_str(&data).ok()))
+}
+
+/// The `realtime_marks` row bumped when orders change (unix ms of the change).
+const CHANGED_MARK: &str = "value_orders_changed";
+/// The `CHANGED_MARK` value the last ranking saw.
+const RANKED_MARK: &str = "value_ranked_change";
+
+/// A customer's orders changed: the customer is tiered at once (`retier`), and the leader is
+/// told to rank everyone again (at most every `HOTLINE_VALUE_RANK_SECS`).
+pub async fn order_changed(db: &Db, customer_id: i64, now: i64, shares: Shares) -> AppResult<()> {
+    store::set_mark(&mut &*db, CHANGED_MARK, crate::db::now_ms()).await?;
+    retier(db, customer_id, now, shares).await
+}
+
+/// Tiers one customer at once against the last ranking's revenue cuts: rank and top percent
+/// among the ranked customers, recency and frequency kept until the next ranking; without
+/// counting orders in the window `low`. Before any ranking exists it ranks everyone (a new
+/// center's first orders).
+pub async fn retier(db: &Db, customer_id: i64, now: i64, shares: Shares) -> AppResult<()> {
+    let Some(snap) = latest_snapshot(db).await? else {
+        recompute(db, now, shares).await?;
+        return Ok(());
+    };
+    let current = store::current_tiers(db, customer_id - 1, 1)
+        .await?
+        .into_iter()
+        .find(|c| c.id == customer_id)
+        .ok_or(AppError::NotFound("customer"))?;
+    let from = window_start(now, shares.months);
+    let Some(totals) = store::totals_of(db, customer_id, from, now).await? else {
+        let low = low_reason(shares);
+        let mut tx = db.begin().await?;
+        store::drop_figures(&mut tx, &[customer_id]).await?;
+        if !current.pinned {
+            if current.tier != Tier::Low.as_str() {
+                store::apply_computed(&mut tx, db.backend, customer_id, &current.tier, "low", &low)
+                    .await?;
+            } else {
+                let data = serde_json::to_string(&low).map_err(AppError::internal)?;
+                store::set_reason(&mut tx, customer_id, &data).await?;
+            }
+        }
+        crate::realtime::events::commit(tx).await?;
+        return Ok(());
+    };
+    let ahead = store::ahead_of(db, customer_id, totals.revenue).await?;
+    let stored = store::figures(db, customer_id).await?;
+    let n = (snap.ranked + i64::from(stored.is_none())).max(ahead + 1);
+    let rank = ahead + 1;
+    let row = store::RankedRow {
+        customer_id,
+        revenue: totals.revenue,
+        orders: totals.orders,
+        last_order_at: totals.last_order_at,
+        rank,
+        r: stored.as_ref().map_or(3, |f| f.r),
+        f: stored.as_ref().map_or(3, |f| f.f),
+        m: 5 - (5 * (rank - 1)) / n,
+        top_percent: (100 * rank + n - 1) / n,
+        tier: snap.tier_of(totals.revenue),
+        current: String::new(),
+        pinned: false,
+        stored_top: -1,
+    };
+    let reason = ranked_reason(row.tier, row.top_percent, shares);
+    let mut tx = db.begin().await?;
+    store::upsert_figures(&mut tx, &[&row], crate::db::now_ms()).await?;
+    if !current.pinned {
+        if current.tier != row.tier.as_str() {
+            store::apply_computed(
+                &mut tx,
+                db.backend,
+                customer_id,
+                &current.tier,
+                row.tier.as_str(),
+                &reason,
+            )
+            .await?;
+        } else {
+            let data = serde_json::to_string(&reason).map_err(AppError::internal)?;
+            store::set_reason(&mut tx, customer_id, &data).await?;
+        }
+    }
+    crate::realtime::events::commit(tx).await?;
+    Ok(())
+}
+
+/// What the leader's ranking task needs.
+pub struct Ranker {
+    pub db: Db,
+    pub clock: Clock,
+    pub shares: Shares,
+    /// At most one ranking after order changes per this many milliseconds.
+    pub every_ms: i64,
+}
+
+impl Ranker {
+    pub fn new(db: Db, clock: Clock, config: &Config) -> Ranker {
+        Ranker {
+            db,
+            clock,
+            shares: Shares::of(config),
+            every_ms: (config.value_rank_secs.max(1) * 1000) as i64,
+        }
+    }
+}
+
+/// The routing leader's ranking task: the nightly full recompute, and a recompute after orders
+/// changed (at most every `HOTLINE_VALUE_RANK_SECS`). Its own task: a ranking of a million
+/// customers takes seconds and must not hold up routing.
+pub async fn run(ranker: Ranker) {
+    let mut last_run = tokio::time::Instant::now() - Duration::from_millis(ranker.every_ms as u64);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Err(e) = nightly(&ranker.db, &ranker.clock, ranker.shares).await {
+            tracing::warn!(error = %e, "value: nightly recompute failed");
+            continue;
+        }
+        if last_run.elapsed() < Duration::from_millis(ranker.every_ms as u64) {
+            continue;
+        }
+        let changed = store::mark(&ranker.db, CHANGED_MARK).await;
+        let seen = store::mark(&ranker.db, RANKED_MARK).await;
+        let (Ok(Some(changed)), Ok(seen)) = (changed, seen) else {
+            continue;
+        };
+        if seen.is_some_and(|s| s >= changed) {
+            continue;
+        }
+        last_run = tokio::time::Instant::now();
+        match recompute(&ranker.db, ranker.clock.now_ms(), ranker.shares).await {
+            Ok(outcome) => {
+                if let Err(e) = store::set_mark(&mut &ranker.db, RANKED_MARK, changed).await {
+                    tracing::warn!(error = %e, "value: ranking mark");
+                }
+                tracing::debug!(
+                    ranked = outcome.ranked,
+                    changed = outcome.changed,
+                    "value: ranking"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "value: ranking failed"),
+        }
+    }
+}
+
+/// The daily full recompute: due 24 hours (by `clock`) after the last one. The first time it
+/// only notes the time, so that a new installation (every customer without orders) is not
+/// re-tiered the moment it starts; without any order at all it does nothing.
 pub async fn nightly(db: &Db, clock: &Clock, shares: Shares) -> AppResult<Option<Outcome>> {
     let now = clock.now_ms();
     match store::mark(db, NIGHTLY_MARK).await? {

@@ -2,7 +2,7 @@
 //! (score, tier and why, history, lifetime value, recent orders), unpinning, the recompute.
 
 use super::store::{self, Figures, Money, NewOrder, Order, TierChange};
-use super::{Outcome, Reason, Shares};
+use super::{Outcome, Reason, Shares, Snapshot};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, optional_text, required_text};
 use crate::http::extract::{AuthUser, Json, Path, Query};
@@ -20,8 +20,9 @@ pub fn routes(r: Routes) -> Routes {
         Access::Supervisor,
         "Record an order of the customer (shops and CRMs, with a supervisor's or admin's API \
          token): idempotent on `external_id` (201 new, 200 updated; another customer's id is \
-         409 `conflict`); `amount` is decimal text or a number in the currency; the customer's \
-         value and every tier are recomputed",
+         409 `conflict`); `amount` is decimal text or a number in the currency; the customer is \
+         tiered at once against the last ranking and everyone is ranked again soon \
+         (`HOTLINE_VALUE_RANK_SECS`)",
         post(put_order),
     )
     .body::<OrderBody>()
@@ -66,6 +67,25 @@ pub fn routes(r: Routes) -> Routes {
     )
     .no_body()
     .returns::<Outcome>(200)
+    .add(
+        "GET",
+        "/api/reports/value",
+        "value",
+        Access::Supervisor,
+        "Customer value as of the last ranking: the Pareto curve (cumulated percent of revenue \
+         and of inbound contacts by percent of customers ranked by revenue), customers, revenue \
+         share and contacts per tier, the vip and key revenue cuts; zeros before any ranking",
+        get(report),
+    )
+    .returns::<Snapshot>(200)
+}
+
+async fn report(State(state): State<AppState>) -> AppResult<axum::Json<Snapshot>> {
+    let snapshot = match super::latest_snapshot(&state.db).await? {
+        Some(s) => s,
+        None => Snapshot::empty(Shares::of(&state.config)),
+    };
+    Ok(axum::Json(snapshot))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -145,9 +165,13 @@ async fn put_order(
 ) -> AppResult<(StatusCode, axum::Json<Order>)> {
     let order = check_order(&b)?;
     let (order, created) = store::upsert_order(&state.db, id, &order).await?;
-    // Every tier depends on the ranking, so one order re-ranks everyone (cheap at a center's
-    // scale: one grouped read and writes only where something changed).
-    super::recompute(&state.db, state.clock.now_ms(), Shares::of(&state.config)).await?;
+    super::order_changed(
+        &state.db,
+        id,
+        state.clock.now_ms(),
+        Shares::of(&state.config),
+    )
+    .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -260,7 +284,13 @@ async fn unpin(
             serde_json::json!({}),
         )
         .await?;
-        super::recompute(&state.db, state.clock.now_ms(), Shares::of(&state.config)).await?;
+        super::retier(
+            &state.db,
+            id,
+            state.clock.now_ms(),
+            Shares::of(&state.config),
+        )
+        .await?;
     }
     Ok(axum::Json(value_of(&state, id).await?))
 }

@@ -148,18 +148,6 @@ impl FromRow for Totals {
     }
 }
 
-/// Counting orders (not cancelled or refunded) per customer ordered in `(from, to]`.
-pub async fn window_totals(db: &Db, from: i64, to: i64) -> AppResult<Vec<Totals>> {
-    db.fetch_all(
-        "SELECT customer_id, CAST(SUM(amount_minor) AS BIGINT) AS revenue, \
-         CAST(COUNT(*) AS BIGINT) AS n, MAX(ordered_at) AS last_at FROM orders \
-         WHERE ordered_at > $1 AND ordered_at <= $2 AND status NOT IN ('cancelled', 'refunded') \
-         GROUP BY customer_id",
-        vec![from.into(), to.into()],
-    )
-    .await
-}
-
 /// A customer's tier as stored.
 pub struct Current {
     pub id: i64,
@@ -320,44 +308,6 @@ impl FromRow for Figures {
     }
 }
 
-pub async fn upsert_figures(
-    tx: &mut Tx<'_>,
-    t: &Totals,
-    ranked: &super::Ranked,
-    at: i64,
-) -> AppResult<()> {
-    tx.run(
-        "INSERT INTO customer_value (customer_id, revenue_minor, order_count, last_order_at, \
-         r, f, m, rank, computed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (customer_id) DO UPDATE SET revenue_minor = excluded.revenue_minor, \
-         order_count = excluded.order_count, last_order_at = excluded.last_order_at, \
-         r = excluded.r, f = excluded.f, m = excluded.m, rank = excluded.rank, \
-         computed_at = excluded.computed_at",
-        vec![
-            t.customer_id.into(),
-            t.revenue.into(),
-            t.orders.into(),
-            t.last_order_at.into(),
-            ranked.r.into(),
-            ranked.f.into(),
-            ranked.m.into(),
-            ranked.rank.into(),
-            at.into(),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Drops the figures of customers the recompute at `at` did not rank (no orders any more).
-pub async fn drop_stale_figures(db: &Db, at: i64) -> AppResult<()> {
-    sqlx::query("DELETE FROM customer_value WHERE computed_at < $1")
-        .bind(at)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
 pub async fn figures(db: &Db, customer_id: i64) -> AppResult<Option<Figures>> {
     let mut db = db;
     db.row(
@@ -506,4 +456,357 @@ pub async fn set_mark<E: Exec>(exec: &mut E, name: &str, value: i64) -> AppResul
     )
     .await?;
     Ok(())
+}
+
+/// The counting orders of the window `(from, to]` per customer, as a SQL common table
+/// expression named `t` (`$1` = from, `$2` = to).
+const WINDOW_TOTALS: &str = "t AS (SELECT customer_id, CAST(SUM(amount_minor) AS BIGINT) AS revenue, \
+     CAST(COUNT(*) AS BIGINT) AS n, MAX(ordered_at) AS last_at FROM orders \
+     WHERE ordered_at > $1 AND ordered_at <= $2 AND status NOT IN ('cancelled', 'refunded') \
+     GROUP BY customer_id)";
+
+/// Inbound contacts in the window per customer, as a common table expression named `cc`.
+const WINDOW_CONTACTS: &str = "cc AS (SELECT customer_id, CAST(COUNT(*) AS BIGINT) AS contacts \
+     FROM interactions WHERE direction = 'in' AND customer_id IS NOT NULL \
+     AND created_at > $1 AND created_at <= $2 GROUP BY customer_id)";
+
+/// One ranked customer whose stored figures or tier differ from the ranking (`RankedRow`s are
+/// what the recompute writes).
+#[derive(Clone, Debug)]
+pub struct RankedRow {
+    pub customer_id: i64,
+    pub revenue: i64,
+    pub orders: i64,
+    pub last_order_at: i64,
+    pub rank: i64,
+    pub r: i64,
+    pub f: i64,
+    pub m: i64,
+    pub top_percent: i64,
+    /// The computed tier (`vip`, `key`, `regular`).
+    pub tier: crate::customers::Tier,
+    /// The stored tier and pin.
+    pub current: String,
+    pub pinned: bool,
+    /// The stored top percent (-1 without stored figures).
+    pub stored_top: i64,
+}
+
+impl FromRow for RankedRow {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        let tier: String = r.try_get("tier")?;
+        Ok(RankedRow {
+            customer_id: r.try_get("customer_id")?,
+            revenue: r.try_get("revenue")?,
+            orders: r.try_get("n")?,
+            last_order_at: r.try_get("last_at")?,
+            rank: r.try_get("rnk")?,
+            r: r.try_get("rq")?,
+            f: r.try_get("fq")?,
+            m: r.try_get("mq")?,
+            top_percent: r.try_get("top")?,
+            tier: crate::customers::Tier::parse(&tier).unwrap_or(crate::customers::Tier::Regular),
+            current: r.try_get("cur_tier")?,
+            pinned: r.try_get::<i64>("tier_pinned")? != 0,
+            stored_top: r.try_get("stored_top")?,
+        })
+    }
+}
+
+/// Ranks the window in the database (the rules of `super::rank`, which tests hold it to) and
+/// returns the customers whose stored figures, top percent or (unpinned) tier differ; `all`
+/// returns every ranked customer (the shares changed: every reason is rewritten).
+///
+/// One read: the engine groups, sorts and ranks (spilling to disk when it must); only the
+/// differences come back, so a rerun on unchanged orders returns nothing.
+pub async fn ranking_changes(
+    db: &Db,
+    from: i64,
+    to: i64,
+    shares: super::Shares,
+    all: bool,
+) -> AppResult<Vec<RankedRow>> {
+    let sql = format!(
+        "WITH {WINDOW_TOTALS}, \
+         w AS (SELECT customer_id, revenue, n, last_at, pos, \
+           RANK() OVER (ORDER BY revenue DESC) AS rnk, \
+           SUM(pos) OVER (ORDER BY revenue DESC) AS cum, \
+           COUNT(*) OVER (PARTITION BY revenue) AS peers, \
+           RANK() OVER (ORDER BY last_at DESC) AS rr, \
+           RANK() OVER (ORDER BY n DESC) AS fr, \
+           COUNT(*) OVER () AS total_n, \
+           SUM(pos) OVER () AS total_rev \
+           FROM (SELECT t.*, CASE WHEN revenue > 0 THEN revenue ELSE 0 END AS pos FROM t) p), \
+         k AS (SELECT w.*, CASE WHEN revenue > 0 AND total_rev > 0 \
+           AND (cum - peers * pos) * 100 < total_rev * $3 THEN 1 ELSE 0 END AS is_key FROM w), \
+         z AS (SELECT k.*, SUM(is_key) OVER () AS n_key FROM k), \
+         r AS (SELECT customer_id, revenue, n, last_at, CAST(rnk AS BIGINT) AS rnk, \
+           CAST(5 - (5 * (rr - 1)) / total_n AS BIGINT) AS rq, \
+           CAST(5 - (5 * (fr - 1)) / total_n AS BIGINT) AS fq, \
+           CAST(5 - (5 * (rnk - 1)) / total_n AS BIGINT) AS mq, \
+           CAST((100 * rnk + total_n - 1) / total_n AS BIGINT) AS top, \
+           CASE WHEN is_key = 1 AND rnk <= (n_key * $4 + 99) / 100 THEN 'vip' \
+             WHEN is_key = 1 THEN 'key' ELSE 'regular' END AS tier FROM z) \
+         SELECT r.*, c.tier AS cur_tier, c.tier_pinned, \
+           COALESCE(v.top_percent, -1) AS stored_top FROM r \
+         JOIN customers c ON c.id = r.customer_id \
+         LEFT JOIN customer_value v ON v.customer_id = r.customer_id \
+         WHERE $5 = 1 OR v.customer_id IS NULL OR v.revenue_minor <> r.revenue \
+           OR v.order_count <> r.n OR v.last_order_at <> r.last_at OR v.rank <> r.rnk \
+           OR v.r <> r.rq OR v.f <> r.fq OR v.m <> r.mq OR v.top_percent <> r.top \
+           OR (c.tier_pinned = 0 AND c.tier <> r.tier)"
+    );
+    db.fetch_all(
+        &sql,
+        vec![
+            from.into(),
+            to.into(),
+            i64::from(shares.key).into(),
+            i64::from(shares.vip).into(),
+            i64::from(all).into(),
+        ],
+    )
+    .await
+}
+
+/// Stores the figures of ranked customers, many rows per statement.
+pub async fn upsert_figures(tx: &mut Tx<'_>, rows: &[&RankedRow], at: i64) -> AppResult<()> {
+    for part in rows.chunks(50) {
+        let mut values = Vec::with_capacity(part.len());
+        let mut params = Vec::with_capacity(part.len() * 10);
+        for (k, row) in part.iter().enumerate() {
+            let b = k * 10;
+            values.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            ));
+            params.extend([
+                row.customer_id.into(),
+                row.revenue.into(),
+                row.orders.into(),
+                row.last_order_at.into(),
+                row.r.into(),
+                row.f.into(),
+                row.m.into(),
+                row.rank.into(),
+                row.top_percent.into(),
+                at.into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO customer_value (customer_id, revenue_minor, order_count, last_order_at, \
+             r, f, m, rank, top_percent, computed_at) VALUES {} \
+             ON CONFLICT (customer_id) DO UPDATE SET revenue_minor = excluded.revenue_minor, \
+             order_count = excluded.order_count, last_order_at = excluded.last_order_at, \
+             r = excluded.r, f = excluded.f, m = excluded.m, rank = excluded.rank, \
+             top_percent = excluded.top_percent, computed_at = excluded.computed_at",
+            values.join(", ")
+        );
+        tx.run(&sql, params).await?;
+    }
+    Ok(())
+}
+
+/// Unpinned customers without counting orders in the window whose tier or reason is not yet
+/// `low` with `low_reason` (by id, `after`, `limit`).
+pub async fn unranked(
+    db: &Db,
+    from: i64,
+    to: i64,
+    low_reason: &str,
+    after: i64,
+    limit: i64,
+) -> AppResult<Vec<Current>> {
+    db.fetch_all(
+        "SELECT id, tier, tier_pinned, tier_reason FROM customers c \
+         WHERE id > $3 AND tier_pinned = 0 AND (tier <> 'low' OR tier_reason <> $4) \
+         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id \
+           AND o.ordered_at > $1 AND o.ordered_at <= $2 \
+           AND o.status NOT IN ('cancelled', 'refunded')) \
+         ORDER BY id LIMIT $5",
+        vec![
+            from.into(),
+            to.into(),
+            after.into(),
+            low_reason.into(),
+            limit.into(),
+        ],
+    )
+    .await
+}
+
+/// Customers with stored figures but no counting order in the window any more.
+pub async fn stale_figures(db: &Db, from: i64, to: i64, limit: i64) -> AppResult<Vec<i64>> {
+    db.fetch_all(
+        "SELECT customer_id AS id FROM customer_value v WHERE NOT EXISTS (SELECT 1 FROM orders o \
+         WHERE o.customer_id = v.customer_id AND o.ordered_at > $1 AND o.ordered_at <= $2 \
+         AND o.status NOT IN ('cancelled', 'refunded')) ORDER BY customer_id LIMIT $3",
+        vec![from.into(), to.into(), limit.into()],
+    )
+    .await
+}
+
+pub async fn drop_figures(tx: &mut Tx<'_>, ids: &[i64]) -> AppResult<()> {
+    for id in ids {
+        tx.run(
+            "DELETE FROM customer_value WHERE customer_id = $1",
+            vec![(*id).into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// One percentile of customers ranked by revenue in the window (every customer; those without
+/// revenue last, by id): its revenue and inbound contacts.
+pub struct Bucket {
+    pub pct: i64,
+    pub customers: i64,
+    pub revenue: i64,
+    pub contacts: i64,
+}
+
+impl FromRow for Bucket {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(Bucket {
+            pct: r.try_get("pct")?,
+            customers: r.try_get("n")?,
+            revenue: r.try_get("rev")?,
+            contacts: r.try_get("contacts")?,
+        })
+    }
+}
+
+/// The Pareto curve's raw material: 100 buckets of customers by revenue rank.
+pub async fn curve_buckets(db: &Db, from: i64, to: i64) -> AppResult<Vec<Bucket>> {
+    let sql = format!(
+        "WITH {WINDOW_TOTALS}, {WINDOW_CONTACTS}, \
+         o AS (SELECT COALESCE(t.revenue, 0) AS rev, COALESCE(cc.contacts, 0) AS contacts, \
+           ROW_NUMBER() OVER (ORDER BY COALESCE(t.revenue, 0) DESC, c.id) AS k, \
+           COUNT(*) OVER () AS total FROM customers c \
+           LEFT JOIN t ON t.customer_id = c.id LEFT JOIN cc ON cc.customer_id = c.id) \
+         SELECT CAST((k * 100 + total - 1) / total AS BIGINT) AS pct, \
+           CAST(COUNT(*) AS BIGINT) AS n, \
+           CAST(SUM(CASE WHEN rev > 0 THEN rev ELSE 0 END) AS BIGINT) AS rev, \
+           CAST(SUM(contacts) AS BIGINT) AS contacts FROM o \
+         GROUP BY (k * 100 + total - 1) / total ORDER BY pct"
+    );
+    db.fetch_all(&sql, vec![from.into(), to.into()]).await
+}
+
+/// Customers, revenue in the window and inbound contacts per stored tier.
+pub struct TierTotal {
+    pub tier: String,
+    pub customers: i64,
+    pub revenue: i64,
+    pub contacts: i64,
+    /// The lowest window revenue of an unpinned customer with figures in the tier.
+    pub cut: Option<i64>,
+}
+
+impl FromRow for TierTotal {
+    fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+        Ok(TierTotal {
+            tier: r.try_get("tier")?,
+            customers: r.try_get("n")?,
+            revenue: r.try_get("rev")?,
+            contacts: r.try_get("contacts")?,
+            cut: r.try_get("cut")?,
+        })
+    }
+}
+
+pub async fn tier_totals(db: &Db, from: i64, to: i64) -> AppResult<Vec<TierTotal>> {
+    let sql = format!(
+        "WITH {WINDOW_CONTACTS} \
+         SELECT c.tier, CAST(COUNT(*) AS BIGINT) AS n, \
+           CAST(COALESCE(SUM(CASE WHEN v.revenue_minor > 0 THEN v.revenue_minor ELSE 0 END), 0) \
+             AS BIGINT) AS rev, \
+           CAST(COALESCE(SUM(cc.contacts), 0) AS BIGINT) AS contacts, \
+           CAST(MIN(CASE WHEN c.tier_pinned = 0 THEN v.revenue_minor END) AS BIGINT) AS cut \
+         FROM customers c LEFT JOIN customer_value v ON v.customer_id = c.id \
+         LEFT JOIN cc ON cc.customer_id = c.id GROUP BY c.tier ORDER BY c.tier"
+    );
+    db.fetch_all(&sql, vec![from.into(), to.into()]).await
+}
+
+/// Customers with figures: those with counting orders in the window at the last ranking.
+pub async fn ranked_count(db: &Db) -> AppResult<i64> {
+    let v: Vec<i64> = db
+        .fetch_all(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS id FROM customer_value",
+            vec![],
+        )
+        .await?;
+    Ok(v.first().copied().unwrap_or(0))
+}
+
+/// The last ranking's snapshot (`super::Snapshot` as JSON).
+pub async fn latest_snapshot(db: &Db) -> AppResult<Option<String>> {
+    struct Data(String);
+    impl FromRow for Data {
+        fn from_row(r: &impl ReadRow) -> Result<Self, sqlx::Error> {
+            Ok(Data(r.try_get("data")?))
+        }
+    }
+    let v: Vec<Data> = db
+        .fetch_all(
+            "SELECT data FROM value_snapshots ORDER BY id DESC LIMIT 1",
+            vec![],
+        )
+        .await?;
+    Ok(v.into_iter().next().map(|d| d.0))
+}
+
+/// Stores a ranking's snapshot, keeping the last 400 (a year of nightly rankings and more).
+pub async fn save_snapshot(db: &Db, at: i64, from: i64, to: i64, data: &str) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    tx.run(
+        "INSERT INTO value_snapshots (computed_at, window_from, window_to, data) \
+         VALUES ($1, $2, $3, $4)",
+        vec![at.into(), from.into(), to.into(), data.into()],
+    )
+    .await?;
+    tx.run(
+        "DELETE FROM value_snapshots WHERE id <= (SELECT MAX(id) FROM value_snapshots) - 400",
+        vec![],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One customer's counting orders in the window (for tiering a new order at once).
+pub async fn totals_of(db: &Db, customer_id: i64, from: i64, to: i64) -> AppResult<Option<Totals>> {
+    let v: Vec<Totals> = db
+        .fetch_all(
+            "SELECT customer_id, CAST(SUM(amount_minor) AS BIGINT) AS revenue, \
+             CAST(COUNT(*) AS BIGINT) AS n, MAX(ordered_at) AS last_at FROM orders \
+             WHERE customer_id = $1 AND ordered_at > $2 AND ordered_at <= $3 \
+             AND status NOT IN ('cancelled', 'refunded') GROUP BY customer_id",
+            vec![customer_id.into(), from.into(), to.into()],
+        )
+        .await?;
+    Ok(v.into_iter().next())
+}
+
+/// How many ranked customers (other than `customer_id`) have more revenue than `revenue`.
+pub async fn ahead_of(db: &Db, customer_id: i64, revenue: i64) -> AppResult<i64> {
+    let v: Vec<i64> = db
+        .fetch_all(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS id FROM customer_value \
+             WHERE revenue_minor > $1 AND customer_id <> $2",
+            vec![revenue.into(), customer_id.into()],
+        )
+        .await?;
+    Ok(v.first().copied().unwrap_or(0))
 }

@@ -218,6 +218,7 @@ async fn every_documented_setting_starts_the_real_binary() {
             "HOTLINE_VALUE_WINDOW_MONTHS" => "12".into(),
             "HOTLINE_VALUE_KEY_SHARE" => "80".into(),
             "HOTLINE_VALUE_VIP_SHARE" => "20".into(),
+            "HOTLINE_VALUE_RANK_SECS" => "60".into(),
             "HOTLINE_TIER_PRIORITY" => "true".into(),
             "HOTLINE_WEBHOOK_MAX_ATTEMPTS" => "8".into(),
             "HOTLINE_WEBHOOK_RETRY_MS" => "10000".into(),

@@ -187,6 +187,13 @@ async fn tiers_follow_pareto_on_a_known_data_set() {
     paid(&app, ids["F"], "F1", "500", 20, "paid").await;
     paid(&app, ids["F"], "F2", "10000", 21, "refunded").await;
     paid(&app, ids["G"], "G1", "8000", 395, "paid").await;
+    // Each order tiered its customer at once against the last ranking; the leader ranks
+    // everyone again later (`HOTLINE_VALUE_RANK_SECS`). Rank now.
+    let (s, out) = app
+        .post("/api/value/recompute", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["ranked"], 6, "{out}");
     let want = [
         ("A", "vip"),
         ("B", "key"),
@@ -244,6 +251,44 @@ async fn tiers_follow_pareto_on_a_known_data_set() {
     let changes = count(&app, "SELECT COUNT(*) AS n FROM customer_tier_history").await;
     assert!(events >= 6, "{events}");
     assert_eq!(events, changes);
+
+    // The value report: the Pareto curve and the tiers of the ranking.
+    let (s, report) = app.get("/api/reports/value", &app.admin_token).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["customers"], 8);
+    assert_eq!(report["ranked"], 6);
+    // Revenue 5000 + 2000 + 1000 + 1000 + 500 + 500 = 10000 yuan; A (1 of 8) brings half.
+    assert_eq!(report["revenue_minor"], 1_000_000);
+    assert_eq!(report["curve"][0]["rank_pct"], 13);
+    assert_eq!(report["curve"][0]["revenue_pct"], 50.0);
+    let last = report["curve"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["rank_pct"], 100);
+    assert_eq!(last["revenue_pct"], 100.0);
+    assert_eq!(report["vip_cut"], 500_000);
+    assert_eq!(report["key_cut"], 100_000);
+    let tiers = report["tiers"].as_array().unwrap();
+    let vip = tiers.iter().find(|t| t["tier"] == "vip").unwrap();
+    assert_eq!(
+        (vip["customers"].as_i64(), vip["revenue_pct"].as_f64()),
+        (Some(1), Some(50.0))
+    );
+    // A new order tiers its customer at once against the ranking's cuts: E's 6000 more make
+    // 6500, above the vip cut (A's 5000), the first by revenue of six ranked.
+    paid(&app, ids["E"], "E2", "6000", 2, "paid").await;
+    let e = value(&app, ids["E"]).await;
+    assert_eq!(e["tier"], "vip");
+    assert_eq!(
+        e["reason_text"],
+        "top 17% by 12-month revenue (the top 20% of key customers)"
+    );
+    assert_eq!(e["figures"]["rank"], 1);
+    // The next ranking puts E first and A second: 20% of the key customers rounded up is one
+    // vip, so A becomes key.
+    let (_, out) = app
+        .post("/api/value/recompute", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(tier(&app, ids["E"]).await, "vip");
+    assert_eq!(tier(&app, ids["A"]).await, "key", "{out}");
 
     // A year and a month later nothing is in the window: everyone unpinned is low; H stays.
     app.state.clock.advance(400 * DAY);
@@ -335,6 +380,20 @@ async fn vip_tickets_wait_with_a_higher_priority() {
     assert_eq!(s, 201, "{vip}");
     assert_eq!(vip["tier_pinned"], true);
     let plain = app.customer("Small Buyer", &[]).await;
+    // The SLA follows the tier too: normal tickets (priority 1) must be answered within an
+    // hour, urgent ones (3, a vip's normal ticket raised by two) within ten minutes.
+    for (priority, secs) in [(1, 3600), (3, 600)] {
+        let (s, b) = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/queues/{q}/sla"),
+                Some(&app.admin_token),
+                Some(json!({"priority": priority, "first_response_secs": secs,
+                            "resolution_secs": 86_400})),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
     let mut tickets = Vec::new();
     for c in [vip["id"].as_i64().unwrap(), plain] {
         let (s, t) = app
@@ -371,6 +430,21 @@ async fn vip_tickets_wait_with_a_higher_priority() {
         }
     };
     assert_eq!(prio(tickets[0]).await, prio(tickets[1]).await + 2);
+    let due = |t: i64| {
+        let app = &app;
+        async move {
+            count(
+                app,
+                &format!(
+                    "SELECT first_response_due - enqueued_at AS n FROM work_items \
+                     WHERE ticket_id = {t}"
+                ),
+            )
+            .await
+        }
+    };
+    assert_eq!(due(tickets[0]).await, 600_000, "the vip's SLA");
+    assert_eq!(due(tickets[1]).await, 3_600_000);
 }
 
 /// The customer page in real Chromium shows why the customer has the tier, lifetime value and
@@ -434,4 +508,131 @@ async fn browser_customer_page_shows_value_in_both_languages() {
         wait_text(client, "#customer-tier", "VIP").await;
     })
     .await;
+}
+
+/// The ranking runs in SQL; `hotline::value::rank` holds the rules in plain Rust. On random
+/// days of orders (ties, refunds, cancelled orders, orders outside the window, customers without
+/// orders, a pinned tier) the database's ranks, quintiles, top percents and tiers equal it, and a
+/// rerun on the same orders writes nothing.
+#[tokio::test]
+async fn sql_ranking_equals_the_rules_on_random_days() {
+    use rand::{Rng, SeedableRng};
+    let app = TestApp::spawn().await;
+    let now = app.state.clock.now_ms();
+    let shares = hotline::value::Shares::of(&app.state.config);
+    let from = hotline::value::window_start(now, shares.months);
+    let mut ids = Vec::new();
+    for k in 0..60 {
+        ids.push(app.customer(&format!("Random {k}"), &[]).await);
+    }
+    let pinned = ids[7];
+    let (s, b) = app
+        .patch(
+            &format!("/api/customers/{pinned}"),
+            &app.admin_token,
+            json!({"tier": "vip"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    for seed in [1u64, 2, 3] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        sqlx::query("DELETE FROM orders")
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+        let mut totals: std::collections::HashMap<i64, hotline::value::Totals> =
+            std::collections::HashMap::new();
+        for n in 0..400 {
+            let c = ids[rng.random_range(0..50)];
+            // Amounts from a small set so that revenues tie.
+            let amount = [100, 200, 500, 1000, 5000][rng.random_range(0..5)] * 100;
+            let status = [
+                "paid",
+                "paid",
+                "completed",
+                "refunded",
+                "cancelled",
+                "placed",
+            ][rng.random_range(0..6)];
+            let at = now - rng.random_range(0..500) * DAY - rng.random_range(0..DAY);
+            sqlx::query(
+                "INSERT INTO orders (customer_id, external_id, ordered_at, amount_minor, \
+                 currency, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'CNY', $5, $3, $3)",
+            )
+            .bind(c)
+            .bind(format!("R{seed}-{n}"))
+            .bind(at)
+            .bind(amount)
+            .bind(status)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+            if at > from && at <= now && status != "refunded" && status != "cancelled" {
+                let t = totals.entry(c).or_insert(hotline::value::Totals {
+                    customer_id: c,
+                    revenue: 0,
+                    orders: 0,
+                    last_order_at: 0,
+                });
+                t.revenue += amount;
+                t.orders += 1;
+                t.last_order_at = t.last_order_at.max(at);
+            }
+        }
+        let totals: Vec<_> = totals.into_values().collect();
+        let (s, out) = app
+            .post("/api/value/recompute", &app.admin_token, json!({}))
+            .await;
+        assert_eq!(s, 200, "{out}");
+        assert_eq!(out["ranked"], totals.len(), "seed {seed}");
+        let want = hotline::value::rank(&totals, shares);
+        for r in &want {
+            let v = value(&app, r.customer_id).await;
+            let f = &v["figures"];
+            assert_eq!(
+                (
+                    f["rank"].as_i64(),
+                    f["r"].as_i64(),
+                    f["f"].as_i64(),
+                    f["m"].as_i64()
+                ),
+                (Some(r.rank), Some(r.r), Some(r.f), Some(r.m)),
+                "seed {seed} customer {}",
+                r.customer_id
+            );
+            if r.customer_id == pinned {
+                assert_eq!(v["tier"], "vip");
+                assert_eq!(v["pinned"], true);
+            } else {
+                assert_eq!(
+                    v["tier"],
+                    r.tier.as_str(),
+                    "seed {seed} customer {}",
+                    r.customer_id
+                );
+                assert_eq!(v["reason"]["top_percent"], json!(r.reason.top_percent));
+            }
+        }
+        for c in &ids {
+            if *c != pinned && !want.iter().any(|r| r.customer_id == *c) {
+                let v = value(&app, *c).await;
+                assert_eq!(v["tier"], "low", "seed {seed} customer {c}");
+                assert!(v["figures"].is_null());
+            }
+        }
+        // The same orders again: nothing changes, nothing is written.
+        let (_, again) = app
+            .post("/api/value/recompute", &app.admin_token, json!({}))
+            .await;
+        assert_eq!(again["changed"], 0, "seed {seed}");
+        let changes =
+            hotline::value::store::ranking_changes(&app.state.db, from, now, shares, false)
+                .await
+                .unwrap();
+        assert!(
+            changes.is_empty(),
+            "seed {seed}: {} rows differ",
+            changes.len()
+        );
+    }
 }
