@@ -433,3 +433,105 @@ async fn two_nodes_send_each_delivery_once() {
     assert_eq!(got.len(), 10, "{got:#?}");
     assert_eq!(ids.len(), 10);
 }
+
+/// The console's Webhooks screen in real Chromium: an admin registers the receiver for new
+/// tickets with a secret of their own; a new ticket's delivery fails once (500) and is retried;
+/// the delivery log shows it delivered with the receiver's answer; "Send again" sends it once
+/// more; the screen reads in Chinese too.
+#[tokio::test]
+async fn browser_admin_registers_a_webhook_and_reads_its_log() {
+    use crate::browser::{
+        browser, click, eventually, find, scenario, sign_in, type_into, wait_text,
+    };
+    use crate::support::ADMIN_PASSWORD;
+    use fantoccini::Locator;
+    let Some(b) = browser().await else { return };
+    let app = TestApp::spawn_with(|c| c.webhook_retry_ms = 300).await;
+    let receiver = spawn_receiver(1).await;
+    let c = &b.client;
+    let (t, r) = (&app, &receiver);
+    scenario("browser_admin_registers_a_webhook", &b, || async move {
+        c.set_window_size(1280, 900).await.unwrap();
+        sign_in(t, c, "admin", ADMIN_PASSWORD).await;
+        click(c, "nav.nav a[data-nav=\"admin-webhooks\"]").await;
+        wait_text(c, "main h1", "Webhooks").await;
+        wait_text(c, "#wh-empty", "No endpoints yet").await;
+        // Nothing chosen: refused in the form, nothing created.
+        type_into(c, "#wh-new [name=url]", &r.url).await;
+        type_into(c, "#wh-new [name=secret]", SECRET).await;
+        click(c, "#wh-create").await;
+        wait_text(c, "#toasts", "Choose at least one event").await;
+        click(c, "#wh-new [value=\"ticket.created\"]").await;
+        click(c, "#wh-create").await;
+        wait_text(c, "#wh-rows", &r.url).await;
+        wait_text(c, "#wh-secret", SECRET).await;
+
+        let (s, ticket) = t
+            .post(
+                "/api/tickets",
+                &t.admin_token,
+                json!({"subject": "Where is my washer?", "channel": "web"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{ticket}");
+        r.until("a 500, then the retry delivered", |g| {
+            g.iter().filter(|x| x.status == 200).count() == 1
+        })
+        .await;
+        // The log (read again until the retry's outcome shows).
+        eventually("the log shows the delivery delivered", || async move {
+            click(c, "[data-log]").await;
+            let text = c
+                .find(Locator::Css("#wh-log"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (text.contains("Delivered") && text.contains("200")).then_some(())
+        })
+        .await;
+        let text = find(c, "#wh-log").await.text().await.unwrap();
+        assert!(text.contains("ticket.created"), "{text}");
+        crate::browser_layout::screenshot(c, "webhooks-log-en").await;
+        click(c, "[data-resend]").await;
+        let got = r
+            .until("the re-sent delivery", |g| {
+                g.iter().filter(|x| x.status == 200).count() == 2
+            })
+            .await;
+        let ok: Vec<_> = got.iter().filter(|x| x.status == 200).collect();
+        assert_eq!(
+            ok[0].delivery, ok[1].delivery,
+            "the same delivery, sent again"
+        );
+        assert_eq!(
+            ok[1].body["data"]["ticket"]["id"], ticket["id"],
+            "{:?}",
+            ok[1].body
+        );
+
+        // In Chinese.
+        find(c, "#locale")
+            .await
+            .select_by_value("zh-CN")
+            .await
+            .unwrap();
+        wait_text(c, "main h1", "Webhook 推送").await;
+        wait_text(c, "#wh-rows", "启用").await;
+        let page = c
+            .execute("return document.body.innerText", vec![])
+            .await
+            .unwrap();
+        let page = page.as_str().unwrap_or_default();
+        for word in page.split(char::is_whitespace) {
+            assert!(
+                !(word.starts_with("wh.") || word.starts_with("nav.")),
+                "raw i18n key `{word}`:\n{page}"
+            );
+        }
+        crate::browser_layout::screenshot(c, "webhooks-zh").await;
+    })
+    .await;
+    assert_eq!(receiver.inner.bad_signatures.load(Ordering::SeqCst), 0);
+}
