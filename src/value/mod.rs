@@ -104,11 +104,22 @@ pub async fn recompute(db: &Db, now: i64, shares: Shares) -> AppResult<Outcome> 
         crate::realtime::events::commit(tx).await?;
     }
     drop(rows);
+    // Figures of customers without counting orders in the window go first: then a customer
+    // without figures is exactly one to make `low`.
+    loop {
+        let stale = store::stale_figures(db, from, now, CHUNK).await?;
+        if stale.is_empty() {
+            break;
+        }
+        let mut tx = db.begin().await?;
+        store::drop_figures(&mut tx, &stale).await?;
+        tx.commit().await?;
+    }
     let low = low_reason(shares);
     let low_data = serde_json::to_string(&low).map_err(AppError::internal)?;
     let mut after = 0;
     loop {
-        let page = store::unranked(db, from, now, &low_data, after, CHUNK).await?;
+        let page = store::unranked(db, &low_data, after, CHUNK).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         let mut tx = db.begin().await?;
@@ -122,15 +133,6 @@ pub async fn recompute(db: &Db, now: i64, shares: Shares) -> AppResult<Outcome> 
             }
         }
         crate::realtime::events::commit(tx).await?;
-    }
-    loop {
-        let stale = store::stale_figures(db, from, now, CHUNK).await?;
-        if stale.is_empty() {
-            break;
-        }
-        let mut tx = db.begin().await?;
-        store::drop_figures(&mut tx, &stale).await?;
-        tx.commit().await?;
     }
     let snapshot = Snapshot::build(db, from, now, shares).await?;
     outcome.ranked = snapshot.ranked as usize;
@@ -204,8 +206,10 @@ fn pct(part: i64, whole: i64) -> f64 {
 
 impl Snapshot {
     async fn build(db: &Db, from: i64, to: i64, shares: Shares) -> AppResult<Snapshot> {
-        let buckets = store::curve_buckets(db, from, to).await?;
-        let totals = store::tier_totals(db, from, to).await?;
+        let (buckets, totals): (Vec<_>, Vec<_>) = store::report_rows(db, from, to)
+            .await?
+            .into_iter()
+            .partition(|r| r.tier.is_empty());
         let revenue: i64 = buckets.iter().map(|b| b.revenue).sum();
         let contacts: i64 = buckets.iter().map(|b| b.contacts).sum();
         let (mut rev, mut con) = (0, 0);
