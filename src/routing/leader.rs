@@ -95,6 +95,11 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
     // sent), in a task of their own: a slow receiver must not hold up routing.
     let sender = crate::webhooks::Sender::new(state.db.clone(), state.clock.clone(), &state.config);
     let _webhooks = WhileLeading(tokio::spawn(crate::webhooks::run(sender)));
+    // The report rollups follow the events log on the leader only, in a task of their own.
+    let follower = crate::reports::Follower {
+        db: state.db.clone(),
+    };
+    let _reports = WhileLeading(tokio::spawn(crate::reports::run(follower)));
     let every = Duration::from_millis(state.config.routing_tick_ms.max(10));
     let mut last_check = tokio::time::Instant::now();
     // SLA clocks are checked every fourth pass (each second by default).
