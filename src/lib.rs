@@ -41,6 +41,8 @@ pub mod notifications;
 pub mod placeholders;
 /// The events log, the hub that fans it out, the /ws protocol (`realtime::protocol`).
 pub mod realtime;
+/// Report rollups per 15 minutes, kept by the routing leader, and the reports read from them.
+pub mod reports;
 /// Queues, rules, presence, offers and assignment, SLA clocks, wallboard figures.
 pub mod routing;
 /// `hotline simulate`: demo data and a gentle stream of calls, emails, SMS and web complaints.

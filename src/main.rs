@@ -41,6 +41,16 @@ enum Command {
     /// Knowledge base: import the articles folder, rebuild the search index.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Report rollups.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Rebuild the report rollups from the raw tables (work, presence, surveys, complaints,
+    /// KB insertions); the routing leader's follower goes on from the end of the events log.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -207,6 +217,14 @@ async fn main() -> anyhow::Result<()> {
             hotline::knowledge::sync::reindex_command(&config).await?
         }
         Command::Simulate(args) => hotline::simulate::run_with_config(args, &config).await?,
+        Command::Reports(ReportsCommand::Rebuild) => {
+            let db = hotline::db::Db::connect(&config.database_url(), 2).await?;
+            db.migrate().await?;
+            let tickets = hotline::reports::store::rebuild(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("report rollups rebuilt ({tickets} tickets)");
+        }
     }
     Ok(())
 }

@@ -235,6 +235,7 @@ pub fn routes(state: AppState) -> Routes {
     let r = crate::complaints::routes::routes(r);
     let r = crate::value::routes::routes(r);
     let r = crate::webhooks::routes::routes(r);
+    let r = crate::reports::routes::routes(r);
     crate::routing::routes::routes(r)
 }
 

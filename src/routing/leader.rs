@@ -92,6 +92,11 @@ async fn lead(state: &AppState, mut lock: SessionLock) {
     // Customers are ranked by value in a task of its own too (seconds at a million customers).
     let ranker = crate::value::Ranker::new(state.db.clone(), state.clock.clone(), &state.config);
     let _ranking = WhileLeading(tokio::spawn(crate::value::run(ranker)));
+    // The report rollups follow the events log on the leader only, in a task of their own.
+    let follower = crate::reports::Follower {
+        db: state.db.clone(),
+    };
+    let _reports = WhileLeading(tokio::spawn(crate::reports::run(follower)));
     let every = Duration::from_millis(state.config.routing_tick_ms.max(10));
     let mut last_check = tokio::time::Instant::now();
     // SLA clocks are checked every fourth pass (each second by default).

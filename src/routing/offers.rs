@@ -1372,6 +1372,17 @@ impl WriteJob for Follow {
             if !settle(tx, db, w, to).await? {
                 continue;
             }
+            // The work's own event: what follows the events log (the report rollups) learns
+            // that it was answered or ended.
+            let kind = if m.finished {
+                "work.done"
+            } else {
+                "work.assigned"
+            };
+            let payload = serde_json::json!({"work_item_id": w.id, "ticket_id": w.ticket_id});
+            let mut scope = queue_scope(w);
+            scope.user_id = w.assigned_to.or(m.assignee);
+            events::append(tx, db.backend, kind, scope, &payload).await?;
             if m.finished
                 && let Some(agent) = w.assigned_to
             {

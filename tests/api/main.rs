@@ -44,6 +44,7 @@ mod ops;
 mod outbox;
 mod portal;
 mod realtime;
+mod reports;
 mod routing;
 mod shift;
 mod sms;
