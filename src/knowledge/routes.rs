@@ -137,6 +137,18 @@ pub fn routes(r: Routes) -> Routes {
     .body::<UsedBody>()
     .no_content()
     .add(
+        "POST",
+        "/api/kb/articles/{id}/answered",
+        "kb",
+        Access::Agent,
+        "Mark the article as what answered a ticket's question without inserting it (read out \
+         on the phone, an internal article): the ticket's customer question is proposed as a \
+         similar question of the article (/api/kb/proposals)",
+        post(record_answered),
+    )
+    .body::<UsedBody>()
+    .no_content()
+    .add(
         "GET",
         "/api/tickets/{id}/suggestions",
         "kb",
@@ -438,20 +450,43 @@ async fn record_used(
     Json(b): Json<UsedBody>,
 ) -> AppResult<StatusCode> {
     let article = store::find_article(&state.db.pool, id).await?;
-    let ticket = crate::tickets::store::find_ticket(&mut &state.db, b.ticket_id)
-        .await
-        .map_err(|_| AppError::validation("ticket_id", "ticket_id is not a ticket"))?;
-    if !crate::tickets::routes::can_see(&state, &user, &ticket).await? {
-        return Err(AppError::validation(
-            "ticket_id",
-            "ticket_id is not a ticket",
-        ));
-    }
+    let ticket = visible_ticket(&state, &user, b.ticket_id).await?;
     store::insert_suggestion_uses(&state.db, ticket.id, &[id], user.id, "inserted").await?;
     // The customer's question on this ticket is proposed as a similar question of the article
     // (reviewed by an admin: `learn`).
     super::learn::propose(&state.db, &article, ticket.id, user.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn record_answered(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UsedBody>,
+) -> AppResult<StatusCode> {
+    let article = store::find_article(&state.db.pool, id).await?;
+    let ticket = visible_ticket(&state, &user, b.ticket_id).await?;
+    super::learn::propose(&state.db, &article, ticket.id, user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The ticket `id` named in a body, when the user may see it (else a validation error: the
+/// body names no ticket of theirs).
+async fn visible_ticket(
+    state: &AppState,
+    user: &crate::auth::User,
+    id: i64,
+) -> AppResult<crate::tickets::Ticket> {
+    let ticket = crate::tickets::store::find_ticket(&mut &state.db, id)
+        .await
+        .map_err(|_| AppError::validation("ticket_id", "ticket_id is not a ticket"))?;
+    if !crate::tickets::routes::can_see(state, user, &ticket).await? {
+        return Err(AppError::validation(
+            "ticket_id",
+            "ticket_id is not a ticket",
+        ));
+    }
+    Ok(ticket)
 }
 
 #[derive(Serialize, schemars::JsonSchema)]

@@ -806,4 +806,41 @@ async fn inserted_answers_teach_the_article_the_customers_words() {
         .get("/api/kb/proposals?status=maybe", &app.admin_token)
         .await;
     assert_error(s, &b, 400, "validation_failed");
+
+    // Marked as the answer without inserting it: an internal article the agent read out on
+    // the phone learns the customer's words too (and nothing is counted as inserted).
+    let steps = article(
+        &app,
+        json!({"slug": "transit-stuck-steps", "lang": "zh", "category": "service",
+               "title": "中转站滞留的查件步骤", "audience": "internal",
+               "body": "在快递公司后台提交查件工单，选择“中转滞留”。"}),
+    )
+    .await;
+    let (s, _) = app
+        .post(
+            &format!("/api/kb/articles/{steps}/answered"),
+            &agent,
+            json!({"ticket_id": tickets[0]}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, pending) = app.get("/api/kb/proposals", &app.admin_token).await;
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+    assert_eq!(pending[0]["article_id"], steps);
+    assert_eq!(pending[0]["question"], "包裹五天了一直卡在中转站不动？");
+    let inserted = crate::twilio_fake::count(
+        &app,
+        &format!("SELECT COUNT(*) AS n FROM kb_suggestion_uses WHERE article_id = {steps}"),
+    )
+    .await;
+    assert_eq!(inserted, 0);
+    // No such ticket (as for one the agent may not see: its existence is not disclosed).
+    let (s, b) = app
+        .post(
+            &format!("/api/kb/articles/{steps}/answered"),
+            &agent,
+            json!({"ticket_id": 987_654}),
+        )
+        .await;
+    assert_error(s, &b, 400, "validation_failed");
 }

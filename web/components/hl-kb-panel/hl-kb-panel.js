@@ -61,6 +61,7 @@ class HlKbPanel extends HTMLElement {
       <div class="kb-article" id="kb-article-${h.id}" hidden></div>
       ${h.snippet ? html`<p>${highlighted(h.snippet)}</p>` : ''}
       <div class="row small"><span class="muted">${enumText('lang', h.lang)} · ${enumText('kb.category', h.category)}${h.audience === 'internal' ? html` · <span class="badge">${t('kb.internal')}</span>` : ''}</span><span class="grow"></span>
+        ${this.public ? '' : html`<button class="small" data-answered="${h.id}" title="${t('kb.answered_hint')}">${t('kb.answered')}</button>`}
         ${this.public || h.audience !== 'public' ? '' : html`<button class="small" data-insert="${h.id}">${t('kb.insert')}</button>`}</div>
     </article>`)}`;
   }
@@ -99,6 +100,9 @@ class HlKbPanel extends HTMLElement {
       b.addEventListener('click', () => {
         this.use(Number(b.dataset.insert));
       });
+    }
+    for (const b of this.querySelectorAll('[data-answered]')) {
+      b.addEventListener('click', () => this.answered(Number(b.dataset.answered)));
     }
   }
 
@@ -149,6 +153,20 @@ class HlKbPanel extends HTMLElement {
       api.post(`/api/kb/articles/${answer.article_id}/used`, { ticket_id: session.currentTicket.id }).catch(() => {});
     } else {
       notify(t('kb.open_ticket_first'));
+    }
+  }
+
+  /** Marks the article as what answered the open ticket's question (nothing is inserted). */
+  async answered(id) {
+    if (!session.currentTicket) {
+      notify(t('kb.open_ticket_first'));
+      return;
+    }
+    try {
+      await api.post(`/api/kb/articles/${id}/answered`, { ticket_id: session.currentTicket.id });
+      notify(t('kb.answered_done'));
+    } catch (e) {
+      notify(errorText(e), 'error');
     }
   }
 }
