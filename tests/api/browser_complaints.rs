@@ -335,6 +335,46 @@ async fn browser_complaint_loop_from_portal_to_register() {
             .get(&format!("/api/kb/articles/{article}"), &app.admin_token)
             .await;
         assert!(a["questions"].to_string().contains("但我没有收到"), "{a}");
+
+        // The search vocabulary by hand: a similar question typed in, and a synonym group.
+        type_into(c, "#kbq-q", "快递").await;
+        click(c, "#kbq-find button[type=submit]").await;
+        click(c, &format!("#kbq-hits [data-edit=\"{article}\"]")).await;
+        wait_text(c, "#kbq-edit", "但我没有收到").await;
+        let lines = find(c, "#kbq-lines")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap();
+        type_into(
+            c,
+            "#kbq-lines",
+            &format!("{lines}\n快递显示签收了可我没拿到"),
+        )
+        .await;
+        click(c, "#kbq-save").await;
+        wait_text(c, "#toasts", "Questions saved").await;
+        let (_, a) = app
+            .get(&format!("/api/kb/articles/{article}"), &app.admin_token)
+            .await;
+        assert!(
+            a["questions"]
+                .to_string()
+                .contains("快递显示签收了可我没拿到"),
+            "{a}"
+        );
+        assert!(a["questions"].to_string().contains("但我没有收到"), "{a}");
+        type_into(c, "#kbs-lines", "丢件 = 包裹丢了，没收到货").await;
+        click(c, "#kbs-save").await;
+        wait_text(c, "#toasts", "Synonyms saved").await;
+        let (_, syn) = app.get("/api/kb/synonyms", &app.admin_token).await;
+        assert_eq!(
+            syn["groups"],
+            json!([["丢件", "包裹丢了", "没收到货"]]),
+            "{syn}"
+        );
+        screenshot(c, "kb-vocabulary").await;
     })
     .await;
     let (_, cats) = t.get("/api/complaint-categories", &t.admin_token).await;
