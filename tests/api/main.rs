@@ -33,6 +33,7 @@ mod email_smtp;
 mod email_support;
 mod email_text;
 mod email_threads;
+mod imports;
 mod knowledge;
 mod knowledge_answers;
 mod limits;
