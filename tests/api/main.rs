@@ -11,6 +11,7 @@ mod browser;
 mod browser_admin;
 mod browser_calls;
 mod browser_complaints;
+mod browser_data;
 mod browser_layout;
 mod browser_live;
 mod browser_macros;
