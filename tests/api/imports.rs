@@ -534,3 +534,61 @@ async fn exports_stream_every_row_audited_and_for_admins_only() {
     let res = get("/api/export/customers.csv", &sup).await.unwrap();
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn a_console_job_left_running_by_a_stopped_node_is_resumed_by_another() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.csv");
+    let n = import::CHUNK + 300;
+    std::fs::write(&path, many(n, 0)).unwrap();
+    let db = &app.state.db;
+    let job = store::create(
+        db,
+        &store::NewJob {
+            kind: Kind::Customers,
+            source: "console",
+            file_name: "node.csv",
+            path: &path.to_string_lossy(),
+            file_size: std::fs::metadata(&path).unwrap().len() as i64,
+            encoding: "auto",
+            mapping: &[],
+            dry_run: false,
+            by: None,
+        },
+    )
+    .await
+    .unwrap();
+    let ctx = import::routes::ctx(&app.state);
+    let gone = RunOptions {
+        owner: "node:gone".into(),
+        stop_after_chunks: Some(1),
+    };
+    import::run(db, &ctx, job.id, &gone, |_| {}).await.unwrap();
+    sqlx::query("UPDATE import_jobs SET lease_until = 0 WHERE id = $1")
+        .bind(job.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // What a node does at start (and every 30 s): the job is taken and finished.
+    let resumer = tokio::spawn(import::resume_unfinished(db.clone(), ctx, "other".into()));
+    let start = Instant::now();
+    let done = loop {
+        let j = store::find(db, job.id).await.unwrap();
+        if j.status == "done" {
+            break j;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{j:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    resumer.abort();
+    assert_eq!((done.created, done.rows_done), (n as i64, n as i64));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM customers WHERE external_id LIKE 'E%'"
+        )
+        .await,
+        n as i64
+    );
+}
