@@ -132,6 +132,10 @@ async fn customers_and_orders_from_utf8_with_a_dry_run_and_a_re_import() {
         .await;
     assert_eq!(s, 200, "{found}");
     assert!(found.to_string().contains("王小明"), "{found}");
+    assert!(
+        found.to_string().contains(r#""external_id":"C1""#),
+        "{found}"
+    );
     assert_eq!(
         count(
             &app,
