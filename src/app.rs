@@ -202,6 +202,12 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     tasks.push(tokio::spawn(crate::channels::voice::offers::follow_offers(
         state.clone(),
     )));
+    // Console imports left unfinished by a node that stopped resume here.
+    tasks.push(tokio::spawn(crate::import::resume_unfinished(
+        state.db.clone(),
+        crate::import::routes::ctx(state),
+        state.node_id.clone(),
+    )));
     tasks.extend(spawn_realtime(state));
     tasks
 }

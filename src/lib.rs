@@ -23,8 +23,12 @@ pub mod customers;
 pub mod db;
 /// The API's error type with stable codes.
 pub mod error;
+/// Exports for admins: customers, tickets and interactions as CSV or JSON Lines, streamed.
+pub mod export;
 /// Routes, access guard, OpenAPI, static web assets.
 pub mod http;
+/// Customers and orders imported from CSV (`hotline import`, the console): chunked, resumable.
+pub mod import;
 /// The one path every inbound message takes into a ticket.
 pub mod intake;
 /// The knowledge base: articles, the tantivy index (Chinese and English), suggestions.

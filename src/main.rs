@@ -44,6 +44,10 @@ enum Command {
     /// Report rollups.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Import customers (with their phones, emails and cards) or orders from a CSV file
+    /// (UTF-8, GB18030, …); an unfinished import of the same file resumes where it stopped.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Subcommand)]
@@ -51,6 +55,30 @@ enum ReportsCommand {
     /// Rebuild the report rollups from the raw tables (work, presence, surveys, complaints,
     /// KB insertions); the routing leader's follower goes on from the end of the events log.
     Rebuild,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Customers: name, external_id, phone, email, id_card, vip_card, crm, language, title,
+    /// notes, tags (or 姓名, 外部编号, 手机, 邮箱, …).
+    Customers(ImportArgs),
+    /// Orders: external_id, customer_external_id (or phone, email), ordered_at, amount,
+    /// currency, product, category, channel, status (or 订单号, 客户编号, 下单时间, 金额, 币种, …).
+    Orders(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    file: PathBuf,
+    /// Only report what would be created, updated or refused.
+    #[arg(long)]
+    dry_run: bool,
+    /// auto, utf-8, gb18030 (or another WHATWG label).
+    #[arg(long, default_value = "auto")]
+    encoding: String,
+    /// column=field, repeatable (`column=` ignores a column).
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    map: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -215,6 +243,23 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Kb(KbCommand::Reindex) => {
             hotline::knowledge::sync::reindex_command(&config).await?
+        }
+        Command::Import(cmd) => {
+            let (kind, a) = match &cmd {
+                ImportCommand::Customers(a) => (hotline::import::Kind::Customers, a),
+                ImportCommand::Orders(a) => (hotline::import::Kind::Orders, a),
+            };
+            hotline::import::cli::command(
+                &config,
+                hotline::import::cli::Args {
+                    kind,
+                    file: &a.file,
+                    dry_run: a.dry_run,
+                    encoding: &a.encoding,
+                    map: &a.map,
+                },
+            )
+            .await?
         }
         Command::Simulate(args) => hotline::simulate::run_with_config(args, &config).await?,
         Command::Reports(ReportsCommand::Rebuild) => {

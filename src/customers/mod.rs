@@ -43,6 +43,9 @@ pub struct Identity {
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Customer {
     pub id: i64,
+    /// The id of the system the customer was imported from (a CRM, a shop), if any: what
+    /// `hotline import` finds the customer by again.
+    pub external_id: Option<String>,
     pub display_name: String,
     pub tier: Tier,
     /// The tier was set by hand: the value recompute leaves it alone.

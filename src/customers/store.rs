@@ -6,13 +6,14 @@ use crate::db::{Backend, Db, Exec, FromRow, Tx, from_json_list, now_ms, to_json_
 use crate::error::{AppError, AppResult};
 use crate::realtime::events::{self, Scope};
 
-const CUSTOMER_COLUMNS: &str = "id, display_name, tier, tier_pinned, language, title, notes, tags, owner_id, created_at, updated_at, version";
+const CUSTOMER_COLUMNS: &str = "id, external_id, display_name, tier, tier_pinned, language, title, notes, tags, owner_id, created_at, updated_at, version";
 
 /// A customer row; its identities are read separately (`with_identities`).
 impl FromRow for Customer {
     fn from_row(row: &impl crate::db::ReadRow) -> Result<Customer, sqlx::Error> {
         Ok(Customer {
             id: row.try_get("id")?,
+            external_id: row.try_get("external_id")?,
             display_name: row.try_get("display_name")?,
             tier: Tier::parse(&row.try_get::<String>("tier")?).unwrap_or(Tier::Regular),
             tier_pinned: row.try_get::<i64>("tier_pinned")? != 0,

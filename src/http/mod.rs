@@ -236,6 +236,8 @@ pub fn routes(state: AppState) -> Routes {
     let r = crate::value::routes::routes(r);
     let r = crate::webhooks::routes::routes(r);
     let r = crate::reports::routes::routes(r);
+    let r = crate::import::routes::routes(r);
+    let r = crate::export::routes(r);
     crate::routing::routes::routes(r)
 }
 

@@ -55,6 +55,7 @@ impl FromRow for Order {
 }
 
 /// An order as checked from the request.
+#[derive(Debug)]
 pub struct NewOrder {
     pub external_id: String,
     pub ordered_at: i64,

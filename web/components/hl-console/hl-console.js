@@ -4,7 +4,7 @@
 // is for this user (`ev.user_id`). Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
 //   #/complaints (supervisors: the complaint register)
-//   #/admin/users|queues|rules|templates|macros|audit|system|phone (Administration: admins see
+//   #/admin/users|queues|rules|templates|macros|data|audit|system|phone (Administration: admins see
 //   all, supervisors queues, rules and macros, agents macros)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
 
@@ -35,6 +35,7 @@ import '../hl-system-status/hl-system-status.js';
 import '../hl-complaints/hl-complaints.js';
 import '../hl-kb-proposals/hl-kb-proposals.js';
 import '../hl-admin-webhooks/hl-admin-webhooks.js';
+import '../hl-admin-data/hl-admin-data.js';
 
 /** The Administration screens: route name, element, nav label, who may open it. */
 const ADMIN_SCREENS = [
@@ -46,6 +47,7 @@ const ADMIN_SCREENS = [
   { name: 'macros', tag: 'hl-admin-macros', label: 'nav.admin_macros', supervisor: true, agent: true },
   { name: 'kb-proposals', tag: 'hl-kb-proposals', label: 'nav.kb_proposals', supervisor: false },
   { name: 'webhooks', tag: 'hl-admin-webhooks', label: 'nav.admin_webhooks', supervisor: false },
+  { name: 'data', tag: 'hl-admin-data', label: 'nav.admin_data', supervisor: false },
   { name: 'audit', tag: 'hl-audit-log', label: 'nav.admin_audit', supervisor: false },
   { name: 'system', tag: 'hl-system-status', label: 'nav.admin_system', supervisor: false },
   { name: 'phone', tag: 'hl-phone-settings', label: 'nav.phone_settings', supervisor: false },
