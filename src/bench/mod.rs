@@ -4,6 +4,7 @@
 pub mod email;
 pub mod kb;
 pub mod lookup;
+pub mod reports;
 pub mod sms;
 pub mod value;
 pub mod voice;
@@ -79,6 +80,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// The reports over 30 days on a large center's rollups (seeded into an empty database):
+    /// each report as the API computes it, by day and by 15 minutes, median and p99.
+    Reports {
+        #[arg(long, default_value_t = 20)]
+        queues: i64,
+        #[arg(long, default_value_t = 200)]
+        agents: i64,
+        #[arg(long, default_value_t = 400)]
+        days: i64,
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+    },
     /// Concurrent SMTP clients deliver a mixed corpus to the real server (in this process, on a
     /// fresh data folder) until every mail is a committed ticket interaction.
     Email {
@@ -125,6 +138,12 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> anyhow::Result<()> {
         }
         BenchCommand::Email { clients, messages } => email::run(config, clients, messages).await,
         BenchCommand::Value { orders, samples } => value::run(config, orders, samples).await,
+        BenchCommand::Reports {
+            queues,
+            agents,
+            days,
+            samples,
+        } => reports::run(config, queues, agents, days, samples).await,
     }
 }
 
