@@ -53,11 +53,15 @@ async fn tab(c: &Client, name: &str, heading: &str) {
 async fn downloads(c: &Client, button: &str, prefix: &str, mime: &str) -> String {
     js(
         c,
-        "window.__blobs = []; window.__downloads = [];
+        "window.__blobs = []; window.__downloads = []; window.__png = null;
          if (!window.__wrapped) {
            window.__wrapped = true;
            const make = URL.createObjectURL.bind(URL);
-           URL.createObjectURL = (b) => { window.__blobs.push({ type: b.type, size: b.size }); return make(b); };
+           URL.createObjectURL = (b) => {
+             window.__blobs.push({ type: b.type, size: b.size });
+             if (b.type === 'image/png') { const r = new FileReader(); r.onload = () => { window.__png = r.result; }; r.readAsDataURL(b); }
+             return make(b);
+           };
            HTMLAnchorElement.prototype.click = function () { window.__downloads.push(this.download); };
          }",
     )
@@ -76,10 +80,24 @@ async fn downloads(c: &Client, button: &str, prefix: &str, mime: &str) -> String
     .await
 }
 
-/// The PNG button saves the chart as `file`.
-async fn png_download(c: &Client, file: &str) {
+/// The PNG button saves the chart as `file`; the image is kept as screens/`screen`.png to look at.
+async fn png_download(c: &Client, file: &str, screen: &str) {
+    use base64::Engine;
     let name = downloads(c, "#report-png", file, "image/png").await;
     assert_eq!(name, file);
+    let data = eventually("the PNG's bytes", || async {
+        let v = js(c, "return window.__png || null").await;
+        v.as_str().map(str::to_string)
+    })
+    .await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(data.trim_start_matches("data:image/png;base64,"))
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts/screens");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{screen}.png")), png).unwrap();
 }
 
 /// A paid order of `amount` yuan yesterday.
@@ -149,7 +167,7 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
 
         // Volume (the default tab): the last 7 days by day; one day has a bar of three
         // channels.
-        wait_text(c, "#report-summary", "4 contacts in the range").await;
+        wait_text(c, "#report-summary", "Contacts in the range: 4.").await;
         let from = find(c, "#report-filters [name='from']")
             .await
             .prop("value")
@@ -169,7 +187,12 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
         );
         no_raw_keys(c).await;
         screenshot(c, "reports-volume").await;
-        png_download(c, &format!("hotline-volume-{week_ago}-{day}.png")).await;
+        png_download(
+            c,
+            &format!("hotline-volume-{week_ago}-{day}.png"),
+            "reports-export-volume",
+        )
+        .await;
 
         // The queue filter reaches the CSV link; by hour, the day has 24 periods.
         find(c, "#report-filters [name='queue']")
@@ -182,7 +205,7 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
             href.contains(&format!("queue={q1}")).then_some(())
         })
         .await;
-        wait_text(c, "#report-summary", "4 contacts").await;
+        wait_text(c, "#report-summary", "Contacts in the range: 4").await;
 
         // Service: SL and ASA, one point each on the day with figures; the queue's row.
         tab(c, "service", "Service level").await;
@@ -209,10 +232,16 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
         assert!(row.ends_with("50% (2)"), "{row}");
         assert_eq!(count(c, "#report-chart svg rect.bar").await, 1);
         screenshot(c, "reports-agents").await;
+        js(
+            c,
+            "document.querySelector('#report-table').scrollIntoView()",
+        )
+        .await;
+        screenshot(c, "reports-agents-table").await;
 
         // Complaints: one received, none closed, by category and severity.
         tab(c, "complaints", "Complaints").await;
-        wait_text(c, "#report-summary", "1 complaints received, 0 closed").await;
+        wait_text(c, "#report-summary", "Complaints received: 1; closed: 0").await;
         let row = wait_text(c, "#report-table tbody tr", "100%").await;
         assert!(row.contains("Other"), "{row}");
         assert_eq!(count(c, "#report-chart svg rect.bar").await, 1);
@@ -220,11 +249,16 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
 
         // CSAT: 50% of 2 answers; one point and one bar; average score 3.5.
         tab(c, "csat", "Satisfaction").await;
-        wait_text(c, "#report-summary", "CSAT 50% from 2 answers").await;
+        wait_text(c, "#report-summary", "CSAT 50% (answers: 2)").await;
         wait_text(c, "#report-table tbody tr", "3.5").await;
         assert_eq!(count(c, "#report-chart svg circle.point").await, 1);
         assert_eq!(count(c, "#report-chart svg rect.bar").await, 1);
-        png_download(c, &format!("hotline-csat-{week_ago}-{day}.png")).await;
+        png_download(
+            c,
+            &format!("hotline-csat-{week_ago}-{day}.png"),
+            "reports-export-csat",
+        )
+        .await;
         screenshot(c, "reports-csat").await;
 
         // A queue that is not theirs is refused.
@@ -325,6 +359,12 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
         wait_text(c, "#report-chart svg", "网页表单").await;
         no_raw_keys(c).await;
         screenshot(c, "reports-volume-zh").await;
+        png_download(
+            c,
+            &format!("hotline-volume-{week_ago}-{day}.png"),
+            "reports-export-volume-zh",
+        )
+        .await;
         tab(c, "service", "服务水平").await;
         wait_text(c, "#report-table thead", "平均应答时间").await;
         no_raw_keys(c).await;
@@ -332,6 +372,11 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
         tab(c, "agents", "坐席").await;
         wait_text(c, "#report-table thead", "占用率").await;
         no_raw_keys(c).await;
+        js(
+            c,
+            "document.querySelector('#report-table').scrollIntoView()",
+        )
+        .await;
         screenshot(c, "reports-agents-zh").await;
         tab(c, "complaints", "投诉").await;
         wait_text(c, "#report-table thead", "严重级别").await;

@@ -174,7 +174,8 @@ class HlPlot extends HTMLElement {
     // Bars: stacked in one column, or side by side.
     const bars = series.filter((s) => s.kind === 'bar');
     const gap = Math.min(band * 0.2, font);
-    const colW = Math.max(band - gap, 1);
+    // Columns fill their band, but a few bars stay bar-shaped (at most 4 em, or 2.5 em each).
+    const colW = Math.max(Math.min(band - gap, font * (data.stacked || bars.length < 2 ? 4 : 2.5 * bars.length)), 1);
     for (let i = 0; i < n; i++) {
       let base = 0;
       bars.forEach((s, k) => {
