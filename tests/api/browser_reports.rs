@@ -206,6 +206,31 @@ async fn browser_reports_tabs_charts_tables_exports_in_two_languages() {
         })
         .await;
         wait_text(c, "#report-summary", "Contacts in the range: 4").await;
+        // By hour: 7 × 24 periods on the axis, labelled without overlap; the link follows.
+        let interval = |v: &'static str| async move {
+            find(c, "#report-filters [name='interval']")
+                .await
+                .select_by_value(v)
+                .await
+                .unwrap();
+            eventually("the interval in the CSV link", || async {
+                let href = find(c, "#report-csv").await.attr("href").await.ok()??;
+                href.contains(&format!("interval={v}")).then_some(())
+            })
+            .await;
+            wait_text(c, "#report-summary", "Contacts in the range: 4").await;
+        };
+        interval("hour").await;
+        let labels = js(
+            c,
+            "const r = [...document.querySelectorAll('#report-chart svg text.axis')]
+               .filter((t) => t.getAttribute('text-anchor') === 'middle').map((t) => t.getBBox());
+             return r.every((b, i) => i === 0 || r[i - 1].x + r[i - 1].width <= b.x);",
+        )
+        .await;
+        assert_eq!(labels, json!(true), "x labels overlap");
+        screenshot(c, "reports-volume-hour").await;
+        interval("day").await;
 
         // Service: SL and ASA, one point each on the day with figures; the queue's row.
         tab(c, "service", "Service level").await;

@@ -5,7 +5,7 @@
 // the page's font, so labels never overlap, in Chinese too. Colours and the font are attributes
 // of the SVG itself (not CSS), so the PNG export (`toPng`) looks like the screen.
 // Usage: plot.show({ label, x: ['12/1', …] or { min: 0, max: 100, values: [0, 1, …], unit: '%' },
-//   series: [{ name, values: [4, null, …], kind: 'bar' | 'line', axis: 'right' }],
+//   series: [{ name, values: [4, null, …], kind: 'bar' | 'line', axis: 'right' }], labelSteps: [1, 2, 7],
 //   stacked: true, left: { unit: '%', max: 100 }, right: { unit: ' s', min: 20 }, reference: 'Equal share' });
 //   await plot.toPng('hotline-volume-2026-12-01-2026-12-07.png');
 
@@ -160,7 +160,12 @@ class HlPlot extends HTMLElement {
       }
     } else if (n) {
       const widest = Math.max(...xs.map((s) => this.measure(s)));
-      const every = Math.max(1, Math.ceil((widest + font) / band));
+      // Every `need`-th label fits; with `labelSteps` (e.g. 1, 2, 3, 4, 6, 12, 24 hours) the
+      // step is the next round one, so labels fall on whole hours and days.
+      const need = Math.max(1, Math.ceil((widest + font) / band));
+      const steps = data.labelSteps || [];
+      const last = steps[steps.length - 1];
+      const every = !steps.length ? need : (steps.find((k) => k >= need) ?? Math.ceil(need / last) * last);
       xs.forEach((s, i) => {
         if (i % every === 0) out.push(text(xOf(i), xLabelY, s, 'middle', ' class="axis"'));
       });

@@ -18,6 +18,8 @@ const PATHS = { volume: 'volume', service: 'service', agents: 'agents', complain
 const INTERVALS = ['15m', 'hour', 'day'];
 const STEP = { '15m': 15 * 60000, hour: 3600000 };
 const DAY = 86400000;
+/** Label every k-th period of the axis, k round for the interval (hours, days, weeks). */
+const LABEL_STEPS = { '15m': [1, 2, 4, 8, 12, 24, 48, 96, 192, 288, 672], hour: [1, 2, 3, 4, 6, 12, 24, 48, 72, 168], day: [1, 2, 7, 14, 28, 56] };
 
 /** The date (YYYY-MM-DD) of `ms` in the center's time zone. */
 const dateOf = (ms) => toLocalInput(ms).slice(0, 10);
@@ -215,16 +217,17 @@ class HlReports extends HTMLElement {
     const d = this.data;
     const label = t('reports.chart.' + this.tab);
     const x = () => this.slots().map((ms) => this.periodText(ms, true));
+    const labelSteps = LABEL_STEPS[d.interval];
     const percent = (v) => `${Math.round(v)}%`;
     switch (this.tab) {
       case 'volume':
         return {
-          label, x: x(), stacked: true,
+          label, x: x(), labelSteps, stacked: true,
           series: d.channels.map((c) => ({ name: enumText('channel', c), kind: 'bar', values: this.over(d.periods, (p) => p.by_channel[c] || 0) })),
         };
       case 'service':
         return {
-          label, x: x(), left: { unit: '%', max: 100 }, right: { unit: t('reports.unit_secs'), min: 20 },
+          label, x: x(), labelSteps, left: { unit: '%', max: 100 }, right: { unit: t('reports.unit_secs'), min: 20 },
           series: [
             { name: t('reports.sl'), kind: 'line', values: this.over(d.periods, (p) => (p.service_level == null ? null : p.service_level * 100)), format: percent },
             { name: t('reports.asa_secs'), kind: 'line', axis: 'right', values: this.over(d.periods, (p) => p.asa_secs), format: (v) => `${Math.round(v)}${t('reports.unit_secs')}` },
@@ -237,7 +240,7 @@ class HlReports extends HTMLElement {
         };
       case 'complaints':
         return {
-          label, x: x(),
+          label, x: x(), labelSteps,
           series: [
             { name: t('reports.received'), kind: 'bar', values: this.over(d.periods, (p) => p.received) },
             { name: t('reports.closed'), kind: 'bar', values: this.over(d.periods, (p) => p.closed) },
@@ -245,7 +248,7 @@ class HlReports extends HTMLElement {
         };
       case 'csat':
         return {
-          label, x: x(), left: { unit: '%', max: 100 },
+          label, x: x(), labelSteps, left: { unit: '%', max: 100 },
           series: [
             { name: t('reports.answers'), kind: 'bar', axis: 'right', values: this.over(d.periods, (p) => p.answers), color: '#b9cdee' },
             { name: t('reports.csat'), kind: 'line', values: this.over(d.periods, (p) => (p.csat == null ? null : p.csat * 100)), format: percent },
