@@ -16,6 +16,7 @@ mod browser_layout;
 mod browser_live;
 mod browser_macros;
 mod browser_notify;
+mod browser_reports;
 mod browser_survey;
 mod browser_tickets;
 mod calls_console;

@@ -17,12 +17,12 @@ fn bucket(ms: i64) -> i64 {
     ms - ms.rem_euclid(B)
 }
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     TestApp::spawn_with(|c| c.routing_tick_ms = 50).await
 }
 
 /// Follows the events log to its end (the leader's follower may take batches meanwhile).
-async fn settle(app: &TestApp) {
+pub(crate) async fn settle(app: &TestApp) {
     let db = &app.state.db;
     let end = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -206,14 +206,14 @@ async fn rollups(app: &TestApp) -> Rollups {
         .unwrap()
 }
 
-async fn presence(app: &TestApp, token: &str, state: &str) {
+pub(crate) async fn presence(app: &TestApp, token: &str, state: &str) {
     let (s, b) = app
         .post("/api/presence", token, json!({"state": state}))
         .await;
     assert_eq!(s.as_u16(), 200, "{b}");
 }
 
-async fn ticket(app: &TestApp, channel: &str, queue: i64, kind: &str) -> i64 {
+pub(crate) async fn ticket(app: &TestApp, channel: &str, queue: i64, kind: &str) -> i64 {
     let (s, t) = app
         .post(
             "/api/tickets",
@@ -226,7 +226,7 @@ async fn ticket(app: &TestApp, channel: &str, queue: i64, kind: &str) -> i64 {
     t["id"].as_i64().unwrap()
 }
 
-async fn pick(app: &TestApp, token: &str, tid: i64) {
+pub(crate) async fn pick(app: &TestApp, token: &str, tid: i64) {
     work_until(app, tid, |w| w["state"] == "waiting").await;
     let (s, w) = app
         .post(&format!("/api/work/{tid}/pick"), token, json!({}))
@@ -234,7 +234,7 @@ async fn pick(app: &TestApp, token: &str, tid: i64) {
     assert_eq!(s.as_u16(), 200, "{w}");
 }
 
-async fn resolve(app: &TestApp, token: &str, tid: i64) {
+pub(crate) async fn resolve(app: &TestApp, token: &str, tid: i64) {
     let (s, b) = app
         .patch(
             &format!("/api/tickets/{tid}"),
@@ -354,7 +354,7 @@ async fn rollups_equal_a_count_over_the_raw_tables_on_random_days_and_after_a_fa
     );
 }
 
-fn today(app: &TestApp) -> String {
+pub(crate) fn today(app: &TestApp) -> String {
     jiff::Timestamp::now()
         .to_zoned(app.state.time_zone.clone())
         .date()

@@ -4,7 +4,8 @@
 // is for this user (`ev.user_id`). Routes (location.hash):
 //   #/tickets?view=mine|queue:ID|unassigned|all   #/ticket/ID   #/customers?q=…   #/customer/ID   #/pop
 //   #/complaints (supervisors: the complaint register)
-//   #/admin/users|queues|rules|templates|macros|data|audit|system|phone (Administration: admins see
+//   #/reports?tab=volume|service|…&from=&to=&interval=&queue= (supervisors)
+//   #/admin/users|queues|rules|templates|macros|data|webhooks|audit|system|phone (Administration: admins see
 //   all, supervisors queues, rules and macros, agents macros)
 // Usage: <hl-console></hl-console> in index.html (the only element there).
 
@@ -33,6 +34,7 @@ import '../hl-admin-macros/hl-admin-macros.js';
 import '../hl-audit-log/hl-audit-log.js';
 import '../hl-system-status/hl-system-status.js';
 import '../hl-complaints/hl-complaints.js';
+import '../hl-reports/hl-reports.js';
 import '../hl-kb-proposals/hl-kb-proposals.js';
 import '../hl-admin-webhooks/hl-admin-webhooks.js';
 import '../hl-admin-data/hl-admin-data.js';
@@ -170,7 +172,8 @@ class HlConsole extends HTMLElement {
             <a href="#/customers" data-nav="customers">${t('nav.customer_search')}</a>
             <a href="#/pop" data-nav="pop" id="nav-pop" ${session.screenPop ? '' : 'hidden'}>${t('nav.screen_pop')}</a>
             ${session.supervisor ? html`<h3>${t('nav.supervisor')}</h3><a href="/wallboard.html">${t('nav.wallboard')}</a>
-              <a href="#/complaints" data-nav="complaints" id="nav-complaints">${t('nav.complaints')}</a>` : ''}
+              <a href="#/complaints" data-nav="complaints" id="nav-complaints">${t('nav.complaints')}</a>
+              <a href="#/reports" data-nav="reports" id="nav-reports">${t('nav.reports')}</a>` : ''}
             ${this.adminScreens().length ? html`<h3 id="nav-admin">${t('nav.admin')}</h3>
               ${this.adminScreens().filter((a) => !a.hidden).map((a) => html`<a href="#/admin/${a.name}" data-nav="admin-${a.name}">${t(a.label)}</a>`)}` : ''}
             <h3>${t('nav.help')}</h3>
@@ -274,6 +277,12 @@ class HlConsole extends HTMLElement {
       case 'complaints':
         navKey = 'complaints';
         render(view, session.supervisor ? html`<hl-complaints></hl-complaints>` : html`<p class="empty">${t('admin.not_allowed')}</p>`);
+        break;
+      case 'reports':
+        navKey = 'reports';
+        // The tab and filters live in the hash (#/reports?tab=service&from=…), so a link or a
+        // re-render (language change) keeps them.
+        render(view, session.supervisor ? html`<hl-reports ${['tab', 'from', 'to', 'interval', 'queue'].map((k) => html` ${k}="${params.get(k) || ''}"`)}></hl-reports>` : html`<p class="empty">${t('admin.not_allowed')}</p>`);
         break;
       case 'admin': {
         const screen = this.adminScreens().find((a) => a.name === (parts[1] || 'users'));
