@@ -98,7 +98,13 @@ async fn seed(db: &Db, queues: i64, agents: i64, days: i64, start: i64) -> anyho
     Ok(rows)
 }
 
-pub async fn run(config: &Config, queues: i64, agents: i64, days: i64, samples: usize) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    queues: i64,
+    agents: i64,
+    days: i64,
+    samples: usize,
+) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url(), 8).await?;
     db.migrate().await?;
     let today = now_ms() / DAY_MS * DAY_MS;
@@ -150,7 +156,10 @@ pub async fn run(config: &Config, queues: i64, agents: i64, days: i64, samples: 
             times.push((report, v));
         }
         for (report, mut v) in times {
-            println!("{report:>10} over 30 days by {interval:>3}: {}", summarize(&mut v));
+            println!(
+                "{report:>10} over 30 days by {interval:>3}: {}",
+                summarize(&mut v)
+            );
         }
     }
     Ok(())

@@ -499,78 +499,119 @@ fn params(range: super::Range, extra: Vec<Param>) -> Vec<Param> {
     p
 }
 
-/// The rollups between `range` (all of them with `None`), within `scope` (agents: all).
-pub async fn load(db: &Db, range: Option<super::Range>, scope: &Scope) -> AppResult<Rollups> {
+/// Which rollup tables a report reads (each report reads only its own: a month of a large
+/// center's agent rows alone is a quarter of a million).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Parts {
+    pub contacts: bool,
+    pub service: bool,
+    pub agents: bool,
+    pub complaints: bool,
+    pub csat: bool,
+    pub kb: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts {
+        contacts: true,
+        service: true,
+        agents: true,
+        complaints: true,
+        csat: true,
+        kb: true,
+    };
+}
+
+/// The rollups between `range` (all of them with `None`), within `scope` (agents: all); only
+/// the tables of `parts`.
+pub async fn load(
+    db: &Db,
+    range: Option<super::Range>,
+    scope: &Scope,
+    parts: Parts,
+) -> AppResult<Rollups> {
     let range = range.unwrap_or(super::Range {
         from_ms: i64::MIN,
         to_ms: i64::MAX,
     });
     let (qs, qp) = scoped("queue_id", scope, 3);
     let mut r = Rollups::default();
-    let rows: Vec<ContactRow> = db
-        .fetch_all(
-            &format!(
-                "SELECT bucket_ms, queue_id, channel, kind, contacts FROM report_contacts \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-            ),
-            params(range, qp.clone()),
-        )
-        .await?;
-    for c in rows {
-        r.contacts
-            .insert((c.bucket_ms, c.queue_id, c.channel, c.kind), c.contacts);
+    if parts.contacts {
+        let rows: Vec<ContactRow> = db
+            .fetch_all(
+                &format!(
+                    "SELECT bucket_ms, queue_id, channel, kind, contacts FROM report_contacts \
+                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
+                ),
+                params(range, qp.clone()),
+            )
+            .await?;
+        for c in rows {
+            r.contacts
+                .insert((c.bucket_ms, c.queue_id, c.channel, c.kind), c.contacts);
+        }
     }
-    let rows: Vec<((i64, i64), Service)> = db
-        .fetch_all(
-            &format!(
-                "SELECT bucket_ms, queue_id, answered, answered_within, wait_ms, abandoned, \
-                 abandoned_after, handled, handle_ms FROM report_service \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-            ),
-            params(range, qp.clone()),
-        )
-        .await?;
-    r.service = rows.into_iter().collect();
-    let rows: Vec<((i64, i64), Agent)> = db
-        .fetch_all(
-            "SELECT bucket_ms, user_id, handled, handle_ms, available_ms, busy_ms, wrap_up_ms, \
-             away_ms, csat_answers, csat_good FROM report_agents \
-             WHERE bucket_ms >= $1 AND bucket_ms < $2",
-            params(range, vec![]),
-        )
-        .await?;
-    r.agents = rows.into_iter().collect();
-    let rows: Vec<((i64, i64, i64, i64), ComplaintFigures)> = db
-        .fetch_all(
-            &format!(
-                "SELECT bucket_ms, queue_id, category_id, severity, received, closed, handle_ms \
-                 FROM report_complaints WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-            ),
-            params(range, qp.clone()),
-        )
-        .await?;
-    r.complaints = rows.into_iter().collect();
-    let rows: Vec<((i64, i64), Csat)> = db
-        .fetch_all(
-            &format!(
-                "SELECT bucket_ms, queue_id, answers, good, score_sum FROM report_csat \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-            ),
-            params(range, qp.clone()),
-        )
-        .await?;
-    r.csat = rows.into_iter().collect();
-    let rows: Vec<KbRollupRow> = db
-        .fetch_all(
-            &format!(
-                "SELECT bucket_ms, queue_id, article_id, inserted FROM report_kb \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-            ),
-            params(range, qp),
-        )
-        .await?;
-    for k in rows {
-        r.kb.insert((k.0, k.1, k.2), k.3);
+    if parts.service {
+        let rows: Vec<((i64, i64), Service)> = db
+            .fetch_all(
+                &format!(
+                    "SELECT bucket_ms, queue_id, answered, answered_within, wait_ms, abandoned, \
+                     abandoned_after, handled, handle_ms FROM report_service \
+                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
+                ),
+                params(range, qp.clone()),
+            )
+            .await?;
+        r.service = rows.into_iter().collect();
+    }
+    if parts.agents {
+        let rows: Vec<((i64, i64), Agent)> = db
+            .fetch_all(
+                "SELECT bucket_ms, user_id, handled, handle_ms, available_ms, busy_ms, wrap_up_ms, \
+                 away_ms, csat_answers, csat_good FROM report_agents \
+                 WHERE bucket_ms >= $1 AND bucket_ms < $2",
+                params(range, vec![]),
+            )
+            .await?;
+        r.agents = rows.into_iter().collect();
+    }
+    if parts.complaints {
+        let rows: Vec<((i64, i64, i64, i64), ComplaintFigures)> = db
+            .fetch_all(
+                &format!(
+                    "SELECT bucket_ms, queue_id, category_id, severity, received, closed, handle_ms \
+                     FROM report_complaints WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
+                ),
+                params(range, qp.clone()),
+            )
+            .await?;
+        r.complaints = rows.into_iter().collect();
+    }
+    if parts.csat {
+        let rows: Vec<((i64, i64), Csat)> = db
+            .fetch_all(
+                &format!(
+                    "SELECT bucket_ms, queue_id, answers, good, score_sum FROM report_csat \
+                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
+                ),
+                params(range, qp.clone()),
+            )
+            .await?;
+        r.csat = rows.into_iter().collect();
+    }
+    if parts.kb {
+        let rows: Vec<KbRollupRow> = db
+            .fetch_all(
+                &format!(
+                    "SELECT bucket_ms, queue_id, article_id, inserted FROM report_kb \
+                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
+                ),
+                params(range, qp),
+            )
+            .await?;
+        for k in rows {
+            r.kb.insert((k.0, k.1, k.2), k.3);
+        }
     }
     Ok(r)
 }

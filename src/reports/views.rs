@@ -1,7 +1,7 @@
 //! The reports, assembled from the rollups: periods of the asked interval in the center's time
 //! zone, figures as README "Reports" defines them, and each report's CSV table.
 
-use super::store::{Names, Scope};
+use super::store::{Names, Parts, Scope};
 use super::{Interval, Range, Rollups, Service, local, period};
 use crate::db::Db;
 use crate::error::AppResult;
@@ -70,8 +70,8 @@ impl Ask<'_> {
         }
     }
 
-    async fn load(&self) -> AppResult<Rollups> {
-        super::store::load(self.db, Some(self.range), &self.scope).await
+    async fn load(&self, parts: Parts) -> AppResult<Rollups> {
+        super::store::load(self.db, Some(self.range), &self.scope, parts).await
     }
 }
 
@@ -109,7 +109,12 @@ pub struct VolumeReport {
 }
 
 pub async fn volume(ask: &Ask<'_>, names: &Names) -> AppResult<VolumeReport> {
-    let r = ask.load().await?;
+    let r = ask
+        .load(Parts {
+            contacts: true,
+            ..Parts::default()
+        })
+        .await?;
     let mut p = ask.periods();
     let mut rows: BTreeMap<(i64, i64, String, String), i64> = BTreeMap::new();
     let mut periods: BTreeMap<i64, BTreeMap<String, i64>> = BTreeMap::new();
@@ -204,7 +209,13 @@ pub struct ServiceReport {
 }
 
 pub async fn service(ask: &Ask<'_>, names: &Names) -> AppResult<ServiceReport> {
-    let r = ask.load().await?;
+    let r = ask
+        .load(Parts {
+            contacts: true,
+            service: true,
+            ..Parts::default()
+        })
+        .await?;
     let mut p = ask.periods();
     let mut by_period: BTreeMap<i64, (Service, i64)> = BTreeMap::new();
     let mut by_queue: BTreeMap<i64, (Service, i64)> = BTreeMap::new();
@@ -274,7 +285,12 @@ pub async fn agents(
     names: &Names,
     members: Option<&BTreeSet<i64>>,
 ) -> AppResult<AgentsReport> {
-    let r = ask.load().await?;
+    let r = ask
+        .load(Parts {
+            agents: true,
+            ..Parts::default()
+        })
+        .await?;
     let mut by_user: BTreeMap<i64, super::Agent> = BTreeMap::new();
     for ((_, u), a) in &r.agents {
         if members.is_none_or(|m| m.contains(u)) {
@@ -349,7 +365,12 @@ pub struct ComplaintsReport {
 }
 
 pub async fn complaints(ask: &Ask<'_>, names: &Names) -> AppResult<ComplaintsReport> {
-    let r = ask.load().await?;
+    let r = ask
+        .load(Parts {
+            complaints: true,
+            ..Parts::default()
+        })
+        .await?;
     let mut p = ask.periods();
     let code = |c: i64| {
         names
@@ -448,7 +469,12 @@ pub struct CsatTrend {
 }
 
 pub async fn csat(ask: &Ask<'_>) -> AppResult<CsatTrend> {
-    let r = ask.load().await?;
+    let r = ask
+        .load(Parts {
+            csat: true,
+            ..Parts::default()
+        })
+        .await?;
     let mut p = ask.periods();
     let mut periods: BTreeMap<i64, super::Csat> = BTreeMap::new();
     let mut total = super::Csat::default();

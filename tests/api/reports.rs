@@ -201,7 +201,7 @@ async fn oracle(app: &TestApp) -> Rollups {
 }
 
 async fn rollups(app: &TestApp) -> Rollups {
-    reports::store::load(&app.state.db, None, &None)
+    reports::store::load(&app.state.db, None, &None, reports::store::Parts::ALL)
         .await
         .unwrap()
 }
