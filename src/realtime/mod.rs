@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod hub;
+pub mod marks;
 pub mod protocol;
 pub mod ws;
 

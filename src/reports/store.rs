@@ -52,7 +52,7 @@ fn ids(list: &[i64]) -> Vec<Param> {
 /// rows they point to newly show and moves the mark (only from the value it was read at: two
 /// followers never both take a batch). The number of events read.
 pub async fn follow(db: &Db, batch: i64, fault: Fault) -> AppResult<usize> {
-    let from = crate::value::store::mark(db, super::MARK)
+    let from = crate::realtime::marks::get(db, super::MARK)
         .await?
         .unwrap_or(0);
     let events: Vec<EventRow> = db
@@ -66,24 +66,9 @@ pub async fn follow(db: &Db, batch: i64, fault: Fault) -> AppResult<usize> {
         return Ok(0);
     };
     let mut tx = db.begin().await?;
-    let moved = tx
-        .run(
-            "UPDATE realtime_marks SET value = $2 WHERE name = $3 AND value = $1",
-            vec![from.into(), last.seq.into(), super::MARK.into()],
-        )
-        .await?;
-    if moved == 0 {
-        let inserted = tx
-            .run(
-                "INSERT INTO realtime_marks (name, value) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO NOTHING",
-                vec![super::MARK.into(), last.seq.into()],
-            )
-            .await?;
-        if inserted == 0 || from != 0 {
-            // Another follower took this batch.
-            return Ok(0);
-        }
+    if !crate::realtime::marks::claim(&mut tx, super::MARK, from, last.seq).await? {
+        // Another follower took this batch.
+        return Ok(0);
     }
     let tickets: BTreeSet<i64> = events.iter().filter_map(|e| e.ticket_id).collect();
     let users: BTreeSet<i64> = events
@@ -353,7 +338,7 @@ pub async fn rebuild(db: &Db) -> AppResult<usize> {
     let mut tx = db.begin().await?;
     // Taking the mark's row first makes a follower's batch wait for this one and then find
     // its mark moved.
-    crate::value::store::set_mark(&mut tx, super::MARK, 0).await?;
+    crate::realtime::marks::set(&mut tx, super::MARK, 0).await?;
     let end: Option<i64> = tx
         .row("SELECT COALESCE(MAX(seq), 0) AS id FROM events", vec![])
         .await?;
@@ -378,7 +363,7 @@ pub async fn rebuild(db: &Db) -> AppResult<usize> {
         )
         .await?;
     apply(&mut tx, &tickets, &users, i64::MIN).await?;
-    crate::value::store::set_mark(&mut tx, super::MARK, end.unwrap_or(0)).await?;
+    crate::realtime::marks::set(&mut tx, super::MARK, end.unwrap_or(0)).await?;
     tx.commit().await?;
     Ok(tickets.len())
 }

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::customers::Tier;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::realtime::marks;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -302,7 +303,7 @@ const RANKED_MARK: &str = "value_ranked_change";
 /// A customer's orders changed: the customer is tiered at once (`retier`), and the leader is
 /// told to rank everyone again (at most every `HOTLINE_VALUE_RANK_SECS`).
 pub async fn order_changed(db: &Db, customer_id: i64, now: i64, shares: Shares) -> AppResult<()> {
-    store::set_mark(&mut &*db, CHANGED_MARK, crate::db::now_ms()).await?;
+    marks::set(&mut &*db, CHANGED_MARK, crate::db::now_ms()).await?;
     retier(db, customer_id, now, shares).await
 }
 
@@ -413,8 +414,8 @@ pub async fn run(ranker: Ranker) {
         if last_run.elapsed() < Duration::from_millis(ranker.every_ms as u64) {
             continue;
         }
-        let changed = store::mark(&ranker.db, CHANGED_MARK).await;
-        let seen = store::mark(&ranker.db, RANKED_MARK).await;
+        let changed = marks::get(&ranker.db, CHANGED_MARK).await;
+        let seen = marks::get(&ranker.db, RANKED_MARK).await;
         let (Ok(Some(changed)), Ok(seen)) = (changed, seen) else {
             continue;
         };
@@ -424,7 +425,7 @@ pub async fn run(ranker: Ranker) {
         last_run = tokio::time::Instant::now();
         match recompute(&ranker.db, ranker.clock.now_ms(), ranker.shares).await {
             Ok(outcome) => {
-                if let Err(e) = store::set_mark(&mut &ranker.db, RANKED_MARK, changed).await {
+                if let Err(e) = marks::set(&mut &ranker.db, RANKED_MARK, changed).await {
                     tracing::warn!(error = %e, "value: ranking mark");
                 }
                 tracing::debug!(
@@ -443,20 +444,20 @@ pub async fn run(ranker: Ranker) {
 /// re-tiered the moment it starts; without any order at all it does nothing.
 pub async fn nightly(db: &Db, clock: &Clock, shares: Shares) -> AppResult<Option<Outcome>> {
     let now = clock.now_ms();
-    match store::mark(db, NIGHTLY_MARK).await? {
+    match marks::get(db, NIGHTLY_MARK).await? {
         None => {
-            store::set_mark(&mut &*db, NIGHTLY_MARK, now).await?;
+            marks::set(&mut &*db, NIGHTLY_MARK, now).await?;
             Ok(None)
         }
         Some(last) if now - last < DAY_MS => Ok(None),
         // A center that records no orders keeps the tiers its people set.
         Some(_) if !store::any_orders(db).await? => {
-            store::set_mark(&mut &*db, NIGHTLY_MARK, now).await?;
+            marks::set(&mut &*db, NIGHTLY_MARK, now).await?;
             Ok(None)
         }
         Some(_) => {
             let outcome = recompute(db, now, shares).await?;
-            store::set_mark(&mut &*db, NIGHTLY_MARK, now).await?;
+            marks::set(&mut &*db, NIGHTLY_MARK, now).await?;
             tracing::info!(
                 ranked = outcome.ranked,
                 changed = outcome.changed,

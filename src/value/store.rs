@@ -438,27 +438,6 @@ pub async fn any_orders(db: &Db) -> AppResult<bool> {
     Ok(!one.is_empty())
 }
 
-/// A small named number in `realtime_marks`.
-pub async fn mark(db: &Db, name: &str) -> AppResult<Option<i64>> {
-    let v: Vec<i64> = db
-        .fetch_all(
-            "SELECT value AS id FROM realtime_marks WHERE name = $1",
-            vec![name.into()],
-        )
-        .await?;
-    Ok(v.first().copied())
-}
-
-pub async fn set_mark<E: Exec>(exec: &mut E, name: &str, value: i64) -> AppResult<()> {
-    exec.run(
-        "INSERT INTO realtime_marks (name, value) VALUES ($1, $2) \
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        vec![name.into(), value.into()],
-    )
-    .await?;
-    Ok(())
-}
-
 /// The counting orders of the window `(from, to]` per customer, as a SQL common table
 /// expression named `t` (`$1` = from, `$2` = to). The window holds most orders, so the unary
 /// `+` keeps SQLite off the `ordered_at` index (a lookup per order and a sort) and on the

@@ -173,7 +173,7 @@ impl FromRow for Target {
 /// the mark in the same commit (only from the value it was read at: two followers never both
 /// take a batch). The number of events read.
 pub async fn follow(db: &Db, batch: i64) -> AppResult<usize> {
-    let from = crate::value::store::mark(db, super::MARK)
+    let from = crate::realtime::marks::get(db, super::MARK)
         .await?
         .unwrap_or(0);
     let events: Vec<EventRow> = db
@@ -192,24 +192,9 @@ pub async fn follow(db: &Db, batch: i64) -> AppResult<usize> {
         )
         .await?;
     let mut tx = db.begin().await?;
-    let moved = tx
-        .run(
-            "UPDATE realtime_marks SET value = $2 WHERE name = $3 AND value = $1",
-            vec![from.into(), last.seq.into(), super::MARK.into()],
-        )
-        .await?;
-    if moved == 0 {
-        let inserted = tx
-            .run(
-                "INSERT INTO realtime_marks (name, value) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO NOTHING",
-                vec![super::MARK.into(), last.seq.into()],
-            )
-            .await?;
-        if inserted == 0 || from != 0 {
-            // Another follower took this batch.
-            return Ok(0);
-        }
+    if !crate::realtime::marks::claim(&mut tx, super::MARK, from, last.seq).await? {
+        // Another follower took this batch.
+        return Ok(0);
     }
     let now = now_ms();
     for e in &events {

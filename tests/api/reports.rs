@@ -33,7 +33,7 @@ pub(crate) async fn settle(app: &TestApp) {
             .unwrap()
             .try_get("m")
             .unwrap();
-        let mark = hotline::value::store::mark(db, reports::MARK)
+        let mark = hotline::realtime::marks::get(db, reports::MARK)
             .await
             .unwrap()
             .unwrap_or(0);
@@ -317,7 +317,7 @@ async fn rollups_equal_a_count_over_the_raw_tables_on_random_days_and_after_a_fa
     let mut failed = false;
     for _ in 0..20 {
         let before = rollups(&app).await;
-        let mark = hotline::value::store::mark(&app.state.db, reports::MARK)
+        let mark = hotline::realtime::marks::get(&app.state.db, reports::MARK)
             .await
             .unwrap();
         traffic(&app, &mut rng, &[q1, q2], &agents).await;
@@ -325,7 +325,7 @@ async fn rollups_equal_a_count_over_the_raw_tables_on_random_days_and_after_a_fa
         presence(&app, t, "available").await;
         let faulted = reports::store::follow(&app.state.db, 50, Fault::BeforeCommit).await;
         if faulted.is_err() {
-            let now = hotline::value::store::mark(&app.state.db, reports::MARK)
+            let now = hotline::realtime::marks::get(&app.state.db, reports::MARK)
                 .await
                 .unwrap();
             // Nothing of the failed batch stayed (the leader may have moved on meanwhile).
