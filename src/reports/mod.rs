@@ -128,6 +128,22 @@ pub struct Csat {
     pub score_sum: i64,
 }
 
+impl ComplaintFigures {
+    pub fn add(&mut self, o: &ComplaintFigures) {
+        self.received += o.received;
+        self.closed += o.closed;
+        self.handle_ms += o.handle_ms;
+    }
+}
+
+impl Csat {
+    pub fn add(&mut self, o: &Csat) {
+        self.answers += o.answers;
+        self.good += o.good;
+        self.score_sum += o.score_sum;
+    }
+}
+
 /// What to add to the rollups (one batch), or the rollups' whole content (read back for
 /// comparison). Keys: (interval, dimensions…).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -395,6 +411,59 @@ pub fn period(tz: &jiff::tz::TimeZone, interval: Interval, b: i64) -> i64 {
     start.map_or(b, |s| s.timestamp().as_millisecond())
 }
 
+/// A stretch of time over which the center's UTC offset does not change: within it, the
+/// period of `interval` holding a rollup interval `b` is `(b + offset_ms) / length_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub offset_ms: i64,
+    pub length_ms: i64,
+}
+
+/// `range` cut where `tz`'s offset changes (daylight saving time), each piece with its offset,
+/// so that the database can add the rollups up per period of `interval`.
+pub fn pieces(tz: &jiff::tz::TimeZone, interval: Interval, range: Range) -> Vec<Piece> {
+    let length_ms = match interval {
+        Interval::Quarter => 15 * 60 * 1000,
+        Interval::Hour => 60 * 60 * 1000,
+        Interval::Day => 24 * 60 * 60 * 1000,
+    };
+    let Ok(from) = jiff::Timestamp::from_millisecond(range.from_ms) else {
+        return vec![Piece {
+            from_ms: range.from_ms,
+            to_ms: range.to_ms,
+            offset_ms: 0,
+            length_ms,
+        }];
+    };
+    let offset = |t: jiff::Timestamp| i64::from(tz.to_offset(t).seconds()) * 1000;
+    let mut out = Vec::new();
+    let mut start = (range.from_ms, offset(from));
+    for t in tz.following(from) {
+        let at = t.timestamp().as_millisecond();
+        if at >= range.to_ms {
+            break;
+        }
+        if at > start.0 {
+            out.push(Piece {
+                from_ms: start.0,
+                to_ms: at,
+                offset_ms: start.1,
+                length_ms,
+            });
+        }
+        start = (at, i64::from(t.offset().seconds()) * 1000);
+    }
+    out.push(Piece {
+        from_ms: start.0,
+        to_ms: range.to_ms,
+        offset_ms: start.1,
+        length_ms,
+    });
+    out
+}
+
 /// The instant a date (`YYYY-MM-DD`) starts in `tz`.
 pub fn day_start(tz: &jiff::tz::TimeZone, field: &str, date: &str) -> AppResult<i64> {
     date.trim()
@@ -498,6 +567,41 @@ mod tests {
         assert!(Range::parse(&tz8, "2026-12-04", "2026-12-03").is_err());
         assert!(Range::parse(&tz8, "2025-01-01", "2026-12-03").is_err());
         assert!(Interval::parse("week").is_err());
+    }
+
+    #[test]
+    fn pieces_cut_the_range_where_daylight_saving_changes_the_offset() {
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        // 2026-03-08: clocks go from 02:00 EST (-5) to 03:00 EDT (-4).
+        let r = Range::parse(&ny, "2026-03-01", "2026-03-31").unwrap();
+        let p = pieces(&ny, Interval::Day, r);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].from_ms, p[1].to_ms), (r.from_ms, r.to_ms));
+        assert_eq!(p[0].to_ms, p[1].from_ms);
+        assert_eq!(local(&ny, p[1].from_ms), "2026-03-08T03:00");
+        assert_eq!(
+            (p[0].offset_ms, p[1].offset_ms),
+            (-5 * 3_600_000, -4 * 3_600_000)
+        );
+        // Within each piece, (bucket + offset) / length is the local day of `period`.
+        for piece in &p {
+            let mut b = piece.from_ms;
+            while b < piece.to_ms {
+                let day = (b + piece.offset_ms) / piece.length_ms;
+                let start = period(&ny, Interval::Day, b);
+                assert_eq!(
+                    day,
+                    (start + piece.offset_ms) / piece.length_ms,
+                    "{}",
+                    local(&ny, b)
+                );
+                b += BUCKET_MS;
+            }
+        }
+        // A zone without daylight saving is one piece.
+        let sh = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let r = Range::parse(&sh, "2026-03-01", "2026-03-31").unwrap();
+        assert_eq!(pieces(&sh, Interval::Hour, r).len(), 1);
     }
 
     #[test]

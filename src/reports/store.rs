@@ -478,17 +478,13 @@ fn scoped(col: &str, scope: &Scope, start: usize) -> (String, Vec<Param>) {
     }
 }
 
-fn params(range: super::Range, extra: Vec<Param>) -> Vec<Param> {
-    let mut p = vec![range.from_ms.into(), range.to_ms.into()];
-    p.extend(extra);
-    p
-}
-
 /// Which rollup tables a report reads (each report reads only its own: a month of a large
 /// center's agent rows alone is a quarter of a million).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Parts {
     pub contacts: bool,
+    /// Contacts per queue only, their channel and kind left empty (the service report).
+    pub contacts_per_queue: bool,
     pub service: bool,
     pub agents: bool,
     pub complaints: bool,
@@ -499,6 +495,7 @@ pub struct Parts {
 impl Parts {
     pub const ALL: Parts = Parts {
         contacts: true,
+        contacts_per_queue: false,
         service: true,
         agents: true,
         complaints: true,
@@ -507,95 +504,197 @@ impl Parts {
     };
 }
 
+/// How the rollup rows are added up as they are read, so that a report over a month reads
+/// what it shows rather than every 15-minute row (a large center's month of contacts is
+/// 240k rows; by day, per queue, a few hundred).
+#[derive(Clone, Copy, Debug)]
+pub enum By<'a> {
+    /// Each 15-minute interval apart, as stored.
+    Interval,
+    /// Per period: the pieces of the range (`super::pieces`), within each of which a period
+    /// is `(bucket + offset) / length`. A row's bucket is the period's first interval.
+    Period(&'a [super::Piece]),
+    /// The whole range in one: a row's bucket is the range's first interval.
+    Range,
+}
+
+/// The statements reading `table` over `range` by `by`: `dims` (the columns kept apart) and
+/// `sums` (added up); `filter` is the scope's condition and its parameters, numbered from $3.
+fn grouped(
+    table: &str,
+    dims: &[&str],
+    sums: &[&str],
+    range: super::Range,
+    by: By,
+    filter: &(String, Vec<Param>),
+) -> Vec<(String, Vec<Param>)> {
+    let (qs, qp) = filter;
+    let dims_list = dims.join(", ");
+    let sums_list = |added: bool| -> String {
+        sums.iter()
+            .map(|c| {
+                if added {
+                    format!("CAST(SUM({c}) AS BIGINT) AS {c}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let whole = |from: i64, to: i64, extra: Vec<Param>| {
+        let mut p: Vec<Param> = vec![from.into(), to.into()];
+        p.extend(qp.iter().cloned());
+        p.extend(extra);
+        p
+    };
+    let next = 3 + qp.len();
+    match by {
+        By::Interval => vec![(
+            format!(
+                "SELECT bucket_ms, {dims_list}, {} FROM {table} \
+                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}",
+                sums_list(false)
+            ),
+            whole(range.from_ms, range.to_ms, vec![]),
+        )],
+        By::Range => vec![(
+            format!(
+                "SELECT MIN(bucket_ms) AS bucket_ms, {dims_list}, {} FROM {table} \
+                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY {}",
+                sums_list(true),
+                dims.iter()
+                    .map(|d| d.rsplit(' ').next().unwrap_or(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            whole(range.from_ms, range.to_ms, vec![]),
+        )],
+        By::Period(pieces) => pieces
+            .iter()
+            .filter_map(|piece| {
+                let (from, to) = (
+                    piece.from_ms.max(range.from_ms),
+                    piece.to_ms.min(range.to_ms),
+                );
+                (from < to).then(|| {
+                    let keys: Vec<&str> = dims
+                        .iter()
+                        .map(|d| d.rsplit(' ').next().unwrap_or(d))
+                        .collect();
+                    (
+                        format!(
+                            "SELECT MIN(bucket_ms) AS bucket_ms, (bucket_ms + ${next}) / ${} AS period, \
+                             {dims_list}, {} FROM {table} \
+                             WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY period, {}",
+                            next + 1,
+                            sums_list(true),
+                            keys.join(", ")
+                        ),
+                        whole(from, to, vec![piece.offset_ms.into(), piece.length_ms.into()]),
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
 /// The rollups between `range` (all of them with `None`), within `scope` (agents: all); only
-/// the tables of `parts`.
+/// the tables of `parts`, added up `by` interval, period or the whole range.
 pub async fn load(
     db: &Db,
     range: Option<super::Range>,
     scope: &Scope,
     parts: Parts,
+    by: By<'_>,
 ) -> AppResult<Rollups> {
     let range = range.unwrap_or(super::Range {
         from_ms: i64::MIN,
         to_ms: i64::MAX,
     });
-    let (qs, qp) = scoped("queue_id", scope, 3);
+    let queues = scoped("queue_id", scope, 3);
+    let everyone = (String::new(), Vec::new());
     let mut r = Rollups::default();
-    if parts.contacts {
-        let rows: Vec<ContactRow> = db
-            .fetch_all(
-                &format!(
-                    "SELECT bucket_ms, queue_id, channel, kind, contacts FROM report_contacts \
-                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-                ),
-                params(range, qp.clone()),
-            )
-            .await?;
-        for c in rows {
-            r.contacts
-                .insert((c.bucket_ms, c.queue_id, c.channel, c.kind), c.contacts);
+    if parts.contacts || parts.contacts_per_queue {
+        let dims: &[&str] = if parts.contacts_per_queue {
+            &[
+                "queue_id",
+                "CAST('' AS TEXT) AS channel",
+                "CAST('' AS TEXT) AS kind",
+            ]
+        } else {
+            &["queue_id", "channel", "kind"]
+        };
+        for (sql, p) in grouped("report_contacts", dims, &["contacts"], range, by, &queues) {
+            let rows: Vec<ContactRow> = db.fetch_all(&sql, p).await?;
+            for c in rows {
+                *r.contacts
+                    .entry((c.bucket_ms, c.queue_id, c.channel, c.kind))
+                    .or_default() += c.contacts;
+            }
         }
     }
     if parts.service {
-        let rows: Vec<((i64, i64), Service)> = db
-            .fetch_all(
-                &format!(
-                    "SELECT bucket_ms, queue_id, answered, answered_within, wait_ms, abandoned, \
-                     abandoned_after, handled, handle_ms FROM report_service \
-                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-                ),
-                params(range, qp.clone()),
-            )
-            .await?;
-        r.service = rows.into_iter().collect();
+        let sums = [
+            "answered",
+            "answered_within",
+            "wait_ms",
+            "abandoned",
+            "abandoned_after",
+            "handled",
+            "handle_ms",
+        ];
+        for (sql, p) in grouped("report_service", &["queue_id"], &sums, range, by, &queues) {
+            let rows: Vec<((i64, i64), Service)> = db.fetch_all(&sql, p).await?;
+            for (k, v) in rows {
+                r.service.entry(k).or_default().add(&v);
+            }
+        }
     }
     if parts.agents {
-        let rows: Vec<((i64, i64), Agent)> = db
-            .fetch_all(
-                "SELECT bucket_ms, user_id, handled, handle_ms, available_ms, busy_ms, wrap_up_ms, \
-                 away_ms, csat_answers, csat_good FROM report_agents \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2",
-                params(range, vec![]),
-            )
-            .await?;
-        r.agents = rows.into_iter().collect();
+        let sums = [
+            "handled",
+            "handle_ms",
+            "available_ms",
+            "busy_ms",
+            "wrap_up_ms",
+            "away_ms",
+            "csat_answers",
+            "csat_good",
+        ];
+        for (sql, p) in grouped("report_agents", &["user_id"], &sums, range, by, &everyone) {
+            let rows: Vec<((i64, i64), Agent)> = db.fetch_all(&sql, p).await?;
+            for (k, v) in rows {
+                r.agents.entry(k).or_default().add(&v);
+            }
+        }
     }
     if parts.complaints {
-        let rows: Vec<((i64, i64, i64, i64), ComplaintFigures)> = db
-            .fetch_all(
-                &format!(
-                    "SELECT bucket_ms, queue_id, category_id, severity, received, closed, handle_ms \
-                     FROM report_complaints WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-                ),
-                params(range, qp.clone()),
-            )
-            .await?;
-        r.complaints = rows.into_iter().collect();
+        let dims = ["queue_id", "category_id", "severity"];
+        let sums = ["received", "closed", "handle_ms"];
+        for (sql, p) in grouped("report_complaints", &dims, &sums, range, by, &queues) {
+            let rows: Vec<((i64, i64, i64, i64), ComplaintFigures)> = db.fetch_all(&sql, p).await?;
+            for (k, v) in rows {
+                r.complaints.entry(k).or_default().add(&v);
+            }
+        }
     }
     if parts.csat {
-        let rows: Vec<((i64, i64), Csat)> = db
-            .fetch_all(
-                &format!(
-                    "SELECT bucket_ms, queue_id, answers, good, score_sum FROM report_csat \
-                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-                ),
-                params(range, qp.clone()),
-            )
-            .await?;
-        r.csat = rows.into_iter().collect();
+        let sums = ["answers", "good", "score_sum"];
+        for (sql, p) in grouped("report_csat", &["queue_id"], &sums, range, by, &queues) {
+            let rows: Vec<((i64, i64), Csat)> = db.fetch_all(&sql, p).await?;
+            for (k, v) in rows {
+                r.csat.entry(k).or_default().add(&v);
+            }
+        }
     }
     if parts.kb {
-        let rows: Vec<KbRollupRow> = db
-            .fetch_all(
-                &format!(
-                    "SELECT bucket_ms, queue_id, article_id, inserted FROM report_kb \
-                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}"
-                ),
-                params(range, qp),
-            )
-            .await?;
-        for k in rows {
-            r.kb.insert((k.0, k.1, k.2), k.3);
+        let dims = ["queue_id", "article_id"];
+        for (sql, p) in grouped("report_kb", &dims, &["inserted"], range, by, &queues) {
+            let rows: Vec<KbRollupRow> = db.fetch_all(&sql, p).await?;
+            for k in rows {
+                *r.kb.entry((k.0, k.1, k.2)).or_default() += k.3;
+            }
         }
     }
     Ok(r)

@@ -1,7 +1,7 @@
 //! The reports, assembled from the rollups: periods of the asked interval in the center's time
 //! zone, figures as README "Reports" defines them, and each report's CSV table.
 
-use super::store::{Names, Parts, Scope};
+use super::store::{By, Names, Parts, Scope};
 use super::{Interval, Range, Rollups, Service, local, period};
 use crate::db::Db;
 use crate::error::AppResult;
@@ -70,8 +70,19 @@ impl Ask<'_> {
         }
     }
 
+    /// The rollups of `parts` added up per period of the interval asked.
     async fn load(&self, parts: Parts) -> AppResult<Rollups> {
-        super::store::load(self.db, Some(self.range), &self.scope, parts).await
+        let pieces = super::pieces(self.tz, self.interval, self.range);
+        let by = match self.interval {
+            Interval::Quarter => By::Interval,
+            _ => By::Period(&pieces),
+        };
+        super::store::load(self.db, Some(self.range), &self.scope, parts, by).await
+    }
+
+    /// The rollups of `parts` added up over the whole range.
+    async fn load_whole(&self, parts: Parts) -> AppResult<Rollups> {
+        super::store::load(self.db, Some(self.range), &self.scope, parts, By::Range).await
     }
 }
 
@@ -211,7 +222,7 @@ pub struct ServiceReport {
 pub async fn service(ask: &Ask<'_>, names: &Names) -> AppResult<ServiceReport> {
     let r = ask
         .load(Parts {
-            contacts: true,
+            contacts_per_queue: true,
             service: true,
             ..Parts::default()
         })
@@ -286,7 +297,7 @@ pub async fn agents(
     members: Option<&BTreeSet<i64>>,
 ) -> AppResult<AgentsReport> {
     let r = ask
-        .load(Parts {
+        .load_whole(Parts {
             agents: true,
             ..Parts::default()
         })

@@ -201,9 +201,15 @@ async fn oracle(app: &TestApp) -> Rollups {
 }
 
 async fn rollups(app: &TestApp) -> Rollups {
-    reports::store::load(&app.state.db, None, &None, reports::store::Parts::ALL)
-        .await
-        .unwrap()
+    reports::store::load(
+        &app.state.db,
+        None,
+        &None,
+        reports::store::Parts::ALL,
+        reports::store::By::Interval,
+    )
+    .await
+    .unwrap()
 }
 
 pub(crate) async fn presence(app: &TestApp, token: &str, state: &str) {
