@@ -6,6 +6,7 @@ use super::{Summary, summarize};
 use crate::knowledge::{Article, Audience, Kb, SearchQuery};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const EN: &str = "account password login reset locked phone number email verification code \
@@ -30,6 +31,19 @@ const ZH: &str = "账号 密码 登录 重置 锁定 手机号 邮箱 验证码 
     存储 内存 备份 云端 同步 设置 语言 通知 声音 音量 麦克风 视频 通话 显示 亮度 键盘 鼠标 \
     打印机 安装 驱动 软件 激活 序列号 型号 颜色 尺码 质量 故障 运费险 理赔 期限 工作日 信用卡 \
     借记卡 余额 转账 手续费 税号 公司 抬头 身份 核验 上传 审核 等待 客服 热线 人工 在线";
+
+/// Homophone typos of the vocabulary's words (安装, 密码, 退款, 发票, 快递, 蓝牙, 保修, 订单),
+/// each with how many other words follow it in the query (0 or 1).
+const ZH_TYPOS: &[(&str, usize)] = &[
+    ("按装", 0),
+    ("密吗", 1),
+    ("退宽", 0),
+    ("发漂", 1),
+    ("快地", 0),
+    ("蓝呀", 1),
+    ("包修", 0),
+    ("定单", 1),
+];
 
 fn words(list: &str) -> Vec<&str> {
     list.split_whitespace().collect()
@@ -114,6 +128,8 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<Article> {
                     .join(sep)
             };
             let title = text(6);
+            // Two similar questions (相似问法) per article, as the console adds them.
+            let questions = vec![text(8), text(8)];
             let body = (0..6)
                 .map(|_| text(20))
                 .collect::<Vec<_>>()
@@ -126,7 +142,7 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<Article> {
                 title,
                 body,
                 tags: vec![],
-                questions: vec![],
+                questions,
                 audience: if i % 5 == 0 {
                     Audience::Internal
                 } else {
@@ -189,7 +205,18 @@ pub fn run(articles: usize, queries: usize) -> anyhow::Result<()> {
         articles as f64 / took.as_secs_f64()
     );
     drop(docs);
+    // Admins' synonyms: each real service word grouped with a neighbour, so every query word
+    // has a group (the most a query can expand).
     let (en, zh) = (words(EN), words(ZH));
+    let groups: Vec<Vec<String>> = [&en, &zh]
+        .into_iter()
+        .flat_map(|v| {
+            v.chunks(2)
+                .map(|g| g.iter().map(|w| w.to_string()).collect())
+        })
+        .collect();
+    kb.set_synonyms(&groups);
+    println!("{} synonym groups", groups.len());
     // Queries use the real service words (uniformly: common and rare ones alike).
     for (lang, vocab) in [("en", &en), ("zh", &zh)] {
         for n_terms in 1..=3 {
@@ -226,6 +253,18 @@ pub fn run(articles: usize, queries: usize) -> anyhow::Result<()> {
         "en 1 typo'd word, top 10        {}",
         measure(&kb, &typo, None, false)?
     );
+    // Chinese homophone typos (the pinyin path): a service word with one character swapped
+    // for one that sounds alike, in a short question.
+    let homophones: Vec<String> = (0..queries)
+        .map(|i| {
+            let (typo, rest) = ZH_TYPOS[i % ZH_TYPOS.len()];
+            format!("{typo}{}", zh[rng.random_range(0..zh.len())].repeat(rest))
+        })
+        .collect();
+    println!(
+        "zh homophone typo + 0-1 word, top 10 {}",
+        measure(&kb, &homophones, None, false)?
+    );
     drop(kb);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -235,4 +274,43 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("hotline-bench-kb-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// `hotline bench kb-relevance`: prints the figures of the relevance set per language and per
+/// kind of question, and with `misses` the questions not answered in the top 3.
+pub fn relevance(
+    kb_dir: &Path,
+    set: &Path,
+    misses: bool,
+    without_questions: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let report = crate::knowledge::relevance::evaluate_files(kb_dir, set, without_questions)?;
+    let without = if without_questions {
+        ", articles without their similar questions"
+    } else {
+        ""
+    };
+    println!("knowledge-base relevance ({}{without})", set.display());
+    for (lang, f) in &report.by_lang {
+        println!("  {lang:<3}            {f}");
+    }
+    for ((lang, kind), f) in &report.by_kind {
+        println!("  {lang:<3} {kind:<11} {f}");
+    }
+    if misses {
+        for m in &report.misses {
+            let rank = m.rank.map_or("-".to_string(), |r| r.to_string());
+            println!(
+                "  miss {} [{}] {:?}: want {}, rank {rank}, got {:?}",
+                m.case.lang,
+                m.case.kind,
+                m.case.question,
+                m.case.expected.join("|"),
+                m.found
+            );
+        }
+    }
+    println!("  ({} ms)", started.elapsed().as_millis());
+    Ok(())
 }

@@ -37,6 +37,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         queries: usize,
     },
+    /// Knowledge-base relevance: the question set run against the articles of a folder
+    /// (indexed in memory), top-1, top-3 and MRR per language and kind of question.
+    KbRelevance {
+        #[arg(long, default_value = "knowledge-base")]
+        kb: std::path::PathBuf,
+        #[arg(long, default_value = "tests/fixtures/kb-relevance-set.tsv")]
+        set: std::path::PathBuf,
+        /// List the questions whose answer was not in the top 3.
+        #[arg(long)]
+        misses: bool,
+        /// Index the articles without their similar questions (what they bring).
+        #[arg(long)]
+        without_questions: bool,
+    },
     /// Signed Twilio SMS webhooks into tickets against the real server: throughput, none lost.
     Sms {
         #[arg(long, default_value_t = 20_000)]
@@ -111,6 +125,15 @@ pub async fn run(cmd: BenchCommand, config: &Config) -> anyhow::Result<()> {
         BenchCommand::Lookup { samples } => lookup::run(config, samples).await,
         BenchCommand::Kb { articles, queries } => {
             tokio::task::spawn_blocking(move || kb::run(articles, queries)).await?
+        }
+        BenchCommand::KbRelevance {
+            kb,
+            set,
+            misses,
+            without_questions,
+        } => {
+            tokio::task::spawn_blocking(move || kb::relevance(&kb, &set, misses, without_questions))
+                .await?
         }
         BenchCommand::Sms {
             messages,

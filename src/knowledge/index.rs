@@ -6,7 +6,7 @@ use super::markdown;
 use super::tokenizer::{self, ANALYZER};
 use super::{Article, Audience};
 use serde::Serialize;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -132,9 +132,14 @@ pub struct Kb {
 /// that typos are corrected against. Segments are immutable, so each one is read once; words of
 /// deleted articles may linger until the next full rebuild, and corrections are checked against
 /// the index before use.
+///
+/// With them, the Chinese words of two to four ideographs (titles, similar questions, bodies)
+/// by toneless pinyin spelling, the dictionary that homophone typos are corrected against.
 #[derive(Default)]
 struct Lexicon {
     words: HashSet<String>,
+    /// Spelling (`anzhuang`) → the words spelt so (`安装`).
+    pinyin: HashMap<String, Vec<String>>,
     segments: HashSet<SegmentId>,
 }
 
@@ -288,20 +293,30 @@ impl Kb {
             }
         };
         let mut words = Vec::new();
+        let mut chinese = HashSet::new();
         let mut fresh = Vec::new();
         for seg in searcher.segment_readers() {
             if known.contains(&seg.segment_id()) {
                 continue;
             }
             fresh.push(seg.segment_id());
-            for field in [self.f.title, self.f.body, self.f.internal] {
+            for field in [self.f.title, self.f.questions, self.f.body, self.f.internal] {
                 let inverted = seg.inverted_index(field)?;
                 let mut terms = inverted.terms().stream()?;
                 while terms.advance() {
                     let k = terms.key();
-                    if k.len() + 1 >= TYPO_MIN_LEN && k.iter().all(u8::is_ascii_alphabetic) {
+                    if field != self.f.questions
+                        && k.len() + 1 >= TYPO_MIN_LEN
+                        && k.iter().all(u8::is_ascii_alphabetic)
+                    {
                         // ASCII letters only, so the bytes are a valid string.
                         words.push(String::from_utf8_lossy(k).into_owned());
+                    } else if (6..=12).contains(&k.len())
+                        && let Ok(w) = std::str::from_utf8(k)
+                        && (2..=4).contains(&w.chars().count())
+                        && w.chars().all(tokenizer::is_cjk)
+                    {
+                        chinese.insert(w.to_string());
                     }
                 }
             }
@@ -312,6 +327,14 @@ impl Kb {
         }
         lex.segments.extend(fresh);
         lex.words.extend(words);
+        for w in chinese {
+            for spelling in tokenizer::pinyin_spellings(&w) {
+                let spelt = lex.pinyin.entry(spelling).or_default();
+                if !spelt.contains(&w) {
+                    spelt.push(w.clone());
+                }
+            }
+        }
         Ok(())
     }
 
@@ -423,6 +446,52 @@ impl Kb {
             .collect())
     }
 
+    /// The words of the index spelt like `fragment` in pinyin (a homophone typo: 按装 → 安装),
+    /// most frequent first, when `fragment` itself is no word of the index. Searched beside the
+    /// words typed, so articles with the words as typed still count.
+    fn homophones(
+        &self,
+        searcher: &tantivy::Searcher,
+        fragment: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let doc_freq = |w: &str| -> anyhow::Result<u64> {
+            let mut n = 0;
+            for field in [self.f.title, self.f.questions, self.f.body] {
+                n += searcher.doc_freq(&Term::from_field_text(field, w))?;
+            }
+            Ok(n)
+        };
+        let spelt: Vec<String> = {
+            let lex = self.lexicon.read().unwrap_or_else(|p| p.into_inner());
+            let mut spelt: Vec<String> = tokenizer::pinyin_spellings(fragment)
+                .iter()
+                .filter_map(|s| lex.pinyin.get(s))
+                .flatten()
+                .filter(|w| *w != fragment)
+                .cloned()
+                .collect();
+            spelt.sort_unstable();
+            spelt.dedup();
+            spelt
+        };
+        if spelt.is_empty() || doc_freq(fragment)? > 0 {
+            return Ok(Vec::new());
+        }
+        let mut ranked = Vec::with_capacity(spelt.len());
+        for w in spelt {
+            let n = doc_freq(&w)?;
+            if n > 0 {
+                ranked.push((std::cmp::Reverse(n), w));
+            }
+        }
+        ranked.sort_unstable();
+        Ok(ranked
+            .into_iter()
+            .take(TYPO_MAX_CORRECTIONS)
+            .map(|(_, w)| w)
+            .collect())
+    }
+
     /// The query for the words of `text`: each word in the title, tags, answer or (agents
     /// only) internal section; the title counts most; a Latin word of 5+ letters that the
     /// index does not know stands for the known words one typo away. `"quoted words"` in a
@@ -505,6 +574,29 @@ impl Kb {
                 }
             }
         }
+        // Chinese homophone typos: a part of the question that is no word of the index also
+        // stands for the words spelt like it in pinyin.
+        let mut homophones = Vec::new();
+        if tokenizer::has_cjk(&words_text) {
+            for fragment in tokenizer::typo_candidates(&words_text) {
+                let fixed = self.homophones(&searcher, &fragment)?;
+                for w in &fixed {
+                    if !seen.insert(w.clone()) {
+                        continue;
+                    }
+                    for field in fields {
+                        should.push((
+                            Occur::Should,
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(*field, w),
+                                IndexRecordOption::WithFreqs,
+                            )),
+                        ));
+                    }
+                }
+                homophones.extend(fixed);
+            }
+        }
         let mut highlight: Highlight = HashSet::new();
         for phrase in &phrases {
             let words = tokenizer::terms(phrase, false);
@@ -552,6 +644,7 @@ impl Kb {
             }
         }
         highlight.extend(highlight_terms(&analyzed, &corrected));
+        highlight.extend(homophones);
         if should.is_empty() && must.is_empty() {
             return Ok((None, highlight));
         }
@@ -1266,6 +1359,41 @@ mod tests {
         kb.replace_all(&[a]).unwrap();
         assert!(search(&kb, "thermostta").is_empty());
         assert_eq!(search(&kb, "warrenty"), vec![1]);
+    }
+
+    #[test]
+    fn chinese_homophone_typos_find_the_word_meant() {
+        let kb = Kb::in_memory().unwrap();
+        let install = article(
+            1,
+            "zh",
+            "应用安装失败",
+            "手机上安装应用时提示失败，请先检查存储空间。",
+            Audience::Public,
+        );
+        let account = article(
+            2,
+            "zh",
+            "账户被锁定",
+            "密码连续输错五次，账户会锁定三十分钟。",
+            Audience::Public,
+        );
+        let press = article(
+            3,
+            "zh",
+            "按键失灵",
+            "按下电源键没有反应，装回电池后再试。",
+            Audience::Public,
+        );
+        kb.apply(&[install, account, press], &[]).unwrap();
+        // 按装 (àn zhuāng) for 安装 (ān zhuāng), 密吗 for 密码, 锁订 for 锁定.
+        assert_eq!(search(&kb, "按装不了")[0], 1);
+        assert_eq!(search(&kb, "忘了密吗")[0], 2);
+        assert_eq!(search(&kb, "帐户被锁订了")[0], 2);
+        // Words as typed that the index knows are searched as they are.
+        assert_eq!(search(&kb, "按键"), vec![3]);
+        // A word the index knows is not corrected.
+        assert_eq!(search(&kb, "安装"), vec![1]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod import;
 pub mod index;
 pub mod learn;
 pub mod markdown;
+pub mod relevance;
 pub mod routes;
 pub mod store;
 pub mod suggest;

@@ -410,6 +410,73 @@ pub fn has_cjk(text: &str) -> bool {
     text.chars().any(is_cjk)
 }
 
+/// At most this many pinyin spellings of one word (its characters' readings multiplied).
+const MAX_SPELLINGS: usize = 8;
+
+/// The toneless pinyin spellings of a word of ideographs (`安装` → `anzhuang`), one per
+/// combination of its characters' readings (`还款` → `haikuan`, `huankuan`), at most
+/// `MAX_SPELLINGS`; none when a character is not an ideograph with a known reading. Homophone
+/// typos (按装 for 安装) share a spelling with the word meant; tones are left out on purpose,
+/// since such typos often change the tone. From the `pinyin` crate's data (pinyin-data).
+pub fn pinyin_spellings(word: &str) -> Vec<String> {
+    use pinyin::ToPinyinMulti;
+    let mut out = vec![String::new()];
+    for c in word.chars() {
+        let Some(multi) = c.to_pinyin_multi() else {
+            return Vec::new();
+        };
+        let mut readings: Vec<&str> = multi.into_iter().map(|p| p.plain()).collect();
+        readings.sort_unstable();
+        readings.dedup();
+        let mut next = Vec::with_capacity(out.len() * readings.len());
+        for prefix in &out {
+            for r in &readings {
+                if next.len() < MAX_SPELLINGS {
+                    next.push(format!("{prefix}{r}"));
+                }
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// The parts of a query that may be homophone typos: each word of two to four ideographs, and
+/// each run of two or three single ideographs in a row (jieba splits a word it does not know,
+/// such as 按装, into characters), that jieba's dictionary does not know: a real word (保固,
+/// 还在) is what the customer meant. Folded text, as the index sees it.
+pub fn typo_candidates(text: &str) -> Vec<String> {
+    let folded = fold(text);
+    let words = JIEBA.cut(&folded, true);
+    let ideographs = |w: &str| w.chars().all(is_cjk);
+    let mut out = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    let flush = |run: &mut Vec<&str>, out: &mut Vec<String>| {
+        for len in 2..=3 {
+            for win in run.windows(len) {
+                out.push(win.concat());
+            }
+        }
+        run.clear();
+    };
+    for w in &words {
+        let n = w.word.chars().count();
+        if n == 1 && ideographs(w.word) {
+            run.push(w.word);
+            continue;
+        }
+        flush(&mut run, &mut out);
+        if (2..=4).contains(&n) && ideographs(w.word) {
+            out.push(w.word.to_string());
+        }
+    }
+    flush(&mut run, &mut out);
+    out.retain(|w| !JIEBA.has_word(w));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,5 +569,21 @@ mod tests {
         let last = toks.last().unwrap();
         assert_eq!(&text[last.offset_from..last.offset_to], "帳號");
         assert_eq!(&text[toks[0].offset_from..toks[0].offset_to], "ＡＢＣ");
+    }
+
+    #[test]
+    fn homophones_share_a_pinyin_spelling() {
+        assert_eq!(pinyin_spellings("安装"), vec!["anzhuang"]);
+        assert!(pinyin_spellings("按装").contains(&"anzhuang".to_string()));
+        assert!(pinyin_spellings("还款").contains(&"huankuan".to_string()));
+        assert!(pinyin_spellings("还款").contains(&"haikuan".to_string()));
+        assert!(pinyin_spellings("app").is_empty());
+    }
+
+    #[test]
+    fn typo_candidates_are_unknown_words_and_runs_of_single_ideographs() {
+        let c = typo_candidates("手机按装不了app");
+        assert!(c.contains(&"按装".to_string()), "{c:?}");
+        assert!(!c.iter().any(|w| w.contains("app")), "{c:?}");
     }
 }
