@@ -181,20 +181,7 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         state.db.clone(),
         state.tickets_index.clone(),
     )));
-    if let Some(stmt) = state.db.backend.checkpoint() {
-        let db = state.db.clone();
-        tasks.push(tokio::spawn(async move {
-            // Often, so that one ends between two commits and the WAL can start over: every 5 s
-            // it never caught up at 100 calls/s, and the WAL grew without end (BENCHMARKS.md).
-            let mut tick = tokio::time::interval(Duration::from_millis(50));
-            loop {
-                tick.tick().await;
-                if let Err(e) = sqlx::query(stmt).execute(&db.pool).await {
-                    tracing::warn!(error = %e, "wal checkpoint failed");
-                }
-            }
-        }));
-    }
+    tasks.extend(state.db.spawn_checkpoints());
     tasks.push(crate::limits::spawn_sweeper(state.limits.clone()));
     tasks.push(crate::channels::sms::sender::spawn(state.clone()));
     // Retention: expired sessions and API tokens (at start, then hourly).

@@ -263,8 +263,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Simulate(args) => hotline::simulate::run_with_config(args, &config).await?,
         Command::Reports(ReportsCommand::Rebuild) => {
-            let db = hotline::db::Db::connect(&config.database_url(), 2).await?;
+            let db = hotline::db::Db::connect(&config.database_url(), 3).await?;
             db.migrate().await?;
+            let _checkpoints = db.spawn_checkpoints();
             let tickets = hotline::reports::store::rebuild(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -33,6 +33,26 @@ pub struct Db {
 }
 
 impl Db {
+    /// SQLite: checkpoints the WAL every 50 ms for as long as the process runs (the
+    /// connections never do it themselves: `wal_autocheckpoint = 0`, so that no committing
+    /// writer stalls on one). Every process that writes much must run it: `serve`, and the
+    /// commands that write in bulk (an import of 1M orders without it left a 24 GB WAL). Often,
+    /// so that one ends between two commits and the WAL can start over: every 5 s it never
+    /// caught up at 100 calls/s (BENCHMARKS.md). None on PostgreSQL.
+    pub fn spawn_checkpoints(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let stmt = self.backend.checkpoint()?;
+        let db = self.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::query(stmt).execute(&db.pool).await {
+                    tracing::warn!(error = %e, "wal checkpoint failed");
+                }
+            }
+        }))
+    }
+
     /// Connects to `url` (`sqlite://path` creates the file and its folder; `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         Db::connect_with(url, max_connections, writer::DEFAULT_QUEUE).await

@@ -16,8 +16,10 @@ pub struct Args<'a> {
 
 /// Runs the import and prints a summary and the refused rows with their line numbers.
 pub async fn command(config: &Config, a: Args<'_>) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url(), 2).await?;
+    // One connection for the import, one for the WAL checkpoints (SQLite).
+    let db = Db::connect(&config.database_url(), 3).await?;
     db.migrate().await?;
+    let _checkpoints = db.spawn_checkpoints();
     let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let mapping = super::parse_mapping(a.map.iter().map(String::as_str)).map_err(err)?;
     let path =

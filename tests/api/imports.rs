@@ -418,6 +418,36 @@ async fn the_import_command_reports_refused_lines_and_resumes_nothing_twice() {
     );
 }
 
+/// The command checkpoints SQLite's WAL as it goes, as `serve` does (the connections never do
+/// it themselves): without, an import of 1M orders left a 24 GB WAL beside a 4 KB database
+/// file, and every read slowed as the WAL grew.
+#[tokio::test]
+async fn the_import_command_checkpoints_sqlites_wal_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    std::fs::write(&file, many(5000, 0)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["import", "customers"])
+        .arg(&file)
+        .env("HOTLINE_DATA_DIR", dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("HOTLINE_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("5000 created"),
+        "{stdout}"
+    );
+    // 5,000 customers with their phones are ~2 MB of pages; unchecked, all of them stay in
+    // the WAL and the database file keeps its first page.
+    let size = std::fs::metadata(dir.path().join("hotline.db"))
+        .unwrap()
+        .len();
+    assert!(size > 1 << 20, "the database file holds {size} bytes");
+}
+
 #[tokio::test]
 async fn exports_stream_every_row_audited_and_for_admins_only() {
     let app = TestApp::spawn().await;
