@@ -20,7 +20,11 @@ pub async fn command(config: &Config, a: Args<'_>) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url(), 3).await?;
     db.migrate().await?;
     let _checkpoints = db.spawn_checkpoints();
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    // An operator needs the cause of an internal error (a locked or full database, say).
+    let err = |e: crate::error::AppError| match e {
+        crate::error::AppError::Internal(cause) => anyhow::anyhow!("internal error: {cause:#}"),
+        e => anyhow::anyhow!("{e}"),
+    };
     let mapping = super::parse_mapping(a.map.iter().map(String::as_str)).map_err(err)?;
     let path =
         std::fs::canonicalize(a.file).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
