@@ -548,6 +548,14 @@ fn grouped(
         p.extend(extra);
         p
     };
+    // The columns grouped by: the dimensions read from the table (not constants like
+    // `CAST('' AS TEXT) AS channel`).
+    let keys = dims
+        .iter()
+        .filter(|d| !d.contains(' '))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     let next = 3 + qp.len();
     match by {
         By::Interval => vec![(
@@ -561,12 +569,8 @@ fn grouped(
         By::Range => vec![(
             format!(
                 "SELECT MIN(bucket_ms) AS bucket_ms, {dims_list}, {} FROM {table} \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY {}",
+                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY {keys}",
                 sums_list(true),
-                dims.iter()
-                    .map(|d| d.rsplit(' ').next().unwrap_or(d))
-                    .collect::<Vec<_>>()
-                    .join(", ")
             ),
             whole(range.from_ms, range.to_ms, vec![]),
         )],
@@ -578,18 +582,13 @@ fn grouped(
                     piece.to_ms.min(range.to_ms),
                 );
                 (from < to).then(|| {
-                    let keys: Vec<&str> = dims
-                        .iter()
-                        .map(|d| d.rsplit(' ').next().unwrap_or(d))
-                        .collect();
                     (
                         format!(
                             "SELECT MIN(bucket_ms) AS bucket_ms, (bucket_ms + ${next}) / ${} AS period, \
                              {dims_list}, {} FROM {table} \
-                             WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY period, {}",
+                             WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY period, {keys}",
                             next + 1,
                             sums_list(true),
-                            keys.join(", ")
                         ),
                         whole(from, to, vec![piece.offset_ms.into(), piece.length_ms.into()]),
                     )
