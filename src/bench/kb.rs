@@ -161,6 +161,18 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<Article> {
         .collect()
 }
 
+/// `count` queries of `n_terms` words drawn uniformly from `vocab` (common and rare alike).
+fn random_queries(rng: &mut StdRng, vocab: &[&str], n_terms: usize, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| {
+            (0..n_terms)
+                .map(|_| vocab[rng.random_range(0..vocab.len())])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
 fn measure(
     kb: &Kb,
     queries: &[String],
@@ -209,14 +221,7 @@ pub fn run(articles: usize, queries: usize) -> anyhow::Result<()> {
     // Queries use the real service words (uniformly: common and rare ones alike).
     for (lang, vocab) in [("en", &en), ("zh", &zh)] {
         for n_terms in 1..=3 {
-            let qs: Vec<String> = (0..queries)
-                .map(|_| {
-                    (0..n_terms)
-                        .map(|_| vocab[rng.random_range(0..vocab.len())])
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect();
+            let qs = random_queries(&mut rng, vocab, n_terms, queries);
             // Warm-up: the first searches load term dictionaries from the page cache.
             measure(&kb, &qs[..qs.len().min(200)], None, true)?;
             let bare = measure(&kb, &qs, None, false)?;
@@ -254,14 +259,7 @@ pub fn run(articles: usize, queries: usize) -> anyhow::Result<()> {
     kb.set_synonyms(&groups);
     for (lang, vocab) in [("en", &en), ("zh", &zh)] {
         for n_terms in 1..=3 {
-            let qs: Vec<String> = (0..queries)
-                .map(|_| {
-                    (0..n_terms)
-                        .map(|_| vocab[rng.random_range(0..vocab.len())])
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect();
+            let qs = random_queries(&mut rng, vocab, n_terms, queries);
             println!(
                 "{lang} {n_terms} term(s), top 10, every word with a synonym {}",
                 measure(&kb, &qs, None, false)?

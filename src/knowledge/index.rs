@@ -430,20 +430,7 @@ impl Kb {
             found.dedup();
             found
         };
-        let mut ranked = Vec::with_capacity(found.len());
-        for w in found {
-            let n = searcher.doc_freq(&Term::from_field_text(self.f.title, &w))?
-                + searcher.doc_freq(&Term::from_field_text(self.f.body, &w))?;
-            if n > 0 {
-                ranked.push((std::cmp::Reverse(n), w));
-            }
-        }
-        ranked.sort_unstable();
-        Ok(ranked
-            .into_iter()
-            .take(TYPO_MAX_CORRECTIONS)
-            .map(|(_, w)| w)
-            .collect())
+        most_frequent(searcher, &[self.f.title, self.f.body], found)
     }
 
     /// The words of the index spelt like `fragment` in pinyin (a homophone typo: 按装 → 安装),
@@ -454,13 +441,7 @@ impl Kb {
         searcher: &tantivy::Searcher,
         fragment: &str,
     ) -> anyhow::Result<Vec<String>> {
-        let doc_freq = |w: &str| -> anyhow::Result<u64> {
-            let mut n = 0;
-            for field in [self.f.title, self.f.questions, self.f.body] {
-                n += searcher.doc_freq(&Term::from_field_text(field, w))?;
-            }
-            Ok(n)
-        };
+        let fields = [self.f.title, self.f.questions, self.f.body];
         let spelt: Vec<String> = {
             let lex = self.lexicon.read().unwrap_or_else(|p| p.into_inner());
             let mut spelt: Vec<String> = tokenizer::pinyin_spellings(fragment)
@@ -474,22 +455,10 @@ impl Kb {
             spelt.dedup();
             spelt
         };
-        if spelt.is_empty() || doc_freq(fragment)? > 0 {
+        if spelt.is_empty() || doc_freq(searcher, &fields, fragment)? > 0 {
             return Ok(Vec::new());
         }
-        let mut ranked = Vec::with_capacity(spelt.len());
-        for w in spelt {
-            let n = doc_freq(&w)?;
-            if n > 0 {
-                ranked.push((std::cmp::Reverse(n), w));
-            }
-        }
-        ranked.sort_unstable();
-        Ok(ranked
-            .into_iter()
-            .take(TYPO_MAX_CORRECTIONS)
-            .map(|(_, w)| w)
-            .collect())
+        most_frequent(searcher, &fields, spelt)
     }
 
     /// The query for the words of `text`: each word in the title, tags, answer or (agents
@@ -743,6 +712,37 @@ impl Kb {
         }
         Ok(hits)
     }
+}
+
+/// How many articles have `word` in `fields` (counted per field).
+fn doc_freq(searcher: &tantivy::Searcher, fields: &[Field], word: &str) -> anyhow::Result<u64> {
+    let mut n = 0;
+    for field in fields {
+        n += searcher.doc_freq(&Term::from_field_text(*field, word))?;
+    }
+    Ok(n)
+}
+
+/// The `words` that some article has in `fields`, most frequent first, at most
+/// `TYPO_MAX_CORRECTIONS` (what a typo or a homophone stands for).
+fn most_frequent(
+    searcher: &tantivy::Searcher,
+    fields: &[Field],
+    words: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    let mut ranked = Vec::with_capacity(words.len());
+    for w in words {
+        let n = doc_freq(searcher, fields, &w)?;
+        if n > 0 {
+            ranked.push((std::cmp::Reverse(n), w));
+        }
+    }
+    ranked.sort_unstable();
+    Ok(ranked
+        .into_iter()
+        .take(TYPO_MAX_CORRECTIONS)
+        .map(|(_, w)| w)
+        .collect())
 }
 
 /// Every string one edit away from an ASCII-lowercase `word`: deletions, swaps of neighbours,
