@@ -53,6 +53,19 @@ impl Db {
         }))
     }
 
+    /// SQLite: one passive checkpoint now, on this process's pool. A bulk writer (an import)
+    /// runs it between two of its transactions: its commits follow each other so closely that
+    /// the periodic checkpoint never ends between two of them, and the WAL only starts over
+    /// when a checkpoint has copied every frame before the next write (an import of 1M orders
+    /// grew it to 12 GB with the periodic task alone). Passive: it never blocks other writers.
+    /// Nothing on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if let Some(stmt) = self.backend.checkpoint() {
+            sqlx::query(stmt).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Connects to `url` (`sqlite://path` creates the file and its folder; `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         Db::connect_with(url, max_connections, writer::DEFAULT_QUEUE).await

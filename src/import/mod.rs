@@ -850,6 +850,8 @@ async fn run_claimed(
             bytes: rdr.get_ref().bytes_read as i64,
         };
         job = store::apply_chunk(db, &job, &opts.owner, batch, done).await?;
+        // So that SQLite's WAL starts over at the next chunk instead of growing with the file.
+        db.checkpoint().await?;
         progress(&job);
         chunks += 1;
         if opts.stop_after_chunks == Some(chunks) {
