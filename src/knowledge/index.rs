@@ -9,10 +9,12 @@ use serde::Serialize;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery, Weight};
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery, Weight,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
@@ -20,7 +22,7 @@ use tantivy::schema::{
 use tantivy::store::Compressor;
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score,
-    SegmentReader, TantivyDocument, Term, doc, index::SegmentId,
+    Searcher, SegmentReader, TantivyDocument, Term, doc, index::SegmentId,
 };
 
 /// Bump when the schema or the analysis changes: an index of another version is rebuilt.
@@ -126,6 +128,73 @@ pub struct Kb {
     /// index that never recorded it). Written into each commit, so a node that restarts
     /// catches up from there.
     events_seq: AtomicI64,
+    /// The current searcher's statistics (see `Stats`).
+    stats: RwLock<Arc<Stats>>,
+}
+
+/// What BM25 needs of the whole index beside each term's document frequency, for one searcher
+/// generation, and which searched fields hold any word at all. tantivy's own statistics add a
+/// field's tokens over every segment again for each term of the query, and open a field that a
+/// segment lacks anew each time (an empty term dictionary built and dropped per term and
+/// segment): with five fields per word, that was a third of a search's time at 100k articles
+/// (perf, BENCHMARKS.md). A field without any word (no article has an internal section, say)
+/// is left out of the query.
+#[derive(Default)]
+struct Stats {
+    generation: Option<u64>,
+    docs: u64,
+    /// Tokens of each searched text field that holds any.
+    tokens: HashMap<Field, u64>,
+}
+
+impl Stats {
+    fn of(searcher: &Searcher, fields: &[Field]) -> tantivy::Result<Stats> {
+        let mut tokens = HashMap::new();
+        for &field in fields {
+            let n = searcher.total_num_tokens(field)?;
+            if n > 0 {
+                tokens.insert(field, n);
+            }
+        }
+        Ok(Stats {
+            generation: Some(searcher.generation().generation_id()),
+            docs: searcher.num_docs(),
+            tokens,
+        })
+    }
+
+    fn has(&self, field: Field) -> bool {
+        self.tokens.contains_key(&field)
+    }
+
+    /// The searched fields among `fields` that hold any word.
+    fn present(&self, fields: &[Field]) -> Vec<Field> {
+        fields.iter().copied().filter(|f| self.has(*f)).collect()
+    }
+}
+
+/// The statistics a search scores with: the cached ones, each term's frequency from the index.
+struct Statistics<'a> {
+    stats: &'a Stats,
+    searcher: &'a Searcher,
+}
+
+impl Bm25StatisticsProvider for Statistics<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        match self.stats.tokens.get(&field) {
+            Some(n) => Ok(*n),
+            // Not a searched text field (the tag filter): as tantivy counts it.
+            None => self.searcher.total_num_tokens(field),
+        }
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.stats.docs)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        self.searcher.doc_freq(term)
+    }
 }
 
 /// The Latin words of the titles and bodies (as indexed: stemmed, lower case), the dictionary
@@ -227,6 +296,7 @@ impl Kb {
             lexicon: RwLock::new(Lexicon::default()),
             synonyms: RwLock::new(Default::default()),
             events_seq: AtomicI64::new(events_seq),
+            stats: RwLock::new(Arc::new(Stats::default())),
         };
         kb.update_lexicon(false)?;
         Ok(kb)
@@ -418,9 +488,32 @@ impl Kb {
         self.len() == 0
     }
 
+    /// `searcher`'s statistics, computed once per generation of the index.
+    fn stats(&self, searcher: &Searcher) -> tantivy::Result<Arc<Stats>> {
+        let generation = Some(searcher.generation().generation_id());
+        {
+            let cached = self.stats.read().unwrap_or_else(|p| p.into_inner());
+            if cached.generation == generation {
+                return Ok(cached.clone());
+            }
+        }
+        let f = self.f;
+        let fresh = Arc::new(Stats::of(
+            searcher,
+            &[f.title, f.questions, f.tags_text, f.body, f.internal],
+        )?);
+        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
     /// The known words one edit (insertion, deletion, substitution or swap of neighbours) away
     /// from `word`, most frequent first, that some article still contains.
-    fn corrections(&self, searcher: &tantivy::Searcher, word: &str) -> anyhow::Result<Vec<String>> {
+    fn corrections(
+        &self,
+        searcher: &Searcher,
+        stats: &Stats,
+        word: &str,
+    ) -> anyhow::Result<Vec<String>> {
         let found: Vec<String> = {
             let lex = self.lexicon.read().unwrap_or_else(|p| p.into_inner());
             let mut found: Vec<String> = one_edit_away(word)
@@ -430,7 +523,11 @@ impl Kb {
             found.dedup();
             found
         };
-        most_frequent(searcher, &[self.f.title, self.f.body], found)
+        most_frequent(
+            searcher,
+            &stats.present(&[self.f.title, self.f.body]),
+            found,
+        )
     }
 
     /// The words of the index spelt like `fragment` in pinyin (a homophone typo: 按装 → 安装),
@@ -438,10 +535,11 @@ impl Kb {
     /// words typed, so articles with the words as typed still count.
     fn homophones(
         &self,
-        searcher: &tantivy::Searcher,
+        searcher: &Searcher,
+        stats: &Stats,
         fragment: &str,
     ) -> anyhow::Result<Vec<String>> {
-        let fields = [self.f.title, self.f.questions, self.f.body];
+        let fields = stats.present(&[self.f.title, self.f.questions, self.f.body]);
         let spelt: Vec<String> = {
             let lex = self.lexicon.read().unwrap_or_else(|p| p.into_inner());
             let mut spelt: Vec<String> = tokenizer::pinyin_spellings(fragment)
@@ -467,19 +565,21 @@ impl Kb {
     /// question with other words rank articles with that phrase first (a boost); a query that
     /// is only quoted phrases must match them (a filter).
     /// Also returns the terms to highlight.
-    fn text_query(&self, q: &SearchQuery) -> anyhow::Result<(Option<Box<dyn Query>>, Highlight)> {
+    fn text_query(
+        &self,
+        searcher: &Searcher,
+        stats: &Stats,
+        q: &SearchQuery,
+    ) -> anyhow::Result<(Option<Box<dyn Query>>, Highlight)> {
         let f = self.f;
-        let searcher = self.reader.searcher();
         let (phrases, rest) = if q.plain {
             (Vec::new(), q.text.clone())
         } else {
             split_phrases(&q.text)
         };
-        let fields: &[Field] = if q.public_only {
-            &[f.title, f.questions, f.tags_text, f.body]
-        } else {
-            &[f.title, f.questions, f.tags_text, f.body, f.internal]
-        };
+        // The internal section last: customers' searches leave it out.
+        let all = [f.title, f.questions, f.tags_text, f.body, f.internal];
+        let fields = stats.present(&all[..if q.public_only { 4 } else { 5 }]);
         let phrase_only = !phrases.is_empty() && tokenizer::terms(&rest, true).is_empty();
         // In a natural question the quoted words count as words too.
         let words_text = if phrase_only {
@@ -517,14 +617,10 @@ impl Kb {
             }
             let mut words = vec![term.clone()];
             if tokenizer::is_latin_word(&term) && term.len() >= TYPO_MIN_LEN {
-                let body = Term::from_field_text(f.body, &term);
-                let title = Term::from_field_text(f.title, &term);
-                let internal = Term::from_field_text(f.internal, &term);
-                let unknown = searcher.doc_freq(&body)? == 0
-                    && searcher.doc_freq(&title)? == 0
-                    && (q.public_only || searcher.doc_freq(&internal)? == 0);
-                if unknown {
-                    let fixed = self.corrections(&searcher, &term)?;
+                let known = [f.body, f.title, f.internal];
+                let known_in = stats.present(&known[..if q.public_only { 2 } else { 3 }]);
+                if doc_freq(searcher, &known_in, &term)? == 0 {
+                    let fixed = self.corrections(searcher, stats, &term)?;
                     seen.extend(fixed.iter().cloned());
                     corrected.insert(term.clone(), fixed.clone());
                     words = fixed;
@@ -534,7 +630,7 @@ impl Kb {
             // (block-max WAND) only a union of term queries, ~40x faster on common words.
             // The title still weighs most: BM25 scores a match in a short field higher.
             for w in &words {
-                for field in fields {
+                for field in &fields {
                     let t = Term::from_field_text(*field, w);
                     should.push((
                         Occur::Should,
@@ -548,12 +644,12 @@ impl Kb {
         let mut homophones = Vec::new();
         if tokenizer::has_cjk(&words_text) {
             for fragment in tokenizer::typo_candidates(&words_text) {
-                let fixed = self.homophones(&searcher, &fragment)?;
+                let fixed = self.homophones(searcher, stats, &fragment)?;
                 for w in &fixed {
                     if !seen.insert(w.clone()) {
                         continue;
                     }
-                    for field in fields {
+                    for field in &fields {
                         should.push((
                             Occur::Should,
                             Box::new(TermQuery::new(
@@ -583,7 +679,7 @@ impl Kb {
                 (f.body, 1.0),
                 (f.internal, 1.0),
             ] {
-                if field == f.internal && q.public_only {
+                if !fields.contains(&field) {
                     continue;
                 }
                 let q: Box<dyn Query> = if words.len() == 1 {
@@ -630,7 +726,9 @@ impl Kb {
     /// Finds the best articles for `q`, best first. An empty query finds nothing.
     pub fn search(&self, q: &SearchQuery) -> anyhow::Result<Vec<Hit>> {
         let f = self.f;
-        let (Some(text), terms) = self.text_query(q)? else {
+        let searcher = self.reader.searcher();
+        let stats = self.stats(&searcher)?;
+        let (Some(text), terms) = self.text_query(&searcher, &stats, q)? else {
             return Ok(Vec::new());
         };
         // Language, category and audience are checked on the documents the ranked query
@@ -659,12 +757,15 @@ impl Kb {
                 (Occur::Must, text),
             ])),
         };
-        let searcher = self.reader.searcher();
-        let top = searcher.search(
+        let top = searcher.search_with_statistics_provider(
             &*query,
             &TopFiltered {
                 limit: q.limit.clamp(1, 100),
                 filters,
+            },
+            &Statistics {
+                stats: &stats,
+                searcher: &searcher,
             },
         )?;
         let mut hits = Vec::with_capacity(top.len());
