@@ -550,19 +550,37 @@ fn grouped(
     };
     // The columns grouped by: the dimensions read from the table (not constants like
     // `CAST('' AS TEXT) AS channel`).
-    let keys = dims
+    let real = dims
         .iter()
         .filter(|d| !d.contains(' '))
         .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
+        .collect::<Vec<_>>();
+    let keys = real.join(", ");
     let next = 3 + qp.len();
     match by {
+        // The table's own rows, unless a dimension is left out (the service report's contacts
+        // per queue, not per channel and kind): then its rows are added up per interval in
+        // SQL (a month of a large center: 57k rows instead of 240k).
+        By::Interval if real.len() == dims.len() => {
+            vec![(
+                format!(
+                    "SELECT bucket_ms, {dims_list}, {} FROM {table} \
+                     WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}",
+                    sums_list(false)
+                ),
+                whole(range.from_ms, range.to_ms, vec![]),
+            )]
+        }
         By::Interval => vec![(
             format!(
                 "SELECT bucket_ms, {dims_list}, {} FROM {table} \
-                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs}",
-                sums_list(false)
+                 WHERE bucket_ms >= $1 AND bucket_ms < $2{qs} GROUP BY bucket_ms{}",
+                sums_list(true),
+                if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {keys}")
+                },
             ),
             whole(range.from_ms, range.to_ms, vec![]),
         )],
