@@ -158,7 +158,8 @@ impl Stats {
         }
         Ok(Stats {
             generation: Some(searcher.generation().generation_id()),
-            docs: searcher.num_docs(),
+            // As tantivy counts them (deleted documents included), so scores do not change.
+            docs: Bm25StatisticsProvider::total_num_docs(searcher)?,
             tokens,
         })
     }
