@@ -387,8 +387,11 @@ async fn the_import_command_reports_refused_lines_and_resumes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("customers.csv");
     std::fs::write(&file, CUSTOMERS).unwrap();
+    // Through tokio's process API: the test's server runs on this thread, and a blocking wait
+    // for the child would stop it in the middle of any transaction it had open, so that the
+    // child waited for SQLite's write lock until its busy timeout (a failure one run in four).
     let run = |dry: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
         cmd.args(["import", "customers"])
             .arg(&file)
             .env("HOTLINE_DATA_DIR", dir.path())
@@ -397,21 +400,23 @@ async fn the_import_command_reports_refused_lines_and_resumes_nothing_twice() {
         if dry {
             cmd.arg("--dry-run");
         }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        async move {
+            let out = cmd.output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
     };
-    let dry = run(true);
+    let dry = run(true).await;
     assert!(dry.contains("3 would be created"), "{dry}");
     assert!(dry.contains("line 3: phone:"), "{dry}");
     assert!(dry.contains("line 5: external_id:"), "{dry}");
-    let real = run(false);
+    let real = run(false).await;
     assert!(real.contains("3 created"), "{real}");
-    let again = run(false);
+    let again = run(false).await;
     assert!(
         again.contains("0 created, 0 updated, 3 unchanged, 2 refused"),
         "{again}"
