@@ -40,13 +40,13 @@ impl Db {
     /// so that one ends between two commits and the WAL can start over: every 5 s it never
     /// caught up at 100 calls/s (BENCHMARKS.md). None on PostgreSQL.
     pub fn spawn_checkpoints(&self) -> Option<tokio::task::JoinHandle<()>> {
-        let stmt = self.backend.checkpoint()?;
+        self.backend.checkpoint()?;
         let db = self.clone();
         Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             loop {
                 tick.tick().await;
-                if let Err(e) = sqlx::query(stmt).execute(&db.pool).await {
+                if let Err(e) = db.checkpoint().await {
                     tracing::warn!(error = %e, "wal checkpoint failed");
                 }
             }

@@ -48,6 +48,20 @@ struct Fields {
     internal: Field,
 }
 
+impl Fields {
+    /// The text fields a search looks in; the internal section last (customers' searches
+    /// leave it out).
+    fn searched(&self) -> [Field; 5] {
+        [
+            self.title,
+            self.questions,
+            self.tags_text,
+            self.body,
+            self.internal,
+        ]
+    }
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = |stored: bool| {
@@ -498,11 +512,7 @@ impl Kb {
                 return Ok(cached.clone());
             }
         }
-        let f = self.f;
-        let fresh = Arc::new(Stats::of(
-            searcher,
-            &[f.title, f.questions, f.tags_text, f.body, f.internal],
-        )?);
+        let fresh = Arc::new(Stats::of(searcher, &self.f.searched())?);
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
         Ok(fresh)
     }
@@ -578,8 +588,7 @@ impl Kb {
         } else {
             split_phrases(&q.text)
         };
-        // The internal section last: customers' searches leave it out.
-        let all = [f.title, f.questions, f.tags_text, f.body, f.internal];
+        let all = f.searched();
         let fields = stats.present(&all[..if q.public_only { 4 } else { 5 }]);
         let phrase_only = !phrases.is_empty() && tokenizer::terms(&rest, true).is_empty();
         // In a natural question the quoted words count as words too.

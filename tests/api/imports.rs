@@ -281,6 +281,33 @@ async fn a_gb18030_file_is_recognised_and_its_header_mapped() {
     assert_eq!(s, 403, "{b}");
 }
 
+/// A job importing the file at `path` (its name is the path's last part), recorded as
+/// `source` (`cli`, or `console` for one a server's resumer may take over).
+async fn new_job(
+    db: &hotline::db::Db,
+    kind: Kind,
+    source: &str,
+    path: &std::path::Path,
+) -> store::Job {
+    let file_name = path.file_name().unwrap().to_string_lossy().to_string();
+    store::create(
+        db,
+        &store::NewJob {
+            kind,
+            source,
+            file_name: &file_name,
+            path: &path.to_string_lossy(),
+            file_size: std::fs::metadata(path).unwrap().len() as i64,
+            encoding: "auto",
+            mapping: &[],
+            dry_run: false,
+            by: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// `n` customer rows `E{i}` with distinct phones; row `dup_of` repeats the id of row 10.
 fn many(n: usize, dup_at: usize) -> String {
     let mut s = String::from("external_id,name,phone\n");
@@ -299,25 +326,9 @@ async fn a_stopped_import_resumes_after_its_last_chunk_without_duplicates() {
     let path = dir.path().join("big.csv");
     let n = 3 * import::CHUNK + 200;
     std::fs::write(&path, many(n, n - 5)).unwrap();
-    let size = std::fs::metadata(&path).unwrap().len() as i64;
     let db = &app.state.db;
-    let job = store::create(
-        db,
-        &store::NewJob {
-            kind: Kind::Customers,
-            // Not a console job: this server's resumer must not take it meanwhile.
-            source: "cli",
-            file_name: "big.csv",
-            path: &path.to_string_lossy(),
-            file_size: size,
-            encoding: "auto",
-            mapping: &[],
-            dry_run: false,
-            by: None,
-        },
-    )
-    .await
-    .unwrap();
+    // Not a console job: this server's resumer must not take it meanwhile.
+    let job = new_job(db, Kind::Customers, "cli", &path).await;
     let ctx = import::routes::ctx(&app.state);
     let first = RunOptions {
         owner: "test:first".into(),
@@ -483,22 +494,7 @@ async fn an_import_and_its_ranking_let_sqlites_wal_start_over_after_every_chunk(
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let job = store::create(
-            &db,
-            &store::NewJob {
-                kind,
-                source: "cli",
-                file_name: name,
-                path: &path.to_string_lossy(),
-                file_size: std::fs::metadata(&path).unwrap().len() as i64,
-                encoding: "auto",
-                mapping: &[],
-                dry_run: false,
-                by: None,
-            },
-        )
-        .await
-        .unwrap();
+        let job = new_job(&db, kind, "cli", &path).await;
         let opts = RunOptions {
             owner: "test".into(),
             stop_after_chunks: None,
@@ -652,22 +648,7 @@ async fn a_console_job_left_running_by_a_stopped_node_is_resumed_by_another() {
     let n = import::CHUNK + 300;
     std::fs::write(&path, many(n, 0)).unwrap();
     let db = &app.state.db;
-    let job = store::create(
-        db,
-        &store::NewJob {
-            kind: Kind::Customers,
-            source: "console",
-            file_name: "node.csv",
-            path: &path.to_string_lossy(),
-            file_size: std::fs::metadata(&path).unwrap().len() as i64,
-            encoding: "auto",
-            mapping: &[],
-            dry_run: false,
-            by: None,
-        },
-    )
-    .await
-    .unwrap();
+    let job = new_job(db, Kind::Customers, "console", &path).await;
     let ctx = import::routes::ctx(&app.state);
     let gone = RunOptions {
         owner: "node:gone".into(),
