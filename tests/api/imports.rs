@@ -483,10 +483,13 @@ async fn an_import_and_its_ranking_let_sqlites_wal_start_over_after_every_chunk(
     let config = hotline::config::Config::default();
     let ctx = import::Ctx::of(&config, hotline::clock::Clock::default()).unwrap();
     let n = 10 * import::CHUNK;
-    let today = jiff::Zoned::now().date();
+    // An hour ago, so that the ranking counts them: a local time of today (10:00 in the
+    // center's zone) is still ahead of the clock just after midnight UTC, and the ranking
+    // leaves orders after now out of its window (the test failed then).
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
     let mut orders = String::from("external_id,customer_external_id,ordered_at,amount,currency\n");
     for i in 1..=n {
-        orders.push_str(&format!("O{i},E{i},{today} 10:00,{}.50,CNY\n", i % 300));
+        orders.push_str(&format!("O{i},E{i},{at},{}.50,CNY\n", i % 300));
     }
     for (kind, name, text) in [
         (Kind::Customers, "customers.csv", many(n, 0)),
