@@ -177,8 +177,7 @@ async fn volume(
     Query(q): Query<ReportQuery>,
 ) -> AppResult<axum::Json<views::VolumeReport>> {
     let a = ask(&state, &user, &q).await?;
-    let names = super::store::names(&state.db).await?;
-    Ok(axum::Json(views::volume(&a, &names).await?))
+    Ok(axum::Json(views::volume(&a).await?))
 }
 
 async fn volume_csv(
@@ -188,7 +187,7 @@ async fn volume_csv(
 ) -> AppResult<Response> {
     let a = ask(&state, &user, &q).await?;
     let names = super::store::names(&state.db).await?;
-    csv_response(&views::volume(&a, &names).await?.table())
+    csv_response(&views::volume_table(&a, &names).await?)
 }
 
 async fn service(

@@ -508,6 +508,27 @@ async fn reports_on_a_known_day_with_scope_and_csv() {
     assert_eq!(sum, 4);
     assert!(h["periods"][0]["period"].as_str().unwrap().ends_with(":00"));
 
+    // The service report per period (every queue added up) and per queue (the whole range)
+    // comes to the same total.
+    let (_, r) = app
+        .get(
+            &format!("/api/reports/service?{range}&interval=15m"),
+            &app.admin_token,
+        )
+        .await;
+    let total = |f: &str| r["total"][f].as_i64().unwrap();
+    for list in ["periods", "queues"] {
+        let sum = |f: &str| -> i64 {
+            let rows = r[list].as_array().unwrap();
+            rows.iter().map(|p| p[f].as_i64().unwrap()).sum()
+        };
+        for f in ["contacts", "answered", "handled", "abandoned"] {
+            assert_eq!(sum(f), total(f), "{list} {f}: {r}");
+        }
+    }
+    assert_eq!(r["queues"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(total("contacts"), 4, "{r}");
+
     // Supervisors see their queues: Delivery only; asking for Billing is forbidden.
     let (_, v) = app
         .get(&format!("/api/reports/volume?{range}"), &sup_token)
@@ -562,6 +583,30 @@ async fn reports_on_a_known_day_with_scope_and_csv() {
         assert!(text[3..].starts_with(header), "{path}: {text}");
         assert!(text.lines().count() >= 2, "{path}: {text}");
     }
+    // The volume CSV holds the detail the report on screen adds up: per queue and kind.
+    let (_, text) = get_csv(
+        &app,
+        &format!("/api/reports/volume.csv?{range}&interval=15m"),
+        &app.admin_token,
+    )
+    .await;
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(&text.as_bytes()[3..])
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    let by_queue = |name: &str| -> i64 {
+        let of = rows.iter().filter(|r| &r[1] == name);
+        of.map(|r| r[4].parse::<i64>().unwrap()).sum()
+    };
+    assert_eq!(
+        (by_queue("Billing"), by_queue("Delivery")),
+        (3, 1),
+        "{text}"
+    );
+    assert!(
+        rows.iter().any(|r| &r[2] == "sms" && &r[3] == "complaint"),
+        "{text}"
+    );
     let (_, text) = get_csv(
         &app,
         &format!("/api/reports/complaints.csv?{range}"),
