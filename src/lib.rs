@@ -21,6 +21,8 @@ pub mod config;
 pub mod customers;
 /// Connecting, migrating, and the only per-backend SQL (`db::dialect`).
 pub mod db;
+/// `hotline doctor`: a configuration checked before a start, with what to fix.
+pub mod doctor;
 /// The API's error type with stable codes.
 pub mod error;
 /// Exports for admins: customers, tickets and interactions as CSV or JSON Lines, streamed.

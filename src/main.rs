@@ -27,6 +27,9 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Check the configuration before a start: settings, ports, database and migrations, SMTP
+    /// relay, IMAP mailbox, Twilio and CTI; says what to fix and exits 1 when something must be.
+    Doctor,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -162,6 +165,21 @@ async fn main() -> anyhow::Result<()> {
                 "Hotline is running.\n  Agent console:   {base}/\n  Wallboard:       {base}/wallboard.html\n  Customer portal: {base}/portal.html"
             );
             app.serve_with_shutdown(shutdown_signal()).await?;
+        }
+        Command::Doctor => {
+            let findings = hotline::doctor::run(&config).await;
+            for f in &findings {
+                println!("{f}");
+            }
+            let fails = findings
+                .iter()
+                .filter(|f| f.level == hotline::doctor::Level::Fail)
+                .count();
+            if fails > 0 {
+                println!("{fails} problem(s) to fix before starting Hotline");
+                std::process::exit(1);
+            }
+            println!("ready to start");
         }
         Command::Migrate => {
             let db = hotline::db::Db::connect(&config.database_url(), 2).await?;

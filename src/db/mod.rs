@@ -126,16 +126,36 @@ impl Db {
         })
     }
 
-    pub async fn migrate(&self) -> anyhow::Result<()> {
+    fn migrator(&self) -> sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// The migrations this binary knows that the database has not applied yet, and the ones
+    /// the database applied that this binary does not know (a newer Hotline migrated it).
+    pub async fn migration_state(&self) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
+        let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
+        // No table yet: a new database, every migration to come.
+        let applied: Vec<i64> = match sqlx::query("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+        {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| sqlx::Row::try_get::<i64, _>(r, "version"))
+                .collect::<Result<_, _>>()?,
+            Err(_) => Vec::new(),
+        };
+        let pending = known.iter().filter(|v| !applied.contains(v)).copied();
+        let unknown = applied.iter().filter(|v| !known.contains(v)).copied();
+        Ok((pending.collect(), unknown.collect()))
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
@@ -155,6 +175,17 @@ impl Db {
         match &self.readers {
             Some(readers) => readers.fetch_all(sql, params).await,
             None => read::fetch_all_pooled(&self.pool, sql, params).await,
+        }
+    }
+
+    /// Sets the gauges of the connection pool and of SQLite's writer, read by `/metrics`.
+    pub fn record_gauges(&self) {
+        let pool = &self.pool;
+        metrics::gauge!("hotline_db_pool_connections").set(pool.size() as f64);
+        metrics::gauge!("hotline_db_pool_idle").set(pool.num_idle() as f64);
+        metrics::gauge!("hotline_db_pool_max").set(pool.options().get_max_connections() as f64);
+        if let Some(w) = &self.writer {
+            metrics::gauge!("hotline_db_write_waiting").set(w.waiting() as f64);
         }
     }
 

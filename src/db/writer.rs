@@ -14,6 +14,8 @@ use super::Db;
 use super::exec::{Exec, WriteTx};
 use crate::error::{AppError, AppResult};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
@@ -36,6 +38,8 @@ pub struct SqliteWriter {
     /// Bounded: under overload a caller is refused at once (`Overloaded`: HTTP 503 with
     /// Retry-After, SMTP 451 4.3.2) instead of the queue, and memory, growing without end.
     jobs: mpsc::SyncSender<Job>,
+    /// Jobs handed over and not yet taken by the writer's thread (`/metrics`).
+    waiting: Arc<AtomicUsize>,
 }
 
 impl SqliteWriter {
@@ -50,10 +54,17 @@ impl SqliteWriter {
         // After the pragmas, which set SQLite's own handler.
         conn.busy_handler(Some(wait_for_lock))?;
         let (jobs, queue) = mpsc::sync_channel(queue.max(1));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = waiting.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(conn, queue))?;
-        Ok(SqliteWriter { jobs })
+            .spawn(move || serve(conn, queue, &taken))?;
+        Ok(SqliteWriter { jobs, waiting })
+    }
+
+    /// Jobs waiting for the writer's thread now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Runs `f` in the writer's next transaction and returns its result once that committed.
@@ -72,7 +83,13 @@ impl SqliteWriter {
                 }),
             }
         });
-        self.jobs.try_send(job).map_err(|e| match e {
+        // Counted before it is handed over: the writer's thread may take it at once.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let sent = self.jobs.try_send(job);
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent.map_err(|e| match e {
             mpsc::TrySendError::Full(_) => {
                 metrics::counter!("hotline_db_write_overloaded_total").increment(1);
                 AppError::Overloaded
@@ -99,8 +116,12 @@ fn stopped() -> AppError {
     ))
 }
 
-fn serve(conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
+fn serve(conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, waiting: &AtomicUsize) {
+    let take = |job: Job| {
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        job
+    };
+    while let Ok(first) = queue.recv().map(take) {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             // Dropping the job tells its caller; the next one tries again.
             tracing::error!(error = %e, "sqlite writer: cannot begin a transaction");
@@ -108,7 +129,7 @@ fn serve(conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
         }
         let mut finished = vec![run_job(&conn, first)];
         while finished.len() < MAX_BATCH {
-            match queue.try_recv() {
+            match queue.try_recv().map(take) {
                 Ok(job) => finished.push(run_job(&conn, job)),
                 Err(_) => break,
             }

@@ -342,6 +342,7 @@ async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Resp
     if !wanted.is_empty() && !bearer_matches(&headers, wanted) {
         return AppError::Unauthenticated.into_response();
     }
+    state.db.record_gauges();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

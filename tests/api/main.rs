@@ -24,6 +24,7 @@ mod complaints;
 mod concurrency;
 mod customers;
 mod day;
+mod doctor;
 mod email_attachments;
 mod email_corpus;
 mod email_crash;

@@ -21,6 +21,14 @@ async fn health_ready_metrics() {
             .contains("hotline_log_events_total{level=\"error\"}"),
         "{b}"
     );
+    // The pool's gauges, and SQLite's writer's backlog.
+    let text = b.as_str().unwrap();
+    for gauge in ["hotline_db_pool_connections ", "hotline_db_pool_max "] {
+        assert!(text.contains(gauge), "{gauge} in {text}");
+    }
+    if app.state.db.backend == hotline::db::Backend::Sqlite {
+        assert!(text.contains("hotline_db_write_waiting 0"), "{text}");
+    }
 }
 
 /// Every documented operation is routed (never the fallback's 404 route / 405), and every

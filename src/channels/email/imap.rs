@@ -4,6 +4,7 @@
 
 use super::{receive, store};
 use crate::app::AppState;
+use crate::config::Config;
 use crate::db::lock::{IMAP_POLLER, SessionLock};
 use crate::error::{AppError, AppResult};
 use futures_util::TryStreamExt;
@@ -75,13 +76,21 @@ async fn within<T>(
 }
 
 /// The limit of the IMAP connect and of each command (`HOTLINE_IMAP_TIMEOUT_SECS`).
-fn command_limit(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.imap_timeout_secs.max(1))
+fn command_limit(c: &Config) -> Duration {
+    Duration::from_secs(c.imap_timeout_secs.max(1))
 }
 
-async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
-    let c = &state.config;
-    let limit = command_limit(state);
+fn imap_err(e: async_imap::error::Error) -> AppError {
+    AppError::internal(anyhow::anyhow!("imap: {e}"))
+}
+
+/// The connection to the IMAP server, with TLS or without.
+trait Io: AsyncRead + AsyncWrite + Unpin + Debug + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Debug + Send> Io for T {}
+
+/// Connects (with TLS when `imap_tls`), reads the greeting and signs in.
+async fn sign_in(c: &Config) -> AppResult<async_imap::Session<Box<dyn Io>>> {
+    let limit = command_limit(c);
     let tcp = within(
         limit,
         "connect",
@@ -89,7 +98,7 @@ async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
     )
     .await?
     .map_err(|e| AppError::internal(anyhow::anyhow!("imap connect: {e}")))?;
-    if c.imap_tls {
+    let stream: Box<dyn Io> = if c.imap_tls {
         let mut roots = tokio_rustls::rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -107,33 +116,39 @@ async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
         )
         .await?
         .map_err(|e| AppError::internal(anyhow::anyhow!("imap tls: {e}")))?;
-        session_loop(state, tls, once).await
+        Box::new(tls)
     } else {
-        session_loop(state, tcp, once).await
-    }
-}
-
-fn imap_err(e: async_imap::error::Error) -> AppError {
-    AppError::internal(anyhow::anyhow!("imap: {e}"))
-}
-
-async fn session_loop<T>(state: &AppState, stream: T, once: bool) -> AppResult<usize>
-where
-    T: AsyncRead + AsyncWrite + Unpin + Debug + Send + 'static,
-{
-    let c = &state.config;
-    let limit = command_limit(state);
+        Box::new(tcp)
+    };
     let mut client = async_imap::Client::new(stream);
     within(limit, "greeting", client.read_response())
         .await?
         .map_err(|e| AppError::internal(anyhow::anyhow!("imap greeting: {e}")))?;
-    let mut session = within(
+    within(
         limit,
         "login",
         client.login(&c.imap_user, c.imap_password.expose()),
     )
     .await?
-    .map_err(|(e, _)| imap_err(e))?;
+    .map_err(|(e, _)| imap_err(e))
+}
+
+/// Signs in and opens the folder, as the poller would, and returns how many messages it
+/// holds (`hotline doctor`).
+pub async fn check(c: &Config) -> AppResult<u32> {
+    let limit = command_limit(c);
+    let mut session = sign_in(c).await?;
+    let mailbox = within(limit, "select", session.select(&c.imap_folder))
+        .await?
+        .map_err(imap_err)?;
+    let _ = within(limit, "logout", session.logout()).await;
+    Ok(mailbox.exists)
+}
+
+async fn connect_and_poll(state: &AppState, once: bool) -> AppResult<usize> {
+    let c = &state.config;
+    let limit = command_limit(c);
+    let mut session = sign_in(c).await?;
     let idle = within(limit, "capability", session.capabilities())
         .await?
         .map_err(imap_err)?
@@ -198,7 +213,7 @@ async fn take_message<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let limit = command_limit(state);
+    let limit = command_limit(&state.config);
     let key = format!("imap:{}:{validity}:{uid}", state.config.imap_folder);
     let id = match find_by_key(state, &key).await? {
         Some(id) => id,
