@@ -432,75 +432,75 @@ async fn relay(c: &Config, out: &mut Vec<Finding>) {
 
 fn phone(c: &Config, out: &mut Vec<Finding>) {
     let (sid, token) = (&c.twilio_account_sid, c.twilio_auth_token.expose());
-    match (sid.is_empty(), token.is_empty()) {
-        (true, true) => add(
-            out,
-            Level::Note,
-            "twilio",
-            "no Twilio account: no SMS, and calls only through a PBX's CTI",
-        ),
-        (true, false) => add(
-            out,
-            Level::Fail,
-            "twilio",
-            "HOTLINE_TWILIO_AUTH_TOKEN is set but HOTLINE_TWILIO_ACCOUNT_SID is not: both \
-             come from the Twilio console",
-        ),
-        (false, true) => add(
-            out,
-            Level::Fail,
-            "twilio",
-            "HOTLINE_TWILIO_ACCOUNT_SID is set but HOTLINE_TWILIO_AUTH_TOKEN is not: without \
-             it no webhook from Twilio can be trusted",
-        ),
-        (false, false) => {
-            let mut fine = true;
-            if !(sid.len() == 34 && sid.starts_with("AC")) {
-                fine = false;
-                add(
-                    out,
-                    Level::Fail,
-                    "twilio",
-                    format!(
-                        "HOTLINE_TWILIO_ACCOUNT_SID {sid:?} is not an account sid (AC and 32 \
-                         characters)"
-                    ),
-                );
-            }
-            if c.public_url.is_empty() {
-                fine = false;
-                add(
-                    out,
-                    Level::Fail,
-                    "twilio",
-                    "Twilio signs each webhook over the address it called: set \
-                     HOTLINE_PUBLIC_URL to the address Twilio reaches Hotline at, or every \
-                     call and SMS is refused",
-                );
-            }
-            let from = &c.twilio_sms_from;
-            if from.is_empty() {
-                add(
-                    out,
-                    Level::Note,
-                    "twilio",
-                    "no HOTLINE_TWILIO_SMS_FROM: agents cannot send SMS",
-                );
-            } else if !sms_sender(from) {
-                fine = false;
-                add(
-                    out,
-                    Level::Fail,
-                    "twilio",
-                    format!(
-                        "HOTLINE_TWILIO_SMS_FROM {from:?} is neither a number in +E.164 form \
-                         nor a messaging service sid (MG…)"
-                    ),
-                );
-            }
-            if fine {
-                add(out, Level::Ok, "twilio", format!("account {sid}"));
-            }
+    if token.is_empty() {
+        if sid.is_empty() {
+            add(
+                out,
+                Level::Note,
+                "twilio",
+                "no Twilio account: no SMS, and calls only through a PBX's CTI",
+            );
+        } else {
+            add(
+                out,
+                Level::Fail,
+                "twilio",
+                "HOTLINE_TWILIO_ACCOUNT_SID is set but HOTLINE_TWILIO_AUTH_TOKEN is not:                  without it no webhook from Twilio can be trusted",
+            );
+        }
+    } else {
+        // The token alone checks inbound webhooks; sending needs the account too.
+        if sid.is_empty() {
+            add(
+                out,
+                Level::Note,
+                "twilio",
+                "inbound SMS and calls only: without HOTLINE_TWILIO_ACCOUNT_SID Hotline                  cannot send SMS or place calls",
+            );
+        } else if sid.len() == 34 && sid.starts_with("AC") {
+            add(out, Level::Ok, "twilio", format!("account {sid}"));
+        } else {
+            add(
+                out,
+                Level::Fail,
+                "twilio",
+                format!(
+                    "HOTLINE_TWILIO_ACCOUNT_SID {sid:?} is not an account sid (AC and 32 \
+                     characters)"
+                ),
+            );
+        }
+        if c.public_url.is_empty() {
+            add(
+                out,
+                Level::Note,
+                "twilio",
+                format!(
+                    "Twilio signs each webhook over the address it called, and Hotline checks \
+                     it against http://{}: unless Twilio calls exactly that, set \
+                     HOTLINE_PUBLIC_URL or every call and SMS is refused",
+                    c.listen
+                ),
+            );
+        }
+        let from = &c.twilio_sms_from;
+        if !from.is_empty() && !sms_sender(from) {
+            add(
+                out,
+                Level::Fail,
+                "twilio",
+                format!(
+                    "HOTLINE_TWILIO_SMS_FROM {from:?} is neither a number in +E.164 form nor \
+                     a messaging service sid (MG…)"
+                ),
+            );
+        } else if from.is_empty() && !sid.is_empty() {
+            add(
+                out,
+                Level::Note,
+                "twilio",
+                "no HOTLINE_TWILIO_SMS_FROM: agents cannot send SMS",
+            );
         }
     }
     let cti = c.cti_token.expose();

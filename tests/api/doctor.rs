@@ -90,6 +90,19 @@ async fn doctor_passes_a_good_configuration_and_names_what_to_fix_in_a_bad_one()
         assert!(line(&text, "ok    imap").contains("signed in"), "{text}");
     }
 
+    // The token alone (the README's demo): inbound webhooks work, sending does not.
+    let inbound: Vec<(&str, String)> = good
+        .iter()
+        .filter(|(k, _)| !["HOTLINE_TWILIO_ACCOUNT_SID", "HOTLINE_PUBLIC_URL"].contains(k))
+        .cloned()
+        .collect();
+    let (ok, text) = doctor(&inbound).await;
+    assert!(ok, "{text}");
+    assert!(
+        line(&text, "note  twilio").contains("inbound SMS and calls only"),
+        "{text}"
+    );
+
     // A database a newer Hotline migrated: this one must not start on it.
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -135,7 +148,11 @@ async fn doctor_passes_a_good_configuration_and_names_what_to_fix_in_a_bad_one()
         "HOTLINE_SMTP_RELAY",
         format!("smtp://relay:hunter2-secret@127.0.0.1:{}", free_port()),
     );
-    set(&mut bad, "HOTLINE_TWILIO_AUTH_TOKEN", "twilio-token".into());
+    set(
+        &mut bad,
+        "HOTLINE_TWILIO_ACCOUNT_SID",
+        "AC0123456789abcdef0123456789abcdef".into(),
+    );
     set(&mut bad, "HOTLINE_PUBLIC_URL", "hotline.example.cn".into());
     if imap.is_some() {
         set(&mut bad, "HOTLINE_IMAP_PASSWORD", "not-the-password".into());
@@ -156,7 +173,7 @@ async fn doctor_passes_a_good_configuration_and_names_what_to_fix_in_a_bad_one()
         "{text}"
     );
     assert!(
-        line(&text, "FAIL  twilio").contains("HOTLINE_TWILIO_ACCOUNT_SID"),
+        line(&text, "FAIL  twilio").contains("HOTLINE_TWILIO_AUTH_TOKEN"),
         "{text}"
     );
     assert!(
