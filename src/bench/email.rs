@@ -123,6 +123,9 @@ pub async fn run(config: &Config, clients: usize, messages: usize) -> anyhow::Re
     config.smtp_listen = "127.0.0.1:0".into();
     config.smtp_relay = Default::default();
     config.imap_host = String::new();
+    // Every client connects from loopback: one address, which the per-client limit (20 by
+    // default) would refuse with 421 beyond it.
+    config.smtp_max_per_client = config.smtp_max_per_client.max(clients);
     if config.admin_password.is_empty() {
         config.admin_password = crate::config::Secret("bench-admin-password".into());
     }
