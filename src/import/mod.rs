@@ -866,10 +866,22 @@ async fn run_claimed(
     Ok(job)
 }
 
+/// Who runs a console job on this node: its upload (`routes`), or this node's resumer. Two
+/// names, so that neither takes over a live claim of the other: a claim of the same owner is
+/// renewed, which let the resumer run a just-uploaded job a second time beside its upload (a
+/// dry run then counted every row twice).
+pub fn upload_owner(node_id: &str) -> String {
+    format!("node:{node_id}")
+}
+
+pub fn resumer_owner(node_id: &str) -> String {
+    format!("node:{node_id}:resumer")
+}
+
 /// Runs every console job left unfinished whose claim has lapsed (a node that stopped) and
 /// whose file is on this node; at start, then every `LEASE_MS`.
 pub async fn resume_unfinished(db: Db, ctx: Ctx, node_id: std::sync::Arc<str>) {
-    let owner = format!("node:{node_id}");
+    let owner = resumer_owner(&node_id);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(LEASE_MS as u64));
     loop {
         tick.tick().await;

@@ -165,7 +165,7 @@ async fn upload(
     .await?;
     let (db, ctx, id) = (state.db.clone(), ctx(&state), job.id);
     let opts = RunOptions {
-        owner: format!("node:{}", state.node_id),
+        owner: super::upload_owner(&state.node_id),
         stop_after_chunks: None,
     };
     tokio::spawn(async move {
@@ -173,6 +173,8 @@ async fn upload(
             Ok(job) => {
                 tracing::info!(id, status = %job.status, refused = job.refused, "import finished")
             }
+            // This node's resumer took it first (it runs it to the end).
+            Err(AppError::Conflict(_)) => {}
             Err(e) => tracing::warn!(id, error = %e, "import failed"),
         }
     });

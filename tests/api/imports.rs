@@ -522,6 +522,30 @@ async fn an_import_and_its_ranking_let_sqlites_wal_start_over_after_every_chunk(
     );
 }
 
+/// A job this node's upload is running is not run a second time beside it by the node's
+/// resumer. Both used the node's name as owner, and a claim by the same owner is renewed: a
+/// dry run counted every row twice, once on PostgreSQL in CI.
+#[tokio::test]
+async fn the_resumer_never_takes_a_job_its_node_is_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::support::fresh_database(dir.path()).await;
+    let db = hotline::db::Db::connect(&url, 3).await.unwrap();
+    db.migrate().await.unwrap();
+    let path = dir.path().join("customers.csv");
+    std::fs::write(&path, many(10, 0)).unwrap();
+    let job = new_job(&db, Kind::Customers, "console", &path).await;
+    let lease = import::LEASE_MS;
+    store::claim(&db, job.id, &import::upload_owner("n1"), lease)
+        .await
+        .unwrap();
+    let again = store::claim(&db, job.id, &import::resumer_owner("n1"), lease).await;
+    assert!(
+        matches!(again, Err(hotline::error::AppError::Conflict(_))),
+        "{:?}",
+        again.map(|j| j.status)
+    );
+}
+
 #[tokio::test]
 async fn exports_stream_every_row_audited_and_for_admins_only() {
     let app = TestApp::spawn().await;
