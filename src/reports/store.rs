@@ -482,11 +482,8 @@ fn scoped(col: &str, scope: &Scope, start: usize) -> (String, Vec<Param>) {
 /// center's agent rows alone is a quarter of a million).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Parts {
-    pub contacts: bool,
-    /// Contacts per queue only, their channel and kind left empty (the service report).
-    pub contacts_per_queue: bool,
-    /// Contacts per queue and channel only, their kind left empty (the volume report's chart).
-    pub contacts_per_channel: bool,
+    /// The contacts, kept apart by these keys (None: not read).
+    pub contacts: Option<ContactKeys>,
     /// Every queue added up into one (queue id 0): a report's figures per period, where its
     /// per-queue figures are read over the whole range (a month of 20 queues by 15 minutes:
     /// 2,880 rows instead of 57,600).
@@ -500,9 +497,7 @@ pub struct Parts {
 
 impl Parts {
     pub const ALL: Parts = Parts {
-        contacts: true,
-        contacts_per_queue: false,
-        contacts_per_channel: false,
+        contacts: Some(ContactKeys::All),
         across_queues: false,
         service: true,
         agents: true,
@@ -510,6 +505,18 @@ impl Parts {
         csat: true,
         kb: true,
     };
+}
+
+/// Which keys of the contacts rollup a report keeps apart; the others are added up in SQL
+/// (their column left empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactKeys {
+    /// Queue, channel and kind (the volume report's CSV).
+    All,
+    /// Queue and channel (the volume report's chart).
+    Channel,
+    /// Queue only (the service report).
+    Queue,
 }
 
 /// How the rollup rows are added up as they are read, so that a report over a month reads
@@ -651,20 +658,13 @@ pub async fn load(
     } else {
         "queue_id"
     };
-    if parts.contacts || parts.contacts_per_queue || parts.contacts_per_channel {
-        let empty = "CAST('' AS TEXT)";
-        let dims = [
-            queue.to_string(),
-            match parts.contacts_per_queue {
-                true => format!("{empty} AS channel"),
-                false => "channel".into(),
-            },
-            match parts.contacts_per_queue || parts.contacts_per_channel {
-                true => format!("{empty} AS kind"),
-                false => "kind".into(),
-            },
-        ];
-        let dims = dims.iter().map(String::as_str).collect::<Vec<_>>();
+    if let Some(keys) = parts.contacts {
+        let (channel, kind) = match keys {
+            ContactKeys::All => ("channel", "kind"),
+            ContactKeys::Channel => ("channel", "CAST('' AS TEXT) AS kind"),
+            ContactKeys::Queue => ("CAST('' AS TEXT) AS channel", "CAST('' AS TEXT) AS kind"),
+        };
+        let dims = [queue, channel, kind];
         for (sql, p) in grouped("report_contacts", &dims, &["contacts"], range, by, &queues) {
             let rows: Vec<ContactRow> = db.fetch_all(&sql, p).await?;
             for c in rows {

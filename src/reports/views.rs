@@ -1,7 +1,7 @@
 //! The reports, assembled from the rollups: periods of the asked interval in the center's time
 //! zone, figures as README "Reports" defines them, and each report's CSV table.
 
-use super::store::{By, Names, Parts, Scope};
+use super::store::{By, ContactKeys, Names, Parts, Scope};
 use super::{Interval, Range, Rollups, Service, local, period};
 use crate::db::Db;
 use crate::error::AppResult;
@@ -112,7 +112,7 @@ pub struct VolumeReport {
 pub async fn volume(ask: &Ask<'_>) -> AppResult<VolumeReport> {
     let r = ask
         .load(Parts {
-            contacts_per_channel: true,
+            contacts: Some(ContactKeys::Channel),
             across_queues: true,
             ..Parts::default()
         })
@@ -148,7 +148,7 @@ pub async fn volume(ask: &Ask<'_>) -> AppResult<VolumeReport> {
 pub async fn volume_table(ask: &Ask<'_>, names: &Names) -> AppResult<Table> {
     let r = ask
         .load(Parts {
-            contacts: true,
+            contacts: Some(ContactKeys::All),
             ..Parts::default()
         })
         .await?;
@@ -234,7 +234,7 @@ pub struct ServiceReport {
 
 pub async fn service(ask: &Ask<'_>, names: &Names) -> AppResult<ServiceReport> {
     let parts = Parts {
-        contacts_per_queue: true,
+        contacts: Some(ContactKeys::Queue),
         service: true,
         ..Parts::default()
     };
