@@ -208,48 +208,34 @@ fn ports(c: &Config, out: &mut Vec<Finding>) {
 
 async fn database(c: &Config, out: &mut Vec<Finding>) {
     let url = c.database_url();
-    let backend = match Backend::from_url(&url) {
-        Ok(b) => b,
-        Err(e) => {
-            add(
-                out,
-                Level::Fail,
-                "database",
-                format!("{e}: check DATABASE_URL"),
+    if let Err(e) = Backend::from_url(&url) {
+        add(
+            out,
+            Level::Fail,
+            "database",
+            format!("{e}: check DATABASE_URL"),
+        );
+        return;
+    }
+    if let Some(path) = crate::db::sqlite_file(&url)
+        && !path.exists()
+    {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        if writable(dir) {
+            let text = format!(
+                "no database yet: the first start creates {}",
+                path.display()
             );
-            return;
-        }
-    };
-    if backend == Backend::Sqlite {
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:");
-        let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
-        if !path.exists() {
-            let dir = path.parent().unwrap_or(std::path::Path::new("."));
-            let level = if writable(dir) {
-                Level::Note
-            } else {
-                Level::Fail
-            };
-            add(
-                out,
-                level,
-                "database",
-                match level {
-                    Level::Note => format!(
-                        "no database yet: the first start creates {}",
-                        path.display()
-                    ),
-                    _ => format!(
-                        "no database yet, and {} cannot be written: create it for this user \
-                         or change HOTLINE_DATA_DIR",
-                        dir.display()
-                    ),
-                },
+            add(out, Level::Note, "database", text);
+        } else {
+            let text = format!(
+                "no database yet, and {} cannot be written: create it for this user or change \
+                 HOTLINE_DATA_DIR",
+                dir.display()
             );
-            return;
+            add(out, Level::Fail, "database", text);
         }
+        return;
     }
     let where_ = redacted(&url);
     let db = match tokio::time::timeout(PEER_TIMEOUT, Db::connect(&url, 2)).await {
@@ -484,7 +470,7 @@ fn phone(c: &Config, out: &mut Vec<Finding>) {
             );
         }
         let from = &c.twilio_sms_from;
-        if !from.is_empty() && !sms_sender(from) {
+        if !from.is_empty() && !sms_sender(from, &c.default_region) {
             add(
                 out,
                 Level::Fail,
@@ -524,15 +510,18 @@ fn phone(c: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-/// A Twilio sender: `+` and 8–15 digits, or `MG` and 32 hexadecimal digits.
-fn sms_sender(from: &str) -> bool {
-    let digits = from
-        .strip_prefix('+')
-        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+/// A Twilio sender: a valid number already in E.164 form (checked by the phone library the
+/// customers' identities use), or `MG` and 32 hexadecimal digits.
+fn sms_sender(from: &str, region: &str) -> bool {
+    let number = from.starts_with('+')
+        && crate::customers::identity::PhoneNormalizer::new(region)
+            .ok()
+            .and_then(|p| p.normalize(from))
+            .is_some_and(|e164| e164 == from);
     let service = from
         .strip_prefix("MG")
         .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-    digits || service
+    number || service
 }
 
 #[cfg(test)]
@@ -554,10 +543,10 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(sms_sender("+8613800138000"));
-        assert!(sms_sender("MG0123456789abcdef0123456789abcdef"));
-        assert!(!sms_sender("13800138000"));
-        assert!(!sms_sender("+86 138"));
+        assert!(sms_sender("+8613800138000", "CN"));
+        assert!(sms_sender("MG0123456789abcdef0123456789abcdef", "CN"));
+        assert!(!sms_sender("13800138000", "CN"));
+        assert!(!sms_sender("+86 138", "CN"));
         assert_eq!(
             redacted("postgres://hot:secret@db:5432/hotline"),
             "postgres://hot:***@db:5432/hotline"

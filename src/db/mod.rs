@@ -82,23 +82,20 @@ impl Db {
         let backend = Backend::from_url(url)?;
         let mut readers = None;
         let mut sqlite_path = None;
-        let url = match backend {
-            Backend::Sqlite => {
-                let path = url
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:");
-                let path = path.split('?').next().unwrap_or(path);
-                if let Some(dir) = Path::new(path).parent()
+        let url = match sqlite_file(url) {
+            Some(path) => {
+                if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
                 {
                     std::fs::create_dir_all(dir)?;
                 }
                 let max_idle = max_connections.max(2) as usize;
-                readers = Some(read::SqliteReaders::new(path.into(), max_idle));
-                sqlite_path = Some(std::path::PathBuf::from(path));
-                format!("sqlite://{path}?mode=rwc")
+                readers = Some(read::SqliteReaders::new(path.clone(), max_idle));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                sqlite_path = Some(path);
+                url
             }
-            Backend::Postgres => url.to_string(),
+            None => url.to_string(),
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(2))
@@ -193,6 +190,15 @@ impl Db {
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
+}
+
+/// The file of a `sqlite://path` (or `sqlite:path`) URL, its query left out; None for another
+/// backend's URL.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(path.split('?').next().unwrap_or(path).into())
 }
 
 /// Current time in unix milliseconds, the one clock every row uses.
